@@ -1,0 +1,591 @@
+package epchat
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Errors returned by a Store and by the Hub's Go API. Match them with
+// errors.Is: a Store may wrap them with context of its own.
+var (
+	// ErrNotFound means the room or user does not exist (any more).
+	ErrNotFound = errors.New("epchat: not found")
+	// ErrExists means a room or user with that id exists already.
+	ErrExists = errors.New("epchat: already exists")
+	// ErrRoomFull means every seat of the room is taken.
+	ErrRoomFull = errors.New("epchat: room is full")
+	// ErrInviteInvalid means the invite token is unknown, used or expired.
+	// The three cases are deliberately not told apart.
+	ErrInviteInvalid = errors.New("epchat: invite is invalid")
+	// ErrTooManyInvites means the room has as many pending invites as seats.
+	ErrTooManyInvites = errors.New("epchat: too many pending invites")
+	// ErrNotMember means the user holds no seat in the room.
+	ErrNotMember = errors.New("epchat: not a member")
+	// ErrAlreadyMember means the user holds a seat in the room already.
+	ErrAlreadyMember = errors.New("epchat: already a member")
+	// ErrForbidden means only the room's owner may do that.
+	ErrForbidden = errors.New("epchat: forbidden")
+	// ErrTooManyRooms means the user is seated in as many rooms as allowed.
+	ErrTooManyRooms = errors.New("epchat: too many rooms")
+)
+
+// Hash is the SHA-256 of a secret token (session or invite). Stores keep
+// only hashes, never the tokens themselves.
+type Hash [32]byte
+
+// Room is a room as a Store keeps it.
+type Room struct {
+	ID string
+	// Owner is the member id of the owner. It is empty for a room opened by
+	// the host application until its owner invite is redeemed.
+	Owner string
+	// Limit is the number of seats.
+	Limit int
+	// CreatedAt is when the room was created.
+	CreatedAt time.Time
+	// ActiveAt is when the last message was sent (CreatedAt before that).
+	ActiveAt time.Time
+	// Seq is the sequence number of the last message (0 before the first).
+	Seq uint64
+}
+
+// Member is a seat in a room.
+type Member struct {
+	// ID is the public id of the user holding the seat.
+	ID string
+	// Nickname is the user's nickname, shown to the other members.
+	Nickname string
+	// JoinedAt is when the user took the seat.
+	JoinedAt time.Time
+}
+
+// User is a session: the identity a connection presents. There are no
+// accounts; a user is forgotten after the user idle timeout.
+type User struct {
+	// ID is the public member id.
+	ID string
+	// Nickname is the nickname the user chose (or the host set).
+	Nickname string
+	// Token is the hash of the secret session token.
+	Token Hash
+	// SeenAt is the user's last activity.
+	SeenAt time.Time
+	// Conns is the number of live connections of the user, as counted by
+	// Attach and Detach.
+	Conns int
+	// DetachedAt is when the user's last connection went away.
+	DetachedAt time.Time
+}
+
+// Invite is a pending one-time invite.
+type Invite struct {
+	// Token is the hash of the secret invite token.
+	Token Hash
+	// Room is the id of the room the invite seats its redeemer in.
+	Room string
+	// Owner makes the redeemer the owner of a room that has none. Only the
+	// Hub's Go API creates such invites.
+	Owner bool
+	// ExpiresAt is the end of the invite's validity: it is invalid at and
+	// after that instant.
+	ExpiresAt time.Time
+}
+
+// RoomInfo is a room with its member count, as listed by Store.Rooms.
+type RoomInfo struct {
+	Room
+	Members int
+}
+
+// LeaveResult tells what a departure did to a room.
+type LeaveResult struct {
+	// Room is the id of the room that was left.
+	Room string
+	// User is the id of the member who left.
+	User string
+	// NewOwner is the member id of the new owner when the owner left and
+	// ownership passed to the earliest-joined remaining member; otherwise "".
+	NewOwner string
+	// Closed reports that the room closed because its last member left.
+	Closed bool
+}
+
+// ClosedRoom is a room that a Store deleted, with the members it had.
+type ClosedRoom struct {
+	Room    Room
+	Members []Member
+}
+
+// Departure is a user removed from all their rooms by a sweep.
+type Departure struct {
+	User string
+	Left []LeaveResult
+}
+
+// Store keeps the state of rooms, members, invites and users. The Hub calls
+// it from many goroutines; every method must be safe for concurrent use.
+//
+// A Store may be shared by several Hub processes (see the redisstore
+// module), so it holds no connection objects and each rule that spans
+// several records is one atomic call: when two callers race, the Store's
+// answer is the truth. Every method takes the time it should act at as an
+// argument (the Hub's clock); a Store never reads the wall clock itself.
+//
+// Errors are the sentinels of this package (ErrNotFound, ErrRoomFull, ...),
+// possibly wrapped; any other error is treated as a failure of the Store.
+// Lists of members are always in join order, earliest first.
+//
+// The storetest package checks a Store against this contract.
+type Store interface {
+	// CreateUser adds a user with no connection. ErrExists if the id or
+	// token hash is taken.
+	CreateUser(ctx context.Context, u User) error
+	// UserByToken returns the user holding the session token hash.
+	// ErrNotFound if there is none.
+	UserByToken(ctx context.Context, token Hash) (User, error)
+	// Attach records a new live connection of the user: Conns+1, SeenAt=now.
+	// ErrNotFound if the user does not exist.
+	Attach(ctx context.Context, user string, now time.Time) error
+	// Detach records the end of a connection: Conns-1 (never below zero),
+	// SeenAt=now and, when Conns reaches zero, DetachedAt=now. ErrNotFound
+	// if the user does not exist.
+	Detach(ctx context.Context, user string, now time.Time) error
+	// TouchUser records activity: SeenAt=now. ErrNotFound if the user does
+	// not exist.
+	TouchUser(ctx context.Context, user string, now time.Time) error
+
+	// CreateRoom adds room r. If owner is not nil it is seated as the first
+	// member and r.Owner must equal owner.ID. ErrExists if the id is taken;
+	// ErrTooManyRooms if the owner is already seated in maxRooms rooms
+	// (maxRooms <= 0: no limit).
+	CreateRoom(ctx context.Context, r Room, owner *Member, maxRooms int) error
+	// Room returns the room and its members. ErrNotFound if it is gone.
+	Room(ctx context.Context, room string) (Room, []Member, error)
+	// Rooms lists every room with its member count, in no set order.
+	Rooms(ctx context.Context) ([]RoomInfo, error)
+	// UserRooms lists the ids of the rooms the user is seated in, in no set
+	// order; none for an unknown user.
+	UserRooms(ctx context.Context, user string) ([]string, error)
+	// CloseRoom deletes the room with its seats and invites in one step,
+	// and returns what it deleted. ErrNotFound if it is gone already, so of
+	// several racing callers exactly one gets the room.
+	CloseRoom(ctx context.Context, room string) (ClosedRoom, error)
+
+	// CreateInvite adds a pending invite. If by is not empty it must be the
+	// room's owner (ErrForbidden otherwise). ErrNotFound if the room is gone;
+	// ErrRoomFull if every seat is taken; ErrTooManyInvites if the room has
+	// Limit unexpired invites pending already (invites expired at now do not
+	// count); ErrExists if the token hash is taken.
+	CreateInvite(ctx context.Context, inv Invite, by string, now time.Time) error
+	// Redeem consumes the invite with token hash and seats m in its room, in
+	// one atomic step: of many concurrent callers with one token exactly one
+	// succeeds, and a room never exceeds its Limit. m.JoinedAt is set by the
+	// caller. An owner invite makes m the owner if the room has none.
+	//
+	// ErrInviteInvalid if the invite is unknown, used, or expired at now (an
+	// invite whose room is gone is unknown); ErrAlreadyMember if m is seated
+	// there already and ErrRoomFull if no seat is free, ErrTooManyRooms if m
+	// is seated in maxRooms rooms already (maxRooms <= 0: no limit): in these
+	// three cases the invite is not consumed. On success it returns the room
+	// and its members, m last.
+	Redeem(ctx context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error)
+	// Leave removes the user's seat. When the owner leaves, ownership passes
+	// to the earliest-joined remaining member; when the last member leaves,
+	// the room is closed as by CloseRoom. ErrNotFound if the room is gone,
+	// ErrNotMember if the user holds no seat there.
+	Leave(ctx context.Context, room, user string, now time.Time) (LeaveResult, error)
+	// Message records a message of the user in the room: it checks the seat,
+	// increments the room's Seq, sets ActiveAt=now and returns the new Seq.
+	// ErrNotFound if the room is gone, ErrNotMember if the user holds no
+	// seat there.
+	Message(ctx context.Context, room, user string, now time.Time) (uint64, error)
+
+	// CloseIdleRooms closes, as CloseRoom does, every room whose ActiveAt is
+	// before the given instant, and returns them.
+	CloseIdleRooms(ctx context.Context, before time.Time) ([]ClosedRoom, error)
+	// VacateUsers removes every user that has no connection and whose
+	// DetachedAt is before the given instant from all their rooms, as Leave
+	// does, and returns those who held at least one seat. The users remain:
+	// their token still identifies them.
+	VacateUsers(ctx context.Context, before time.Time) ([]Departure, error)
+	// ForgetUsers deletes every user that has no connection and whose SeenAt
+	// is before the given instant, after removing them from all their rooms
+	// as Leave does, and returns them (with an empty Left for those who held
+	// no seat).
+	ForgetUsers(ctx context.Context, before time.Time) ([]Departure, error)
+	// ExpireInvites deletes the invites expired at now and returns how many.
+	ExpireInvites(ctx context.Context, now time.Time) (int, error)
+}
+
+// MemoryStore is the default Store: maps in the process's memory, guarded
+// by one mutex. Nothing survives the process. The zero value is not ready;
+// use NewMemoryStore.
+type MemoryStore struct {
+	mu      sync.Mutex
+	users   map[string]*User
+	tokens  map[Hash]string // session token hash -> user id
+	rooms   map[string]*memRoom
+	invites map[Hash]Invite
+	seats   map[string]map[string]struct{} // user id -> room ids
+}
+
+type memRoom struct {
+	room    Room
+	members []Member // join order
+	invites map[Hash]struct{}
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty in-memory store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		users:   make(map[string]*User),
+		tokens:  make(map[Hash]string),
+		rooms:   make(map[string]*memRoom),
+		invites: make(map[Hash]Invite),
+		seats:   make(map[string]map[string]struct{}),
+	}
+}
+
+// CreateUser implements Store.
+func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[u.ID]; ok {
+		return ErrExists
+	}
+	if _, ok := s.tokens[u.Token]; ok {
+		return ErrExists
+	}
+	u.Conns = 0
+	s.users[u.ID] = &u
+	s.tokens[u.Token] = u.ID
+	return nil
+}
+
+// UserByToken implements Store.
+func (s *MemoryStore) UserByToken(_ context.Context, token Hash) (User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.tokens[token]
+	if !ok {
+		return User{}, ErrNotFound
+	}
+	return *s.users[id], nil
+}
+
+// Attach implements Store.
+func (s *MemoryStore) Attach(_ context.Context, user string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[user]
+	if !ok {
+		return ErrNotFound
+	}
+	u.Conns++
+	u.SeenAt = now
+	return nil
+}
+
+// Detach implements Store.
+func (s *MemoryStore) Detach(_ context.Context, user string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[user]
+	if !ok {
+		return ErrNotFound
+	}
+	if u.Conns > 0 {
+		u.Conns--
+	}
+	u.SeenAt = now
+	if u.Conns == 0 {
+		u.DetachedAt = now
+	}
+	return nil
+}
+
+// TouchUser implements Store.
+func (s *MemoryStore) TouchUser(_ context.Context, user string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[user]
+	if !ok {
+		return ErrNotFound
+	}
+	u.SeenAt = now
+	return nil
+}
+
+// CreateRoom implements Store.
+func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRooms int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rooms[r.ID]; ok {
+		return ErrExists
+	}
+	if owner != nil && maxRooms > 0 && len(s.seats[owner.ID]) >= maxRooms {
+		return ErrTooManyRooms
+	}
+	mr := &memRoom{room: r, invites: make(map[Hash]struct{})}
+	s.rooms[r.ID] = mr
+	if owner != nil {
+		mr.members = append(mr.members, *owner)
+		s.seat(owner.ID, r.ID)
+	}
+	return nil
+}
+
+// Room implements Store.
+func (s *MemoryStore) Room(_ context.Context, room string) (Room, []Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr, ok := s.rooms[room]
+	if !ok {
+		return Room{}, nil, ErrNotFound
+	}
+	return mr.room, slices.Clone(mr.members), nil
+}
+
+// Rooms implements Store.
+func (s *MemoryStore) Rooms(_ context.Context) ([]RoomInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RoomInfo, 0, len(s.rooms))
+	for _, mr := range s.rooms {
+		out = append(out, RoomInfo{Room: mr.room, Members: len(mr.members)})
+	}
+	return out, nil
+}
+
+// UserRooms implements Store.
+func (s *MemoryStore) UserRooms(_ context.Context, user string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.seats[user]))
+	for id := range s.seats[user] {
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// CloseRoom implements Store.
+func (s *MemoryStore) CloseRoom(_ context.Context, room string) (ClosedRoom, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr, ok := s.rooms[room]
+	if !ok {
+		return ClosedRoom{}, ErrNotFound
+	}
+	return s.closeRoom(mr), nil
+}
+
+func (s *MemoryStore) closeRoom(mr *memRoom) ClosedRoom {
+	for h := range mr.invites {
+		delete(s.invites, h)
+	}
+	for _, m := range mr.members {
+		s.unseat(m.ID, mr.room.ID)
+	}
+	delete(s.rooms, mr.room.ID)
+	return ClosedRoom{Room: mr.room, Members: mr.members}
+}
+
+// CreateInvite implements Store.
+func (s *MemoryStore) CreateInvite(_ context.Context, inv Invite, by string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr, ok := s.rooms[inv.Room]
+	if !ok {
+		return ErrNotFound
+	}
+	if by != "" && mr.room.Owner != by {
+		return ErrForbidden
+	}
+	if len(mr.members) >= mr.room.Limit {
+		return ErrRoomFull
+	}
+	if _, ok := s.invites[inv.Token]; ok {
+		return ErrExists
+	}
+	pending := 0
+	for h := range mr.invites {
+		if s.invites[h].ExpiresAt.After(now) {
+			pending++
+		}
+	}
+	if pending >= mr.room.Limit {
+		return ErrTooManyInvites
+	}
+	s.invites[inv.Token] = inv
+	mr.invites[inv.Token] = struct{}{}
+	return nil
+}
+
+// Redeem implements Store.
+func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, ok := s.invites[token]
+	if !ok || !inv.ExpiresAt.After(now) {
+		return Room{}, nil, ErrInviteInvalid
+	}
+	mr, ok := s.rooms[inv.Room]
+	if !ok {
+		return Room{}, nil, ErrInviteInvalid
+	}
+	if _, ok := s.seats[m.ID][inv.Room]; ok {
+		return Room{}, nil, ErrAlreadyMember
+	}
+	if len(mr.members) >= mr.room.Limit {
+		return Room{}, nil, ErrRoomFull
+	}
+	if maxRooms > 0 && len(s.seats[m.ID]) >= maxRooms {
+		return Room{}, nil, ErrTooManyRooms
+	}
+	delete(s.invites, token)
+	delete(mr.invites, token)
+	mr.members = append(mr.members, m)
+	s.seat(m.ID, inv.Room)
+	if inv.Owner && mr.room.Owner == "" {
+		mr.room.Owner = m.ID
+	}
+	return mr.room, slices.Clone(mr.members), nil
+}
+
+// Leave implements Store.
+func (s *MemoryStore) Leave(_ context.Context, room, user string, _ time.Time) (LeaveResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr, ok := s.rooms[room]
+	if !ok {
+		return LeaveResult{}, ErrNotFound
+	}
+	return s.leave(mr, user)
+}
+
+func (s *MemoryStore) leave(mr *memRoom, user string) (LeaveResult, error) {
+	i := slices.IndexFunc(mr.members, func(m Member) bool { return m.ID == user })
+	if i < 0 {
+		return LeaveResult{}, ErrNotMember
+	}
+	mr.members = slices.Delete(mr.members, i, i+1)
+	s.unseat(user, mr.room.ID)
+	res := LeaveResult{Room: mr.room.ID, User: user}
+	if len(mr.members) == 0 {
+		s.closeRoom(mr)
+		res.Closed = true
+		return res, nil
+	}
+	if mr.room.Owner == user {
+		mr.room.Owner = mr.members[0].ID
+		res.NewOwner = mr.room.Owner
+	}
+	return res, nil
+}
+
+// Message implements Store.
+func (s *MemoryStore) Message(_ context.Context, room, user string, now time.Time) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr, ok := s.rooms[room]
+	if !ok {
+		return 0, ErrNotFound
+	}
+	if _, ok := s.seats[user][room]; !ok {
+		return 0, ErrNotMember
+	}
+	mr.room.Seq++
+	mr.room.ActiveAt = now
+	return mr.room.Seq, nil
+}
+
+// CloseIdleRooms implements Store.
+func (s *MemoryStore) CloseIdleRooms(_ context.Context, before time.Time) ([]ClosedRoom, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ClosedRoom
+	for _, mr := range s.rooms {
+		if mr.room.ActiveAt.Before(before) {
+			out = append(out, s.closeRoom(mr))
+		}
+	}
+	return out, nil
+}
+
+// VacateUsers implements Store.
+func (s *MemoryStore) VacateUsers(_ context.Context, before time.Time) ([]Departure, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Departure
+	for id, u := range s.users {
+		if u.Conns == 0 && u.DetachedAt.Before(before) && len(s.seats[id]) > 0 {
+			out = append(out, Departure{User: id, Left: s.leaveAll(id)})
+		}
+	}
+	return out, nil
+}
+
+// ForgetUsers implements Store.
+func (s *MemoryStore) ForgetUsers(_ context.Context, before time.Time) ([]Departure, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Departure
+	for id, u := range s.users {
+		if u.Conns == 0 && u.SeenAt.Before(before) {
+			out = append(out, Departure{User: id, Left: s.leaveAll(id)})
+			delete(s.tokens, u.Token)
+			delete(s.users, id)
+		}
+	}
+	return out, nil
+}
+
+func (s *MemoryStore) leaveAll(user string) []LeaveResult {
+	var out []LeaveResult
+	for id := range s.seats[user] {
+		res, err := s.leave(s.rooms[id], user)
+		if err == nil {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// ExpireInvites implements Store.
+func (s *MemoryStore) ExpireInvites(_ context.Context, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for h, inv := range s.invites {
+		if !inv.ExpiresAt.After(now) {
+			delete(s.invites, h)
+			if mr, ok := s.rooms[inv.Room]; ok {
+				delete(mr.invites, h)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *MemoryStore) seat(user, room string) {
+	rs := s.seats[user]
+	if rs == nil {
+		rs = make(map[string]struct{})
+		s.seats[user] = rs
+	}
+	rs[room] = struct{}{}
+}
+
+func (s *MemoryStore) unseat(user, room string) {
+	rs := s.seats[user]
+	delete(rs, room)
+	if len(rs) == 0 {
+		delete(s.seats, user)
+	}
+}
