@@ -51,9 +51,12 @@ type Hub struct {
 	clock Clock
 	log   *slog.Logger
 
-	// local is true when this process is the only one serving the rooms
-	// (no shared broker): on Shutdown the rooms close with reason shutdown.
-	local bool
+	// broker carries room events to other processes; nil when this
+	// process serves its rooms alone, and then on Shutdown the rooms close
+	// with reason shutdown.
+	broker     Broker
+	node       string // this Hub's id among the broker's processes
+	stopBroker func()
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -99,13 +102,21 @@ func New(opts ...Option) (*Hub, error) {
 		store:   cfg.store,
 		clock:   cfg.clock,
 		log:     log,
-		local:   true,
+		broker:  cfg.broker,
+		node:    ids.Member(),
 		conns:   make(map[*conn]struct{}),
 		users:   make(map[string][]*conn),
 		rooms:   make(map[string]map[*conn]struct{}),
 		drained: make(chan struct{}),
 		seed:    maphash.MakeSeed(),
 		done:    make(chan struct{}),
+	}
+	if h.broker != nil {
+		stop, err := h.broker.Subscribe(h.deliver)
+		if err != nil {
+			return nil, fmt.Errorf("epchat: subscribe to broker: %w", err)
+		}
+		h.stopBroker = stop
 	}
 	tick, stop := h.clock.NewTicker(sweepInterval)
 	h.wg.Add(1)
@@ -246,7 +257,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		return errors.New("epchat: Shutdown called twice")
 	}
 	close(h.done)
-	if h.local {
+	if h.broker == nil {
 		h.closeAllRooms(ctx)
 	}
 	h.mu.Lock()
@@ -271,6 +282,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.mu.Unlock()
 	}
 	h.wg.Wait()
+	if h.stopBroker != nil {
+		h.stopBroker()
+	}
 	h.log.Info("hub stopped", "connections", len(conns))
 	return err
 }

@@ -62,7 +62,13 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		return
 	}
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, members)))
-	h.subscribeUser(r.ID, c.user)
-	h.fanout(r.ID, wire.MemberJoined(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}), c)
+	h.subscribeUser(r.ID, c.user) // at once: the broker may take a while
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindJoined,
+		Skip:    c.id,
+		Room:    r.ID,
+		User:    c.user,
+		Payload: wire.MemberJoined(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}),
+	})
 	h.log.Info("member joined", "room", r.ID, "user", c.user)
 }

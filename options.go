@@ -34,6 +34,7 @@ type Option func(*config)
 
 type config struct {
 	store            Store
+	broker           Broker
 	maxMembers       int
 	inviteTTL        time.Duration
 	roomIdle         time.Duration

@@ -23,11 +23,11 @@ const (
 	reasonDisconnected = "disconnected"
 )
 
-// The fan-out seam. Everything that reaches the members of a room goes
-// through fanout (to every subscribed connection) or deliverTo (to one
-// member's connections); the subscriptions change only through the apply*
-// functions below, which every event that changes membership calls. A
-// broker carrying events between Hub processes plugs in here.
+// The fan-out seam. Everything that reaches the members of a room is
+// published as an envelope (broker.go) and applied by every process serving
+// the room: apply calls fanout (every subscribed connection) or deliverTo
+// (one member's connections), and changes the subscriptions to follow
+// membership.
 
 // subscribeLocked makes c receive the events of room. h.mu is held.
 func (h *Hub) subscribeLocked(room string, c *conn) {
@@ -61,12 +61,12 @@ func (h *Hub) subscribeUser(room, user string) {
 }
 
 // fanout sends one encoded event to every connection subscribed to room
-// but skip. The frame is built once and shared.
-func (h *Hub) fanout(room string, payload []byte, skip *conn) {
+// but the one whose id is skip. The frame is built once and shared.
+func (h *Hub) fanout(room string, payload []byte, skip uint64) {
 	frame := textFrame(payload)
 	h.mu.Lock()
 	for c := range h.rooms[room] {
-		if c != skip {
+		if c.id != skip {
 			c.send(frame)
 		}
 	}
@@ -86,39 +86,39 @@ func (h *Hub) deliverTo(room, user string, payload []byte) {
 	h.mu.Unlock()
 }
 
-// applyLeave tells a room about a departure and updates the subscriptions.
-// The room's lock is held. skip, if not nil, is the leaving connection,
-// which gets a reply instead.
-func (h *Hub) applyLeave(res LeaveResult, reason string, skip *conn) {
-	h.fanout(res.Room, wire.MemberLeft(nil, res.Room, res.User, reason), skip)
-	h.mu.Lock()
-	for _, c := range h.users[res.User] {
-		h.unsubscribeLocked(res.Room, c)
-	}
-	if res.Closed {
-		h.dropRoomLocked(res.Room)
-	}
-	h.mu.Unlock()
+// publishLeave tells a room about a departure. The room's lock is held.
+// skip is the leaving connection, which gets a reply instead (0: none).
+func (h *Hub) publishLeave(res LeaveResult, reason string, skip uint64) {
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindLeft,
+		Closed:  res.Closed,
+		Skip:    skip,
+		Room:    res.Room,
+		User:    res.User,
+		Payload: wire.MemberLeft(nil, res.Room, res.User, reason),
+	})
 	if res.NewOwner != "" {
-		h.fanout(res.Room, wire.OwnerChanged(nil, res.Room, res.NewOwner), nil)
+		h.publish(&wire.Envelope{
+			Kind:    wire.KindMessage,
+			Room:    res.Room,
+			Payload: wire.OwnerChanged(nil, res.Room, res.NewOwner),
+		})
 	}
 	h.log.Debug("member left", "room", res.Room, "user", res.User, "reason", reason, "closed", res.Closed)
 }
 
-// announceClosed tells every member of a room the Store closed that it is
-// closed, and drops its subscriptions.
+// announceClosed tells the members of a room the Store closed that it is
+// closed. It takes the room's lock.
 func (h *Hub) announceClosed(room, reason string) {
 	lk := h.roomLock(room)
 	lk.Lock()
 	defer lk.Unlock()
-	h.applyClosed(room, reason)
+	h.publishClosed(room, reason)
 }
 
-func (h *Hub) applyClosed(room, reason string) {
-	h.fanout(room, wire.RoomClosed(nil, room, reason), nil)
-	h.mu.Lock()
-	h.dropRoomLocked(room)
-	h.mu.Unlock()
+// publishClosed tells a room it is closed. The room's lock is held.
+func (h *Hub) publishClosed(room, reason string) {
+	h.publish(&wire.Envelope{Kind: wire.KindClosed, Room: room, Payload: wire.RoomClosed(nil, room, reason)})
 	h.log.Info("room closed", "room", room, "reason", reason)
 }
 
@@ -135,7 +135,7 @@ func (h *Hub) announceDepartures(deps []Departure) {
 		for _, res := range d.Left {
 			lk := h.roomLock(res.Room)
 			lk.Lock()
-			h.applyLeave(res, reasonDisconnected, nil)
+			h.publishLeave(res, reasonDisconnected, 0)
 			lk.Unlock()
 		}
 	}
@@ -149,7 +149,7 @@ func (h *Hub) closeRoom(ctx context.Context, room, reason string) error {
 	if _, err := h.store.CloseRoom(ctx, room); err != nil {
 		return err
 	}
-	h.applyClosed(room, reason)
+	h.publishClosed(room, reason)
 	return nil
 }
 
@@ -241,7 +241,12 @@ func (h *Hub) sendMessage(c *conn, req *wire.Request) {
 		return
 	}
 	ts := now.UnixMilli()
-	h.fanout(req.Room, wire.Message(nil, req.Room, c.user, seq, ts, req.Text), c)
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindMessage,
+		Skip:    c.id,
+		Room:    req.Room,
+		Payload: wire.Message(nil, req.Room, c.user, seq, ts, req.Text),
+	})
 	c.reply(wire.Sent(nil, req.ID, req.Room, seq, ts))
 }
 
@@ -282,7 +287,7 @@ func (h *Hub) leave(c *conn, req *wire.Request) {
 		return
 	}
 	c.reply(wire.OK(nil, req.ID))
-	h.applyLeave(res, reasonLeft, c)
+	h.publishLeave(res, reasonLeft, c.id)
 }
 
 // closeByOwner closes the room at its owner's request.
@@ -305,7 +310,7 @@ func (h *Hub) closeByOwner(c *conn, req *wire.Request) {
 		return
 	}
 	c.reply(wire.OK(nil, req.ID))
-	h.applyClosed(req.Room, reasonOwner)
+	h.publishClosed(req.Room, reasonOwner)
 }
 
 // history relays the owner's copy of the conversation to one member.
@@ -331,6 +336,11 @@ func (h *Hub) history(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.NotFound, req.Room)
 		return
 	}
-	h.deliverTo(req.Room, req.To, wire.History(nil, req.Room, c.user, req.Data))
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindDirect,
+		Room:    req.Room,
+		To:      req.To,
+		Payload: wire.History(nil, req.Room, c.user, req.Data),
+	})
 	c.reply(wire.OK(nil, req.ID))
 }
