@@ -70,6 +70,9 @@ type Hub struct {
 	roomLocks [256]sync.Mutex
 	seed      maphash.Seed
 
+	stats counters   // figures for Stats (stats.go)
+	hooks hookRunner // the hook queue (hooks.go)
+
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweeper
 	wg      sync.WaitGroup
@@ -111,6 +114,7 @@ func New(opts ...Option) (*Hub, error) {
 		seed:    maphash.MakeSeed(),
 		done:    make(chan struct{}),
 	}
+	h.stats.init()
 	if h.broker != nil {
 		stop, err := h.broker.Subscribe(h.deliver)
 		if err != nil {
@@ -121,6 +125,7 @@ func New(opts ...Option) (*Hub, error) {
 	tick, stop := h.clock.NewTicker(sweepInterval)
 	h.wg.Add(1)
 	go h.sweepLoop(tick, stop)
+	h.startHooks()
 	return h, nil
 }
 
@@ -285,6 +290,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if h.stopBroker != nil {
 		h.stopBroker()
 	}
+	if herr := h.stopHooks(ctx); err == nil {
+		err = herr
+	}
 	h.log.Info("hub stopped", "connections", len(conns))
 	return err
 }
@@ -376,6 +384,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
 			out.Members = append(out.Members, tok)
 		}
 	}
+	h.roomOpened(room.ID, reasonHost, 0)
 	h.log.Info("room opened by host", "room", room.ID, "invites", spec.Invites+1)
 	return out, nil
 }
@@ -436,7 +445,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 		h.log.Error("sweep idle rooms", "err", err)
 	} else {
 		for _, cr := range closed {
-			h.announceClosed(cr.Room.ID, reasonIdle)
+			h.announceClosed(cr.Room.ID, reasonIdle, len(cr.Members))
 		}
 	}
 	if deps, err := h.store.VacateUsers(ctx, now.Add(-h.cfg.grace)); err != nil {
@@ -450,6 +459,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 			h.log.Error("sweep idle users", "err", err)
 		} else {
 			h.announceDepartures(deps)
+			h.stats.usersForgotten.Add(uint64(len(deps)))
 			if len(deps) > 0 {
 				h.log.Info("users forgotten", "count", len(deps))
 			}
@@ -458,6 +468,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 	if n, err := h.store.ExpireInvites(ctx, now); err != nil {
 		h.log.Error("sweep invites", "err", err)
 	} else if n > 0 {
+		h.stats.invitesExpired.Add(uint64(n))
 		h.log.Debug("invites expired", "count", n)
 	}
 }

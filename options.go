@@ -51,6 +51,7 @@ type config struct {
 	originPatterns   []string
 	authorize        func(*http.Request) (string, error)
 	logger           *slog.Logger
+	hooks            Hooks
 	clock            Clock
 }
 
