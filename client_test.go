@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -315,7 +316,7 @@ func newTestHub(t testing.TB, opts ...epchat.Option) *testHub {
 	t.Helper()
 	clk := newFakeClock()
 	store := epchat.NewMemoryStore()
-	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store)}, opts...)
+	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store), epchat.WithNetpoll(!blockingReads())}, opts...)
 	hub, err := epchat.New(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -400,4 +401,22 @@ func (th *testHub) waitDetached(t testing.TB, token string) {
 		}
 		time.Sleep(5 * time.Millisecond) // polling real state, not a time rule
 	}
+}
+
+// blockingReads tells whether this run tests the blocking read loop
+// (EPCHAT_NETPOLL=off) instead of the poller: scripts/test.sh runs the
+// package both ways, which must behave the same.
+func blockingReads() bool { return os.Getenv("EPCHAT_NETPOLL") == "off" }
+
+// hubGoroutines counts the goroutines running Hub code.
+func hubGoroutines() int {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	n := 0
+	for g := range strings.SplitSeq(b.String(), "\n\n") {
+		if strings.Contains(g, "github.com/epchat-go/epchat.") && !strings.Contains(g, "_test.") {
+			n++
+		}
+	}
+	return n
 }

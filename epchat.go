@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/netpoll"
 )
 
 // sweepInterval is how often the sweeper applies the time rules.
@@ -57,6 +59,10 @@ type Hub struct {
 	broker     Broker
 	node       string // this Hub's id among the broker's processes
 	stopBroker func()
+
+	// poller watches idle connections without a goroutine each; nil when
+	// disabled or unsupported, and then each connection has a read loop.
+	poller *netpoll.Poller
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -110,6 +116,14 @@ func New(opts ...Option) (*Hub, error) {
 		drained: make(chan struct{}),
 		seed:    maphash.MakeSeed(),
 		done:    make(chan struct{}),
+	}
+	if cfg.netpoll {
+		p, err := netpoll.New(max(8, 4*runtime.GOMAXPROCS(0)))
+		if err == nil {
+			h.poller = p
+		} else if !errors.Is(err, netpoll.ErrUnsupported) {
+			return nil, fmt.Errorf("epchat: start poller: %w", err)
+		}
 	}
 	if h.broker != nil {
 		stop, err := h.broker.Subscribe(h.deliver)
@@ -174,6 +188,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.presetNick = nickname
 	if !h.register(c) {
 		c.closeWith(ws.StatusGoingAway, "server shutting down")
+	}
+	if h.poller != nil && c.watch(early) {
+		return // the poller serves it from now on
 	}
 	c.readLoop(early)
 }
@@ -276,14 +293,21 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		h.mu.Lock()
+		cut := make([]*conn, 0, len(h.conns))
 		for c := range h.conns {
-			c.nc.Close()
+			cut = append(cut, c)
 		}
 		h.mu.Unlock()
+		for _, c := range cut {
+			c.abort()
+		}
 	}
 	h.wg.Wait()
 	if h.stopBroker != nil {
 		h.stopBroker()
+	}
+	if h.poller != nil {
+		h.poller.Close()
 	}
 	h.log.Info("hub stopped", "connections", len(conns))
 	return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/netpoll"
 	"github.com/epchat-go/epchat/internal/wire"
 	"github.com/epchat-go/epchat/internal/wsframe"
 )
@@ -55,6 +57,12 @@ type conn struct {
 	lastTouch  time.Time
 	broken     bool // a protocol violation: ignore the rest of the stream
 
+	// With the poller, raw is the socket read without blocking and desc
+	// its watch; without, the read loop blocks in nc.Read.
+	raw      syscall.RawConn
+	desc     atomic.Pointer[netpoll.Desc]
+	finished atomic.Bool
+
 	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
 	pinged     atomic.Int64 // clock time of the last ping sent, Unix ns
 	identified atomic.Bool
@@ -76,6 +84,7 @@ type conn struct {
 	closeSent  bool   // our close frame is out
 	peerClosed bool   // the peer's close frame came in
 	dead       bool   // torn down: no more writes
+	drainTimer *time.Timer
 }
 
 func newConn(h *Hub, nc net.Conn) *conn {
@@ -93,10 +102,74 @@ func newConn(h *Hub, nc net.Conn) *conn {
 	return c
 }
 
+// maxReadsPerWake bounds the reads one readiness callback makes, so one
+// busy connection cannot hold a worker while others wait.
+const maxReadsPerWake = 16
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// watch hands the connection to the Hub's poller: from then on it has no
+// goroutine and no buffer while idle. It reports false when the connection
+// cannot be polled (not a raw socket, as with TLS), and the caller reads it
+// in a loop instead. early bytes are handled first.
+func (c *conn) watch(early []byte) bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	c.raw = raw
+	if len(early) > 0 {
+		c.feed(early)
+	}
+	d, err := c.h.poller.Add(raw, c.onReadable)
+	if err != nil {
+		c.finish(true)
+		return true
+	}
+	c.desc.Store(d)
+	return true
+}
+
+// onReadable runs on a poller worker when the socket has bytes (or was
+// closed): read without blocking until there is nothing left, then re-arm.
+func (c *conn) onReadable(d *netpoll.Desc) {
+	c.desc.Store(d)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	for range maxReadsPerWake {
+		if c.finished.Load() {
+			return
+		}
+		n, err := netpoll.Read(c.raw, *bp)
+		if n > 0 {
+			c.lastRead.Store(c.h.clock.Now().UnixNano())
+			c.feed((*bp)[:n])
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			if d.Resume() != nil {
+				c.finish(true)
+			}
+			return
+		case err != nil || n == 0:
+			c.finish(true)
+			return
+		}
+	}
+	if d.Resume() != nil {
+		c.finish(true)
+	}
+}
+
 // readLoop reads and handles the stream until the connection ends, then
-// tears the connection down.
+// tears the connection down. It serves connections the poller cannot.
 func (c *conn) readLoop(early []byte) {
-	defer c.finish()
+	defer c.finish(true)
 	if len(early) > 0 {
 		c.feed(early)
 	}
@@ -161,7 +234,7 @@ func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
 	case !closing:
 		c.closeWith(code, "")
 	case sent:
-		c.nc.Close()
+		c.abort()
 	}
 }
 
@@ -225,10 +298,20 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	c.closing = true
 	c.closeFrame = wsframe.AppendClose(nil, code, reason)
 	c.kick()
+	// Bound the wait for the peer's answer.
+	c.drainTimer = time.AfterFunc(closeDrain, c.abort)
 	c.mu.Unlock()
-	// Bound the wait for the peer's answer; this also ends a read blocked
-	// on a peer that sends nothing.
-	c.nc.SetReadDeadline(time.Now().Add(closeDrain))
+}
+
+// abort closes the socket at once. A blocked read loop then ends and tears
+// the connection down; a polled connection is torn down here, since no
+// readiness event follows a close.
+func (c *conn) abort() {
+	if c.raw != nil {
+		c.finish(false)
+		return
+	}
+	c.nc.Close()
 }
 
 func (c *conn) isClosing() bool {
@@ -267,10 +350,10 @@ func (c *conn) flush() {
 		c.spare = batch[:0]
 		c.mu.Unlock()
 		if err != nil {
-			c.nc.Close()
 			c.mu.Lock()
 			c.flushing = false
 			c.mu.Unlock()
+			c.abort()
 			return
 		}
 		if closeFrame != nil {
@@ -282,7 +365,7 @@ func (c *conn) flush() {
 			done := c.peerClosed
 			c.mu.Unlock()
 			if done {
-				c.nc.Close()
+				c.abort()
 			} else if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 				tc.CloseWrite()
 			}
@@ -290,15 +373,27 @@ func (c *conn) flush() {
 	}
 }
 
-// finish tears the connection down once its read loop ends: it leaves the
-// Hub's maps, and the user's Store record learns a connection went away.
-func (c *conn) finish() {
+// finish tears the connection down, once: it leaves the Hub's maps, and
+// the user's Store record learns a connection went away. fromReader tells
+// that the caller owns the read side, whose buffers it may then release.
+func (c *conn) finish(fromReader bool) {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
+	if d := c.desc.Load(); d != nil {
+		d.Remove() // before the close: the descriptor number gets reused
+	}
 	c.nc.Close()
-	c.rd.Release()
+	if fromReader {
+		c.rd.Release()
+	}
 	c.mu.Lock()
 	c.dead = true
 	clear(c.queue)
 	c.queue = nil
+	if c.drainTimer != nil {
+		c.drainTimer.Stop()
+	}
 	c.mu.Unlock()
 
 	h := c.h
