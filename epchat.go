@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/epchat-go/epchat/internal/ids"
 	"github.com/epchat-go/epchat/internal/netpoll"
+	"github.com/epchat-go/epchat/internal/wsframe"
 )
 
 // sweepInterval is how often the sweeper applies the time rules.
@@ -64,10 +66,11 @@ type Hub struct {
 	// disabled or unsupported, and then each connection has a read loop.
 	poller *netpoll.Poller
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	users map[string][]*conn            // user id -> this process's connections
-	rooms map[string]map[*conn]struct{} // room id -> subscribed connections
+	mu        sync.Mutex
+	listeners []net.Listener // given to Serve; closed by Shutdown
+	conns     map[*conn]struct{}
+	users     map[string][]*conn            // user id -> this process's connections
+	rooms     map[string]map[*conn]struct{} // room id -> subscribed connections
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
 
@@ -184,15 +187,124 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		early, _ = rw.Reader.Peek(n)
 		early = append([]byte(nil), early...)
 	}
+	h.serveConn(nc, early, nickname)
+}
+
+// serveConn serves an upgraded connection: through the poller, or with a
+// blocking read loop that returns when the connection ends.
+func (h *Hub) serveConn(nc net.Conn, early []byte, nickname string) {
 	c := newConn(h, nc)
 	c.presetNick = nickname
 	if !h.register(c) {
-		c.closeWith(ws.StatusGoingAway, "server shutting down")
+		nc.SetWriteDeadline(time.Now().Add(closeDrain))
+		nc.Write(wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down"))
+		nc.Close()
+		return
 	}
 	if h.poller != nil && c.watch(early) {
 		return // the poller serves it from now on
 	}
 	c.readLoop(early)
+}
+
+// ErrHubClosed is returned by Serve once Shutdown was called.
+var ErrHubClosed = errors.New("epchat: hub closed")
+
+// Serve accepts connections on ln and upgrades them itself, for hosts that
+// own a listener for chat alone. It uses gobwas/ws's zero-copy upgrader:
+// the request is parsed in place, with no http.Request, no net/http
+// goroutine and no buffer left behind, which makes connecting cheaper than
+// through ServeHTTP. Every request path is accepted. The origin check and
+// the authorize hook apply as with ServeHTTP; the hook gets an
+// http.Request holding the method, path, Host, remote address and headers.
+// Clients must wait for the upgrade response before sending frames, as RFC
+// 6455 requires.
+//
+// Serve returns ErrHubClosed after Shutdown, which closes ln, or the
+// listener's error.
+func (h *Hub) Serve(ln net.Listener) error {
+	h.mu.Lock()
+	if h.closing.Load() {
+		h.mu.Unlock()
+		return ErrHubClosed
+	}
+	h.listeners = append(h.listeners, ln)
+	h.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if h.closing.Load() {
+				return ErrHubClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay) // as net/http does on accept errors
+				continue
+			}
+			return err
+		}
+		delay = 0
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.upgradeRaw(nc)
+		}()
+	}
+}
+
+// upgradeRaw performs the upgrade of a connection accepted by Serve.
+func (h *Hub) upgradeRaw(nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(h.cfg.handshakeTimeout))
+	var (
+		uri, host, origin string
+		hdr               http.Header
+		nickname          string
+	)
+	if h.cfg.authorize != nil {
+		hdr = make(http.Header)
+	}
+	up := ws.Upgrader{
+		OnRequest: func(b []byte) error { uri = string(b); return nil },
+		OnHost:    func(b []byte) error { host = string(b); return nil },
+		OnHeader: func(k, v []byte) error {
+			if strings.EqualFold(string(k), "Origin") {
+				origin = string(v)
+			}
+			if hdr != nil {
+				hdr.Add(string(k), string(v))
+			}
+			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			if h.closing.Load() {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable))
+			}
+			if !h.originOK(origin, host) {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
+			}
+			if f := h.cfg.authorize; f != nil {
+				r := &http.Request{Method: http.MethodGet, Header: hdr, Host: host, RemoteAddr: nc.RemoteAddr().String(), RequestURI: uri}
+				if u, err := url.ParseRequestURI(uri); err == nil {
+					r.URL = u
+				}
+				nick, err := f(r)
+				if err != nil {
+					return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
+				}
+				nickname = nick
+			}
+			return nil, nil
+		},
+	}
+	if _, err := up.Upgrade(nc); err != nil {
+		nc.Close()
+		h.log.Debug("upgrade failed", "err", err)
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	h.serveConn(nc, nil, nickname)
 }
 
 // checkUpgrade tells what is wrong with a WebSocket upgrade request, before
@@ -231,7 +343,12 @@ func headerHasToken(hd http.Header, name, token string) bool {
 }
 
 func (h *Hub) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
+	return h.originOK(r.Header.Get("Origin"), r.Host)
+}
+
+// originOK applies the origin rule: no Origin (not a browser), the
+// request's own host, or a host matching an allowed pattern.
+func (h *Hub) originOK(origin, reqHost string) bool {
 	if origin == "" {
 		return true
 	}
@@ -239,7 +356,7 @@ func (h *Hub) originAllowed(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	if strings.EqualFold(u.Host, reqHost) {
 		return true
 	}
 	host := strings.ToLower(u.Host)
@@ -255,10 +372,10 @@ func (h *Hub) originAllowed(r *http.Request) bool {
 func (h *Hub) register(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.wg.Add(1) // the read loop; Done in conn.finish
 	if h.closing.Load() {
 		return false
 	}
+	h.wg.Add(1) // the connection; Done in conn.finish
 	h.conns[c] = struct{}{}
 	return true
 }
@@ -274,6 +391,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		return errors.New("epchat: Shutdown called twice")
 	}
 	close(h.done)
+	h.mu.Lock()
+	for _, ln := range h.listeners {
+		ln.Close()
+	}
+	h.mu.Unlock()
 	if h.broker == nil {
 		h.closeAllRooms(ctx)
 	}
