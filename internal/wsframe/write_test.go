@@ -171,6 +171,13 @@ func TestAppendClose(t *testing.T) {
 			wantReason: strings.Repeat("r", 121),
 		},
 		{
+			name:       "reason that is not UTF-8 is cut at most 3 bytes back",
+			code:       ws.StatusGoingAway,
+			reason:     strings.Repeat("r", 120) + "\x93\x93\x93\x93\x93",
+			wantBody:   true,
+			wantReason: strings.Repeat("r", 120),
+		},
+		{
 			name:       "code 1005 sends no payload",
 			code:       ws.StatusNoStatusRcvd,
 			reason:     "ignored",
@@ -204,7 +211,7 @@ func TestAppendClose(t *testing.T) {
 			if code != tt.code || reason != tt.wantReason {
 				t.Errorf("got %d %q, want %d %q", code, reason, tt.code, tt.wantReason)
 			}
-			if !utf8.ValidString(reason) {
+			if utf8.ValidString(tt.reason) && !utf8.ValidString(reason) {
 				t.Error("reason is not valid UTF-8")
 			}
 		})
