@@ -536,6 +536,8 @@ func TestChat(t *testing.T) {
 	// A picture of the room, with a fresh invite on show.
 	ana.invite()
 	eval[chromedp.Void](ana, `document.activeElement.blur()`)
+	ana.run("a taller window", ana.viewport(1280, 1000, 1, false))
+	ana.wait("the latest message in view", `(() => { const w = document.getElementById('log-wrap'); return w.scrollHeight - w.scrollTop - w.clientHeight < 2; })()`)
 	png := ana.screenshot("room.png")
 	if os.Getenv("EPCHAT_UPDATE_SCREENSHOT") == "1" {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshot.png"), png, 0o644); err != nil {
@@ -704,6 +706,14 @@ func TestInvites(t *testing.T) {
 	})
 	t.Run("unknown", func(t *testing.T) {
 		refused(t, h.srv.URL+"/#join="+strings.Repeat("A", 43)+"."+key)
+	})
+	t.Run("damaged", func(t *testing.T) {
+		cleo.open(h.srv.URL + "/#join=" + strings.Repeat("A", 43) + ".too-short")
+		cleo.wait("the notice", `document.querySelector('#notices .notice[data-code="invite_damaged"]') !== null`)
+		if hash := eval[string](cleo, `location.hash`); hash != "" {
+			t.Errorf("the damaged link's fragment %q stayed in the address bar", hash)
+		}
+		cleo.run("dismiss", chromedp.Click(chromedp.CSS(`#notices .notice[data-code="invite_damaged"] .dismiss`)))
 	})
 	t.Run("expired", func(t *testing.T) {
 		late := ana.invite()

@@ -73,6 +73,8 @@ const S = {
   active: null, // id of the room on screen
   clockOffset: null, // estimate of server clock minus ours, in ms
   names: new Map(), // member id -> last nickname seen
+  joining: false, // a join request is in flight
+  early: [], // events for an unknown room that came while joining
 };
 
 const conn = new Connection(chatURL(), {
@@ -324,7 +326,7 @@ function newRoom(id, keyText, key, saved = {}) {
   };
   for (const m of room.members) S.names.set(m.id, m.nickname);
   S.rooms.set(id, room);
-  renderEmpty(room);
+  renderIntro(room);
   safetyCode(keyText).then((code) => {
     room.safety = code;
     if (S.active === id) $('safety').textContent = code;
@@ -420,6 +422,8 @@ async function joinPending() {
     notify('This invite link is incomplete or damaged. Ask for a new one.', { kind: 'error', code: 'invite_damaged' });
     return;
   }
+  S.joining = true;
+  S.early = [];
   try {
     const j = await conn.request({ type: 'join', token: inv.token });
     // Registered before any later event of this connection is handled:
@@ -429,6 +433,7 @@ async function joinPending() {
     addNotice(room, `You joined ${room.name}.`);
     saveRooms();
     activate(room);
+    for (const ev of S.early) if (ev.room === room.id) handleEvent(ev);
     focusSoon($('composer-input'));
   } catch (e) {
     if (e instanceof ProtocolError && (e.code === 'offline' || e.code === 'timeout')) {
@@ -443,6 +448,9 @@ async function joinPending() {
       too_many_rooms: 'You are in as many rooms as allowed. Leave one, then open the link again.',
     });
     render();
+  } finally {
+    S.joining = false;
+    S.early = [];
   }
 }
 
@@ -459,6 +467,8 @@ async function makeInvite() {
       expires: r.expires,
       ttl: remaining > 0 ? remaining : 1,
     };
+    clearTimeout(copyInvite.timer);
+    $('copy-label').textContent = 'Copy';
     renderInvite(room);
     $('copy-btn').focus();
   } catch (e) {
@@ -516,11 +526,7 @@ async function closeRoom() {
 
 async function leaveRoom() {
   const room = activeRoom();
-  if (!room) return;
-  if (room.closed) {
-    dismissRoom(room);
-    return;
-  }
+  if (!room || room.closed) return;
   const ok = await confirmDialog({
     title: `Leave ${room.name}?`,
     text: isOwner(room) && room.members.length > 1
@@ -712,6 +718,12 @@ function addMessage(room, m, { save = true } = {}) {
 
 function handleEvent(msg) {
   const room = typeof msg.room === 'string' ? S.rooms.get(msg.room) : null;
+  if (!room && S.joining && S.early.length < 64) {
+    // The protocol orders one connection's replies, not events of a room
+    // we are about to learn the id of: keep them until the join answers.
+    S.early.push(msg);
+    return;
+  }
   if (!room || room.closed) return;
   switch (msg.type) {
     case 'message':
@@ -869,8 +881,8 @@ function renderRoom(room) {
   $('close-btn').hidden = !owner;
   $('invite-btn').disabled = !S.ready;
   $('close-btn').disabled = !S.ready;
-  $('leave-btn').textContent = room.closed ? 'Dismiss' : 'Leave';
-  $('leave-btn').disabled = !room.closed && !S.ready;
+  $('leave-btn').hidden = !!room.closed;
+  $('leave-btn').disabled = !S.ready;
 
   const banner = $('room-banner');
   banner.hidden = !room.closed;
@@ -967,15 +979,23 @@ function tick() {
   if (room?.invite) renderInvite(room);
 }
 
-function renderEmpty(room) {
+// renderIntro opens every conversation with what protects it.
+function renderIntro(room) {
   const li = document.createElement('li');
-  li.className = 'empty';
-  li.textContent = 'No messages yet. Everything said here is encrypted in your browsers: the server relays only ciphertext and keeps nothing.';
+  li.className = 'intro';
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+  use.setAttribute('href', 'icons.svg#lock');
+  svg.append(use);
+  const p = document.createElement('p');
+  p.textContent = 'Messages are end-to-end encrypted in your browsers. The server relays only ciphertext and keeps nothing: when the room closes, the conversation is gone.';
+  li.append(svg, p);
   room.list.append(li);
 }
 
 function insertMessage(room, m) {
-  room.list.querySelector('li.empty')?.remove();
   const li = document.createElement('li');
   li.className = 'msg';
   li.dataset.seq = String(m.seq);
@@ -1007,11 +1027,15 @@ function insertMessage(room, m) {
 
   // Before the first message with a later seq, or the first notice made
   // after this message's time (a newcomer's history goes above "You joined").
+  const after = (el) => (el.classList.contains('msg') ? Number(el.dataset.seq) > m.seq : Number(el.dataset.after) >= m.seq);
   let next = null;
-  for (const el of room.list.children) {
-    if (el.classList.contains('msg') ? Number(el.dataset.seq) > m.seq : Number(el.dataset.after) >= m.seq) {
-      next = el;
-      break;
+  // Live messages go at the end; only history searches.
+  if (room.list.lastElementChild && after(room.list.lastElementChild)) {
+    for (const el of room.list.children) {
+      if (after(el)) {
+        next = el;
+        break;
+      }
     }
   }
   room.list.insertBefore(li, next);
