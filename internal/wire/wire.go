@@ -4,7 +4,6 @@
 package wire
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -28,34 +27,6 @@ const MaxIDLen = 64
 
 // ErrBadRequest is returned for anything that is not a request object.
 var ErrBadRequest = errors.New("wire: bad request")
-
-// DecodeRequest decodes p into r. It fails with ErrBadRequest when p is not
-// a JSON object, a known field has the wrong type, type is missing, or id
-// is too long. On failure r.ID holds the request id when it could be read,
-// so the error can still name the request.
-func DecodeRequest(p []byte, r *Request) error {
-	*r = Request{}
-	if err := json.Unmarshal(p, r); err != nil {
-		// Salvage the id, if any, so that the error names its request.
-		var idOnly struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(p, &idOnly) == nil && len(idOnly.ID) <= MaxIDLen {
-			*r = Request{ID: idOnly.ID}
-		} else {
-			*r = Request{}
-		}
-		return ErrBadRequest
-	}
-	if len(r.ID) > MaxIDLen {
-		r.ID = ""
-		return ErrBadRequest
-	}
-	if r.Type == "" {
-		return ErrBadRequest
-	}
-	return nil
-}
 
 // Code is an error code of the protocol.
 type Code string
