@@ -87,7 +87,6 @@ type person struct {
 	t    *testing.T
 	name string
 	ctx  context.Context
-	h    *harness
 }
 
 func (h *harness) person(name string) *person {
@@ -119,7 +118,7 @@ func (h *harness) person(name string) *person {
 	if err := chromedp.Do(bctx); err != nil {
 		h.t.Fatalf("%s: starting Chromium: %v", name, err)
 	}
-	p := &person{t: h.t, name: name, ctx: bctx, h: h}
+	p := &person{t: h.t, name: name, ctx: bctx}
 	p.run("set up the tab", p.viewport(1280, 800, 1, false), watchProblems())
 	h.t.Cleanup(p.checkProblems)
 	return p
