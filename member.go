@@ -422,11 +422,9 @@ func (c *conn) finish() {
 	h.mu.Unlock()
 
 	if c.identified.Load() {
-		ctx, cancel := storeCtx()
-		if err := h.store.Detach(ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := h.store.Detach(h.ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
 			h.log.Error("detach", "conn", c.id, "err", err)
 		}
-		cancel()
 	}
 	h.wg.Done()
 }
@@ -488,9 +486,7 @@ func (c *conn) touch() {
 		return
 	}
 	c.lastTouch = now
-	ctx, cancel := storeCtx()
-	defer cancel()
-	if err := c.h.store.TouchUser(ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.h.store.TouchUser(c.h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 		c.h.log.Error("touch user", "conn", c.id, "err", err)
 	}
 }
@@ -518,8 +514,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.AlreadyIdentified, "")
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	var (
 		u     User
