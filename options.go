@@ -48,6 +48,7 @@ type config struct {
 	sendQueueLimit   int
 	writeTimeout     time.Duration
 	handshakeTimeout time.Duration
+	netpoll          bool
 	originPatterns   []string
 	authorize        func(*http.Request) (string, error)
 	logger           *slog.Logger
@@ -70,6 +71,7 @@ func defaultConfig() config {
 		sendQueueLimit:   DefaultSendQueueLimit,
 		writeTimeout:     DefaultWriteTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		netpoll:          true,
 	}
 }
 
@@ -205,6 +207,14 @@ func WithOriginPatterns(patterns ...string) Option {
 func WithAuthorize(f func(r *http.Request) (nickname string, err error)) Option {
 	return func(c *config) { c.authorize = f }
 }
+
+// WithNetpoll chooses how connections are read. Enabled (the default), an
+// idle connection costs no goroutine and no buffer: one goroutine waits on
+// epoll for all of them and a small pool of workers reads the ready ones.
+// Disabled, or where epoll is missing, or for a connection that is not a
+// plain TCP socket (TLS terminated by the host's http.Server), each
+// connection has a goroutine blocked in Read. Both behave the same.
+func WithNetpoll(enabled bool) Option { return func(c *config) { c.netpoll = enabled } }
 
 // WithLogger sets the logger. The Hub logs ids, counts and reasons, never
 // message text, nicknames, tokens or keys. Default: nil, which discards.

@@ -214,8 +214,7 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 
 // create opens a room with the requester as owner and first member.
 func (h *Hub) create(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	r := Room{ID: ids.Room(), Owner: c.user, Limit: h.cfg.maxMembers, CreatedAt: now, ActiveAt: now}
 	owner := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
@@ -241,8 +240,7 @@ func (h *Hub) sendMessage(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.TooLarge, req.Room)
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	lk := h.roomLock(req.Room)
 	lk.Lock()
@@ -278,8 +276,7 @@ func (h *Hub) memberOf(ctx context.Context, c *conn, req *wire.Request) (Room, [
 
 // members answers with the member list.
 func (h *Hub) members(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	r, members, ok := h.memberOf(ctx, c, req)
 	if !ok {
 		return
@@ -289,8 +286,7 @@ func (h *Hub) members(c *conn, req *wire.Request) {
 
 // leave removes the requester from the room.
 func (h *Hub) leave(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()
@@ -305,8 +301,7 @@ func (h *Hub) leave(c *conn, req *wire.Request) {
 
 // closeByOwner closes the room at its owner's request.
 func (h *Hub) closeByOwner(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()
@@ -333,8 +328,7 @@ func (h *Hub) history(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.TooLarge, req.Room)
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()

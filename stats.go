@@ -37,7 +37,8 @@ type Stats struct {
 	// Connections is the number of WebSocket connections open now,
 	// identified or not.
 	Connections int64
-	// ConnectionsOpened counts the WebSocket upgrades accepted.
+	// ConnectionsOpened counts the WebSocket connections served (upgrades
+	// refused during Shutdown are not).
 	ConnectionsOpened uint64
 	// ConnectionsClosed counts the connections that ended, by reason.
 	// ConnectionsOpened - ConnectionsClosed.Total() = Connections.

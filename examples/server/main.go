@@ -1,4 +1,5 @@
-// Command server is the epchat demo: a Hub mounted at /chat/ next to a page.
+// Command server is the epchat demo: a Hub mounted at /chat/ next to the
+// end-to-end encrypted chat page of package web.
 //
 //	go run ./examples/server            # http://127.0.0.1:8080/
 //	go run ./examples/server -addr :9000
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/examples/web"
 )
 
 func main() {
@@ -53,7 +55,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
-	mux.Handle("/", pageHandler())
+	mux.Handle("/", web.Handler())
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
