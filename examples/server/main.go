@@ -1,5 +1,6 @@
 // Command server is the epchat demo: a Hub mounted at /chat/ next to the
-// end-to-end encrypted chat page of package web.
+// end-to-end encrypted chat page of package web, with the Hub's figures at
+// /stats (a live page), /stats.json and /metrics (Prometheus).
 //
 //	go run ./examples/server            # http://127.0.0.1:8080/
 //	go run ./examples/server -addr :9000
@@ -56,6 +57,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
 	mux.Handle("/", web.Handler())
+	mountStats(mux, hub)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
