@@ -69,6 +69,7 @@ func TestHooksSeeTheLifecycle(t *testing.T) {
 	ben.mustCall("ok", map[string]any{"type": "leave", "room": r1})
 	expect("MemberLeft", epchat.MemberEvent{Room: r1, Member: ben.id, Reason: "left", At: at})
 	ana.mustCall("ok", map[string]any{"type": "close", "room": r1})
+	ana.expect("room_closed", r1) // the ok reply comes first, then the close
 	expect("RoomClosed", epchat.RoomEvent{Room: r1, Reason: "owner", Members: 1, At: at})
 
 	nr, err := th.CreateRoom(ctx, epchat.RoomSpec{Invites: 1})
