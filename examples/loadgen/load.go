@@ -35,6 +35,10 @@ type config struct {
 	Duration    time.Duration // cap on the whole run
 	Settle      time.Duration // idle pause once everyone is seated, before the RSS reading
 	ServerPID   int           // process to read RSS and CPU of; 0: none
+
+	// Progress, if not nil, is told when each phase starts, so that a
+	// person or a script can act on the server in a known phase.
+	Progress io.Writer
 }
 
 func (c config) validate() error {
@@ -152,6 +156,12 @@ func newRun(cfg config) *run {
 
 func (r *run) now() int64 { return int64(time.Since(r.base)) }
 
+func (r *run) progress(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, "loadgen: "+format+"\n", args...)
+	}
+}
+
 // fail counts one error under a short name (an error code, a close code,
 // "drop: ..."). Never a message text.
 func (r *run) fail(what string) {
@@ -172,6 +182,7 @@ func execute(ctx context.Context, cfg config) (*result, error) {
 	pid := cfg.ServerPID
 
 	// Seat.
+	r.progress("seating %d members in %d rooms", cfg.Members, len(r.rooms))
 	res.RSSBefore = rss(pid)
 	srv0, gen0 := procCPU(pid), selfCPU()
 	t0 := time.Now()
@@ -191,6 +202,7 @@ func execute(ctx context.Context, cfg config) (*result, error) {
 	if seatErr != nil {
 		return res, fmt.Errorf("seating: %w", seatErr)
 	}
+	r.progress("seated %d in %.2fs; idle for %v", res.Seated, res.SeatSeconds, cfg.Settle)
 
 	// Idle.
 	select {
@@ -211,6 +223,7 @@ func execute(ctx context.Context, cfg config) (*result, error) {
 	for _, rp := range r.rooms {
 		res.ExpectDeliveries += uint64(rp.size) * uint64(rp.size-1) * uint64(cfg.Messages)
 	}
+	r.progress("sending")
 	srv2, gen2 := procCPU(pid), selfCPU()
 	start := r.now()
 	r.kick()
@@ -226,6 +239,7 @@ func execute(ctx context.Context, cfg config) (*result, error) {
 		end = r.now()
 	}
 	srv3, gen3 := procCPU(pid), selfCPU()
+	r.progress("sent")
 	r.stopping.Store(true)
 	close(r.stop)
 	sendDur := time.Duration(end - start)

@@ -96,6 +96,7 @@ Flags:
 		return fmt.Errorf("RLIMIT_NOFILE is %d, too low for %d connections: raise it (ulimit -Hn %d, as root) and retry", have, cfg.Members, need)
 	}
 
+	cfg.Progress = errOut
 	res, runErr := execute(ctx, cfg)
 	if res != nil {
 		if *asJSON {
