@@ -71,5 +71,5 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		User:    c.user,
 		Payload: wire.MemberJoined(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}),
 	})
-	h.log.Info("member joined", "room", r.ID, "user", c.user)
+	h.log.Debug("member joined", "room", r.ID, "user", c.user)
 }

@@ -128,7 +128,7 @@ func (h *Hub) announceClosed(room, reason string, seats int) {
 func (h *Hub) publishClosed(room, reason string, seats int) {
 	h.roomClosed(room, reason, seats)
 	h.publish(&wire.Envelope{Kind: wire.KindClosed, Room: room, Payload: wire.RoomClosed(nil, room, reason)})
-	h.log.Info("room closed", "room", room, "reason", reason)
+	h.log.Debug("room closed", "room", room, "reason", reason)
 }
 
 func (h *Hub) dropRoomLocked(room string) {
@@ -229,7 +229,7 @@ func (h *Hub) create(c *conn, req *wire.Request) {
 	h.roomOpened(r.ID, "create", 1)
 	h.memberJoined(r.ID, c.user, "create")
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, []Member{owner})))
-	h.log.Info("room opened", "room", r.ID, "owner", c.user)
+	h.log.Debug("room opened", "room", r.ID, "owner", c.user)
 }
 
 // sendMessage relays a message to the room. The room's lock is held from

@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
+	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,6 +50,14 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if *debugAddr != "" {
+		at, stopDebug, err := startDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+		fmt.Fprintf(out, "profiles: http://%s/debug/pprof/\n", at)
+	}
 
 	hub, err := epchat.New(epchat.WithLogger(logger))
 	if err != nil {
