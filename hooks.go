@@ -223,7 +223,7 @@ func (h *Hub) memberLeft(res LeaveResult, reason string) {
 	}
 	if res.Closed {
 		h.roomClosed(res.Room, reasonEmpty, 0)
-		h.log.Info("room closed", "room", res.Room, "reason", reasonEmpty)
+		h.log.Debug("room closed", "room", res.Room, "reason", reasonEmpty)
 	}
 }
 

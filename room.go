@@ -111,7 +111,7 @@ func (h *Hub) publishLeave(res LeaveResult, reason string, skip uint64) {
 			Payload: wire.OwnerChanged(nil, res.Room, res.NewOwner),
 		})
 	}
-	h.log.Info("member left", "room", res.Room, "user", res.User, "reason", reason, "closed", res.Closed)
+	h.log.Debug("member left", "room", res.Room, "user", res.User, "reason", reason, "closed", res.Closed)
 }
 
 // announceClosed tells the members of a room the Store closed that it is
