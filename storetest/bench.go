@@ -27,7 +27,8 @@ const benchBatch = 256
 //     goroutine of b.RunParallel, each to a room of its own;
 //   - TouchUser: activity of a connected user;
 //   - AttachDetach: a connection opening and closing (both calls per op);
-//   - Room: reading a room of 4 and its members.
+//   - Room: reading a room of 4 and its members; RoomParallel reads from
+//     every goroutine of b.RunParallel, each a room of its own.
 //
 // Run it with -benchmem; a store's figures are comparable with those of
 // epchat.MemoryStore measured by the same function.
@@ -101,6 +102,25 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) epchat.Store) {
 				b.Fatal(err)
 			}
 		}
+	})
+	b.Run("RoomParallel", func(b *testing.B) {
+		s := newStore(b)
+		ctx := b.Context()
+		const rooms = 64
+		for r := range rooms {
+			benchRoom(b, s, fmt.Sprint("r", r), fmt.Sprintf("r%du", r))
+		}
+		var next atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			room := fmt.Sprint("r", next.Add(1)%rooms)
+			for pb.Next() {
+				if _, ms, err := s.Room(ctx, room); err != nil || len(ms) != benchRoomSize {
+					b.Error(len(ms), err)
+					return
+				}
+			}
+		})
 	})
 	b.Run("Room", func(b *testing.B) {
 		s := newStore(b)
