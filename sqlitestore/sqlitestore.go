@@ -64,16 +64,19 @@ type config struct {
 type Option func(*config)
 
 // WithConns sets how many database connections the Store's calls use; the
-// default is 4. Writes take turns whatever the number; reads (UserByToken,
-// Room, Rooms, UserRooms) run side by side on up to n connections. n must
-// be at least 1.
+// default is 1. Writes take turns whatever the number; reads (UserByToken,
+// Room, Rooms, UserRooms) may run side by side on up to n connections.
+// SQLite's memdb takes one mutex per page access, so this buys little: on
+// a 2-core machine the benchmarks (see README.md) could not tell 1 from 4
+// apart beyond noise. Raise n only if a benchmark on your machine says so.
+// n must be at least 1.
 func WithConns(n int) Option {
 	return func(c *config) { c.conns = n }
 }
 
 // New opens a new, empty Store in a uniquely named in-memory database.
 func New(opts ...Option) (*Store, error) {
-	cfg := config{conns: 4}
+	cfg := config{conns: 1}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -27,8 +27,9 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) epchat.Store { return open(t, sqlitestore.New) })
 }
 
-func TestStoreOneConn(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) epchat.Store { return open(t, sqlitestore.New, sqlitestore.WithConns(1)) })
+// TestStoreFourConns runs the suite with reads spread over a pool.
+func TestStoreFourConns(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) epchat.Store { return open(t, sqlitestore.New, sqlitestore.WithConns(4)) })
 }
 
 // TestStoreWithoutGoLocks runs the suite, its races included, with the
