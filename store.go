@@ -272,6 +272,7 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
 	u.Conns = 0
 	s.users[u.ID] = &u
 	s.tokens[u.Token] = u.ID
+	s.noteAway(u.ID)
 	return nil
 }
 
