@@ -1,0 +1,65 @@
+// Package epchat serves ephemeral chat rooms over WebSockets: rooms that
+// leave nothing behind.
+//
+// The server is only an event dispatcher. No message is stored, logged or
+// written to disk; rooms, members and invites live in memory and vanish
+// when the room closes. Message text is opaque to the server, so clients
+// may encrypt it end to end (the demo page in examples/ does, with the Web
+// Crypto API).
+//
+// # Mounting the Hub
+//
+// A Hub is an http.Handler that upgrades every request to a WebSocket
+// (with github.com/gobwas/ws). Mount it under any prefix of the host
+// application's mux, and stop it with Shutdown:
+//
+//	hub, err := epchat.New()
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux := http.NewServeMux()
+//	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
+//	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+//	go srv.ListenAndServe()
+//	// ...
+//	srv.Shutdown(ctx) // stops new requests; does not touch WebSockets
+//	hub.Shutdown(ctx) // closes every WebSocket with 1001
+//
+// Clients then speak the JSON protocol of PROTOCOL.md: hello (pick a
+// nickname, get a session token), create a room, invite with a one-time
+// token valid five minutes, join, send, leave, close.
+//
+// # The rules
+//
+// A room has at most 10 seats ([WithMaxMembers]). Only its owner invites
+// and closes it; when the owner leaves, ownership passes to the
+// earliest-joined member. A room with no message for 10 minutes closes
+// ([WithRoomIdleTimeout]); so does a room whose last member leaves. A user
+// whose connection drops keeps their seats for 30 seconds
+// ([WithReconnectGrace]) and comes back with the session token; a user
+// inactive for 5 days is forgotten ([WithUserIdleTimeout]). Every time rule
+// runs on the [Clock], which tests replace ([WithClock]).
+//
+// # Acting from the host application
+//
+// [Hub.CreateRoom] opens a room together with one-time invites for its
+// owner and first members, for example a help-desk application opening a
+// room for a ticket; [Hub.CloseRoom] closes one; [Hub.Rooms] lists them.
+//
+// # Writing a Store
+//
+// Rooms, members, invites and users live in a [Store]: [MemoryStore] by
+// default. A Store holds no connections and makes each multi-record rule
+// one atomic call, so that several Hub processes can share one. The
+// contract is on the interface; the storetest package checks an
+// implementation against it:
+//
+//	func TestMyStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) epchat.Store { return mystore.New() })
+//	}
+//
+// # Privacy
+//
+// The Hub logs ([WithLogger]) ids, counts and reasons only: never message
+// text, nicknames, tokens or keys. Tokens are stored as SHA-256 hashes.
+package epchat

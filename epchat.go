@@ -1,0 +1,637 @@
+package epchat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/netpoll"
+	"github.com/epchat-go/epchat/internal/wsframe"
+)
+
+// sweepInterval is how often the sweeper applies the time rules.
+const sweepInterval = time.Second
+
+// forgetEvery is how often idle users are swept: the 5-day rule does not
+// need second precision.
+const forgetEvery = time.Minute
+
+// closeDrain is how long a closing connection is given to read our close
+// frame and answer it before the socket is closed.
+const closeDrain = 2 * time.Second
+
+// storeTimeout bounds one Store call made by the Hub.
+const storeTimeout = 10 * time.Second
+
+// Hub serves ephemeral chat rooms over WebSockets. It is an http.Handler:
+// mount it anywhere in the host application's mux, for example
+//
+//	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
+//
+// Every request to it is a WebSocket upgrade; see PROTOCOL.md for what
+// clients say once connected. The Go methods (CreateRoom, CloseRoom, Rooms)
+// let the host act without a socket.
+//
+// A Hub is safe for concurrent use. Stop it with Shutdown:
+// http.Server.Shutdown does not touch the Hub's connections, which it
+// hijacked.
+type Hub struct {
+	cfg   config
+	store Store
+	clock Clock
+	log   *slog.Logger
+
+	// broker carries room events to other processes; nil when this
+	// process serves its rooms alone, and then on Shutdown the rooms close
+	// with reason shutdown.
+	broker     Broker
+	node       string // this Hub's id among the broker's processes
+	stopBroker func()
+
+	// poller watches idle connections without a goroutine each; nil when
+	// disabled or unsupported, and then each connection has a read loop.
+	poller *netpoll.Poller
+
+	mu        sync.Mutex
+	listeners []net.Listener // given to Serve; closed by Shutdown
+	conns     map[*conn]struct{}
+	users     map[string][]*conn            // user id -> this process's connections
+	rooms     map[string]map[*conn]struct{} // room id -> subscribed connections
+	// drained is closed when Shutdown is under way and no connection is left.
+	drained chan struct{}
+
+	// roomLocks serialise what happens to one room in this process, so that
+	// a room's events reach every member in one order (seq order).
+	roomLocks [256]sync.Mutex
+	seed      maphash.Seed
+
+	closing atomic.Bool
+	done    chan struct{} // closed by Shutdown: stops the sweeper
+	wg      sync.WaitGroup
+}
+
+// New returns a Hub configured by opts, or the first problem found in
+// them. It starts the Hub's sweeper; stop it with Shutdown.
+func New(opts ...Option) (*Hub, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.store == nil {
+		cfg.store = NewMemoryStore()
+	}
+	if cfg.clock == nil {
+		cfg.clock = systemClock{}
+	}
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		cfg:     cfg,
+		store:   cfg.store,
+		clock:   cfg.clock,
+		log:     log,
+		broker:  cfg.broker,
+		node:    ids.Member(),
+		conns:   make(map[*conn]struct{}),
+		users:   make(map[string][]*conn),
+		rooms:   make(map[string]map[*conn]struct{}),
+		drained: make(chan struct{}),
+		seed:    maphash.MakeSeed(),
+		done:    make(chan struct{}),
+	}
+	if cfg.netpoll {
+		p, err := netpoll.New(max(8, 4*runtime.GOMAXPROCS(0)))
+		if err == nil {
+			h.poller = p
+		} else if !errors.Is(err, netpoll.ErrUnsupported) {
+			return nil, fmt.Errorf("epchat: start poller: %w", err)
+		}
+	}
+	if h.broker != nil {
+		stop, err := h.broker.Subscribe(h.deliver)
+		if err != nil {
+			return nil, fmt.Errorf("epchat: subscribe to broker: %w", err)
+		}
+		h.stopBroker = stop
+	}
+	tick, stop := h.clock.NewTicker(sweepInterval)
+	h.wg.Add(1)
+	go h.sweepLoop(tick, stop)
+	return h, nil
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves the connection
+// until it closes. A request that is not a valid upgrade gets a 4xx answer
+// and is never hijacked; so does a cross-origin one (403) and one the
+// authorize hook refuses (403). During Shutdown every request gets 503.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.closing.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if status, msg := checkUpgrade(r); status != 0 {
+		if status == http.StatusUpgradeRequired {
+			w.Header().Set("Upgrade", "websocket")
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+		http.Error(w, msg, status)
+		return
+	}
+	if !h.originAllowed(r) {
+		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
+		return
+	}
+	var nickname string
+	if f := h.cfg.authorize; f != nil {
+		nick, err := f(r)
+		if err != nil {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		nickname = nick
+	}
+	up := ws.HTTPUpgrader{Timeout: h.cfg.handshakeTimeout}
+	nc, rw, _, err := up.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		h.log.Debug("upgrade failed", "err", err)
+		return
+	}
+	// Bytes the client sent right after its request sit in the bufio.Reader
+	// of the hijacked connection: they are the start of the stream.
+	var early []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		early, _ = rw.Reader.Peek(n)
+		early = append([]byte(nil), early...)
+	}
+	h.serveConn(nc, early, nickname)
+}
+
+// serveConn serves an upgraded connection: through the poller, or with a
+// blocking read loop that returns when the connection ends.
+func (h *Hub) serveConn(nc net.Conn, early []byte, nickname string) {
+	c := newConn(h, nc)
+	c.presetNick = nickname
+	if !h.register(c) {
+		nc.SetWriteDeadline(time.Now().Add(closeDrain))
+		nc.Write(wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down"))
+		nc.Close()
+		return
+	}
+	if h.poller != nil && c.watch(early) {
+		return // the poller serves it from now on
+	}
+	c.readLoop(early)
+}
+
+// ErrHubClosed is returned by Serve once Shutdown was called.
+var ErrHubClosed = errors.New("epchat: hub closed")
+
+// Serve accepts connections on ln and upgrades them itself, for hosts that
+// own a listener for chat alone. It uses gobwas/ws's zero-copy upgrader:
+// the request is parsed in place, with no http.Request, no net/http
+// goroutine and no buffer left behind, which makes connecting cheaper than
+// through ServeHTTP. Every request path is accepted. The origin check and
+// the authorize hook apply as with ServeHTTP; the hook gets an
+// http.Request holding the method, path, Host, remote address and headers.
+// Clients must wait for the upgrade response before sending frames, as RFC
+// 6455 requires.
+//
+// Serve returns ErrHubClosed after Shutdown, which closes ln, or the
+// listener's error.
+func (h *Hub) Serve(ln net.Listener) error {
+	h.mu.Lock()
+	if h.closing.Load() {
+		h.mu.Unlock()
+		return ErrHubClosed
+	}
+	h.listeners = append(h.listeners, ln)
+	h.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if h.closing.Load() {
+				return ErrHubClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay) // as net/http does on accept errors
+				continue
+			}
+			return err
+		}
+		delay = 0
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.upgradeRaw(nc)
+		}()
+	}
+}
+
+// upgradeRaw performs the upgrade of a connection accepted by Serve.
+func (h *Hub) upgradeRaw(nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(h.cfg.handshakeTimeout))
+	var (
+		uri, host, origin string
+		hdr               http.Header
+		nickname          string
+	)
+	if h.cfg.authorize != nil {
+		hdr = make(http.Header)
+	}
+	up := ws.Upgrader{
+		OnRequest: func(b []byte) error { uri = string(b); return nil },
+		OnHost:    func(b []byte) error { host = string(b); return nil },
+		OnHeader: func(k, v []byte) error {
+			if strings.EqualFold(string(k), "Origin") {
+				origin = string(v)
+			}
+			if hdr != nil {
+				hdr.Add(string(k), string(v))
+			}
+			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			if h.closing.Load() {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable))
+			}
+			if !h.originOK(origin, host) {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
+			}
+			if f := h.cfg.authorize; f != nil {
+				r := &http.Request{Method: http.MethodGet, Header: hdr, Host: host, RemoteAddr: nc.RemoteAddr().String(), RequestURI: uri}
+				if u, err := url.ParseRequestURI(uri); err == nil {
+					r.URL = u
+				}
+				nick, err := f(r)
+				if err != nil {
+					return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
+				}
+				nickname = nick
+			}
+			return nil, nil
+		},
+	}
+	if _, err := up.Upgrade(nc); err != nil {
+		nc.Close()
+		h.log.Debug("upgrade failed", "err", err)
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	h.serveConn(nc, nil, nickname)
+}
+
+// checkUpgrade tells what is wrong with a WebSocket upgrade request, before
+// anything is hijacked: status 0 means nothing.
+func checkUpgrade(r *http.Request) (int, string) {
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		return http.StatusUpgradeRequired, "this is a WebSocket endpoint"
+	}
+	if r.Method != http.MethodGet {
+		return http.StatusMethodNotAllowed, "WebSocket upgrade needs GET"
+	}
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return http.StatusUpgradeRequired, "WebSocket upgrade needs HTTP/1.1"
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		return http.StatusBadRequest, "missing Connection: Upgrade"
+	}
+	if len(r.Header.Get("Sec-WebSocket-Key")) != 24 {
+		return http.StatusBadRequest, "missing or malformed Sec-WebSocket-Key"
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		return http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version"
+	}
+	return 0, ""
+}
+
+func headerHasToken(hd http.Header, name, token string) bool {
+	for _, v := range hd.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (h *Hub) originAllowed(r *http.Request) bool {
+	return h.originOK(r.Header.Get("Origin"), r.Host)
+}
+
+// originOK applies the origin rule: no Origin (not a browser), the
+// request's own host, or a host matching an allowed pattern.
+func (h *Hub) originOK(origin, reqHost string) bool {
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, reqHost) {
+		return true
+	}
+	host := strings.ToLower(u.Host)
+	for _, p := range h.cfg.originPatterns {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// register adds c to the Hub; it reports false during Shutdown.
+func (h *Hub) register(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing.Load() {
+		return false
+	}
+	h.wg.Add(1) // the connection; Done in conn.finish
+	h.conns[c] = struct{}{}
+	return true
+}
+
+// Shutdown stops the Hub: new upgrades get 503, the sweeper stops, and
+// every connection is closed with 1001 (going away). When this process
+// serves the rooms alone (no shared broker), every room is closed first
+// with reason shutdown. Shutdown waits for the connections to close until
+// ctx is done, then cuts the stragglers and returns ctx's error. It returns
+// once every goroutine of the Hub has returned.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	if !h.closing.CompareAndSwap(false, true) {
+		return errors.New("epchat: Shutdown called twice")
+	}
+	close(h.done)
+	h.mu.Lock()
+	for _, ln := range h.listeners {
+		ln.Close()
+	}
+	h.mu.Unlock()
+	if h.broker == nil {
+		h.closeAllRooms(ctx)
+	}
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.checkDrainedLocked()
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(ws.StatusGoingAway, "server shutting down")
+	}
+	var err error
+	select {
+	case <-h.drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+		h.mu.Lock()
+		cut := make([]*conn, 0, len(h.conns))
+		for c := range h.conns {
+			cut = append(cut, c)
+		}
+		h.mu.Unlock()
+		for _, c := range cut {
+			c.abort()
+		}
+	}
+	h.wg.Wait()
+	if h.stopBroker != nil {
+		h.stopBroker()
+	}
+	if h.poller != nil {
+		h.poller.Close()
+	}
+	h.log.Info("hub stopped", "connections", len(conns))
+	return err
+}
+
+// checkDrainedLocked closes drained once Shutdown is under way and the
+// last connection is gone. h.mu is held.
+func (h *Hub) checkDrainedLocked() {
+	if !h.closing.Load() || len(h.conns) > 0 {
+		return
+	}
+	select {
+	case <-h.drained:
+	default:
+		close(h.drained)
+	}
+}
+
+func (h *Hub) closeAllRooms(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	rooms, err := h.store.Rooms(ctx)
+	if err != nil {
+		h.log.Error("list rooms at shutdown", "err", err)
+		return
+	}
+	for _, r := range rooms {
+		h.closeRoom(ctx, r.ID, reasonShutdown)
+	}
+}
+
+// NewRoom is a room opened by the host application with CreateRoom, with
+// the one-time invite tokens to hand out.
+type NewRoom struct {
+	// ID is the room id.
+	ID string
+	// Owner is the owner's invite: whoever redeems it joins as owner.
+	Owner InviteToken
+	// Members are member invites.
+	Members []InviteToken
+}
+
+// InviteToken is a secret one-time invite token and the end of its validity.
+type InviteToken struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// RoomSpec describes a room opened with CreateRoom.
+type RoomSpec struct {
+	// Invites is the number of member invites to make besides the owner's:
+	// 0 to MaxMembers-1.
+	Invites int
+	// InviteTTL is how long the invites stay valid; 0 means the Hub's
+	// invite TTL. The room still closes when idle for the room idle timeout.
+	InviteTTL time.Duration
+}
+
+// CreateRoom opens a room with no member yet, and makes the one-time
+// invites that seat its owner and its first members: for example a
+// help-desk application opening a room for a ticket and mailing the links.
+// Rooms opened this way carry no end-to-end key: clients that encrypt must
+// agree on one another way.
+func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
+	if spec.Invites < 0 || spec.Invites > h.cfg.maxMembers-1 {
+		return NewRoom{}, fmt.Errorf("epchat: invites must be 0 to %d, got %d", h.cfg.maxMembers-1, spec.Invites)
+	}
+	ttl := spec.InviteTTL
+	if ttl == 0 {
+		ttl = h.cfg.inviteTTL
+	}
+	if ttl < 0 {
+		return NewRoom{}, fmt.Errorf("epchat: negative invite TTL %v", ttl)
+	}
+	now := h.clock.Now()
+	room := Room{ID: ids.Room(), Limit: h.cfg.maxMembers, CreatedAt: now, ActiveAt: now}
+	if err := h.store.CreateRoom(ctx, room, nil, 0); err != nil {
+		return NewRoom{}, fmt.Errorf("epchat: create room: %w", err)
+	}
+	out := NewRoom{ID: room.ID}
+	for i := range spec.Invites + 1 {
+		tok, err := h.createInvite(ctx, room.ID, "", i == 0, now, ttl)
+		if err != nil {
+			h.store.CloseRoom(ctx, room.ID)
+			return NewRoom{}, fmt.Errorf("epchat: create invite: %w", err)
+		}
+		if i == 0 {
+			out.Owner = tok
+		} else {
+			out.Members = append(out.Members, tok)
+		}
+	}
+	h.log.Info("room opened by host", "room", room.ID, "invites", spec.Invites+1)
+	return out, nil
+}
+
+// CloseRoom closes a room as its owner would, with reason host: every
+// member gets room_closed, and members, invites and the room are deleted.
+// ErrNotFound if there is no such room.
+func (h *Hub) CloseRoom(ctx context.Context, id string) error {
+	return h.closeRoom(ctx, id, reasonHost)
+}
+
+// Rooms lists the open rooms with their member counts, in no set order.
+func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	return h.store.Rooms(ctx)
+}
+
+// roomLock returns the lock that serialises the events of one room.
+func (h *Hub) roomLock(room string) *sync.Mutex {
+	return &h.roomLocks[h.lockIndex(room)]
+}
+
+func (h *Hub) lockIndex(room string) int {
+	return int(maphash.String(h.seed, room) % uint64(len(h.roomLocks)))
+}
+
+// storeCtx is the context of a Store call made on behalf of a connection.
+func storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), storeTimeout)
+}
+
+func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {
+	defer h.wg.Done()
+	defer stop()
+	var lastForget time.Time
+	for {
+		select {
+		case <-h.done:
+			return
+		case <-tick:
+			now := h.clock.Now()
+			forget := now.Sub(lastForget) >= forgetEvery
+			if forget {
+				lastForget = now
+			}
+			h.sweep(now, forget)
+		}
+	}
+}
+
+// sweep applies every time rule once. It is the only place where time
+// passing changes anything, so the rules need no goroutine or timer each.
+func (h *Hub) sweep(now time.Time, forget bool) {
+	h.sweepConns(now)
+
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if closed, err := h.store.CloseIdleRooms(ctx, now.Add(-h.cfg.roomIdle)); err != nil {
+		h.log.Error("sweep idle rooms", "err", err)
+	} else {
+		for _, cr := range closed {
+			h.announceClosed(cr.Room.ID, reasonIdle)
+		}
+	}
+	if deps, err := h.store.VacateUsers(ctx, now.Add(-h.cfg.grace)); err != nil {
+		h.log.Error("sweep disconnected users", "err", err)
+	} else {
+		h.announceDepartures(deps)
+	}
+	if forget {
+		deps, err := h.store.ForgetUsers(ctx, now.Add(-h.cfg.userIdle))
+		if err != nil {
+			h.log.Error("sweep idle users", "err", err)
+		} else {
+			h.announceDepartures(deps)
+			if len(deps) > 0 {
+				h.log.Info("users forgotten", "count", len(deps))
+			}
+		}
+	}
+	if n, err := h.store.ExpireInvites(ctx, now); err != nil {
+		h.log.Error("sweep invites", "err", err)
+	} else if n > 0 {
+		h.log.Debug("invites expired", "count", n)
+	}
+}
+
+// sweepConns applies the identify timeout and keepalive: a connection
+// silent for the ping interval is pinged; one still silent the pong timeout
+// after that ping is dropped.
+func (h *Hub) sweepConns(now time.Time) {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	nowNs := now.UnixNano()
+	for _, c := range conns {
+		if !c.identified.Load() && now.Sub(c.created) >= h.cfg.identifyTimeout {
+			c.closeWith(closeIdentifyTimeout, "identify timeout")
+			continue
+		}
+		last, pinged := c.lastRead.Load(), c.pinged.Load()
+		switch {
+		case pinged > last && time.Duration(nowNs-pinged) >= h.cfg.pongTimeout:
+			h.log.Debug("no pong", "conn", c.id)
+			c.closeWith(closePingTimeout, "no pong")
+		case pinged <= last && time.Duration(nowNs-last) >= h.cfg.pingInterval:
+			c.pinged.Store(nowNs)
+			c.ping()
+		}
+	}
+}

@@ -1,0 +1,84 @@
+// Command server is the epchat demo: a Hub mounted at /chat/ next to a page.
+//
+//	go run ./examples/server            # http://127.0.0.1:8080/
+//	go run ./examples/server -addr :9000
+//
+// Nothing is written to disk and nothing said in a room is logged.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/epchat-go/epchat"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done. It writes where it listens to out and, if
+// ready is not nil, sends the listening address on it.
+func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	hub, err := epchat.New(epchat.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
+	mux.Handle("/", pageHandler())
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		hub.Shutdown(context.Background())
+		return err
+	}
+	fmt.Fprintf(out, "epchat demo: open http://%s/ (WebSocket endpoint ws://%s/chat/)\n", ln.Addr(), ln.Addr())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		hub.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx) // HTTP only: the Hub's WebSockets are hijacked
+	if err := hub.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,308 @@
+// Package wire encodes and decodes the JSON events of the epchat protocol
+// (PROTOCOL.md). Encoding is hand-written: each event is built once per
+// fan-out, with exactly the fields the protocol names and nothing else.
+package wire
+
+import (
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Request is a decoded client request. Fields a request type does not use
+// are empty.
+type Request struct {
+	Type     string `json:"type"`
+	ID       string `json:"id"`
+	Nickname string `json:"nickname"`
+	Token    string `json:"token"`
+	Room     string `json:"room"`
+	Text     string `json:"text"`
+	To       string `json:"to"`
+	Data     string `json:"data"`
+}
+
+// MaxIDLen bounds the client-chosen request id.
+const MaxIDLen = 64
+
+// ErrBadRequest is returned for anything that is not a request object.
+var ErrBadRequest = errors.New("wire: bad request")
+
+// Code is an error code of the protocol.
+type Code string
+
+// The error codes of PROTOCOL.md.
+const (
+	BadRequest        Code = "bad_request"
+	UnknownType       Code = "unknown_type"
+	NotIdentified     Code = "not_identified"
+	AlreadyIdentified Code = "already_identified"
+	InvalidNickname   Code = "invalid_nickname"
+	SessionInvalid    Code = "session_invalid"
+	NotFound          Code = "not_found"
+	Forbidden         Code = "forbidden"
+	RoomFull          Code = "room_full"
+	InviteInvalid     Code = "invite_invalid"
+	TooManyInvites    Code = "too_many_invites"
+	AlreadyMember     Code = "already_member"
+	TooManyRooms      Code = "too_many_rooms"
+	TooLarge          Code = "too_large"
+	Internal          Code = "internal"
+)
+
+var messages = map[Code]string{
+	BadRequest:        "malformed request",
+	UnknownType:       "unknown request type",
+	NotIdentified:     "send hello first",
+	AlreadyIdentified: "already identified",
+	InvalidNickname:   "nickname must be 1 to 32 characters without control characters",
+	SessionInvalid:    "session token is unknown or expired",
+	NotFound:          "no such room or member",
+	Forbidden:         "only the owner may do that",
+	RoomFull:          "the room is full",
+	InviteInvalid:     "invite is unknown, used or expired",
+	TooManyInvites:    "too many pending invites",
+	AlreadyMember:     "already a member of that room",
+	TooManyRooms:      "too many rooms",
+	TooLarge:          "text or data is too large",
+	Internal:          "internal error, try again",
+}
+
+// Member is a member as the protocol shows it.
+type Member struct {
+	ID       string
+	Nickname string
+}
+
+// RoomState is the body of joined and members events and of the rooms of
+// welcome.
+type RoomState struct {
+	Room    string
+	Owner   string
+	Seq     uint64
+	Members []Member
+}
+
+// Welcome appends a welcome event. token is omitted when empty.
+func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState) []byte {
+	dst = begin(dst, "welcome", id)
+	dst = append(dst, `,"you":`...)
+	dst = member(dst, you)
+	if token != "" {
+		dst = str(dst, "token", token)
+	}
+	dst = append(dst, `,"rooms":[`...)
+	for i, r := range rooms {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '{')
+		dst = roomState(dst, r, true)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// State appends a joined or members event (typ names which).
+func State(dst []byte, typ, id string, r RoomState) []byte {
+	dst = begin(dst, typ, id)
+	dst = roomState(dst, r, false)
+	return append(dst, '}')
+}
+
+func roomState(dst []byte, r RoomState, first bool) []byte {
+	if first {
+		dst = append(dst, `"room":`...)
+		dst = quote(dst, r.Room)
+	} else {
+		dst = str(dst, "room", r.Room)
+	}
+	dst = str(dst, "owner", r.Owner)
+	dst = num(dst, "seq", r.Seq)
+	dst = append(dst, `,"members":[`...)
+	for i, m := range r.Members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = member(dst, m)
+	}
+	return append(dst, ']')
+}
+
+// Invite appends the reply to an invite request.
+func Invite(dst []byte, id, room, token string, expires int64) []byte {
+	dst = begin(dst, "invite", id)
+	dst = str(dst, "room", room)
+	dst = str(dst, "token", token)
+	dst = inum(dst, "expires", expires)
+	return append(dst, '}')
+}
+
+// Sent appends the reply to a send request.
+func Sent(dst []byte, id, room string, seq uint64, ts int64) []byte {
+	dst = begin(dst, "sent", id)
+	dst = str(dst, "room", room)
+	dst = num(dst, "seq", seq)
+	dst = inum(dst, "ts", ts)
+	return append(dst, '}')
+}
+
+// OK appends an ok reply.
+func OK(dst []byte, id string) []byte {
+	return append(begin(dst, "ok", id), '}')
+}
+
+// Error appends an error event. room is omitted when empty.
+func Error(dst []byte, id string, code Code, room string) []byte {
+	dst = begin(dst, "error", id)
+	dst = str(dst, "code", string(code))
+	dst = str(dst, "message", messages[code])
+	if room != "" {
+		dst = str(dst, "room", room)
+	}
+	return append(dst, '}')
+}
+
+// Message appends a message event.
+func Message(dst []byte, room, from string, seq uint64, ts int64, text string) []byte {
+	dst = begin(dst, "message", "")
+	dst = str(dst, "room", room)
+	dst = str(dst, "from", from)
+	dst = num(dst, "seq", seq)
+	dst = inum(dst, "ts", ts)
+	dst = str(dst, "text", text)
+	return append(dst, '}')
+}
+
+// MemberJoined appends a member_joined event.
+func MemberJoined(dst []byte, room string, m Member) []byte {
+	dst = begin(dst, "member_joined", "")
+	dst = str(dst, "room", room)
+	dst = append(dst, `,"member":`...)
+	dst = member(dst, m)
+	return append(dst, '}')
+}
+
+// MemberLeft appends a member_left event.
+func MemberLeft(dst []byte, room, member, reason string) []byte {
+	dst = begin(dst, "member_left", "")
+	dst = str(dst, "room", room)
+	dst = str(dst, "member", member)
+	dst = str(dst, "reason", reason)
+	return append(dst, '}')
+}
+
+// OwnerChanged appends an owner_changed event.
+func OwnerChanged(dst []byte, room, owner string) []byte {
+	dst = begin(dst, "owner_changed", "")
+	dst = str(dst, "room", room)
+	dst = str(dst, "owner", owner)
+	return append(dst, '}')
+}
+
+// RoomClosed appends a room_closed event.
+func RoomClosed(dst []byte, room, reason string) []byte {
+	dst = begin(dst, "room_closed", "")
+	dst = str(dst, "room", room)
+	dst = str(dst, "reason", reason)
+	return append(dst, '}')
+}
+
+// History appends a history event.
+func History(dst []byte, room, from, data string) []byte {
+	dst = begin(dst, "history", "")
+	dst = str(dst, "room", room)
+	dst = str(dst, "from", from)
+	dst = str(dst, "data", data)
+	return append(dst, '}')
+}
+
+func begin(dst []byte, typ, id string) []byte {
+	dst = append(dst, `{"type":"`...)
+	dst = append(dst, typ...) // event names are plain ASCII
+	dst = append(dst, '"')
+	if id != "" {
+		dst = str(dst, "id", id)
+	}
+	return dst
+}
+
+func member(dst []byte, m Member) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = quote(dst, m.ID)
+	dst = str(dst, "nickname", m.Nickname)
+	return append(dst, '}')
+}
+
+func str(dst []byte, key, val string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, key...)
+	dst = append(dst, '"', ':')
+	return quote(dst, val)
+}
+
+func num(dst []byte, key string, v uint64) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, key...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendUint(dst, v, 10)
+}
+
+func inum(dst []byte, key string, v int64) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, key...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendInt(dst, v, 10)
+}
+
+const hex = "0123456789abcdef"
+
+// quote appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, and
+// U+2028 and U+2029 are escaped so the output is also valid JavaScript.
+func quote(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

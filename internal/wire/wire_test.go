@@ -1,0 +1,105 @@
+package wire
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestQuoteIsValidJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // what a JSON decoder reads back
+	}{
+		{
+			name: "plain",
+			in:   "hello",
+			want: "hello",
+		},
+		{
+			name: "quotes and backslashes",
+			in:   `a"b\c`,
+			want: `a"b\c`,
+		},
+		{
+			name: "control characters",
+			in:   "a\x00b\nc\td\x1f",
+			want: "a\x00b\nc\td\x1f",
+		},
+		{
+			name: "line separators",
+			in:   "a\u2028b\u2029c",
+			want: "a\u2028b\u2029c",
+		},
+		{
+			name: "invalid UTF-8 becomes U+FFFD",
+			in:   "a\xffb",
+			want: "a\ufffdb",
+		},
+		{
+			name: "multi-byte",
+			in:   "héllo 🌍",
+			want: "héllo 🌍",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := quote(nil, tt.in)
+			var got string
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("quote(%q) = %s: %v", tt.in, b, err)
+			}
+			if got != tt.want {
+				t.Fatalf("quote(%q) read back %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEventsAreJSON(t *testing.T) {
+	st := RoomState{Room: "r", Owner: "a", Seq: 3, Members: []Member{{ID: "a", Nickname: "Ana"}, {ID: "b", Nickname: `B"en`}}}
+	events := [][]byte{
+		Welcome(nil, "1", Member{ID: "a", Nickname: "Ana"}, "tok", []RoomState{st, st}),
+		Welcome(nil, "", Member{ID: "a", Nickname: "Ana"}, "", nil),
+		State(nil, "joined", "2", st),
+		Invite(nil, "3", "r", "tok", 123),
+		Sent(nil, "4", "r", 5, 6),
+		OK(nil, "5"),
+		Error(nil, "6", NotFound, "r"),
+		Message(nil, "r", "a", 1, 2, "hi"),
+		MemberJoined(nil, "r", Member{ID: "b", Nickname: "Ben"}),
+		MemberLeft(nil, "r", "b", "left"),
+		OwnerChanged(nil, "r", "b"),
+		RoomClosed(nil, "r", "idle"),
+		History(nil, "r", "a", "data"),
+	}
+	for _, e := range events {
+		var m map[string]any
+		if err := json.Unmarshal(e, &m); err != nil {
+			t.Errorf("%s: %v", e, err)
+		}
+	}
+	var w map[string]any
+	json.Unmarshal(events[0], &w)
+	if rooms, _ := w["rooms"].([]any); len(rooms) != 2 || w["token"] != "tok" {
+		t.Errorf("welcome: %v", w)
+	}
+}
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	in := Envelope{Kind: KindLeft, Closed: true, Node: "n1", Skip: 42, Room: "r", User: "u", To: "", Payload: []byte(`{"type":"x"}`)}
+	var out Envelope
+	if err := DecodeEnvelope(AppendEnvelope(nil, &in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("got %+v, want %+v", out, in)
+	}
+	for i := range 12 {
+		b := AppendEnvelope(nil, &in)[:i]
+		if DecodeEnvelope(b, &out) == nil && i < 12 {
+			t.Errorf("truncated envelope of %d bytes decoded", i)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package epchat
+
+import (
+	"context"
+	"time"
+
+	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/wire"
+)
+
+// createInvite makes a one-time invite token for room and stores its hash.
+// by is the inviting member, who must be the owner; "" for the host.
+func (h *Hub) createInvite(ctx context.Context, room, by string, owner bool, now time.Time, ttl time.Duration) (InviteToken, error) {
+	tok := ids.Token()
+	inv := Invite{Token: ids.Hash(tok), Room: room, Owner: owner, ExpiresAt: now.Add(ttl)}
+	if err := h.store.CreateInvite(ctx, inv, by, now); err != nil {
+		return InviteToken{}, err
+	}
+	return InviteToken{Token: tok, ExpiresAt: inv.ExpiresAt}, nil
+}
+
+// invite makes an invite at the owner's request.
+func (h *Hub) invite(c *conn, req *wire.Request) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if req.Room == "" {
+		c.replyError(req.ID, wire.BadRequest, "")
+		return
+	}
+	tok, err := h.createInvite(ctx, req.Room, c.user, false, h.clock.Now(), h.cfg.inviteTTL)
+	if err != nil {
+		c.replyError(req.ID, h.codeOf(c, "invite", err), req.Room)
+		return
+	}
+	c.reply(wire.Invite(nil, req.ID, req.Room, tok.Token, tok.ExpiresAt.UnixMilli()))
+	h.log.Debug("invite made", "room", req.Room, "by", c.user)
+}
+
+// join redeems an invite token and seats the requester, in one Store step.
+func (h *Hub) join(c *conn, req *wire.Request) {
+	if req.Token == "" {
+		c.replyError(req.ID, wire.BadRequest, "")
+		return
+	}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	now := h.clock.Now()
+	m := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
+	r, _, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
+	if err != nil {
+		c.replyError(req.ID, h.codeOf(c, "redeem", err), "")
+		return
+	}
+	// Read the room again under its lock: what the joiner is told and the
+	// events that follow are then in one order.
+	lk := h.roomLock(r.ID)
+	lk.Lock()
+	defer lk.Unlock()
+	r, members, err := h.store.Room(ctx, r.ID)
+	if err != nil {
+		c.replyError(req.ID, h.codeOf(c, "room", err), "")
+		return
+	}
+	c.reply(wire.State(nil, "joined", req.ID, roomState(r, members)))
+	h.subscribeUser(r.ID, c.user) // at once: the broker may take a while
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindJoined,
+		Skip:    c.id,
+		Room:    r.ID,
+		User:    c.user,
+		Payload: wire.MemberJoined(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}),
+	})
+	h.log.Info("member joined", "room", r.ID, "user", c.user)
+}

@@ -1,0 +1,594 @@
+package epchat
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+
+	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/netpoll"
+	"github.com/epchat-go/epchat/internal/wire"
+	"github.com/epchat-go/epchat/internal/wsframe"
+)
+
+// Application close codes (PROTOCOL.md).
+const (
+	closeIdentifyTimeout ws.StatusCode = 4000
+	closeTooSlow         ws.StatusCode = 4001
+	closePingTimeout     ws.StatusCode = 4002
+)
+
+// maxNickname is the longest nickname, in characters.
+const maxNickname = 32
+
+// readBufSize is the size of the buffer a connection reads into.
+const readBufSize = 4096
+
+// touchEvery is how often at most a connection's activity is written to the
+// Store: the user idle rule counts in days.
+const touchEvery = time.Minute
+
+var connSeq atomic.Uint64
+
+// conn is one WebSocket connection. Its read loop owns the reading side and
+// handles the client's requests one at a time, so replies keep the order of
+// requests. Writes go through a bounded queue flushed by at most one
+// goroutine at a time; nothing ever blocks on a slow peer but that peer.
+type conn struct {
+	h       *Hub
+	nc      net.Conn
+	id      uint64
+	created time.Time
+
+	// Read side, owned by the read loop.
+	rd         wsframe.Reader
+	req        wire.Request
+	presetNick string
+	lastTouch  time.Time
+	broken     bool // a protocol violation: ignore the rest of the stream
+
+	// With the poller, raw is the socket read without blocking and desc
+	// its watch; without, the read loop blocks in nc.Read.
+	raw      syscall.RawConn
+	desc     atomic.Pointer[netpoll.Desc]
+	finished atomic.Bool
+
+	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
+	pinged     atomic.Int64 // clock time of the last ping sent, Unix ns
+	identified atomic.Bool
+
+	// user and nick are set once by hello, before identified is set.
+	user string
+	nick string
+
+	// rooms this connection receives the events of; guarded by h.mu.
+	rooms map[string]struct{}
+
+	mu         sync.Mutex
+	queue      [][]byte
+	spare      [][]byte
+	queued     int
+	flushing   bool
+	closing    bool   // a close frame is pending or sent: enqueue nothing more
+	closeFrame []byte // written after the queue drains
+	closeSent  bool   // our close frame is out
+	peerClosed bool   // the peer's close frame came in
+	dead       bool   // torn down: no more writes
+	drainTimer *time.Timer
+}
+
+func newConn(h *Hub, nc net.Conn) *conn {
+	now := h.clock.Now()
+	c := &conn{
+		h:       h,
+		nc:      nc,
+		id:      connSeq.Add(1),
+		created: now,
+		rooms:   make(map[string]struct{}),
+	}
+	c.rd.MaxFrame = int64(h.cfg.readLimit())
+	c.rd.MaxMessage = int64(h.cfg.readLimit())
+	c.lastRead.Store(now.UnixNano())
+	return c
+}
+
+// maxReadsPerWake bounds the reads one readiness callback makes, so one
+// busy connection cannot hold a worker while others wait.
+const maxReadsPerWake = 16
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// watch hands the connection to the Hub's poller: from then on it has no
+// goroutine and no buffer while idle. It reports false when the connection
+// cannot be polled (not a raw socket, as with TLS), and the caller reads it
+// in a loop instead. early bytes are handled first.
+func (c *conn) watch(early []byte) bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	c.raw = raw
+	if len(early) > 0 {
+		c.feed(early)
+	}
+	d, err := c.h.poller.Add(raw, c.onReadable)
+	if err != nil {
+		c.finish(true)
+		return true
+	}
+	c.desc.Store(d)
+	return true
+}
+
+// onReadable runs on a poller worker when the socket has bytes (or was
+// closed): read without blocking until there is nothing left, then re-arm.
+func (c *conn) onReadable(d *netpoll.Desc) {
+	c.desc.Store(d)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	for range maxReadsPerWake {
+		if c.finished.Load() {
+			return
+		}
+		n, err := netpoll.Read(c.raw, *bp)
+		if n > 0 {
+			c.lastRead.Store(c.h.clock.Now().UnixNano())
+			c.feed((*bp)[:n])
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			if d.Resume() != nil {
+				c.finish(true)
+			}
+			return
+		case err != nil || n == 0:
+			c.finish(true)
+			return
+		}
+	}
+	if d.Resume() != nil {
+		c.finish(true)
+	}
+}
+
+// readLoop reads and handles the stream until the connection ends, then
+// tears the connection down. It serves connections the poller cannot.
+func (c *conn) readLoop(early []byte) {
+	defer c.finish(true)
+	if len(early) > 0 {
+		c.feed(early)
+	}
+	buf := make([]byte, readBufSize)
+	for {
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			c.lastRead.Store(c.h.clock.Now().UnixNano())
+			c.feed(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *conn) feed(b []byte) {
+	if c.broken {
+		return
+	}
+	if err := c.rd.Feed(b, c); err != nil {
+		c.broken = true
+		code := ws.StatusProtocolError
+		reason := "protocol error"
+		var ce *wsframe.CloseError
+		if errors.As(err, &ce) {
+			code, reason = ce.Code, ce.Reason
+		}
+		c.h.log.Debug("protocol violation", "conn", c.id, "code", int(code))
+		c.closeWith(code, reason)
+	}
+}
+
+// OnText implements wsframe.Handler: one request.
+func (c *conn) OnText(p []byte) {
+	if c.isClosing() {
+		return
+	}
+	c.h.handle(c, p)
+}
+
+// OnPing implements wsframe.Handler.
+func (c *conn) OnPing(p []byte) {
+	c.enqueue(wsframe.AppendFrame(nil, ws.OpPong, p), true)
+}
+
+// OnPong implements wsframe.Handler. Reading it was the proof of life.
+func (c *conn) OnPong([]byte) {}
+
+// OnClose implements wsframe.Handler. If the peer started the closing
+// handshake, answer in kind; if it answers ours, the handshake is complete
+// and the socket closes as soon as our close frame is out.
+func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
+	if code == ws.StatusNoStatusRcvd {
+		code = ws.StatusNormalClosure
+	}
+	c.mu.Lock()
+	c.peerClosed = true
+	closing, sent := c.closing, c.closeSent
+	c.mu.Unlock()
+	switch {
+	case !closing:
+		c.closeWith(code, "")
+	case sent:
+		c.abort()
+	}
+}
+
+func (c *conn) ping() {
+	c.enqueue(wsframe.AppendFrame(nil, ws.OpPing, nil), true)
+}
+
+// send queues an encoded frame. It never blocks: a connection whose queue
+// overflows is too slow and is closed.
+func (c *conn) send(frame []byte) { c.enqueue(frame, false) }
+
+func (c *conn) enqueue(frame []byte, control bool) {
+	c.mu.Lock()
+	if c.closing || c.dead {
+		c.mu.Unlock()
+		return
+	}
+	if !control && c.queued+len(frame) > c.h.cfg.sendQueueLimit {
+		c.mu.Unlock()
+		c.h.log.Info("connection too slow", "conn", c.id)
+		c.closeSlow()
+		return
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	c.kick()
+	c.mu.Unlock()
+}
+
+// kick starts a flush if none runs. Called with c.mu held.
+func (c *conn) kick() {
+	if c.flushing || c.dead {
+		return
+	}
+	c.flushing = true
+	c.h.wg.Add(1)
+	go c.flush()
+}
+
+// closeSlow drops what is queued for a peer that does not read, and closes
+// it with 4001 as soon as the write in progress, if any, gives up.
+func (c *conn) closeSlow() {
+	c.mu.Lock()
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	c.queued = 0
+	c.mu.Unlock()
+	c.closeWith(closeTooSlow, "too slow")
+	c.nc.SetWriteDeadline(time.Now().Add(closeDrain))
+}
+
+// closeWith starts the closing handshake: what is queued is still written,
+// then the close frame; then the peer has closeDrain to answer before the
+// socket is closed.
+func (c *conn) closeWith(code ws.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing || c.dead {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.closeFrame = wsframe.AppendClose(nil, code, reason)
+	c.kick()
+	// Bound the wait for the peer's answer.
+	c.drainTimer = time.AfterFunc(closeDrain, c.abort)
+	c.mu.Unlock()
+}
+
+// abort closes the socket at once. A blocked read loop then ends and tears
+// the connection down; a polled connection is torn down here, since no
+// readiness event follows a close.
+func (c *conn) abort() {
+	if c.raw != nil {
+		c.finish(false)
+		return
+	}
+	c.nc.Close()
+}
+
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+func (c *conn) flush() {
+	defer c.h.wg.Done()
+	for {
+		c.mu.Lock()
+		batch := c.queue
+		closeFrame := c.closeFrame
+		if len(batch) == 0 {
+			c.closeFrame = nil
+			if closeFrame == nil || c.dead {
+				c.flushing = false
+				c.mu.Unlock()
+				return
+			}
+			batch = append(batch, closeFrame)
+		} else {
+			closeFrame = nil
+		}
+		c.queue = c.spare[:0]
+		c.spare = nil
+		c.queued = 0
+		c.mu.Unlock()
+
+		c.nc.SetWriteDeadline(time.Now().Add(c.h.cfg.writeTimeout))
+		bufs := net.Buffers(batch)
+		_, err := bufs.WriteTo(c.nc)
+		clear(batch)
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
+		if err != nil {
+			c.mu.Lock()
+			c.flushing = false
+			c.mu.Unlock()
+			c.abort()
+			return
+		}
+		if closeFrame != nil {
+			// Our last frame is out. If the peer's close came already,
+			// the handshake is done; otherwise half-close so the peer
+			// reads everything, and let the read loop drain its answer.
+			c.mu.Lock()
+			c.closeSent = true
+			done := c.peerClosed
+			c.mu.Unlock()
+			if done {
+				c.abort()
+			} else if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+				tc.CloseWrite()
+			}
+		}
+	}
+}
+
+// finish tears the connection down, once: it leaves the Hub's maps, and
+// the user's Store record learns a connection went away. fromReader tells
+// that the caller owns the read side, whose buffers it may then release.
+func (c *conn) finish(fromReader bool) {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
+	if d := c.desc.Load(); d != nil {
+		d.Remove() // before the close: the descriptor number gets reused
+	}
+	c.nc.Close()
+	if fromReader {
+		c.rd.Release()
+	}
+	c.mu.Lock()
+	c.dead = true
+	clear(c.queue)
+	c.queue = nil
+	if c.drainTimer != nil {
+		c.drainTimer.Stop()
+	}
+	c.mu.Unlock()
+
+	h := c.h
+	h.mu.Lock()
+	delete(h.conns, c)
+	if c.user != "" {
+		uc := slices.DeleteFunc(h.users[c.user], func(x *conn) bool { return x == c })
+		if len(uc) == 0 {
+			delete(h.users, c.user)
+		} else {
+			h.users[c.user] = uc
+		}
+	}
+	for room := range c.rooms {
+		h.unsubscribeLocked(room, c)
+	}
+	h.checkDrainedLocked()
+	h.mu.Unlock()
+
+	if c.identified.Load() {
+		ctx, cancel := storeCtx()
+		if err := h.store.Detach(ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
+			h.log.Error("detach", "conn", c.id, "err", err)
+		}
+		cancel()
+	}
+	h.wg.Done()
+}
+
+// reply sends a reply or error to this connection only.
+func (c *conn) reply(payload []byte) { c.send(textFrame(payload)) }
+
+func (c *conn) replyError(id string, code wire.Code, room string) {
+	c.reply(wire.Error(nil, id, code, room))
+}
+
+// textFrame wraps an encoded event in a WebSocket text frame.
+func textFrame(payload []byte) []byte {
+	return wsframe.AppendText(make([]byte, 0, wsframe.TextHeaderLen(len(payload))+len(payload)), payload)
+}
+
+// handle decodes and dispatches one request.
+func (h *Hub) handle(c *conn, p []byte) {
+	req := &c.req
+	if err := wire.DecodeRequest(p, req); err != nil {
+		c.replyError(req.ID, wire.BadRequest, "")
+		return
+	}
+	if req.Type != "hello" && !c.identified.Load() {
+		c.replyError(req.ID, wire.NotIdentified, "")
+		return
+	}
+	if c.identified.Load() {
+		c.touch()
+	}
+	switch req.Type {
+	case "hello":
+		h.hello(c, req)
+	case "create":
+		h.create(c, req)
+	case "invite":
+		h.invite(c, req)
+	case "join":
+		h.join(c, req)
+	case "send":
+		h.sendMessage(c, req)
+	case "members":
+		h.members(c, req)
+	case "leave":
+		h.leave(c, req)
+	case "close":
+		h.closeByOwner(c, req)
+	case "history":
+		h.history(c, req)
+	default:
+		c.replyError(req.ID, wire.UnknownType, req.Room)
+	}
+}
+
+// touch records the user's activity, at most once a minute.
+func (c *conn) touch() {
+	now := c.h.clock.Now()
+	if now.Sub(c.lastTouch) < touchEvery {
+		return
+	}
+	c.lastTouch = now
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if err := c.h.store.TouchUser(ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
+		c.h.log.Error("touch user", "conn", c.id, "err", err)
+	}
+}
+
+// validNickname trims s and checks it: 1 to 32 characters, no control
+// characters.
+func validNickname(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	n := utf8.RuneCountInString(s)
+	if n < 1 || n > maxNickname {
+		return "", false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// hello identifies the connection: a new user, or a returning one with a
+// session token.
+func (h *Hub) hello(c *conn, req *wire.Request) {
+	if c.identified.Load() {
+		c.replyError(req.ID, wire.AlreadyIdentified, "")
+		return
+	}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	now := h.clock.Now()
+	var (
+		u     User
+		token string
+	)
+	if req.Token != "" {
+		var err error
+		u, err = h.store.UserByToken(ctx, ids.Hash(req.Token))
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				h.log.Error("find user", "conn", c.id, "err", err)
+				c.replyError(req.ID, wire.Internal, "")
+				return
+			}
+			c.replyError(req.ID, wire.SessionInvalid, "")
+			return
+		}
+	} else {
+		nick, ok := validNickname(req.Nickname)
+		if c.presetNick != "" {
+			nick, ok = c.presetNick, true
+		}
+		if !ok {
+			c.replyError(req.ID, wire.InvalidNickname, "")
+			return
+		}
+		token = ids.Token()
+		u = User{ID: ids.Member(), Nickname: nick, Token: ids.Hash(token), SeenAt: now}
+		if err := h.store.CreateUser(ctx, u); err != nil {
+			h.log.Error("create user", "conn", c.id, "err", err)
+			c.replyError(req.ID, wire.Internal, "")
+			return
+		}
+	}
+	if err := h.store.Attach(ctx, u.ID, now); err != nil {
+		if errors.Is(err, ErrNotFound) { // forgotten in between
+			c.replyError(req.ID, wire.SessionInvalid, "")
+			return
+		}
+		h.log.Error("attach", "conn", c.id, "err", err)
+		c.replyError(req.ID, wire.Internal, "")
+		return
+	}
+	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now
+	c.identified.Store(true)
+
+	h.mu.Lock()
+	h.users[u.ID] = append(h.users[u.ID], c)
+	h.mu.Unlock()
+
+	roomIDs, err := h.store.UserRooms(ctx, u.ID)
+	if err != nil {
+		h.log.Error("list rooms", "conn", c.id, "err", err)
+	}
+	// Hold the rooms' locks until welcome is queued, so that no event of
+	// those rooms can overtake it.
+	unlock := h.lockRooms(roomIDs)
+	rooms := h.resumeRooms(ctx, c, roomIDs)
+	c.reply(wire.Welcome(nil, req.ID, wire.Member{ID: u.ID, Nickname: u.Nickname}, token, rooms))
+	unlock()
+	h.log.Debug("identified", "conn", c.id, "user", u.ID, "resumed", token == "", "rooms", len(rooms))
+}
+
+// resumeRooms subscribes a returning user's connection to the rooms they
+// are still seated in, and returns their states. The caller holds the
+// rooms' locks.
+func (h *Hub) resumeRooms(ctx context.Context, c *conn, roomIDs []string) []wire.RoomState {
+	var states []wire.RoomState
+	for _, id := range roomIDs {
+		r, members, err := h.store.Room(ctx, id)
+		if err != nil || !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
+			continue
+		}
+		h.mu.Lock()
+		h.subscribeLocked(id, c)
+		h.mu.Unlock()
+		states = append(states, roomState(r, members))
+	}
+	return states
+}

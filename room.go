@@ -1,0 +1,346 @@
+package epchat
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/wire"
+)
+
+// Reasons a room closes, as sent in room_closed.
+const (
+	reasonOwner    = "owner"
+	reasonIdle     = "idle"
+	reasonHost     = "host"
+	reasonShutdown = "shutdown"
+)
+
+// Reasons a member leaves, as sent in member_left.
+const (
+	reasonLeft         = "left"
+	reasonDisconnected = "disconnected"
+)
+
+// The fan-out seam. Everything that reaches the members of a room is
+// published as an envelope (broker.go) and applied by every process serving
+// the room: apply calls fanout (every subscribed connection) or deliverTo
+// (one member's connections), and changes the subscriptions to follow
+// membership.
+
+// subscribeLocked makes c receive the events of room. h.mu is held.
+func (h *Hub) subscribeLocked(room string, c *conn) {
+	subs := h.rooms[room]
+	if subs == nil {
+		subs = make(map[*conn]struct{})
+		h.rooms[room] = subs
+	}
+	subs[c] = struct{}{}
+	c.rooms[room] = struct{}{}
+}
+
+// unsubscribeLocked stops c receiving the events of room. h.mu is held.
+func (h *Hub) unsubscribeLocked(room string, c *conn) {
+	if subs := h.rooms[room]; subs != nil {
+		delete(subs, c)
+		if len(subs) == 0 {
+			delete(h.rooms, room)
+		}
+	}
+	delete(c.rooms, room)
+}
+
+// subscribeUser subscribes every local connection of user to room.
+func (h *Hub) subscribeUser(room, user string) {
+	h.mu.Lock()
+	for _, c := range h.users[user] {
+		h.subscribeLocked(room, c)
+	}
+	h.mu.Unlock()
+}
+
+// fanout sends one encoded event to every connection subscribed to room
+// but the one whose id is skip. The frame is built once and shared.
+func (h *Hub) fanout(room string, payload []byte, skip uint64) {
+	frame := textFrame(payload)
+	h.mu.Lock()
+	for c := range h.rooms[room] {
+		if c.id != skip {
+			c.send(frame)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// deliverTo sends one encoded event to the connections of user subscribed
+// to room.
+func (h *Hub) deliverTo(room, user string, payload []byte) {
+	frame := textFrame(payload)
+	h.mu.Lock()
+	for _, c := range h.users[user] {
+		if _, ok := c.rooms[room]; ok {
+			c.send(frame)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// publishLeave tells a room about a departure. The room's lock is held.
+// skip is the leaving connection, which gets a reply instead (0: none).
+func (h *Hub) publishLeave(res LeaveResult, reason string, skip uint64) {
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindLeft,
+		Closed:  res.Closed,
+		Skip:    skip,
+		Room:    res.Room,
+		User:    res.User,
+		Payload: wire.MemberLeft(nil, res.Room, res.User, reason),
+	})
+	if res.NewOwner != "" {
+		h.publish(&wire.Envelope{
+			Kind:    wire.KindMessage,
+			Room:    res.Room,
+			Payload: wire.OwnerChanged(nil, res.Room, res.NewOwner),
+		})
+	}
+	h.log.Debug("member left", "room", res.Room, "user", res.User, "reason", reason, "closed", res.Closed)
+}
+
+// announceClosed tells the members of a room the Store closed that it is
+// closed. It takes the room's lock.
+func (h *Hub) announceClosed(room, reason string) {
+	lk := h.roomLock(room)
+	lk.Lock()
+	defer lk.Unlock()
+	h.publishClosed(room, reason)
+}
+
+// publishClosed tells a room it is closed. The room's lock is held.
+func (h *Hub) publishClosed(room, reason string) {
+	h.publish(&wire.Envelope{Kind: wire.KindClosed, Room: room, Payload: wire.RoomClosed(nil, room, reason)})
+	h.log.Info("room closed", "room", room, "reason", reason)
+}
+
+func (h *Hub) dropRoomLocked(room string) {
+	for c := range h.rooms[room] {
+		delete(c.rooms, room)
+	}
+	delete(h.rooms, room)
+}
+
+// announceDepartures tells the rooms about users a sweep removed.
+func (h *Hub) announceDepartures(deps []Departure) {
+	for _, d := range deps {
+		for _, res := range d.Left {
+			lk := h.roomLock(res.Room)
+			lk.Lock()
+			h.publishLeave(res, reasonDisconnected, 0)
+			lk.Unlock()
+		}
+	}
+}
+
+// closeRoom closes a room in the Store and tells its members.
+func (h *Hub) closeRoom(ctx context.Context, room, reason string) error {
+	lk := h.roomLock(room)
+	lk.Lock()
+	defer lk.Unlock()
+	if _, err := h.store.CloseRoom(ctx, room); err != nil {
+		return err
+	}
+	h.publishClosed(room, reason)
+	return nil
+}
+
+// lockRooms takes the locks of several rooms, in a fixed order so two
+// callers cannot deadlock, and returns the function that releases them.
+func (h *Hub) lockRooms(rooms []string) func() {
+	idx := make([]int, 0, len(rooms))
+	for _, r := range rooms {
+		idx = append(idx, h.lockIndex(r))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		h.roomLocks[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			h.roomLocks[i].Unlock()
+		}
+	}
+}
+
+func roomState(r Room, members []Member) wire.RoomState {
+	st := wire.RoomState{Room: r.ID, Owner: r.Owner, Seq: r.Seq, Members: make([]wire.Member, len(members))}
+	for i, m := range members {
+		st.Members[i] = wire.Member{ID: m.ID, Nickname: m.Nickname}
+	}
+	return st
+}
+
+// codeOf maps a Store error to the protocol's error code.
+func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotMember):
+		return wire.NotFound
+	case errors.Is(err, ErrForbidden):
+		return wire.Forbidden
+	case errors.Is(err, ErrRoomFull):
+		return wire.RoomFull
+	case errors.Is(err, ErrInviteInvalid):
+		return wire.InviteInvalid
+	case errors.Is(err, ErrTooManyInvites):
+		return wire.TooManyInvites
+	case errors.Is(err, ErrAlreadyMember):
+		return wire.AlreadyMember
+	case errors.Is(err, ErrTooManyRooms):
+		return wire.TooManyRooms
+	}
+	h.log.Error("store failed", "op", op, "conn", c.id, "err", err)
+	return wire.Internal
+}
+
+// create opens a room with the requester as owner and first member.
+func (h *Hub) create(c *conn, req *wire.Request) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	now := h.clock.Now()
+	r := Room{ID: ids.Room(), Owner: c.user, Limit: h.cfg.maxMembers, CreatedAt: now, ActiveAt: now}
+	owner := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
+	lk := h.roomLock(r.ID)
+	lk.Lock()
+	defer lk.Unlock()
+	if err := h.store.CreateRoom(ctx, r, &owner, h.cfg.maxRoomsPerUser); err != nil {
+		c.replyError(req.ID, h.codeOf(c, "create", err), "")
+		return
+	}
+	h.subscribeUser(r.ID, c.user)
+	c.reply(wire.State(nil, "joined", req.ID, roomState(r, []Member{owner})))
+	h.log.Info("room opened", "room", r.ID, "owner", c.user)
+}
+
+// sendMessage relays a message to the room. The room's lock is held from
+// the Store's sequence number to the fan-out, so every member sees the
+// room's messages in seq order.
+func (h *Hub) sendMessage(c *conn, req *wire.Request) {
+	if len(req.Text) > h.cfg.maxMessageSize {
+		c.replyError(req.ID, wire.TooLarge, req.Room)
+		return
+	}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	now := h.clock.Now()
+	lk := h.roomLock(req.Room)
+	lk.Lock()
+	defer lk.Unlock()
+	seq, err := h.store.Message(ctx, req.Room, c.user, now)
+	if err != nil {
+		c.replyError(req.ID, h.codeOf(c, "message", err), req.Room)
+		return
+	}
+	ts := now.UnixMilli()
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindMessage,
+		Skip:    c.id,
+		Room:    req.Room,
+		Payload: wire.Message(nil, req.Room, c.user, seq, ts, req.Text),
+	})
+	c.reply(wire.Sent(nil, req.ID, req.Room, seq, ts))
+}
+
+// memberOf reads a room for a request and checks the requester is seated.
+func (h *Hub) memberOf(ctx context.Context, c *conn, req *wire.Request) (Room, []Member, bool) {
+	r, members, err := h.store.Room(ctx, req.Room)
+	if err == nil && !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
+		err = ErrNotMember
+	}
+	if err != nil {
+		c.replyError(req.ID, h.codeOf(c, "room", err), req.Room)
+		return Room{}, nil, false
+	}
+	return r, members, true
+}
+
+// members answers with the member list.
+func (h *Hub) members(c *conn, req *wire.Request) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	r, members, ok := h.memberOf(ctx, c, req)
+	if !ok {
+		return
+	}
+	c.reply(wire.State(nil, "members", req.ID, roomState(r, members)))
+}
+
+// leave removes the requester from the room.
+func (h *Hub) leave(c *conn, req *wire.Request) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	lk := h.roomLock(req.Room)
+	lk.Lock()
+	defer lk.Unlock()
+	res, err := h.store.Leave(ctx, req.Room, c.user, h.clock.Now())
+	if err != nil {
+		c.replyError(req.ID, h.codeOf(c, "leave", err), req.Room)
+		return
+	}
+	c.reply(wire.OK(nil, req.ID))
+	h.publishLeave(res, reasonLeft, c.id)
+}
+
+// closeByOwner closes the room at its owner's request.
+func (h *Hub) closeByOwner(c *conn, req *wire.Request) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	lk := h.roomLock(req.Room)
+	lk.Lock()
+	defer lk.Unlock()
+	r, _, ok := h.memberOf(ctx, c, req)
+	if !ok {
+		return
+	}
+	if r.Owner != c.user {
+		c.replyError(req.ID, wire.Forbidden, req.Room)
+		return
+	}
+	if _, err := h.store.CloseRoom(ctx, req.Room); err != nil {
+		c.replyError(req.ID, h.codeOf(c, "close", err), req.Room)
+		return
+	}
+	c.reply(wire.OK(nil, req.ID))
+	h.publishClosed(req.Room, reasonOwner)
+}
+
+// history relays the owner's copy of the conversation to one member.
+func (h *Hub) history(c *conn, req *wire.Request) {
+	if len(req.Data) > h.cfg.maxMessageSize {
+		c.replyError(req.ID, wire.TooLarge, req.Room)
+		return
+	}
+	ctx, cancel := storeCtx()
+	defer cancel()
+	lk := h.roomLock(req.Room)
+	lk.Lock()
+	defer lk.Unlock()
+	r, members, ok := h.memberOf(ctx, c, req)
+	if !ok {
+		return
+	}
+	if r.Owner != c.user {
+		c.replyError(req.ID, wire.Forbidden, req.Room)
+		return
+	}
+	if req.To == c.user || !slices.ContainsFunc(members, func(m Member) bool { return m.ID == req.To }) {
+		c.replyError(req.ID, wire.NotFound, req.Room)
+		return
+	}
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindDirect,
+		Room:    req.Room,
+		To:      req.To,
+		Payload: wire.History(nil, req.Room, c.user, req.Data),
+	})
+	c.reply(wire.OK(nil, req.ID))
+}
