@@ -11,7 +11,12 @@
 //		log.Fatal(err)
 //	}
 //	defer store.Close()
-//	hub, err := epchat.New(epchat.WithStore(store))
+//	hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(broker))
+//
+// Several processes need a Broker too (epchat.WithBroker): the Store keeps
+// the rules, the Broker carries each room's events to the members connected
+// to the other processes. A Hub without a Broker also takes itself for the
+// only process: its Shutdown closes every room of the deployment.
 //
 // # Nothing persisted
 //
