@@ -20,10 +20,10 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// encTime encodes t so that Lua compares two times exactly with the string
-// operator < (a double loses nanoseconds): "" for the zero time, which sorts
-// first, and otherwise the Unix nanoseconds as 20 decimal digits. Times
-// before 1970 are kept as 1970.
+// encTime encodes t so that Lua can compare two times exactly (a double
+// loses nanoseconds): "" for the zero time, which is before every other,
+// and otherwise the Unix nanoseconds as 20 decimal digits. Times before
+// 1970 are kept as 1970.
 func encTime(t time.Time) string {
 	if t.IsZero() {
 		return ""

@@ -8,12 +8,14 @@ import "github.com/redis/go-redis/v9"
 // processes. Every script gets the key prefix as ARGV[1] and builds the
 // other key names from it; KEYS[1] names the script's main key so that a
 // cluster client routes the call to the right node (all keys of one prefix
-// share a hash slot, see keyPrefix).
+// share a hash slot, see WithPrefix).
 //
 // Times arrive encoded by encTime: "" for the zero time, otherwise the Unix
-// nanoseconds as 20 decimal digits, so that Lua compares two times exactly
-// with the string operator <, and the first 14 digits are the Unix
-// milliseconds used as sorted-set scores (exact in a double).
+// nanoseconds as 20 decimal digits. The prelude's earlier compares two of
+// them exactly, as two 10-digit numbers: a double cannot hold the
+// nanoseconds, and Lua's string < follows the locale Redis runs with. The
+// first 14 digits are the Unix milliseconds, used as sorted-set scores
+// (exact in a double).
 
 // prelude is prepended to every script: key names and the helpers that keep
 // the indexes right.
@@ -27,6 +29,15 @@ local DIDX = P .. 'detached'
 local NIDX = P .. 'nodes'
 local HBS = P .. 'hb'
 local function fail(code) return redis.error_reply('EPCHAT ' .. code) end
+-- earlier tells whether encoded time a is before encoded time b, exactly:
+-- it compares the two 10-digit halves as numbers.
+local function earlier(a, b)
+  if a == b or b == '' then return false end
+  if a == '' then return true end
+  local ah, bh = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
+  if ah ~= bh then return ah < bh end
+  return tonumber(string.sub(a, 11)) < tonumber(string.sub(b, 11))
+end
 local function ms(e)
   if not e or e == '' then return '-inf' end
   return string.sub(e, 1, 14)
@@ -267,7 +278,7 @@ for _, h in ipairs(redis.call('SMEMBERS', k('ri', rid))) do
   local e = redis.call('HGET', k('i', h), 'exp')
   if not e then
     redis.call('SREM', k('ri', rid), h)
-  elseif now < e then
+  elseif earlier(now, e) then
     pending = pending + 1
   end
 end
@@ -284,7 +295,7 @@ var scriptRedeem = newScript(`
 local hex, uid, now = ARGV[2], ARGV[3], ARGV[5]
 local i = k('i', hex)
 local f = redis.call('HMGET', i, 'room', 'owner', 'exp')
-if not f[1] or not (now < f[3]) then return fail('invalid') end
+if not f[1] or not earlier(now, f[3]) then return fail('invalid') end
 local rid = f[1]
 local r = k('r', rid)
 local limit = redis.call('HGET', r, 'limit')
@@ -361,7 +372,7 @@ local before = ARGV[2]
 return sweep(RIDX, ARGV[3], tonumber(ARGV[4]), function(rid)
   local a = redis.call('HGET', k('r', rid), 'active')
   if not a then return 'drop' end
-  if a < before then return 'act' end
+  if earlier(a, before) then return 'act' end
   return 'skip'
 end, closeRoom)
 `)
@@ -372,7 +383,7 @@ local before = ARGV[2]
 return sweep(DIDX, ARGV[3], tonumber(ARGV[4]), function(uid)
   local f = redis.call('HMGET', k('u', uid), 'conns', 'det')
   if not f[1] or f[1] ~= '0' or redis.call('SCARD', k('ur', uid)) == 0 then return 'drop' end
-  if f[2] < before then return 'act' end
+  if earlier(f[2], before) then return 'act' end
   return 'skip'
 end, function(uid) return {uid, leaveAll(uid)} end)
 `)
@@ -383,7 +394,7 @@ local before = ARGV[2]
 return sweep(SIDX, ARGV[3], tonumber(ARGV[4]), function(uid)
   local f = redis.call('HMGET', k('u', uid), 'conns', 'seen')
   if not f[1] or f[1] ~= '0' then return 'drop' end
-  if f[2] < before then return 'act' end
+  if earlier(f[2], before) then return 'act' end
   return 'skip'
 end, function(uid)
   local left = leaveAll(uid)
@@ -412,7 +423,7 @@ local now = ARGV[2]
 return sweep(IIDX, ARGV[3], tonumber(ARGV[4]), function(hex)
   local e = redis.call('HGET', k('i', hex), 'exp')
   if not e then return 'act' end
-  if not (now < e) then return 'act' end
+  if not earlier(now, e) then return 'act' end
   return 'skip'
 end, function(hex)
   local i = k('i', hex)
@@ -438,7 +449,7 @@ local node, now, nowms, deadline = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local budget = tonumber(ARGV[6])
 redis.call('ZADD', NIDX, 'GT', nowms, node)
 local last = redis.call('HGET', HBS, node)
-if not last or last < now then redis.call('HSET', HBS, node, now) end
+if not last or earlier(last, now) then redis.call('HSET', HBS, node, now) end
 
 local revived, reaped, removed = 0, 0, 0
 while budget > 0 do
@@ -481,12 +492,12 @@ for _, n in ipairs(redis.call('ZRANGEBYSCORE', NIDX, '-inf', '(' .. deadline)) d
           local conns = redis.call('HINCRBY', u, 'conns', -c)
           local f = redis.call('HMGET', u, 'seen', 'det')
           local seen, det = f[1] or '', f[2] or ''
-          if seen < h then
+          if earlier(seen, h) then
             seen = h
             redis.call('HSET', u, 'seen', h)
           end
           if conns == 0 then
-            if det < h then
+            if earlier(det, h) then
               det = h
               redis.call('HSET', u, 'det', h)
             end
