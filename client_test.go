@@ -64,6 +64,8 @@ type client struct {
 	wmu    sync.Mutex
 	noPong atomic.Bool
 
+	readerDone chan struct{} // closed when readLoop returns
+
 	mu     sync.Mutex
 	cond   *sync.Cond
 	events []event
@@ -83,7 +85,7 @@ func dial(t testing.TB, url string) *client {
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	c := &client{t: t, nc: nc}
+	c := &client{t: t, nc: nc, readerDone: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	var r io.Reader = nc
 	if br != nil {
@@ -95,6 +97,9 @@ func dial(t testing.TB, url string) *client {
 }
 
 func (c *client) readLoop(r io.Reader) {
+	if c.readerDone != nil {
+		defer close(c.readerDone)
+	}
 	defer func() {
 		c.mu.Lock()
 		c.closed = true
@@ -420,3 +425,16 @@ func hubGoroutines() int {
 	}
 	return n
 }
+
+var (
+	pastDeadline = time.Unix(1, 0)
+	noDeadline   time.Time
+)
+
+// waitClosedReader waits for the client's read loop to stop, after a read
+// deadline in the past made its read fail, so a benchmark can take the
+// socket over.
+func (c *client) waitClosedReader() { <-c.readerDone }
+
+// waitABit yields while a benchmark waits for its readers.
+func waitABit() { time.Sleep(50 * time.Microsecond) }

@@ -34,7 +34,7 @@ const forgetEvery = time.Minute
 // frame and answer it before the socket is closed.
 const closeDrain = 2 * time.Second
 
-// storeTimeout bounds one Store call made by the Hub.
+// storeTimeout bounds the Store calls of Shutdown.
 const storeTimeout = 10 * time.Second
 
 // Hub serves ephemeral chat rooms over WebSockets. It is an http.Handler:
@@ -79,6 +79,12 @@ type Hub struct {
 	roomLocks [256]sync.Mutex
 	seed      maphash.Seed
 
+	// ctx is the context of the Store and Broker calls made for the
+	// connections and the sweeper: no deadline per call (a Store that talks
+	// to a server bounds its own calls), cancelled once Shutdown is done.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweeper
 	wg      sync.WaitGroup
@@ -106,7 +112,10 @@ func New(opts ...Option) (*Hub, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
+		ctx:     ctx,
+		cancel:  cancel,
 		cfg:     cfg,
 		store:   cfg.store,
 		clock:   cfg.clock,
@@ -125,12 +134,17 @@ func New(opts ...Option) (*Hub, error) {
 		if err == nil {
 			h.poller = p
 		} else if !errors.Is(err, netpoll.ErrUnsupported) {
+			cancel()
 			return nil, fmt.Errorf("epchat: start poller: %w", err)
 		}
 	}
 	if h.broker != nil {
 		stop, err := h.broker.Subscribe(h.deliver)
 		if err != nil {
+			cancel()
+			if h.poller != nil {
+				h.poller.Close()
+			}
 			return nil, fmt.Errorf("epchat: subscribe to broker: %w", err)
 		}
 		h.stopBroker = stop
@@ -431,6 +445,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	if h.poller != nil {
 		h.poller.Close()
 	}
+	h.cancel()
 	h.log.Info("hub stopped", "connections", len(conns))
 	return err
 }
@@ -547,11 +562,6 @@ func (h *Hub) lockIndex(room string) int {
 	return int(maphash.String(h.seed, room) % uint64(len(h.roomLocks)))
 }
 
-// storeCtx is the context of a Store call made on behalf of a connection.
-func storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), storeTimeout)
-}
-
 func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {
 	defer h.wg.Done()
 	defer stop()
@@ -576,8 +586,7 @@ func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {
 func (h *Hub) sweep(now time.Time, forget bool) {
 	h.sweepConns(now)
 
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	if closed, err := h.store.CloseIdleRooms(ctx, now.Add(-h.cfg.roomIdle)); err != nil {
 		h.log.Error("sweep idle rooms", "err", err)
 	} else {

@@ -60,7 +60,9 @@ type conn struct {
 	// With the poller, raw is the socket read without blocking and desc
 	// its watch; without, the read loop blocks in nc.Read.
 	raw      syscall.RawConn
+	polled   atomic.Bool // set before the poller may call onReadable
 	desc     atomic.Pointer[netpoll.Desc]
+	aborted  atomic.Bool // the socket was closed by another goroutine
 	finished atomic.Bool
 
 	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
@@ -122,15 +124,19 @@ func (c *conn) watch(early []byte) bool {
 		return false
 	}
 	c.raw = raw
+	c.polled.Store(true)
 	if len(early) > 0 {
 		c.feed(early)
 	}
 	d, err := c.h.poller.Add(raw, c.onReadable)
 	if err != nil {
-		c.finish(true)
+		c.finish()
 		return true
 	}
 	c.desc.Store(d)
+	if c.aborted.Load() {
+		d.Wake() // abort came before the watch was known
+	}
 	return true
 }
 
@@ -153,23 +159,23 @@ func (c *conn) onReadable(d *netpoll.Desc) {
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
 			if d.Resume() != nil {
-				c.finish(true)
+				c.finish()
 			}
 			return
 		case err != nil || n == 0:
-			c.finish(true)
+			c.finish()
 			return
 		}
 	}
 	if d.Resume() != nil {
-		c.finish(true)
+		c.finish()
 	}
 }
 
 // readLoop reads and handles the stream until the connection ends, then
 // tears the connection down. It serves connections the poller cannot.
 func (c *conn) readLoop(early []byte) {
-	defer c.finish(true)
+	defer c.finish()
 	if len(early) > 0 {
 		c.feed(early)
 	}
@@ -234,7 +240,10 @@ func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
 	case !closing:
 		c.closeWith(code, "")
 	case sent:
-		c.abort()
+		// The handshake is complete. Close the socket; the next read fails
+		// and the read side tears the connection down (not here: this runs
+		// inside the frame reader).
+		c.nc.Close()
 	}
 }
 
@@ -303,15 +312,16 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	c.mu.Unlock()
 }
 
-// abort closes the socket at once. A blocked read loop then ends and tears
-// the connection down; a polled connection is torn down here, since no
-// readiness event follows a close.
+// abort closes the socket at once, from any goroutine. The read side then
+// tears the connection down: a blocked read fails, and a polled connection
+// is woken (a closed socket yields no readiness event) so that its next
+// read fails. Teardown so never races a request being handled.
 func (c *conn) abort() {
-	if c.raw != nil {
-		c.finish(false)
-		return
-	}
+	c.aborted.Store(true)
 	c.nc.Close()
+	if d := c.desc.Load(); d != nil {
+		d.Wake()
+	}
 }
 
 func (c *conn) isClosing() bool {
@@ -373,10 +383,10 @@ func (c *conn) flush() {
 	}
 }
 
-// finish tears the connection down, once: it leaves the Hub's maps, and
-// the user's Store record learns a connection went away. fromReader tells
-// that the caller owns the read side, whose buffers it may then release.
-func (c *conn) finish(fromReader bool) {
+// finish tears the connection down, once, on the read side (so never while
+// a request of it is being handled): it leaves the Hub's maps, and the
+// user's Store record learns a connection went away.
+func (c *conn) finish() {
 	if !c.finished.CompareAndSwap(false, true) {
 		return
 	}
@@ -384,9 +394,7 @@ func (c *conn) finish(fromReader bool) {
 		d.Remove() // before the close: the descriptor number gets reused
 	}
 	c.nc.Close()
-	if fromReader {
-		c.rd.Release()
-	}
+	c.rd.Release()
 	c.mu.Lock()
 	c.dead = true
 	clear(c.queue)
@@ -414,11 +422,9 @@ func (c *conn) finish(fromReader bool) {
 	h.mu.Unlock()
 
 	if c.identified.Load() {
-		ctx, cancel := storeCtx()
-		if err := h.store.Detach(ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := h.store.Detach(h.ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
 			h.log.Error("detach", "conn", c.id, "err", err)
 		}
-		cancel()
 	}
 	h.wg.Done()
 }
@@ -480,9 +486,7 @@ func (c *conn) touch() {
 		return
 	}
 	c.lastTouch = now
-	ctx, cancel := storeCtx()
-	defer cancel()
-	if err := c.h.store.TouchUser(ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.h.store.TouchUser(c.h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 		c.h.log.Error("touch user", "conn", c.id, "err", err)
 	}
 }
@@ -510,8 +514,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.AlreadyIdentified, "")
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	var (
 		u     User

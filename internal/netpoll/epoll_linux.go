@@ -9,15 +9,16 @@ import (
 
 // Poller watches sockets with epoll.
 type Poller struct {
-	epfd   int
-	wakeR  int // read end of the pipe that wakes the wait loop on Close
-	wakeW  int
-	work   chan *Desc
-	mu     sync.RWMutex
-	descs  map[int32]*Desc
-	closed bool
-	done   chan struct{}
-	wg     sync.WaitGroup
+	epfd     int
+	wakeR    int // read end of the pipe that wakes the wait loop on Close
+	wakeW    int
+	work     chan *Desc
+	mu       sync.RWMutex
+	descs    map[int32]*Desc
+	closed   bool
+	woken    []*Desc       // for the wait loop to hand to the workers
+	waitDone chan struct{} // closed when the wait loop has returned
+	wg       sync.WaitGroup
 }
 
 // Desc is a watched connection.
@@ -48,19 +49,19 @@ func New(workers int) (*Poller, error) {
 		return nil, err
 	}
 	p := &Poller{
-		epfd:  epfd,
-		wakeR: pipe[0],
-		wakeW: pipe[1],
-		work:  make(chan *Desc, 4*workers),
-		descs: make(map[int32]*Desc),
-		done:  make(chan struct{}),
+		epfd:     epfd,
+		wakeR:    pipe[0],
+		wakeW:    pipe[1],
+		work:     make(chan *Desc, 4*workers),
+		descs:    make(map[int32]*Desc),
+		waitDone: make(chan struct{}),
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wakeR)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wakeR, &ev); err != nil {
 		p.closeFDs()
 		return nil, err
 	}
-	p.wg.Add(1 + workers)
+	p.wg.Add(workers)
 	go p.wait()
 	for range workers {
 		go p.worker()
@@ -103,6 +104,24 @@ func (d *Desc) Resume() error {
 	return syscall.EpollCtl(d.p.epfd, syscall.EPOLL_CTL_MOD, int(d.fd), &ev)
 }
 
+// Wake runs the callback soon even without readiness, for example after
+// the connection was closed from another goroutine (a closed socket yields
+// no event). Callbacks stay serialised. Wake never blocks.
+func (d *Desc) Wake() {
+	p := d.p
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.woken = append(p.woken, d)
+	first := len(p.woken) == 1
+	p.mu.Unlock()
+	if first {
+		syscall.Write(p.wakeW, []byte{1}) // EAGAIN: a wake-up is pending anyway
+	}
+}
+
 // Remove stops watching. Call it before closing the connection: a closed
 // descriptor number may be reused by the next connection.
 func (d *Desc) Remove() {
@@ -116,8 +135,7 @@ func (d *Desc) Remove() {
 }
 
 func (p *Poller) wait() {
-	defer p.wg.Done()
-	defer close(p.work)
+	defer close(p.waitDone)
 	evs := make([]syscall.EpollEvent, 256)
 	for {
 		n, err := syscall.EpollWait(p.epfd, evs, -1)
@@ -129,7 +147,10 @@ func (p *Poller) wait() {
 		}
 		for _, ev := range evs[:n] {
 			if int(ev.Fd) == p.wakeR {
-				return
+				if !p.takeWoken() {
+					return
+				}
+				continue
 			}
 			p.mu.RLock()
 			d := p.descs[ev.Fd]
@@ -139,6 +160,29 @@ func (p *Poller) wait() {
 			}
 		}
 	}
+}
+
+// takeWoken drains the wake pipe and hands the woken descriptors to the
+// workers; it reports false once the Poller is closing. The wait loop is
+// the only sender on the work channel, and sends holding no lock.
+func (p *Poller) takeWoken() bool {
+	var buf [64]byte
+	for {
+		if n, _ := syscall.Read(p.wakeR, buf[:]); n < len(buf) {
+			break
+		}
+	}
+	p.mu.Lock()
+	woken, closed := p.woken, p.closed
+	p.woken = nil
+	p.mu.Unlock()
+	if closed {
+		return false
+	}
+	for _, d := range woken {
+		p.work <- d
+	}
+	return true
 }
 
 func (p *Poller) worker() {
@@ -161,6 +205,8 @@ func (p *Poller) Close() error {
 	p.closed = true
 	p.mu.Unlock()
 	syscall.Write(p.wakeW, []byte{1})
+	<-p.waitDone
+	close(p.work) // the wait loop, its only sender, has returned
 	p.wg.Wait()
 	p.closeFDs()
 	return nil

@@ -22,5 +22,8 @@ func (*Poller) Close() error { return nil }
 // Resume is never called.
 func (*Desc) Resume() error { return ErrUnsupported }
 
+// Wake does nothing.
+func (*Desc) Wake() {}
+
 // Remove does nothing.
 func (*Desc) Remove() {}

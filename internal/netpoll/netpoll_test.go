@@ -171,3 +171,35 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d after Close", before, runtime.NumGoroutine())
 	}
 }
+
+// A connection closed by another goroutine yields no event; Wake makes its
+// callback run anyway, and the read fails there.
+func TestWakeAfterClose(t *testing.T) {
+	p, err := New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ln := listen(t)
+	const n = 50
+	for range n { // more wakes than the work queue holds
+		cc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := watch(t, p, sc)
+		sc.Close()
+		s.desc.Wake()
+		select {
+		case <-s.eof:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no callback after Wake on a closed connection")
+		}
+		s.desc.Remove()
+	}
+}
