@@ -18,6 +18,10 @@
 // to the other processes. A Hub without a Broker also takes itself for the
 // only process: its Shutdown closes every room of the deployment.
 //
+// The Hub gives Store calls no deadline of their own: the client's
+// timeouts bound them (go-redis: 5 s to dial, 3 s to read or write, by
+// default). Keep them short, so that a lost Redis fails calls fast.
+//
 // # Nothing persisted
 //
 // Rooms are ephemeral and Redis should not write them to disk: run it with
