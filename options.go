@@ -52,6 +52,7 @@ type config struct {
 	originPatterns   []string
 	authorize        func(*http.Request) (string, error)
 	logger           *slog.Logger
+	hooks            Hooks
 	clock            Clock
 }
 

@@ -233,7 +233,10 @@ type MemoryStore struct {
 	tokens  map[Hash]string // session token hash -> user id
 	rooms   map[string]*memRoom
 	invites map[Hash]Invite
-	seats   map[string]map[string]struct{} // user id -> room ids
+	seats   map[string][]string // user id -> room ids (a few each)
+	// away holds the users with no connection and at least one seat, the
+	// only ones VacateUsers must look at every second.
+	away map[string]struct{}
 }
 
 type memRoom struct {
@@ -251,7 +254,8 @@ func NewMemoryStore() *MemoryStore {
 		tokens:  make(map[Hash]string),
 		rooms:   make(map[string]*memRoom),
 		invites: make(map[Hash]Invite),
-		seats:   make(map[string]map[string]struct{}),
+		seats:   make(map[string][]string),
+		away:    make(map[string]struct{}),
 	}
 }
 
@@ -292,6 +296,7 @@ func (s *MemoryStore) Attach(_ context.Context, user string, now time.Time) erro
 	}
 	u.Conns++
 	u.SeenAt = now
+	delete(s.away, user)
 	return nil
 }
 
@@ -309,6 +314,7 @@ func (s *MemoryStore) Detach(_ context.Context, user string, now time.Time) erro
 	u.SeenAt = now
 	if u.Conns == 0 {
 		u.DetachedAt = now
+		s.noteAway(user)
 	}
 	return nil
 }
@@ -335,7 +341,7 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRo
 	if owner != nil && maxRooms > 0 && len(s.seats[owner.ID]) >= maxRooms {
 		return ErrTooManyRooms
 	}
-	mr := &memRoom{room: r, invites: make(map[Hash]struct{})}
+	mr := &memRoom{room: r}
 	s.rooms[r.ID] = mr
 	if owner != nil {
 		mr.members = append(mr.members, *owner)
@@ -370,11 +376,7 @@ func (s *MemoryStore) Rooms(_ context.Context) ([]RoomInfo, error) {
 func (s *MemoryStore) UserRooms(_ context.Context, user string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.seats[user]))
-	for id := range s.seats[user] {
-		out = append(out, id)
-	}
-	return out, nil
+	return slices.Clone(s.seats[user]), nil
 }
 
 // CloseRoom implements Store.
@@ -426,6 +428,9 @@ func (s *MemoryStore) CreateInvite(_ context.Context, inv Invite, by string, now
 		return ErrTooManyInvites
 	}
 	s.invites[inv.Token] = inv
+	if mr.invites == nil {
+		mr.invites = make(map[Hash]struct{})
+	}
 	mr.invites[inv.Token] = struct{}{}
 	return nil
 }
@@ -442,7 +447,7 @@ func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.T
 	if !ok {
 		return Room{}, nil, ErrInviteInvalid
 	}
-	if _, ok := s.seats[m.ID][inv.Room]; ok {
+	if slices.Contains(s.seats[m.ID], inv.Room) {
 		return Room{}, nil, ErrAlreadyMember
 	}
 	if len(mr.members) >= mr.room.Limit {
@@ -500,7 +505,7 @@ func (s *MemoryStore) Message(_ context.Context, room, user string, now time.Tim
 	if !ok {
 		return 0, ErrNotFound
 	}
-	if _, ok := s.seats[user][room]; !ok {
+	if !slices.Contains(s.seats[user], room) {
 		return 0, ErrNotMember
 	}
 	mr.room.Seq++
@@ -526,8 +531,8 @@ func (s *MemoryStore) VacateUsers(_ context.Context, before time.Time) ([]Depart
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Departure
-	for id, u := range s.users {
-		if u.Conns == 0 && u.DetachedAt.Before(before) && len(s.seats[id]) > 0 {
+	for id := range s.away {
+		if u := s.users[id]; u != nil && u.Conns == 0 && u.DetachedAt.Before(before) && len(s.seats[id]) > 0 {
 			out = append(out, Departure{User: id, Left: s.leaveAll(id)})
 		}
 	}
@@ -544,6 +549,7 @@ func (s *MemoryStore) ForgetUsers(_ context.Context, before time.Time) ([]Depart
 			out = append(out, Departure{User: id, Left: s.leaveAll(id)})
 			delete(s.tokens, u.Token)
 			delete(s.users, id)
+			delete(s.away, id)
 		}
 	}
 	return out, nil
@@ -551,7 +557,7 @@ func (s *MemoryStore) ForgetUsers(_ context.Context, before time.Time) ([]Depart
 
 func (s *MemoryStore) leaveAll(user string) []LeaveResult {
 	var out []LeaveResult
-	for id := range s.seats[user] {
+	for _, id := range slices.Clone(s.seats[user]) {
 		res, err := s.leave(s.rooms[id], user)
 		if err == nil {
 			out = append(out, res)
@@ -578,18 +584,23 @@ func (s *MemoryStore) ExpireInvites(_ context.Context, now time.Time) (int, erro
 }
 
 func (s *MemoryStore) seat(user, room string) {
-	rs := s.seats[user]
-	if rs == nil {
-		rs = make(map[string]struct{})
-		s.seats[user] = rs
-	}
-	rs[room] = struct{}{}
+	s.seats[user] = append(s.seats[user], room)
+	s.noteAway(user)
 }
 
 func (s *MemoryStore) unseat(user, room string) {
-	rs := s.seats[user]
-	delete(rs, room)
+	rs := slices.DeleteFunc(s.seats[user], func(r string) bool { return r == room })
 	if len(rs) == 0 {
 		delete(s.seats, user)
+		delete(s.away, user)
+		return
+	}
+	s.seats[user] = rs
+}
+
+// noteAway records a user that may have seats and no connection.
+func (s *MemoryStore) noteAway(user string) {
+	if u := s.users[user]; u != nil && u.Conns == 0 && len(s.seats[user]) > 0 {
+		s.away[user] = struct{}{}
 	}
 }
