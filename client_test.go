@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
@@ -66,6 +67,7 @@ type client struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	events []event
+	pongs  []string // payloads of the pongs received
 	closed bool
 	code   ws.StatusCode
 	reqSeq int
@@ -105,11 +107,23 @@ func (c *client) readLoop(r io.Reader) {
 		if err != nil {
 			return
 		}
+		// A server frame is final, unmasked, with no reserved bit, and
+		// control or text: the Hub never fragments and speaks text only.
+		if !h.Fin || h.Masked || h.Rsv != 0 || h.Length > 1<<24 ||
+			!(h.OpCode.IsControl() || h.OpCode == ws.OpText) {
+			c.t.Errorf("server sent an invalid frame header %+v", h)
+			return
+		}
 		p := make([]byte, h.Length)
 		if _, err := io.ReadFull(r, p); err != nil {
 			return
 		}
 		switch h.OpCode {
+		case ws.OpPong:
+			c.mu.Lock()
+			c.pongs = append(c.pongs, string(p))
+			c.cond.Broadcast()
+			c.mu.Unlock()
 		case ws.OpPing:
 			if !c.noPong.Load() {
 				c.writeFrame(ws.OpPong, p)
@@ -122,6 +136,10 @@ func (c *client) readLoop(r io.Reader) {
 			c.writeFrame(ws.OpClose, p)
 			return
 		case ws.OpText:
+			if !utf8.Valid(p) {
+				c.t.Errorf("server sent invalid UTF-8 %q", p)
+				return
+			}
 			var e event
 			if err := json.Unmarshal(p, &e); err != nil {
 				c.t.Errorf("server sent invalid JSON %q: %v", p, err)
@@ -139,6 +157,14 @@ func (c *client) writeFrame(op ws.OpCode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewFrame(op, true, p)))
+}
+
+// writeRaw writes bytes as they are: frames built by hand, valid or not.
+func (c *client) writeRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(b)
+	return err
 }
 
 // sendRaw sends one text message as is.

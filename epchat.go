@@ -70,6 +70,12 @@ type Hub struct {
 	roomLocks [256]sync.Mutex
 	seed      maphash.Seed
 
+	// guard counts connections and failed token guesses per address.
+	guard guard
+	// proxyWarned is set once the Hub warned that it sees a forwarding
+	// header but counts its per-address limits by the peer address.
+	proxyWarned atomic.Bool
+
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweeper
 	wg      sync.WaitGroup
@@ -127,7 +133,8 @@ func New(opts ...Option) (*Hub, error) {
 // ServeHTTP upgrades the request to a WebSocket and serves the connection
 // until it closes. A request that is not a valid upgrade gets a 4xx answer
 // and is never hijacked; so does a cross-origin one (403) and one the
-// authorize hook refuses (403). During Shutdown every request gets 503.
+// authorize hook refuses (403). During Shutdown, and when the Hub or the
+// client's address holds as many connections as allowed, the answer is 503.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.closing.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -154,9 +161,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		nickname = nick
 	}
+	addr := h.clientAddr(r)
+	if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
+		h.log.Info("connection refused: limit reached")
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
 	up := ws.HTTPUpgrader{Timeout: h.cfg.handshakeTimeout}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
+		h.guard.release(addr)
 		if nc != nil {
 			nc.Close()
 		}
@@ -171,6 +186,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		early = append([]byte(nil), early...)
 	}
 	c := newConn(h, nc)
+	c.addr = addr
 	c.presetNick = nickname
 	if !h.register(c) {
 		c.closeWith(ws.StatusGoingAway, "server shutting down")
@@ -211,6 +227,18 @@ func headerHasToken(hd http.Header, name, token string) bool {
 		}
 	}
 	return false
+}
+
+// clientAddr is the address the per-address limits count r by.
+func (h *Hub) clientAddr(r *http.Request) string {
+	if f := h.cfg.clientAddr; f != nil {
+		return f(r)
+	}
+	if (r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "") &&
+		h.proxyWarned.CompareAndSwap(false, true) {
+		h.log.Warn("request forwarded by a proxy: per-address limits count the proxy's address; set WithClientAddr")
+	}
+	return remoteAddr(r)
 }
 
 func (h *Hub) originAllowed(r *http.Request) bool {
@@ -429,6 +457,7 @@ func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {
 // passing changes anything, so the rules need no goroutine or timer each.
 func (h *Hub) sweep(now time.Time, forget bool) {
 	h.sweepConns(now)
+	h.guard.sweep(now, h.cfg.guessWindow)
 
 	ctx, cancel := storeCtx()
 	defer cancel()

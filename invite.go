@@ -2,6 +2,7 @@ package epchat
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/epchat-go/epchat/internal/ids"
@@ -39,7 +40,11 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 // join redeems an invite token and seats the requester, in one Store step.
 func (h *Hub) join(c *conn, req *wire.Request) {
 	if req.Token == "" {
-		c.replyError(req.ID, wire.BadRequest, "")
+		c.refuse(req.ID, wire.BadRequest, "")
+		return
+	}
+	if h.guessBlocked(c) {
+		c.refuse(req.ID, wire.RateLimited, "")
 		return
 	}
 	ctx, cancel := storeCtx()
@@ -48,6 +53,9 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	m := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
 	r, _, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
 	if err != nil {
+		if errors.Is(err, ErrInviteInvalid) {
+			h.guessFailed(c)
+		}
 		c.replyError(req.ID, h.codeOf(c, "redeem", err), "")
 		return
 	}

@@ -48,12 +48,18 @@ type conn struct {
 	id      uint64
 	created time.Time
 
+	// addr is the client address the per-address limits count it by.
+	addr string
+
 	// Read side, owned by the read loop.
 	rd         wsframe.Reader
 	req        wire.Request
 	presetNick string
 	lastTouch  time.Time
 	broken     bool // a protocol violation: ignore the rest of the stream
+	bucket     tokenBucket
+	violations window
+	guesses    window
 
 	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
 	pinged     atomic.Int64 // clock time of the last ping sent, Unix ns
@@ -317,6 +323,7 @@ func (c *conn) finish() {
 	}
 	h.checkDrainedLocked()
 	h.mu.Unlock()
+	h.guard.release(c.addr)
 
 	if c.identified.Load() {
 		ctx, cancel := storeCtx()
@@ -343,12 +350,17 @@ func textFrame(payload []byte) []byte {
 // handle decodes and dispatches one request.
 func (h *Hub) handle(c *conn, p []byte) {
 	req := &c.req
+	allowed := c.bucket.take(h.clock.Now(), h.cfg.requestRate, h.cfg.requestBurst)
 	if err := wire.DecodeRequest(p, req); err != nil {
-		c.replyError(req.ID, wire.BadRequest, "")
+		c.refuse(req.ID, wire.BadRequest, "")
+		return
+	}
+	if !allowed {
+		c.refuse(req.ID, wire.RateLimited, req.Room)
 		return
 	}
 	if req.Type != "hello" && !c.identified.Load() {
-		c.replyError(req.ID, wire.NotIdentified, "")
+		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
 	if c.identified.Load() {
@@ -374,7 +386,7 @@ func (h *Hub) handle(c *conn, p []byte) {
 	case "history":
 		h.history(c, req)
 	default:
-		c.replyError(req.ID, wire.UnknownType, req.Room)
+		c.refuse(req.ID, wire.UnknownType, req.Room)
 	}
 }
 
@@ -412,7 +424,7 @@ func validNickname(s string) (string, bool) {
 // session token.
 func (h *Hub) hello(c *conn, req *wire.Request) {
 	if c.identified.Load() {
-		c.replyError(req.ID, wire.AlreadyIdentified, "")
+		c.refuse(req.ID, wire.AlreadyIdentified, "")
 		return
 	}
 	ctx, cancel := storeCtx()
@@ -423,6 +435,10 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		token string
 	)
 	if req.Token != "" {
+		if h.guessBlocked(c) {
+			c.refuse(req.ID, wire.RateLimited, "")
+			return
+		}
 		var err error
 		u, err = h.store.UserByToken(ctx, ids.Hash(req.Token))
 		if err != nil {
@@ -431,6 +447,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 				c.replyError(req.ID, wire.Internal, "")
 				return
 			}
+			h.guessFailed(c)
 			c.replyError(req.ID, wire.SessionInvalid, "")
 			return
 		}

@@ -23,6 +23,14 @@ const (
 	DefaultSendQueueLimit    = 1 << 20
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultMaxConnections    = 10000
+	DefaultMaxConnsPerAddr   = 100
+	DefaultRequestRate       = 20 // requests per second, per connection
+	DefaultRequestBurst      = 50
+	DefaultViolationLimit    = 20
+	DefaultViolationWindow   = time.Minute
+	DefaultTokenGuessLimit   = 10
+	DefaultTokenGuessWindow  = time.Minute
 	maxMembersCeiling        = 1000
 	maxMessageSizeCeiling    = 16 << 20
 	minSendQueueLimitPerSize = 2 // the queue must hold at least two largest events
@@ -49,6 +57,15 @@ type config struct {
 	writeTimeout     time.Duration
 	handshakeTimeout time.Duration
 	originPatterns   []string
+	maxConns         int
+	maxConnsPerAddr  int
+	clientAddr       func(*http.Request) string
+	requestRate      float64
+	requestBurst     int
+	violationLimit   int
+	violationWindow  time.Duration
+	guessLimit       int
+	guessWindow      time.Duration
 	authorize        func(*http.Request) (string, error)
 	logger           *slog.Logger
 	clock            Clock
@@ -69,6 +86,14 @@ func defaultConfig() config {
 		sendQueueLimit:   DefaultSendQueueLimit,
 		writeTimeout:     DefaultWriteTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		maxConns:         DefaultMaxConnections,
+		maxConnsPerAddr:  DefaultMaxConnsPerAddr,
+		requestRate:      DefaultRequestRate,
+		requestBurst:     DefaultRequestBurst,
+		violationLimit:   DefaultViolationLimit,
+		violationWindow:  DefaultViolationWindow,
+		guessLimit:       DefaultTokenGuessLimit,
+		guessWindow:      DefaultTokenGuessWindow,
 	}
 }
 
@@ -85,6 +110,8 @@ func (c *config) validate() error {
 		{"identify timeout", c.identifyTimeout},
 		{"write timeout", c.writeTimeout},
 		{"handshake timeout", c.handshakeTimeout},
+		{"violation window", c.violationWindow},
+		{"token guess window", c.guessWindow},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -100,6 +127,16 @@ func (c *config) validate() error {
 		return fmt.Errorf("epchat: max message size must be 1 to %d bytes, got %d", maxMessageSizeCeiling, c.maxMessageSize)
 	case c.maxRoomsPerUser < 1:
 		return fmt.Errorf("epchat: max rooms per user must be positive, got %d", c.maxRoomsPerUser)
+	case c.maxConns < 1:
+		return fmt.Errorf("epchat: max connections must be positive, got %d", c.maxConns)
+	case c.maxConnsPerAddr < 1:
+		return fmt.Errorf("epchat: max connections per address must be positive, got %d", c.maxConnsPerAddr)
+	case !(c.requestRate > 0) || c.requestBurst < 1:
+		return fmt.Errorf("epchat: request rate and burst must be positive, got %v/s and %d", c.requestRate, c.requestBurst)
+	case c.violationLimit < 1:
+		return fmt.Errorf("epchat: violation limit must be positive, got %d", c.violationLimit)
+	case c.guessLimit < 1:
+		return fmt.Errorf("epchat: token guess limit must be positive, got %d", c.guessLimit)
 	case c.sendQueueLimit < minSendQueueLimitPerSize*c.readLimit():
 		return fmt.Errorf("epchat: send queue limit must be at least %d bytes (twice the read limit), got %d",
 			minSendQueueLimitPerSize*c.readLimit(), c.sendQueueLimit)
@@ -203,6 +240,60 @@ func WithOriginPatterns(patterns ...string) Option {
 // in hello is ignored. Default: none; everyone may connect.
 func WithAuthorize(f func(r *http.Request) (nickname string, err error)) Option {
 	return func(c *config) { c.authorize = f }
+}
+
+// WithMaxConnections bounds the WebSocket connections the Hub serves at
+// once. An upgrade beyond it gets 503 Service Unavailable before anything
+// is hijacked. Default: 10000.
+func WithMaxConnections(n int) Option { return func(c *config) { c.maxConns = n } }
+
+// WithMaxConnectionsPerAddr bounds the WebSocket connections from one
+// client address (see WithClientAddr) at once, so that one host cannot
+// take every slot. An upgrade beyond it gets 503 before anything is
+// hijacked. Default: 100. Behind a reverse proxy every client has the
+// proxy's address unless WithClientAddr says otherwise.
+func WithMaxConnectionsPerAddr(n int) Option {
+	return func(c *config) { c.maxConnsPerAddr = n }
+}
+
+// WithClientAddr sets how the Hub tells client addresses apart for its
+// per-address limits (connections, failed token guesses). Default: the IP
+// of the request's RemoteAddr, with IPv6 addresses cut to their /64
+// prefix. Behind a reverse proxy, return the client address the proxy
+// forwards, and only from a proxy you trust: the header is the client's
+// to forge otherwise. The Hub logs a warning once when it sees a
+// forwarding header and this option is not set.
+func WithClientAddr(f func(r *http.Request) string) Option {
+	return func(c *config) { c.clientAddr = f }
+}
+
+// WithRequestRate bounds the requests (WebSocket messages) one connection
+// may send: a token bucket of burst requests that refills at perSecond,
+// on the Hub's clock. A request beyond it is not processed and gets a
+// rate_limited error; each such refusal counts toward the violation limit
+// (WithViolationLimit). Pings and pongs do not count. Default: 20 per
+// second, bursts of 50.
+func WithRequestRate(perSecond float64, burst int) Option {
+	return func(c *config) { c.requestRate, c.requestBurst = perSecond, burst }
+}
+
+// WithViolationLimit closes a connection with 1008 (policy violation) once
+// it earns n violations within window: requests that get bad_request,
+// unknown_type, not_identified, already_identified or rate_limited. A
+// client that follows PROTOCOL.md earns none. Default: 20 per minute.
+func WithViolationLimit(n int, window time.Duration) Option {
+	return func(c *config) { c.violationLimit, c.violationWindow = n, window }
+}
+
+// WithTokenGuessLimit throttles guessing of secrets: once a connection, or
+// all the connections of one client address together, made n failed token
+// redemptions within window (join with an unknown, used or expired invite;
+// hello with an unknown session token), further join and hello-with-token
+// requests get rate_limited without being checked, until the window
+// ends. Each refusal is a violation (WithViolationLimit), so a connection
+// that goes on guessing is closed with 1008. Default: 10 per minute.
+func WithTokenGuessLimit(n int, window time.Duration) Option {
+	return func(c *config) { c.guessLimit, c.guessWindow = n, window }
 }
 
 // WithLogger sets the logger. The Hub logs ids, counts and reasons, never
