@@ -30,6 +30,13 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 	}
 	tok, err := h.createInvite(ctx, req.Room, c.user, false, h.clock.Now(), h.cfg.inviteTTL)
 	if err != nil {
+		if errors.Is(err, ErrForbidden) {
+			// The Store refuses anyone but the owner; a stranger must
+			// not learn that the room exists (PROTOCOL.md).
+			if _, _, ok := h.memberOf(ctx, c, req); !ok {
+				return
+			}
+		}
 		c.replyError(req.ID, h.codeOf(c, "invite", err), req.Room)
 		return
 	}
