@@ -73,6 +73,31 @@ type client struct {
 	reqSeq int
 	id     string // member id after hello
 	token  string // session token after hello
+
+	// resume is not nil while the client is paused: its read loop stops
+	// reading the socket, like a peer that stopped reading, until closed.
+	pauseMu sync.Mutex
+	resume  chan struct{}
+}
+
+// pause stops the client reading and answering, after the frame being
+// read, if any.
+func (c *client) pause() {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if c.resume == nil {
+		c.resume = make(chan struct{})
+	}
+}
+
+// unpause lets a paused client read again.
+func (c *client) unpause() {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
 }
 
 // dial opens a WebSocket to url (ws://...).
@@ -91,7 +116,10 @@ func dial(t testing.TB, url string) *client {
 		r = io.MultiReader(br, nc)
 	}
 	go c.readLoop(bufio.NewReader(r))
-	t.Cleanup(func() { nc.Close() })
+	t.Cleanup(func() {
+		nc.Close()
+		c.unpause()
+	})
 	return c
 }
 
@@ -117,6 +145,14 @@ func (c *client) readLoop(r io.Reader) {
 		p := make([]byte, h.Length)
 		if _, err := io.ReadFull(r, p); err != nil {
 			return
+		}
+		// A paused client reads at most this frame and what its buffer
+		// holds, and acts on nothing until it is unpaused.
+		c.pauseMu.Lock()
+		resume := c.resume
+		c.pauseMu.Unlock()
+		if resume != nil {
+			<-resume
 		}
 		switch h.OpCode {
 		case ws.OpPong:
@@ -170,7 +206,7 @@ func (c *client) writeRaw(b []byte) error {
 // sendRaw sends one text message as is.
 func (c *client) sendRaw(p string) {
 	if err := c.writeFrame(ws.OpText, []byte(p)); err != nil {
-		c.t.Fatalf("write: %v", err)
+		c.t.Fatalf("write %.40s: %v", p, err)
 	}
 }
 
@@ -339,6 +375,13 @@ type testHub struct {
 
 func newTestHub(t testing.TB, opts ...epchat.Option) *testHub {
 	t.Helper()
+	return newTestHubListener(t, nil, opts...)
+}
+
+// newTestHubListener is newTestHub whose server accepts connections
+// through wrap, when not nil.
+func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts ...epchat.Option) *testHub {
+	t.Helper()
 	clk := newFakeClock()
 	store := epchat.NewMemoryStore()
 	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store)}, opts...)
@@ -348,7 +391,11 @@ func newTestHub(t testing.TB, opts ...epchat.Option) *testHub {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		srv.Listener = wrap(srv.Listener)
+	}
+	srv.Start()
 	th := &testHub{Hub: hub, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/chat/", clock: clk, store: store}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)

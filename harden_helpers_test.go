@@ -110,6 +110,13 @@ type hardHub struct {
 
 func newHardHub(t testing.TB, opts ...epchat.Option) *hardHub {
 	t.Helper()
+	return newHardHubListener(t, nil, opts...)
+}
+
+// newHardHubListener is newHardHub whose server accepts connections
+// through wrap, when not nil.
+func newHardHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts ...epchat.Option) *hardHub {
+	t.Helper()
 	hh := &hardHub{logs: &logSink{}}
 	// Registered first, so it runs last: after Shutdown has logged too.
 	t.Cleanup(func() {
@@ -118,7 +125,7 @@ func newHardHub(t testing.TB, opts ...epchat.Option) *hardHub {
 		hh.logs.checkClean(t, hh.secrets)
 	})
 	opts = append([]epchat.Option{epchat.WithLogger(slog.New(hh.logs.handler()))}, opts...)
-	hh.testHub = newTestHub(t, opts...)
+	hh.testHub = newTestHubListener(t, wrap, opts...)
 	return hh
 }
 
@@ -295,5 +302,30 @@ func dialRawUpgrade(t testing.TB, addr string, extra []byte) *client {
 	c := &client{t: t, nc: nc}
 	c.cond = sync.NewCond(&c.mu)
 	go c.readLoop(br)
+	return c
+}
+
+// smallBuffers makes the kernel send buffer of accepted connections
+// small, so that a peer that stops reading fills it after a few kilobytes,
+// not megabytes.
+func smallBuffers(ln net.Listener) net.Listener { return smallBufListener{ln} }
+
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096) // the read side keeps its size: tiny windows are slow
+	}
+	return nc, err
+}
+
+// dialSmall is dial with a small receive buffer on the client's socket.
+func dialSmall(t testing.TB, url string) *client {
+	t.Helper()
+	c := dial(t, url)
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096)
+	}
 	return c
 }

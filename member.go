@@ -144,9 +144,11 @@ func (c *conn) OnText(p []byte) {
 	c.h.handle(c, p)
 }
 
-// OnPing implements wsframe.Handler.
+// OnPing implements wsframe.Handler. The pong counts toward the send
+// queue limit like any frame: a peer that pings without reading the
+// answers is too slow, not a reason to grow the queue without end.
 func (c *conn) OnPing(p []byte) {
-	c.enqueue(wsframe.AppendFrame(nil, ws.OpPong, p), true)
+	c.enqueue(wsframe.AppendFrame(nil, ws.OpPong, p), false)
 }
 
 // OnPong implements wsframe.Handler. Reading it was the proof of life.
