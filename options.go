@@ -23,17 +23,21 @@ const (
 	DefaultSendQueueLimit    = 1 << 20
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
-	DefaultMaxConnections    = 10000
-	DefaultMaxConnsPerAddr   = 100
-	DefaultRequestRate       = 20 // requests per second, per connection
-	DefaultRequestBurst      = 50
-	DefaultViolationLimit    = 20
-	DefaultViolationWindow   = time.Minute
-	DefaultTokenGuessLimit   = 10
-	DefaultTokenGuessWindow  = time.Minute
 	maxMembersCeiling        = 1000
 	maxMessageSizeCeiling    = 16 << 20
 	minSendQueueLimitPerSize = 2 // the queue must hold at least two largest events
+)
+
+// Defaults of the limits against abuse (SECURITY.md).
+const (
+	DefaultMaxConnections        = 10000
+	DefaultMaxConnectionsPerAddr = 100
+	DefaultRequestRate           = 20 // requests per second, per connection
+	DefaultRequestBurst          = 50
+	DefaultViolationLimit        = 20
+	DefaultViolationWindow       = time.Minute
+	DefaultTokenGuessLimit       = 10
+	DefaultTokenGuessWindow      = time.Minute
 )
 
 // An Option configures a Hub. Options are applied in order by New, which
@@ -87,7 +91,7 @@ func defaultConfig() config {
 		writeTimeout:     DefaultWriteTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
 		maxConns:         DefaultMaxConnections,
-		maxConnsPerAddr:  DefaultMaxConnsPerAddr,
+		maxConnsPerAddr:  DefaultMaxConnectionsPerAddr,
 		requestRate:      DefaultRequestRate,
 		requestBurst:     DefaultRequestBurst,
 		violationLimit:   DefaultViolationLimit,
