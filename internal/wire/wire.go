@@ -31,8 +31,8 @@ var ErrBadRequest = errors.New("wire: bad request")
 
 // DecodeRequest decodes p into r. It fails with ErrBadRequest when p is not
 // a JSON object, a known field has the wrong type, type is missing, or id
-// is too long. On failure r.ID holds the request id when it could be read,
-// so the error can still name the request.
+// is too long. On failure r holds nothing but the request id, when it
+// could be read, so the error can still name the request.
 func DecodeRequest(p []byte, r *Request) error {
 	*r = Request{}
 	if err := json.Unmarshal(p, r); err != nil {
@@ -48,10 +48,11 @@ func DecodeRequest(p []byte, r *Request) error {
 		return ErrBadRequest
 	}
 	if len(r.ID) > MaxIDLen {
-		r.ID = ""
+		*r = Request{}
 		return ErrBadRequest
 	}
 	if r.Type == "" {
+		*r = Request{ID: r.ID}
 		return ErrBadRequest
 	}
 	return nil
