@@ -172,9 +172,12 @@ func remoteAddr(r *http.Request) string {
 // and counts a violation: at the limit the connection is closed with 1008,
 // right after the error.
 func (c *conn) refuse(id string, code wire.Code, room string) {
-	c.replyError(id, code, room)
 	h := c.h
-	if c.violations.add(h.clock.Now(), h.cfg.violationWindow) >= h.cfg.violationLimit {
+	// Counted before the reply goes out: the violation happened now, not
+	// whenever the client has read the error.
+	n := c.violations.add(h.clock.Now(), h.cfg.violationWindow)
+	c.replyError(id, code, room)
+	if n >= h.cfg.violationLimit {
 		h.log.Info("connection closed: too many violations", "conn", c.id)
 		c.closeWith(closePolicy, "policy violation")
 	}
