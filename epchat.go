@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/wsframe"
 )
 
 // sweepInterval is how often the sweeper applies the time rules.
@@ -189,7 +190,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.addr = addr
 	c.presetNick = nickname
 	if !h.register(c) {
-		c.closeWith(ws.StatusGoingAway, "server shutting down")
+		// Shutdown began during the upgrade: say so and hang up, starting
+		// nothing that Shutdown, already waiting, would not wait for.
+		nc.SetWriteDeadline(time.Now().Add(closeDrain))
+		nc.Write(wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down"))
+		nc.Close()
+		h.guard.release(addr)
+		return
 	}
 	c.readLoop(early)
 }
@@ -262,14 +269,17 @@ func (h *Hub) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// register adds c to the Hub; it reports false during Shutdown.
+// register adds c to the Hub; it reports false during Shutdown. The check
+// and the count of the read loop are one step under h.mu, which Shutdown
+// takes after setting closing: so either Shutdown waits for this read
+// loop, or the loop never starts.
 func (h *Hub) register(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.wg.Add(1) // the read loop; Done in conn.finish
 	if h.closing.Load() {
 		return false
 	}
+	h.wg.Add(1) // the read loop; Done in conn.finish
 	h.conns[c] = struct{}{}
 	return true
 }

@@ -1,12 +1,15 @@
 package epchat_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -175,6 +178,8 @@ func TestResetMidFrame(t *testing.T) {
 func TestSilentConnection(t *testing.T) {
 	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(1))
 	silent := dial(t, hh.url)
+	// The 101 reaches the client before the Hub counts the connection.
+	waitUntil(t, "the connection served", func() bool { conns, _ := hh.LiveConns(); return conns == 1 })
 	_, _, _, err := ws.Dial(context.Background(), hh.url)
 	var status ws.StatusError
 	if !errors.As(err, &status) || status != http.StatusServiceUnavailable {
@@ -285,5 +290,66 @@ func TestShutdownUnderLoad(t *testing.T) {
 	waitUntil(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
 	if conns, slots := hh.LiveConns(); conns != 0 || slots != 0 {
 		t.Fatalf("%d connections and %d slots after Shutdown", conns, slots)
+	}
+}
+
+// TestUpgradeDuringShutdown: a request whose upgrade is under way when
+// Shutdown starts gets 1001 and is hung up, and no goroutine of the Hub
+// outlives Shutdown for it. (Shutdown used to miss such a connection: its
+// read loop started after Shutdown had stopped waiting.)
+func TestUpgradeDuringShutdown(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	hh := newHardHub(t, epchat.WithAuthorize(func(r *http.Request) (string, error) {
+		if r.Header.Get("X-Hold") != "" {
+			close(entered)
+			<-release
+		}
+		return "", nil
+	}))
+	type dialed struct {
+		nc  net.Conn
+		br  *bufio.Reader
+		err error
+	}
+	res := make(chan dialed, 1)
+	go func() {
+		d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"X-Hold": {"1"}})}
+		nc, br, _, err := d.Dial(context.Background(), hh.url)
+		res <- dialed{nc, br, err}
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := hh.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	d := <-res
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	defer d.nc.Close()
+	var r io.Reader = d.nc
+	if d.br != nil {
+		r = io.MultiReader(d.br, d.nc)
+	}
+	// Read the close frame, and do not answer it.
+	h, err := ws.ReadHeader(r)
+	if err != nil || h.OpCode != ws.OpClose {
+		t.Fatalf("first frame %+v, %v; want a close frame", h, err)
+	}
+	p := make([]byte, h.Length)
+	io.ReadFull(r, p)
+	if code, _ := ws.ParseCloseFrameData(p); code != ws.StatusGoingAway {
+		t.Fatalf("close code %d, want 1001", code)
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		var b strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&b, 2)
+		if strings.Contains(b.String(), "(*conn).readLoop") {
+			t.Fatalf("a read loop runs after Shutdown returned:\n%s", b.String())
+		}
+		time.Sleep(10 * time.Millisecond) // looking for a goroutine that must not appear
 	}
 }
