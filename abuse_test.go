@@ -91,11 +91,13 @@ func TestMalformedRequests(t *testing.T) {
 			name: "trailing garbage",
 			raw:  `{"type":"send","id":"g1","room":"` + room + `","text":"LEAK"} x`,
 			code: "bad_request",
+			id:   "g1",
 		},
 		{
 			name: "two objects",
 			raw:  `{"type":"send","id":"g2","room":"` + room + `","text":"LEAK"}{"type":"members"}`,
 			code: "bad_request",
+			id:   "g2",
 		},
 		{
 			name: "unknown type",
@@ -117,7 +119,7 @@ func TestMalformedRequests(t *testing.T) {
 		},
 		{
 			name: "type of the wrong type",
-			raw:  `{"type":7,"id":"w2"}`,
+			raw:  `{"id":"w2","type":7}`,
 			code: "bad_request",
 			id:   "w2",
 		},
@@ -127,14 +129,20 @@ func TestMalformedRequests(t *testing.T) {
 			code: "bad_request",
 		},
 		{
-			name: "deep nesting",
-			raw:  `{"type":"send","id":"d1","x":` + strings.Repeat("[", 1400) + strings.Repeat("]", 1400) + `}`,
+			name: "nesting the decoder allows",
+			raw:  `{"type":"send","id":"d1","x":` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `}`,
 			code: "not_found",
 			id:   "d1",
 		},
 		{
-			name: "nesting deeper than the decoder allows",
-			raw:  `{"type":"send","id":"d2","x":` + strings.Repeat(`{"a":`, 10001)[:2900] + `}`,
+			name: "deep nesting",
+			raw:  `{"type":"send","id":"d2","x":` + strings.Repeat("[", 1400) + strings.Repeat("]", 1400) + `}`,
+			code: "bad_request",
+			id:   "d2",
+		},
+		{
+			name: "deep unterminated nesting",
+			raw:  `{"type":"send","x":` + strings.Repeat(`{"a":`, 10001)[:2900],
 			code: "bad_request",
 		},
 		{

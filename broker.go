@@ -43,8 +43,7 @@ func (h *Hub) publish(ev *wire.Envelope) {
 		return
 	}
 	ev.Node = h.node
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	if err := h.broker.Publish(ctx, ev.Room, wire.AppendEnvelope(nil, ev)); err != nil {
 		h.log.Error("publish", "room", ev.Room, "err", err)
 	}

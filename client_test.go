@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -64,6 +65,8 @@ type client struct {
 	wmu    sync.Mutex
 	noPong atomic.Bool
 
+	readerDone chan struct{} // closed when readLoop returns
+
 	mu     sync.Mutex
 	cond   *sync.Cond
 	events []event
@@ -109,7 +112,7 @@ func dial(t testing.TB, url string) *client {
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	c := &client{t: t, nc: nc}
+	c := &client{t: t, nc: nc, readerDone: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	var r io.Reader = nc
 	if br != nil {
@@ -124,6 +127,9 @@ func dial(t testing.TB, url string) *client {
 }
 
 func (c *client) readLoop(r io.Reader) {
+	if c.readerDone != nil {
+		defer close(c.readerDone)
+	}
 	defer func() {
 		c.mu.Lock()
 		c.closed = true
@@ -384,7 +390,7 @@ func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts
 	t.Helper()
 	clk := newFakeClock()
 	store := epchat.NewMemoryStore()
-	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store)}, opts...)
+	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store), epchat.WithNetpoll(!blockingReads())}, opts...)
 	hub, err := epchat.New(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -474,3 +480,34 @@ func (th *testHub) waitDetached(t testing.TB, token string) {
 		time.Sleep(5 * time.Millisecond) // polling real state, not a time rule
 	}
 }
+
+// blockingReads tells whether this run tests the blocking read loop
+// (EPCHAT_NETPOLL=off) instead of the poller: scripts/test.sh runs the
+// package both ways, which must behave the same.
+func blockingReads() bool { return os.Getenv("EPCHAT_NETPOLL") == "off" }
+
+// hubGoroutines counts the goroutines running Hub code.
+func hubGoroutines() int {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	n := 0
+	for g := range strings.SplitSeq(b.String(), "\n\n") {
+		if strings.Contains(g, "github.com/epchat-go/epchat.") && !strings.Contains(g, "_test.") {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	pastDeadline = time.Unix(1, 0)
+	noDeadline   time.Time
+)
+
+// waitClosedReader waits for the client's read loop to stop, after a read
+// deadline in the past made its read fail, so a benchmark can take the
+// socket over.
+func (c *client) waitClosedReader() { <-c.readerDone }
+
+// waitABit yields while a benchmark waits for its readers.
+func waitABit() { time.Sleep(50 * time.Microsecond) }

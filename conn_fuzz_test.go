@@ -90,7 +90,7 @@ func FuzzConnStream(f *testing.F) {
 // server drops its queue when its peer goes away.
 func runConnStream(t *testing.T, ln net.Listener, stream []byte) []byte {
 	stream = append(completeStream(stream), rawClientFrame(0x88, []byte{0x03, 0xe8})...)
-	h, err := New(WithHandshakeTimeout(time.Second))
+	h, err := New(WithHandshakeTimeout(time.Second), WithNetpoll(os.Getenv("EPCHAT_NETPOLL") != "off"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,14 +103,9 @@ func runConnStream(t *testing.T, ln net.Listener, stream []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What ServeHTTP does after the upgrade.
+	// What ServeHTTP does after the upgrade (with the poller, if any).
 	h.guard.admit("fuzz", h.cfg.maxConns, h.cfg.maxConnsPerAddr)
-	c := newConn(h, sc)
-	c.addr = "fuzz"
-	if !h.register(c) {
-		t.Fatal("register refused")
-	}
-	go c.readLoop(nil)
+	go h.serveConn(sc, nil, "", "fuzz")
 
 	go cc.Write(stream)
 	var out []byte

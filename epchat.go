@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/netpoll"
 	"github.com/epchat-go/epchat/internal/wsframe"
 )
 
@@ -31,7 +34,7 @@ const forgetEvery = time.Minute
 // frame and answer it before the socket is closed.
 const closeDrain = 2 * time.Second
 
-// storeTimeout bounds one Store call made by the Hub.
+// storeTimeout bounds the Store calls of Shutdown.
 const storeTimeout = 10 * time.Second
 
 // Hub serves ephemeral chat rooms over WebSockets. It is an http.Handler:
@@ -59,10 +62,15 @@ type Hub struct {
 	node       string // this Hub's id among the broker's processes
 	stopBroker func()
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	users map[string][]*conn            // user id -> this process's connections
-	rooms map[string]map[*conn]struct{} // room id -> subscribed connections
+	// poller watches idle connections without a goroutine each; nil when
+	// disabled or unsupported, and then each connection has a read loop.
+	poller *netpoll.Poller
+
+	mu        sync.Mutex
+	listeners []net.Listener // given to Serve; closed by Shutdown
+	conns     map[*conn]struct{}
+	users     map[string][]*conn            // user id -> this process's connections
+	rooms     map[string]map[*conn]struct{} // room id -> subscribed connections
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
 
@@ -70,6 +78,12 @@ type Hub struct {
 	// a room's events reach every member in one order (seq order).
 	roomLocks [256]sync.Mutex
 	seed      maphash.Seed
+
+	// ctx is the context of the Store and Broker calls made for the
+	// connections and the sweeper: no deadline per call (a Store that talks
+	// to a server bounds its own calls), cancelled once Shutdown is done.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// guard counts connections and failed token guesses per address.
 	guard guard
@@ -104,7 +118,10 @@ func New(opts ...Option) (*Hub, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
+		ctx:     ctx,
+		cancel:  cancel,
 		cfg:     cfg,
 		store:   cfg.store,
 		clock:   cfg.clock,
@@ -118,9 +135,22 @@ func New(opts ...Option) (*Hub, error) {
 		seed:    maphash.MakeSeed(),
 		done:    make(chan struct{}),
 	}
+	if cfg.netpoll {
+		p, err := netpoll.New(max(8, 4*runtime.GOMAXPROCS(0)))
+		if err == nil {
+			h.poller = p
+		} else if !errors.Is(err, netpoll.ErrUnsupported) {
+			cancel()
+			return nil, fmt.Errorf("epchat: start poller: %w", err)
+		}
+	}
 	if h.broker != nil {
 		stop, err := h.broker.Subscribe(h.deliver)
 		if err != nil {
+			cancel()
+			if h.poller != nil {
+				h.poller.Close()
+			}
 			return nil, fmt.Errorf("epchat: subscribe to broker: %w", err)
 		}
 		h.stopBroker = stop
@@ -186,6 +216,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		early, _ = rw.Reader.Peek(n)
 		early = append([]byte(nil), early...)
 	}
+	h.serveConn(nc, early, nickname, addr)
+}
+
+// serveConn serves an upgraded connection, which holds a connection slot
+// of addr: through the poller, or with a blocking read loop that returns
+// when the connection ends.
+func (h *Hub) serveConn(nc net.Conn, early []byte, nickname, addr string) {
 	c := newConn(h, nc)
 	c.addr = addr
 	c.presetNick = nickname
@@ -198,7 +235,131 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.guard.release(addr)
 		return
 	}
+	if h.poller != nil && c.watch(early) {
+		return // the poller serves it from now on
+	}
 	c.readLoop(early)
+}
+
+// ErrHubClosed is returned by Serve once Shutdown was called.
+var ErrHubClosed = errors.New("epchat: hub closed")
+
+// Serve accepts connections on ln and upgrades them itself, for hosts that
+// own a listener for chat alone. It uses gobwas/ws's zero-copy upgrader:
+// the request is parsed in place, with no http.Request, no net/http
+// goroutine and no buffer left behind, which makes connecting cheaper than
+// through ServeHTTP. Every request path is accepted. The origin check and
+// the authorize hook apply as with ServeHTTP; the hook gets an
+// http.Request holding the method, path, Host, remote address and headers.
+// Clients must wait for the upgrade response before sending frames, as RFC
+// 6455 requires.
+//
+// Serve returns ErrHubClosed after Shutdown, which closes ln, or the
+// listener's error.
+func (h *Hub) Serve(ln net.Listener) error {
+	h.mu.Lock()
+	if h.closing.Load() {
+		h.mu.Unlock()
+		return ErrHubClosed
+	}
+	h.listeners = append(h.listeners, ln)
+	h.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if h.closing.Load() {
+				return ErrHubClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay) // as net/http does on accept errors
+				continue
+			}
+			return err
+		}
+		delay = 0
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.upgradeRaw(nc)
+		}()
+	}
+}
+
+// upgradeRaw performs the upgrade of a connection accepted by Serve.
+func (h *Hub) upgradeRaw(nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(h.cfg.handshakeTimeout))
+	var (
+		uri, host, origin string
+		hdr               http.Header
+		nickname, addr    string
+		admitted          bool
+	)
+	if h.cfg.authorize != nil || h.cfg.clientAddr != nil {
+		hdr = make(http.Header)
+	}
+	up := ws.Upgrader{
+		OnRequest: func(b []byte) error { uri = string(b); return nil },
+		OnHost:    func(b []byte) error { host = string(b); return nil },
+		OnHeader: func(k, v []byte) error {
+			if strings.EqualFold(string(k), "Origin") {
+				origin = string(v)
+			}
+			if hdr != nil {
+				hdr.Add(string(k), string(v))
+			} else if isForwardingHeader(k) {
+				hdr = http.Header{http.CanonicalHeaderKey(string(k)): {string(v)}} // for the proxy warning
+			}
+			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			if h.closing.Load() {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable))
+			}
+			if !h.originOK(origin, host) {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
+			}
+			r := &http.Request{Method: http.MethodGet, Header: hdr, Host: host, RemoteAddr: nc.RemoteAddr().String(), RequestURI: uri}
+			if f := h.cfg.authorize; f != nil {
+				if u, err := url.ParseRequestURI(uri); err == nil {
+					r.URL = u
+				}
+				nick, err := f(r)
+				if err != nil {
+					return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
+				}
+				nickname = nick
+			}
+			addr = h.clientAddr(r)
+			if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
+				h.log.Info("connection refused: limit reached")
+				return nil, ws.RejectConnectionError(
+					ws.RejectionStatus(http.StatusServiceUnavailable),
+					ws.RejectionHeader(ws.HandshakeHeaderString("Retry-After: 10\r\n")),
+				)
+			}
+			admitted = true
+			return nil, nil
+		},
+	}
+	if _, err := up.Upgrade(nc); err != nil {
+		if admitted {
+			h.guard.release(addr)
+		}
+		nc.Close()
+		h.log.Debug("upgrade failed", "err", err)
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	h.serveConn(nc, nil, nickname, addr)
+}
+
+// isForwardingHeader reports whether k names a header a reverse proxy
+// sets to forward the client's address.
+func isForwardingHeader(k []byte) bool {
+	return strings.EqualFold(string(k), "X-Forwarded-For") || strings.EqualFold(string(k), "Forwarded")
 }
 
 // checkUpgrade tells what is wrong with a WebSocket upgrade request, before
@@ -249,7 +410,12 @@ func (h *Hub) clientAddr(r *http.Request) string {
 }
 
 func (h *Hub) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
+	return h.originOK(r.Header.Get("Origin"), r.Host)
+}
+
+// originOK applies the origin rule: no Origin (not a browser), the
+// request's own host, or a host matching an allowed pattern.
+func (h *Hub) originOK(origin, reqHost string) bool {
 	if origin == "" {
 		return true
 	}
@@ -257,7 +423,7 @@ func (h *Hub) originAllowed(r *http.Request) bool {
 	if err != nil || u.Host == "" {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	if strings.EqualFold(u.Host, reqHost) {
 		return true
 	}
 	host := strings.ToLower(u.Host)
@@ -279,7 +445,7 @@ func (h *Hub) register(c *conn) bool {
 	if h.closing.Load() {
 		return false
 	}
-	h.wg.Add(1) // the read loop; Done in conn.finish
+	h.wg.Add(1) // the connection; Done in conn.finish
 	h.conns[c] = struct{}{}
 	return true
 }
@@ -295,6 +461,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		return errors.New("epchat: Shutdown called twice")
 	}
 	close(h.done)
+	h.mu.Lock()
+	for _, ln := range h.listeners {
+		ln.Close()
+	}
+	h.mu.Unlock()
 	if h.broker == nil {
 		h.closeAllRooms(ctx)
 	}
@@ -314,15 +485,23 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		h.mu.Lock()
+		cut := make([]*conn, 0, len(h.conns))
 		for c := range h.conns {
-			c.nc.Close()
+			cut = append(cut, c)
 		}
 		h.mu.Unlock()
+		for _, c := range cut {
+			c.abort()
+		}
 	}
 	h.wg.Wait()
 	if h.stopBroker != nil {
 		h.stopBroker()
 	}
+	if h.poller != nil {
+		h.poller.Close()
+	}
+	h.cancel()
 	h.log.Info("hub stopped", "connections", len(conns))
 	return err
 }
@@ -439,11 +618,6 @@ func (h *Hub) lockIndex(room string) int {
 	return int(maphash.String(h.seed, room) % uint64(len(h.roomLocks)))
 }
 
-// storeCtx is the context of a Store call made on behalf of a connection.
-func storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), storeTimeout)
-}
-
 func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {
 	defer h.wg.Done()
 	defer stop()
@@ -469,8 +643,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 	h.sweepConns(now)
 	h.guard.sweep(now, h.cfg.guessWindow)
 
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	if closed, err := h.store.CloseIdleRooms(ctx, now.Add(-h.cfg.roomIdle)); err != nil {
 		h.log.Error("sweep idle rooms", "err", err)
 	} else {

@@ -350,6 +350,10 @@ func TestUpgradeDuringShutdown(t *testing.T) {
 		if strings.Contains(b.String(), "(*conn).readLoop") {
 			t.Fatalf("a read loop runs after Shutdown returned:\n%s", b.String())
 		}
+		if conns, _ := hh.LiveConns(); conns != 0 {
+			t.Fatalf("%d connections served after Shutdown returned", conns)
+		}
 		time.Sleep(10 * time.Millisecond) // looking for a goroutine that must not appear
 	}
+	waitUntil(t, "the slot released", func() bool { _, slots := hh.LiveConns(); return slots == 0 })
 }

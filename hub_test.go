@@ -141,7 +141,7 @@ func TestRequestErrors(t *testing.T) {
 			name: "deep nesting",
 			raw:  `{"type":"send","id":"x5","x":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`,
 			code: "bad_request",
-			id:   "", // too deep to read the id
+			id:   "x5",
 		},
 		{
 			name: "room that does not exist",
@@ -837,5 +837,29 @@ func TestOptionsValidated(t *testing.T) {
 				t.Fatal("New accepted it")
 			}
 		})
+	}
+}
+
+// With the poller, an idle member costs no goroutine: 200 members seated
+// and silent leave the Hub with the same goroutines as one.
+func TestIdleMembersHaveNoGoroutine(t *testing.T) {
+	if blockingReads() {
+		t.Skip("blocking reads: a goroutine per connection by design")
+	}
+	// 201 connections from 127.0.0.1: above the default per address.
+	th := newTestHub(t, epchat.WithMaxMembers(10), epchat.WithMaxConnectionsPerAddr(1000))
+	owner := th.client(t, "Owner")
+	th.room(t, owner)
+	base := hubGoroutines()
+	for r := range 20 {
+		o := th.client(t, fmt.Sprint("o", r))
+		members := make([]*client, 9)
+		for i := range members {
+			members[i] = th.client(t, "m")
+		}
+		th.room(t, o, members...)
+	}
+	if got := hubGoroutines(); got > base+2 {
+		t.Fatalf("hub goroutines: %d with one member, %d with 201 idle members", base, got)
 	}
 }

@@ -22,8 +22,7 @@ func (h *Hub) createInvite(ctx context.Context, room, by string, owner bool, now
 
 // invite makes an invite at the owner's request.
 func (h *Hub) invite(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	if req.Room == "" {
 		c.replyError(req.ID, wire.BadRequest, "")
 		return
@@ -54,8 +53,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		c.refuse(req.ID, wire.RateLimited, "")
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	m := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
 	r, _, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
@@ -85,5 +83,5 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		User:    c.user,
 		Payload: wire.MemberJoined(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}),
 	})
-	h.log.Info("member joined", "room", r.ID, "user", c.user)
+	h.log.Debug("member joined", "room", r.ID, "user", c.user)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat/internal/ids"
+	"github.com/epchat-go/epchat/internal/netpoll"
 	"github.com/epchat-go/epchat/internal/wire"
 	"github.com/epchat-go/epchat/internal/wsframe"
 )
@@ -61,6 +63,14 @@ type conn struct {
 	violations window
 	guesses    window
 
+	// With the poller, raw is the socket read without blocking and desc
+	// its watch; without, the read loop blocks in nc.Read.
+	raw      syscall.RawConn
+	polled   atomic.Bool // set before the poller may call onReadable
+	desc     atomic.Pointer[netpoll.Desc]
+	aborted  atomic.Bool // the socket was closed by another goroutine
+	finished atomic.Bool
+
 	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
 	pinged     atomic.Int64 // clock time of the last ping sent, Unix ns
 	identified atomic.Bool
@@ -82,6 +92,7 @@ type conn struct {
 	closeSent  bool   // our close frame is out
 	peerClosed bool   // the peer's close frame came in
 	dead       bool   // torn down: no more writes
+	drainTimer *time.Timer
 }
 
 func newConn(h *Hub, nc net.Conn) *conn {
@@ -99,8 +110,76 @@ func newConn(h *Hub, nc net.Conn) *conn {
 	return c
 }
 
+// maxReadsPerWake bounds the reads one readiness callback makes, so one
+// busy connection cannot hold a worker while others wait.
+const maxReadsPerWake = 16
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// watch hands the connection to the Hub's poller: from then on it has no
+// goroutine and no buffer while idle. It reports false when the connection
+// cannot be polled (not a raw socket, as with TLS), and the caller reads it
+// in a loop instead. early bytes are handled first.
+func (c *conn) watch(early []byte) bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	c.raw = raw
+	c.polled.Store(true)
+	if len(early) > 0 {
+		c.feed(early)
+	}
+	d, err := c.h.poller.Add(raw, c.onReadable)
+	if err != nil {
+		c.finish()
+		return true
+	}
+	c.desc.Store(d)
+	if c.aborted.Load() {
+		d.Wake() // abort came before the watch was known
+	}
+	return true
+}
+
+// onReadable runs on a poller worker when the socket has bytes (or was
+// closed): read without blocking until there is nothing left, then re-arm.
+func (c *conn) onReadable(d *netpoll.Desc) {
+	c.desc.Store(d)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	for range maxReadsPerWake {
+		if c.finished.Load() {
+			return
+		}
+		n, err := netpoll.Read(c.raw, *bp)
+		if n > 0 {
+			c.lastRead.Store(c.h.clock.Now().UnixNano())
+			c.feed((*bp)[:n])
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			if d.Resume() != nil {
+				c.finish()
+			}
+			return
+		case err != nil || n == 0:
+			c.finish()
+			return
+		}
+	}
+	if d.Resume() != nil {
+		c.finish()
+	}
+}
+
 // readLoop reads and handles the stream until the connection ends, then
-// tears the connection down.
+// tears the connection down. It serves connections the poller cannot.
 func (c *conn) readLoop(early []byte) {
 	defer c.finish()
 	if len(early) > 0 {
@@ -169,6 +248,9 @@ func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
 	case !closing:
 		c.closeWith(code, "")
 	case sent:
+		// The handshake is complete. Close the socket; the next read fails
+		// and the read side tears the connection down (not here: this runs
+		// inside the frame reader).
 		c.nc.Close()
 	}
 }
@@ -233,10 +315,21 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	c.closing = true
 	c.closeFrame = wsframe.AppendClose(nil, code, reason)
 	c.kick()
+	// Bound the wait for the peer's answer.
+	c.drainTimer = time.AfterFunc(closeDrain, c.abort)
 	c.mu.Unlock()
-	// Bound the wait for the peer's answer; this also ends a read blocked
-	// on a peer that sends nothing.
-	c.nc.SetReadDeadline(time.Now().Add(closeDrain))
+}
+
+// abort closes the socket at once, from any goroutine. The read side then
+// tears the connection down: a blocked read fails, and a polled connection
+// is woken (a closed socket yields no readiness event) so that its next
+// read fails. Teardown so never races a request being handled.
+func (c *conn) abort() {
+	c.aborted.Store(true)
+	c.nc.Close()
+	if d := c.desc.Load(); d != nil {
+		d.Wake()
+	}
 }
 
 func (c *conn) isClosing() bool {
@@ -275,10 +368,10 @@ func (c *conn) flush() {
 		c.spare = batch[:0]
 		c.mu.Unlock()
 		if err != nil {
-			c.nc.Close()
 			c.mu.Lock()
 			c.flushing = false
 			c.mu.Unlock()
+			c.abort()
 			return
 		}
 		if closeFrame != nil {
@@ -290,7 +383,7 @@ func (c *conn) flush() {
 			done := c.peerClosed
 			c.mu.Unlock()
 			if done {
-				c.nc.Close()
+				c.abort()
 			} else if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 				tc.CloseWrite()
 			}
@@ -298,15 +391,25 @@ func (c *conn) flush() {
 	}
 }
 
-// finish tears the connection down once its read loop ends: it leaves the
-// Hub's maps, and the user's Store record learns a connection went away.
+// finish tears the connection down, once, on the read side (so never while
+// a request of it is being handled): it leaves the Hub's maps, and the
+// user's Store record learns a connection went away.
 func (c *conn) finish() {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
+	if d := c.desc.Load(); d != nil {
+		d.Remove() // before the close: the descriptor number gets reused
+	}
 	c.nc.Close()
 	c.rd.Release()
 	c.mu.Lock()
 	c.dead = true
 	clear(c.queue)
 	c.queue = nil
+	if c.drainTimer != nil {
+		c.drainTimer.Stop()
+	}
 	c.mu.Unlock()
 
 	h := c.h
@@ -328,11 +431,9 @@ func (c *conn) finish() {
 	h.guard.release(c.addr)
 
 	if c.identified.Load() {
-		ctx, cancel := storeCtx()
-		if err := h.store.Detach(ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := h.store.Detach(h.ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
 			h.log.Error("detach", "conn", c.id, "err", err)
 		}
-		cancel()
 	}
 	h.wg.Done()
 }
@@ -399,9 +500,7 @@ func (c *conn) touch() {
 		return
 	}
 	c.lastTouch = now
-	ctx, cancel := storeCtx()
-	defer cancel()
-	if err := c.h.store.TouchUser(ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := c.h.store.TouchUser(c.h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 		c.h.log.Error("touch user", "conn", c.id, "err", err)
 	}
 }
@@ -429,8 +528,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		c.refuse(req.ID, wire.AlreadyIdentified, "")
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	var (
 		u     User

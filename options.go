@@ -60,6 +60,7 @@ type config struct {
 	sendQueueLimit   int
 	writeTimeout     time.Duration
 	handshakeTimeout time.Duration
+	netpoll          bool
 	originPatterns   []string
 	maxConns         int
 	maxConnsPerAddr  int
@@ -90,6 +91,7 @@ func defaultConfig() config {
 		sendQueueLimit:   DefaultSendQueueLimit,
 		writeTimeout:     DefaultWriteTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		netpoll:          true,
 		maxConns:         DefaultMaxConnections,
 		maxConnsPerAddr:  DefaultMaxConnectionsPerAddr,
 		requestRate:      DefaultRequestRate,
@@ -299,6 +301,14 @@ func WithViolationLimit(n int, window time.Duration) Option {
 func WithTokenGuessLimit(n int, window time.Duration) Option {
 	return func(c *config) { c.guessLimit, c.guessWindow = n, window }
 }
+
+// WithNetpoll chooses how connections are read. Enabled (the default), an
+// idle connection costs no goroutine and no buffer: one goroutine waits on
+// epoll for all of them and a small pool of workers reads the ready ones.
+// Disabled, or where epoll is missing, or for a connection that is not a
+// plain TCP socket (TLS terminated by the host's http.Server), each
+// connection has a goroutine blocked in Read. Both behave the same.
+func WithNetpoll(enabled bool) Option { return func(c *config) { c.netpoll = enabled } }
 
 // WithLogger sets the logger. The Hub logs ids, counts and reasons, never
 // message text, nicknames, tokens or keys. Default: nil, which discards.

@@ -119,7 +119,7 @@ func (h *Hub) announceClosed(room, reason string) {
 // publishClosed tells a room it is closed. The room's lock is held.
 func (h *Hub) publishClosed(room, reason string) {
 	h.publish(&wire.Envelope{Kind: wire.KindClosed, Room: room, Payload: wire.RoomClosed(nil, room, reason)})
-	h.log.Info("room closed", "room", room, "reason", reason)
+	h.log.Debug("room closed", "room", room, "reason", reason)
 }
 
 func (h *Hub) dropRoomLocked(room string) {
@@ -204,8 +204,7 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 
 // create opens a room with the requester as owner and first member.
 func (h *Hub) create(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	r := Room{ID: ids.Room(), Owner: c.user, Limit: h.cfg.maxMembers, CreatedAt: now, ActiveAt: now}
 	owner := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
@@ -218,7 +217,7 @@ func (h *Hub) create(c *conn, req *wire.Request) {
 	}
 	h.subscribeUser(r.ID, c.user)
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, []Member{owner})))
-	h.log.Info("room opened", "room", r.ID, "owner", c.user)
+	h.log.Debug("room opened", "room", r.ID, "owner", c.user)
 }
 
 // sendMessage relays a message to the room. The room's lock is held from
@@ -229,8 +228,7 @@ func (h *Hub) sendMessage(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.TooLarge, req.Room)
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	now := h.clock.Now()
 	lk := h.roomLock(req.Room)
 	lk.Lock()
@@ -265,8 +263,7 @@ func (h *Hub) memberOf(ctx context.Context, c *conn, req *wire.Request) (Room, [
 
 // members answers with the member list.
 func (h *Hub) members(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	r, members, ok := h.memberOf(ctx, c, req)
 	if !ok {
 		return
@@ -276,8 +273,7 @@ func (h *Hub) members(c *conn, req *wire.Request) {
 
 // leave removes the requester from the room.
 func (h *Hub) leave(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()
@@ -292,8 +288,7 @@ func (h *Hub) leave(c *conn, req *wire.Request) {
 
 // closeByOwner closes the room at its owner's request.
 func (h *Hub) closeByOwner(c *conn, req *wire.Request) {
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()
@@ -319,8 +314,7 @@ func (h *Hub) history(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.TooLarge, req.Room)
 		return
 	}
-	ctx, cancel := storeCtx()
-	defer cancel()
+	ctx := h.ctx
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()

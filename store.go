@@ -134,6 +134,10 @@ type Departure struct {
 // answer is the truth. Every method takes the time it should act at as an
 // argument (the Hub's clock); a Store never reads the wall clock itself.
 //
+// The Hub passes a context that is cancelled when it shuts down, with no
+// deadline per call: a Store that talks to a server bounds its own calls
+// (go-redis and database/sql have timeouts of their own).
+//
 // Errors are the sentinels of this package (ErrNotFound, ErrRoomFull, ...),
 // possibly wrapped; any other error is treated as a failure of the Store.
 // Lists of members are always in join order, earliest first.

@@ -26,4 +26,10 @@ for mod in $(find . -name go.mod -not -path './.git/*' | sort); do
 		status=1
 	fi
 done
+# The root package again with the blocking read loop instead of the
+# poller: both must behave the same.
+echo "== module . (EPCHAT_NETPOLL=off)"
+if ! EPCHAT_NETPOLL=off go test -race -count=1 .; then
+	status=1
+fi
 exit $status

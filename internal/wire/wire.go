@@ -4,8 +4,8 @@
 package wire
 
 import (
-	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -28,35 +28,6 @@ const MaxIDLen = 64
 
 // ErrBadRequest is returned for anything that is not a request object.
 var ErrBadRequest = errors.New("wire: bad request")
-
-// DecodeRequest decodes p into r. It fails with ErrBadRequest when p is not
-// a JSON object, a known field has the wrong type, type is missing, or id
-// is too long. On failure r holds nothing but the request id, when it
-// could be read, so the error can still name the request.
-func DecodeRequest(p []byte, r *Request) error {
-	*r = Request{}
-	if err := json.Unmarshal(p, r); err != nil {
-		// Salvage the id, if any, so that the error names its request.
-		var idOnly struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(p, &idOnly) == nil && len(idOnly.ID) <= MaxIDLen {
-			*r = Request{ID: idOnly.ID}
-		} else {
-			*r = Request{}
-		}
-		return ErrBadRequest
-	}
-	if len(r.ID) > MaxIDLen {
-		*r = Request{}
-		return ErrBadRequest
-	}
-	if r.Type == "" {
-		*r = Request{ID: r.ID}
-		return ErrBadRequest
-	}
-	return nil
-}
 
 // Code is an error code of the protocol.
 type Code string
@@ -117,7 +88,7 @@ type RoomState struct {
 
 // Welcome appends a welcome event. token is omitted when empty.
 func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState) []byte {
-	dst = begin(dst, "welcome", id)
+	dst = begin(dst, "welcome", id, 64+len(you.ID)+len(you.Nickname)+len(token)+len(rooms)*(64+10*48))
 	dst = append(dst, `,"you":`...)
 	dst = member(dst, you)
 	if token != "" {
@@ -137,7 +108,7 @@ func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState)
 
 // State appends a joined or members event (typ names which).
 func State(dst []byte, typ, id string, r RoomState) []byte {
-	dst = begin(dst, typ, id)
+	dst = begin(dst, typ, id, 64+len(r.Room)+len(r.Owner)+len(r.Members)*48)
 	dst = roomState(dst, r, false)
 	return append(dst, '}')
 }
@@ -163,7 +134,7 @@ func roomState(dst []byte, r RoomState, first bool) []byte {
 
 // Invite appends the reply to an invite request.
 func Invite(dst []byte, id, room, token string, expires int64) []byte {
-	dst = begin(dst, "invite", id)
+	dst = begin(dst, "invite", id, 64+len(room)+len(token))
 	dst = str(dst, "room", room)
 	dst = str(dst, "token", token)
 	dst = inum(dst, "expires", expires)
@@ -172,7 +143,7 @@ func Invite(dst []byte, id, room, token string, expires int64) []byte {
 
 // Sent appends the reply to a send request.
 func Sent(dst []byte, id, room string, seq uint64, ts int64) []byte {
-	dst = begin(dst, "sent", id)
+	dst = begin(dst, "sent", id, 64+len(room))
 	dst = str(dst, "room", room)
 	dst = num(dst, "seq", seq)
 	dst = inum(dst, "ts", ts)
@@ -181,12 +152,12 @@ func Sent(dst []byte, id, room string, seq uint64, ts int64) []byte {
 
 // OK appends an ok reply.
 func OK(dst []byte, id string) []byte {
-	return append(begin(dst, "ok", id), '}')
+	return append(begin(dst, "ok", id, 0), '}')
 }
 
 // Error appends an error event. room is omitted when empty.
 func Error(dst []byte, id string, code Code, room string) []byte {
-	dst = begin(dst, "error", id)
+	dst = begin(dst, "error", id, 64+len(room)+len(messages[code]))
 	dst = str(dst, "code", string(code))
 	dst = str(dst, "message", messages[code])
 	if room != "" {
@@ -197,7 +168,7 @@ func Error(dst []byte, id string, code Code, room string) []byte {
 
 // Message appends a message event.
 func Message(dst []byte, room, from string, seq uint64, ts int64, text string) []byte {
-	dst = begin(dst, "message", "")
+	dst = begin(dst, "message", "", 80+len(room)+len(from)+len(text))
 	dst = str(dst, "room", room)
 	dst = str(dst, "from", from)
 	dst = num(dst, "seq", seq)
@@ -208,7 +179,7 @@ func Message(dst []byte, room, from string, seq uint64, ts int64, text string) [
 
 // MemberJoined appends a member_joined event.
 func MemberJoined(dst []byte, room string, m Member) []byte {
-	dst = begin(dst, "member_joined", "")
+	dst = begin(dst, "member_joined", "", 48+len(room)+len(m.ID)+len(m.Nickname))
 	dst = str(dst, "room", room)
 	dst = append(dst, `,"member":`...)
 	dst = member(dst, m)
@@ -217,7 +188,7 @@ func MemberJoined(dst []byte, room string, m Member) []byte {
 
 // MemberLeft appends a member_left event.
 func MemberLeft(dst []byte, room, member, reason string) []byte {
-	dst = begin(dst, "member_left", "")
+	dst = begin(dst, "member_left", "", 48+len(room)+len(member)+len(reason))
 	dst = str(dst, "room", room)
 	dst = str(dst, "member", member)
 	dst = str(dst, "reason", reason)
@@ -226,7 +197,7 @@ func MemberLeft(dst []byte, room, member, reason string) []byte {
 
 // OwnerChanged appends an owner_changed event.
 func OwnerChanged(dst []byte, room, owner string) []byte {
-	dst = begin(dst, "owner_changed", "")
+	dst = begin(dst, "owner_changed", "", 32+len(room)+len(owner))
 	dst = str(dst, "room", room)
 	dst = str(dst, "owner", owner)
 	return append(dst, '}')
@@ -234,7 +205,7 @@ func OwnerChanged(dst []byte, room, owner string) []byte {
 
 // RoomClosed appends a room_closed event.
 func RoomClosed(dst []byte, room, reason string) []byte {
-	dst = begin(dst, "room_closed", "")
+	dst = begin(dst, "room_closed", "", 32+len(room)+len(reason))
 	dst = str(dst, "room", room)
 	dst = str(dst, "reason", reason)
 	return append(dst, '}')
@@ -242,14 +213,16 @@ func RoomClosed(dst []byte, room, reason string) []byte {
 
 // History appends a history event.
 func History(dst []byte, room, from, data string) []byte {
-	dst = begin(dst, "history", "")
+	dst = begin(dst, "history", "", 48+len(room)+len(from)+len(data))
 	dst = str(dst, "room", room)
 	dst = str(dst, "from", from)
 	dst = str(dst, "data", data)
 	return append(dst, '}')
 }
 
-func begin(dst []byte, typ, id string) []byte {
+// begin starts an event of about size bytes in dst.
+func begin(dst []byte, typ, id string, size int) []byte {
+	dst = slices.Grow(dst, size+len(typ)+len(id)+32)
 	dst = append(dst, `{"type":"`...)
 	dst = append(dst, typ...) // event names are plain ASCII
 	dst = append(dst, '"')

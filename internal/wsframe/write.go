@@ -65,8 +65,10 @@ func AppendClose(dst []byte, code ws.StatusCode, reason string) []byte {
 		return append(dst, 0x80|byte(ws.OpClose), 0)
 	}
 	if len(reason) > maxCloseReason {
+		// Back up over at most 3 continuation bytes: the most a rune
+		// has. A reason that is not UTF-8 must not be cut further.
 		cut := maxCloseReason
-		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		for cut > maxCloseReason-3 && !utf8.RuneStart(reason[cut]) {
 			cut--
 		}
 		reason = reason[:cut]

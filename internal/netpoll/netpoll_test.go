@@ -1,0 +1,205 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sink is a watched server-side connection that counts what it reads.
+type sink struct {
+	raw     syscall.RawConn
+	desc    *Desc
+	busy    atomic.Bool
+	overlap atomic.Bool
+	n       atomic.Int64
+	eof     chan struct{}
+}
+
+func (s *sink) onReady(*Desc) {
+	if !s.busy.CompareAndSwap(false, true) {
+		s.overlap.Store(true)
+	}
+	defer s.busy.Store(false)
+	buf := make([]byte, 512)
+	for {
+		n, err := Read(s.raw, buf)
+		s.n.Add(int64(n))
+		switch {
+		case err == syscall.EAGAIN:
+			s.desc.Resume()
+			return
+		case err != nil || n == 0:
+			close(s.eof)
+			return
+		}
+	}
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+func watch(t *testing.T, p *Poller, c net.Conn) *sink {
+	t.Helper()
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{raw: raw, eof: make(chan struct{})}
+	if s.desc, err = p.Add(raw, s.onReady); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPollerDeliversEveryByte(t *testing.T) {
+	p, err := New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ln := listen(t)
+	const conns, writes, size = 20, 200, 100
+	var wg sync.WaitGroup
+	sinks := make([]*sink, conns)
+	for i := range conns {
+		cc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		sinks[i] = watch(t, p, sc)
+		wg.Go(func() {
+			defer cc.Close()
+			msg := make([]byte, size)
+			for range writes {
+				if _, err := cc.Write(msg); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, s := range sinks {
+		select {
+		case <-s.eof:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("conn %d: no end of stream seen", i)
+		}
+		if got := s.n.Load(); got != writes*size {
+			t.Errorf("conn %d: read %d bytes, want %d", i, got, writes*size)
+		}
+		if s.overlap.Load() {
+			t.Errorf("conn %d: callbacks overlapped", i)
+		}
+	}
+}
+
+// Idle watched connections cost no goroutine.
+func TestIdleConnectionsHaveNoGoroutine(t *testing.T) {
+	p, err := New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ln := listen(t)
+	before := runtime.NumGoroutine()
+	const n = 500
+	for range n {
+		cc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		s := watch(t, p, sc)
+		defer s.desc.Remove()
+	}
+	if grown := runtime.NumGoroutine() - before; grown > 10 {
+		t.Fatalf("%d goroutines for %d idle connections", grown, n)
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p, err := New(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != ErrClosed {
+		t.Fatalf("second Close: %v", err)
+	}
+	ln := listen(t)
+	cc, _ := net.Dial("tcp", ln.Addr().String())
+	defer cc.Close()
+	sc, _ := ln.Accept()
+	defer sc.Close()
+	raw, _ := sc.(syscall.Conn).SyscallConn()
+	if _, err := p.Add(raw, func(*Desc) {}); err != ErrClosed {
+		t.Fatalf("Add after Close: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // goroutines unwinding, not a time rule
+	}
+	if runtime.NumGoroutine() > before {
+		t.Fatalf("goroutines: %d before, %d after Close", before, runtime.NumGoroutine())
+	}
+}
+
+// A connection closed by another goroutine yields no event; Wake makes its
+// callback run anyway, and the read fails there.
+func TestWakeAfterClose(t *testing.T) {
+	p, err := New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ln := listen(t)
+	const n = 50
+	for range n { // more wakes than the work queue holds
+		cc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := watch(t, p, sc)
+		sc.Close()
+		s.desc.Wake()
+		select {
+		case <-s.eof:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no callback after Wake on a closed connection")
+		}
+		s.desc.Remove()
+	}
+}

@@ -1,0 +1,152 @@
+package wire
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// decodeStd is what encoding/json makes of p, for comparison.
+func decodeStd(p []byte) (Request, bool) {
+	var r Request
+	if json.Unmarshal(p, &r) != nil || r.Type == "" || len(r.ID) > MaxIDLen {
+		return Request{}, false
+	}
+	return r, true
+}
+
+var corpus = []string{
+	`{"type":"hello","id":"1","nickname":"Ana"}`,
+	` { "type" : "send" , "room":"r", "text":"a\"b\\c\/d\b\f\n\r\t" } `,
+	`{"type":"send","text":"\u00e9\u4e2d\ud83d\ude00"}`,
+	`{"type":"send","text":"\ud83d"}`,
+	`{"type":"send","text":"\ud83dx"}`,
+	`{"type":"send","text":"\ude00\ud83d\ude00"}`,
+	`{"type":"send","text":"\ud83d\u0041"}`,
+	`{"type":"send","extra":{"a":[1,2.5,-3e10,true,false,null,"x",{}],"b":[]},"room":"r"}`,
+	`{"type":"send","room":null}`,
+	`{"type":"send","room":"a","room":"b"}`,
+	`{"type":"join","token":"t","n":-0.0e+1}`,
+	`{"type":"hello","id":""}`,
+	`{}`,
+	`{"id":"x"}`,
+	`{"type":7}`,
+	`{"type":"send","room":["r"]}`,
+	`{"type":"send","room":true}`,
+	`{"type":"send",}`,
+	`{"type":"send"`,
+	`{"type":"send"} x`,
+	`[{"type":"send"}]`,
+	`"send"`,
+	``,
+	`{"type":"send","n":01}`,
+	`{"type":"send","n":1.}`,
+	`{"type":"send","n":.5}`,
+	`{"type":"send","n":-}`,
+	`{"type":"send","text":"a` + "\x01" + `b"}`,
+	`{"type":"send","text":"\x"}`,
+	`{"type":"send","text":"\u12"}`,
+	`{"type":"send","x":tru}`,
+	`{"type":"send","x":nul}`,
+	`{"type":"hello","id":"` + strings.Repeat("i", 65) + `"}`,
+	`{"ty\u0070e":"send"}`,
+	`{"type":"send","x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+	`{"type":"send","x":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}`,
+}
+
+// The hand-written decoder agrees with encoding/json on every request,
+// except where this one is stricter by design: nesting over 32 levels, and
+// field names that match only case-insensitively or through escapes.
+func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
+	for _, in := range corpus {
+		t.Run(in[:min(len(in), 40)], func(t *testing.T) {
+			compare(t, []byte(in))
+		})
+	}
+}
+
+func compare(t *testing.T, p []byte) {
+	var got Request
+	err := DecodeRequest(p, &got)
+	want, ok := decodeStd(p)
+	if !utf8.Valid(p) {
+		if err == nil && !ok {
+			t.Fatalf("%q: accepted, but encoding/json refuses it", p)
+		}
+		return
+	}
+	if strict(p) {
+		// Fields encoding/json filled through other cases or escapes may
+		// differ; what this decoder accepts must still be a request there.
+		if err == nil && !ok {
+			t.Fatalf("%q: got %+v, but encoding/json refuses it", p, got)
+		}
+		return
+	}
+	if (err == nil) != ok {
+		t.Fatalf("%q: err %v, but encoding/json ok=%v (%+v)", p, err, ok, want)
+	}
+	if ok && got != want {
+		t.Fatalf("%q:\n got %+v\nwant %+v", p, got, want)
+	}
+}
+
+// strict reports inputs where this decoder may refuse, or read less than,
+// what encoding/json accepts. Invalid UTF-8 is among them: encoding/json
+// replaces it, this decoder keeps the bytes (the frame reader has already
+// refused such text, and the encoder replaces it on the way out).
+func strict(p []byte) bool {
+	var m map[string]any
+	if json.Unmarshal(p, &m) != nil {
+		return !utf8.Valid(p) || strings.Count(string(p), "[")+strings.Count(string(p), "{") > maxDepth
+	}
+	for k := range m {
+		var r Request
+		if r.field([]byte(strings.ToLower(k))) != nil && !strings.Contains(string(p), `"`+k+`"`) {
+			return true // the key was written with escapes
+		}
+		if strings.ToLower(k) != k {
+			return true
+		}
+	}
+	return !utf8.Valid(p) || strings.Count(string(p), "[")+strings.Count(string(p), "{") > maxDepth
+}
+
+func TestDecodeKeepsIDOnError(t *testing.T) {
+	var r Request
+	if err := DecodeRequest([]byte(`{"id":"q1","type":"send","room":5}`), &r); err == nil || r.ID != "q1" {
+		t.Fatalf("err %v, id %q", err, r.ID)
+	}
+	deep := `{"type":"send","id":"q2","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`
+	if err := DecodeRequest([]byte(deep), &r); err == nil || r.ID != "q2" {
+		t.Fatalf("deep: err %v, id %q", err, r.ID)
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	for _, in := range corpus {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		compare(t, p)
+	})
+}
+
+func BenchmarkDecodeRequest(b *testing.B) {
+	p := []byte(`{"type":"send","id":"42","room":"Xk2mNq8vR0aZcVw1eLp9Tg","text":"` + strings.Repeat("QUJDREVGR0g", 12) + `"}`)
+	b.Run("hand-written", func(b *testing.B) {
+		b.ReportAllocs()
+		var r Request
+		for b.Loop() {
+			DecodeRequest(p, &r)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		var r Request
+		for b.Loop() {
+			json.Unmarshal(p, &r)
+		}
+	})
+}

@@ -1,0 +1,132 @@
+package epchat_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/gobwas/ws"
+
+	"github.com/epchat-go/epchat"
+)
+
+// Serve upgrades connections of a listener the host owns, with the same
+// rules as ServeHTTP.
+func TestServeListener(t *testing.T) {
+	hub, err := epchat.New(
+		epchat.WithNetpoll(!blockingReads()),
+		epchat.WithAuthorize(func(r *http.Request) (string, error) {
+			if r.Header.Get("X-User") == "banned" || r.URL.Path != "/chat" {
+				return "", errors.New("no")
+			}
+			return "", nil
+		}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(ln) }()
+	url := "ws://" + ln.Addr().String() + "/chat"
+
+	ana, ben := dial(t, url), dial(t, url)
+	ana.hello("Ana")
+	ben.hello("Ben")
+	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
+	ben.mustCall("joined", map[string]any{"type": "join", "token": tok})
+	ben.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "over Serve"})
+	if e := ana.expect("message", room); e.str("text") != "over Serve" {
+		t.Fatalf("message: %v", e)
+	}
+
+	status := func(hdr http.Header) int {
+		t.Helper()
+		_, _, _, err := ws.Dialer{Header: ws.HandshakeHeaderHTTP(hdr)}.Dial(context.Background(), url)
+		var se ws.StatusError
+		if errors.As(err, &se) {
+			return int(se)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return http.StatusSwitchingProtocols
+	}
+	if got := status(http.Header{"Origin": {"https://evil.example"}}); got != http.StatusForbidden {
+		t.Errorf("cross-site origin: %d, want 403", got)
+	}
+	if got := status(http.Header{"X-User": {"banned"}}); got != http.StatusForbidden {
+		t.Errorf("refused by the hook: %d, want 403", got)
+	}
+
+	if err := hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, epchat.ErrHubClosed) {
+		t.Fatalf("Serve returned %v, want ErrHubClosed", err)
+	}
+	if code := ana.closeCode(); code != ws.StatusGoingAway {
+		t.Fatalf("close code %d, want 1001", code)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("listener still open after Shutdown")
+	}
+	checkNoHubGoroutines(t)
+}
+
+// Serve applies the connection limits and WithClientAddr like ServeHTTP:
+// 503 before the upgrade, a slot freed when a connection ends.
+func TestServeLimits(t *testing.T) {
+	hub, err := epchat.New(
+		epchat.WithNetpoll(!blockingReads()),
+		epchat.WithMaxConnectionsPerAddr(1),
+		byTestAddr,
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(ln) }()
+	url := "ws://" + ln.Addr().String() + "/chat"
+
+	first, err := dialFrom(t, url, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.hello("nick-first")
+	var se ws.StatusError
+	if _, err := dialFrom(t, url, "10.0.0.1"); !errors.As(err, &se) || se != http.StatusServiceUnavailable {
+		t.Fatalf("second connection from one address: %v, want 503", err)
+	}
+	other, err := dialFrom(t, url, "10.0.0.2")
+	if err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	other.hello("nick-other")
+	first.nc.Close()
+	waitUntil(t, "the slot freed", func() bool { _, slots := hub.LiveConns(); return slots == 1 })
+	again, err := dialFrom(t, url, "10.0.0.1")
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.hello("nick-again")
+
+	if err := hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-served
+	if conns, slots := hub.LiveConns(); conns != 0 || slots != 0 {
+		t.Fatalf("%d connections, %d slots after Shutdown", conns, slots)
+	}
+	checkNoHubGoroutines(t)
+}
