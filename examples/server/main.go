@@ -1,4 +1,5 @@
-// Command server is the epchat demo: a Hub mounted at /chat/ next to a page.
+// Command server is the epchat demo: a Hub mounted at /chat/ next to the
+// end-to-end encrypted chat page of package web.
 //
 //	go run ./examples/server            # http://127.0.0.1:8080/
 //	go run ./examples/server -addr :9000
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/examples/web"
 )
 
 func main() {
@@ -38,6 +40,10 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
+	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
+	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
+	maxConnsPerAddr := fs.Int("max-conns-per-addr", epchat.DefaultMaxConnectionsPerAddr, "WebSocket connections from one client address at once (a load generator on loopback needs more)")
+	requestRate := fs.Float64("request-rate", epchat.DefaultRequestRate, "requests per second per connection (a load generator sending flat out needs more)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,14 +52,27 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if *debugAddr != "" {
+		at, stopDebug, err := startDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+		fmt.Fprintf(out, "profiles: http://%s/debug/pprof/\n", at)
+	}
 
-	hub, err := epchat.New(epchat.WithLogger(logger))
+	hub, err := epchat.New(
+		epchat.WithLogger(logger),
+		epchat.WithMaxConnections(*maxConns),
+		epchat.WithMaxConnectionsPerAddr(*maxConnsPerAddr),
+		epchat.WithRequestRate(*requestRate, max(epchat.DefaultRequestBurst, int(*requestRate))),
+	)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
-	mux.Handle("/", pageHandler())
+	mux.Handle("/", web.Handler())
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
