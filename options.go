@@ -221,8 +221,9 @@ func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimi
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
 
 // WithHandshakeTimeout bounds the writing of the upgrade response.
-// Default: 10 seconds. The time to read the request is the host's
-// http.Server ReadHeaderTimeout: set it (5 to 10 seconds).
+// Default: 10 seconds. Through ServeHTTP, the time to read the request is
+// the host's http.Server ReadHeaderTimeout: set it (5 to 10 seconds).
+// Through Serve, this bounds the whole upgrade, reading included.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }

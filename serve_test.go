@@ -3,9 +3,11 @@ package epchat_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -127,6 +129,37 @@ func TestServeLimits(t *testing.T) {
 	<-served
 	if conns, slots := hub.LiveConns(); conns != 0 || slots != 0 {
 		t.Fatalf("%d connections, %d slots after Shutdown", conns, slots)
+	}
+	checkNoHubGoroutines(t)
+}
+
+// Serve gives a client that sends its upgrade request slowly the
+// handshake timeout, then hangs up: there is no http.Server to do it.
+func TestServeSlowHandshake(t *testing.T) {
+	hub, err := epchat.New(epchat.WithNetpoll(!blockingReads()), epchat.WithHandshakeTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hub.Serve(ln)
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET /chat HTTP/1.1\r\nHost: x\r\n") // and nothing more
+	nc.SetReadDeadline(time.Now().Add(waitFor))
+	if _, err := io.ReadAll(nc); err != nil {
+		t.Fatalf("the server did not hang up: %v", err)
+	}
+	if err := hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if conns, slots := hub.LiveConns(); conns != 0 || slots != 0 {
+		t.Fatalf("%d connections, %d slots", conns, slots)
 	}
 	checkNoHubGoroutines(t)
 }
