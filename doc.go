@@ -58,6 +58,12 @@
 //		storetest.Run(t, func(t *testing.T) epchat.Store { return mystore.New() })
 //	}
 //
+// Every rule that spans several records (redeem and seat, the seat limit,
+// the close cascade, the sweeps) is one atomic call, never a read followed
+// by a write; a Store never reads the clock but acts at the instant it is
+// given; errors are this package's sentinels. The sqlitestore module is a
+// worked example on an in-memory SQLite database.
+//
 // # Privacy
 //
 // The Hub logs ([WithLogger]) ids, counts and reasons only: never message

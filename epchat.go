@@ -79,6 +79,9 @@ type Hub struct {
 	roomLocks [256]sync.Mutex
 	seed      maphash.Seed
 
+	stats counters   // figures for Stats (stats.go)
+	hooks hookRunner // the hook queue (hooks.go)
+
 	// ctx is the context of the Store and Broker calls made for the
 	// connections and the sweeper: no deadline per call (a Store that talks
 	// to a server bounds its own calls), cancelled once Shutdown is done.
@@ -135,6 +138,7 @@ func New(opts ...Option) (*Hub, error) {
 		seed:    maphash.MakeSeed(),
 		done:    make(chan struct{}),
 	}
+	h.stats.init()
 	if cfg.netpoll {
 		p, err := netpoll.New(max(8, 4*runtime.GOMAXPROCS(0)))
 		if err == nil {
@@ -158,6 +162,7 @@ func New(opts ...Option) (*Hub, error) {
 	tick, stop := h.clock.NewTicker(sweepInterval)
 	h.wg.Add(1)
 	go h.sweepLoop(tick, stop)
+	h.startHooks()
 	return h, nil
 }
 
@@ -447,6 +452,7 @@ func (h *Hub) register(c *conn) bool {
 	}
 	h.wg.Add(1) // the connection; Done in conn.finish
 	h.conns[c] = struct{}{}
+	h.noteConnOpened()
 	return true
 }
 
@@ -502,6 +508,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.poller.Close()
 	}
 	h.cancel()
+	if herr := h.stopHooks(ctx); err == nil {
+		err = herr
+	}
 	h.log.Info("hub stopped", "connections", len(conns))
 	return err
 }
@@ -593,6 +602,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
 			out.Members = append(out.Members, tok)
 		}
 	}
+	h.roomOpened(room.ID, reasonHost, 0)
 	h.log.Info("room opened by host", "room", room.ID, "invites", spec.Invites+1)
 	return out, nil
 }
@@ -648,7 +658,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 		h.log.Error("sweep idle rooms", "err", err)
 	} else {
 		for _, cr := range closed {
-			h.announceClosed(cr.Room.ID, reasonIdle)
+			h.announceClosed(cr.Room.ID, reasonIdle, len(cr.Members))
 		}
 	}
 	if deps, err := h.store.VacateUsers(ctx, now.Add(-h.cfg.grace)); err != nil {
@@ -662,6 +672,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 			h.log.Error("sweep idle users", "err", err)
 		} else {
 			h.announceDepartures(deps)
+			h.stats.usersForgotten.Add(uint64(len(deps)))
 			if len(deps) > 0 {
 				h.log.Info("users forgotten", "count", len(deps))
 			}
@@ -670,6 +681,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 	if n, err := h.store.ExpireInvites(ctx, now); err != nil {
 		h.log.Error("sweep invites", "err", err)
 	} else if n > 0 {
+		h.stats.invitesExpired.Add(uint64(n))
 		h.log.Debug("invites expired", "count", n)
 	}
 }

@@ -17,6 +17,7 @@ func (h *Hub) createInvite(ctx context.Context, room, by string, owner bool, now
 	if err := h.store.CreateInvite(ctx, inv, by, now); err != nil {
 		return InviteToken{}, err
 	}
+	h.stats.invitesMade.Add(1)
 	return InviteToken{Token: tok, ExpiresAt: inv.ExpiresAt}, nil
 }
 
@@ -58,6 +59,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	m := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
 	r, _, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
 	if err != nil {
+		h.stats.invitesRefused.Add(1)
 		if errors.Is(err, ErrInviteInvalid) {
 			h.guessFailed(c)
 		}
@@ -69,6 +71,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	lk := h.roomLock(r.ID)
 	lk.Lock()
 	defer lk.Unlock()
+	h.inviteRedeemed(r.ID, c.user, r.Owner == c.user)
 	r, members, err := h.store.Room(ctx, r.ID)
 	if err != nil {
 		c.replyError(req.ID, h.codeOf(c, "room", err), "")

@@ -74,6 +74,7 @@ type conn struct {
 	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
 	pinged     atomic.Int64 // clock time of the last ping sent, Unix ns
 	identified atomic.Bool
+	cause      atomic.Uint32 // closeCause: why it ends (stats.go)
 
 	// user and nick are set once by hello, before identified is set.
 	user string
@@ -199,6 +200,7 @@ func (c *conn) readLoop(early []byte) {
 }
 
 func (c *conn) feed(b []byte) {
+	c.h.stats.bytesIn.Add(uint64(len(b)))
 	if c.broken {
 		return
 	}
@@ -237,6 +239,7 @@ func (c *conn) OnPong([]byte) {}
 // handshake, answer in kind; if it answers ours, the handshake is complete
 // and the socket closes as soon as our close frame is out.
 func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
+	c.noteCause(causeClient)
 	if code == ws.StatusNoStatusRcvd {
 		code = ws.StatusNormalClosure
 	}
@@ -313,6 +316,7 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 		return
 	}
 	c.closing = true
+	c.noteCause(causeOf(code))
 	c.closeFrame = wsframe.AppendClose(nil, code, reason)
 	c.kick()
 	// Bound the wait for the peer's answer.
@@ -362,12 +366,14 @@ func (c *conn) flush() {
 
 		c.nc.SetWriteDeadline(time.Now().Add(c.h.cfg.writeTimeout))
 		bufs := net.Buffers(batch)
-		_, err := bufs.WriteTo(c.nc)
+		n, err := bufs.WriteTo(c.nc)
+		c.h.stats.bytesOut.Add(uint64(n))
 		clear(batch)
 		c.mu.Lock()
 		c.spare = batch[:0]
 		c.mu.Unlock()
 		if err != nil {
+			c.noteWriteError(err)
 			c.mu.Lock()
 			c.flushing = false
 			c.mu.Unlock()
@@ -435,6 +441,7 @@ func (c *conn) finish() {
 			h.log.Error("detach", "conn", c.id, "err", err)
 		}
 	}
+	h.noteConnClosed(c)
 	h.wg.Done()
 }
 
@@ -442,6 +449,7 @@ func (c *conn) finish() {
 func (c *conn) reply(payload []byte) { c.send(textFrame(payload)) }
 
 func (c *conn) replyError(id string, code wire.Code, room string) {
+	c.h.stats.errorSent(code)
 	c.reply(wire.Error(nil, id, code, room))
 }
 
@@ -567,6 +575,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 			c.replyError(req.ID, wire.Internal, "")
 			return
 		}
+		h.stats.usersCreated.Add(1)
 	}
 	if err := h.store.Attach(ctx, u.ID, now); err != nil {
 		if errors.Is(err, ErrNotFound) { // forgotten in between
@@ -592,6 +601,9 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	// those rooms can overtake it.
 	unlock := h.lockRooms(roomIDs)
 	rooms := h.resumeRooms(ctx, c, roomIDs)
+	if token == "" {
+		h.stats.usersResumed.Add(1)
+	}
 	c.reply(wire.Welcome(nil, req.ID, wire.Member{ID: u.ID, Nickname: u.Nickname}, token, rooms))
 	unlock()
 	h.log.Debug("identified", "conn", c.id, "user", u.ID, "resumed", token == "", "rooms", len(rooms))

@@ -73,6 +73,7 @@ type config struct {
 	guessWindow      time.Duration
 	authorize        func(*http.Request) (string, error)
 	logger           *slog.Logger
+	hooks            Hooks
 	clock            Clock
 }
 

@@ -65,12 +65,15 @@ func (h *Hub) subscribeUser(room, user string) {
 func (h *Hub) fanout(room string, payload []byte, skip uint64) {
 	frame := textFrame(payload)
 	h.mu.Lock()
+	n := 0
 	for c := range h.rooms[room] {
 		if c.id != skip {
 			c.send(frame)
+			n++
 		}
 	}
 	h.mu.Unlock()
+	h.stats.deliveries.Add(uint64(n))
 }
 
 // deliverTo sends one encoded event to the connections of user subscribed
@@ -78,17 +81,21 @@ func (h *Hub) fanout(room string, payload []byte, skip uint64) {
 func (h *Hub) deliverTo(room, user string, payload []byte) {
 	frame := textFrame(payload)
 	h.mu.Lock()
+	n := 0
 	for _, c := range h.users[user] {
 		if _, ok := c.rooms[room]; ok {
 			c.send(frame)
+			n++
 		}
 	}
 	h.mu.Unlock()
+	h.stats.deliveries.Add(uint64(n))
 }
 
 // publishLeave tells a room about a departure. The room's lock is held.
 // skip is the leaving connection, which gets a reply instead (0: none).
 func (h *Hub) publishLeave(res LeaveResult, reason string, skip uint64) {
+	h.memberLeft(res, reason)
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindLeft,
 		Closed:  res.Closed,
@@ -109,15 +116,17 @@ func (h *Hub) publishLeave(res LeaveResult, reason string, skip uint64) {
 
 // announceClosed tells the members of a room the Store closed that it is
 // closed. It takes the room's lock.
-func (h *Hub) announceClosed(room, reason string) {
+func (h *Hub) announceClosed(room, reason string, seats int) {
 	lk := h.roomLock(room)
 	lk.Lock()
 	defer lk.Unlock()
-	h.publishClosed(room, reason)
+	h.publishClosed(room, reason, seats)
 }
 
-// publishClosed tells a room it is closed. The room's lock is held.
-func (h *Hub) publishClosed(room, reason string) {
+// publishClosed tells a room it is closed, with seats still taken. The
+// room's lock is held.
+func (h *Hub) publishClosed(room, reason string, seats int) {
+	h.roomClosed(room, reason, seats)
 	h.publish(&wire.Envelope{Kind: wire.KindClosed, Room: room, Payload: wire.RoomClosed(nil, room, reason)})
 	h.log.Debug("room closed", "room", room, "reason", reason)
 }
@@ -146,10 +155,11 @@ func (h *Hub) closeRoom(ctx context.Context, room, reason string) error {
 	lk := h.roomLock(room)
 	lk.Lock()
 	defer lk.Unlock()
-	if _, err := h.store.CloseRoom(ctx, room); err != nil {
+	cr, err := h.store.CloseRoom(ctx, room)
+	if err != nil {
 		return err
 	}
-	h.publishClosed(room, reason)
+	h.publishClosed(room, reason, len(cr.Members))
 	return nil
 }
 
@@ -216,6 +226,8 @@ func (h *Hub) create(c *conn, req *wire.Request) {
 		return
 	}
 	h.subscribeUser(r.ID, c.user)
+	h.roomOpened(r.ID, "create", 1)
+	h.memberJoined(r.ID, c.user, "create")
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, []Member{owner})))
 	h.log.Debug("room opened", "room", r.ID, "owner", c.user)
 }
@@ -239,6 +251,7 @@ func (h *Hub) sendMessage(c *conn, req *wire.Request) {
 		return
 	}
 	ts := now.UnixMilli()
+	h.stats.messages.Add(1)
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindMessage,
 		Skip:    c.id,
@@ -300,12 +313,13 @@ func (h *Hub) closeByOwner(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.Forbidden, req.Room)
 		return
 	}
-	if _, err := h.store.CloseRoom(ctx, req.Room); err != nil {
+	cr, err := h.store.CloseRoom(ctx, req.Room)
+	if err != nil {
 		c.replyError(req.ID, h.codeOf(c, "close", err), req.Room)
 		return
 	}
 	c.reply(wire.OK(nil, req.ID))
-	h.publishClosed(req.Room, reasonOwner)
+	h.publishClosed(req.Room, reasonOwner, len(cr.Members))
 }
 
 // history relays the owner's copy of the conversation to one member.
@@ -330,6 +344,7 @@ func (h *Hub) history(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.NotFound, req.Room)
 		return
 	}
+	h.stats.histories.Add(1)
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindDirect,
 		Room:    req.Room,

@@ -1,5 +1,6 @@
 // Command server is the epchat demo: a Hub mounted at /chat/ next to the
-// end-to-end encrypted chat page of package web.
+// end-to-end encrypted chat page of package web, with the Hub's figures at
+// /stats (a live page), /stats.json and /metrics (Prometheus).
 //
 //	go run ./examples/server            # http://127.0.0.1:8080/
 //	go run ./examples/server -addr :9000
@@ -23,6 +24,7 @@ import (
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/examples/web"
+	"github.com/epchat-go/epchat/sqlitestore"
 )
 
 func main() {
@@ -40,6 +42,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
+	storeName := fs.String("store", "memory", "where rooms live: memory, or sqlite (an in-memory SQLite database, never on disk)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
 	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
 	maxConnsPerAddr := fs.Int("max-conns-per-addr", epchat.DefaultMaxConnectionsPerAddr, "WebSocket connections from one client address at once (a load generator on loopback needs more)")
@@ -61,18 +64,32 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		fmt.Fprintf(out, "profiles: http://%s/debug/pprof/\n", at)
 	}
 
-	hub, err := epchat.New(
+	opts := []epchat.Option{
 		epchat.WithLogger(logger),
 		epchat.WithMaxConnections(*maxConns),
 		epchat.WithMaxConnectionsPerAddr(*maxConnsPerAddr),
 		epchat.WithRequestRate(*requestRate, max(epchat.DefaultRequestBurst, int(*requestRate))),
-	)
+	}
+	switch *storeName {
+	case "memory":
+	case "sqlite":
+		st, err := sqlitestore.New()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		opts = append(opts, epchat.WithStore(st))
+	default:
+		return fmt.Errorf("unknown -store %q: memory or sqlite", *storeName)
+	}
+	hub, err := epchat.New(opts...)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
 	mux.Handle("/", web.Handler())
+	mountStats(mux, hub)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

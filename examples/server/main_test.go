@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +15,28 @@ import (
 	"github.com/gobwas/ws/wsutil"
 )
 
-// TestDemoServer runs the demo as a newcomer would and chats through it
-// with a client that knows only PROTOCOL.md.
+// TestDemoServer runs the demo as a newcomer would, on each store, and
+// chats through it with a client that knows only PROTOCOL.md. Nothing may
+// be written to disk: the working directory stays empty.
 func TestDemoServer(t *testing.T) {
+	for _, store := range []string{"memory", "sqlite"} {
+		t.Run(store, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			t.Setenv("TMPDIR", dir)
+			chatThroughDemo(t, "-store", store)
+			if files, _ := os.ReadDir(dir); len(files) > 0 {
+				t.Fatalf("the demo wrote %d files, first %s", len(files), files[0].Name())
+			}
+		})
+	}
+}
+
+func chatThroughDemo(t *testing.T, args ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, ready) }()
+	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, ready) }()
 	var addr string
 	select {
 	case addr = <-ready:

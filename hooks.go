@@ -1,0 +1,238 @@
+package epchat
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// hookQueueSize is how many hook calls may wait for the hook goroutine;
+// beyond it new ones are dropped.
+const hookQueueSize = 1024
+
+// Hooks are functions the Hub calls when rooms open and close and members
+// come and go: for an audit trail, metrics by room, billing. Each is
+// optional. Set them with WithHooks.
+//
+// An event carries ids, counts and reasons, never a nickname, a text or a
+// token. Its ids are the room and member ids clients see.
+//
+// How hooks are called: by one goroutine that New starts, one call at a
+// time, in the order the events happened; a room's events come in the
+// order its members saw them. The Hub never waits for a hook and never
+// calls one with a lock held: it queues the call (up to 1024 calls wait)
+// and goes on. While the queue is full, because the hooks are slower than
+// the events, new calls are dropped and counted in Stats.HooksDropped.
+// Shutdown stops the queue, waits until the calls queued are made (or
+// until its context is done: the rest is then dropped and counted), and
+// returns; the Hub makes no call after Shutdown returned, and drops the
+// events of Hub methods called after it. A hook that panics is recovered
+// and logged, and the calls after it are made.
+//
+// With several Hub processes, an event is seen by the process where it
+// happened: the one that served the request, or whose sweep applied the
+// time rule.
+type Hooks struct {
+	// RoomOpened is called when a room opens. Reason is "create" (a
+	// member's create request; Members is 1, and MemberJoined follows for
+	// the creator) or "host" (Hub.CreateRoom; Members is 0).
+	RoomOpened func(RoomEvent)
+	// RoomClosed is called when a room closes. Reason is "owner", "idle",
+	// "empty" (its last member left), "host" or "shutdown". Members is the
+	// number of seats still taken when it closed (0 when empty): those
+	// members get no MemberLeft.
+	RoomClosed func(RoomEvent)
+	// MemberJoined is called when a seat is taken. Reason is "create" (the
+	// creator of a room) or "invite" (after InviteRedeemed).
+	MemberJoined func(MemberEvent)
+	// MemberLeft is called when a member leaves a room. Reason is "left"
+	// (the member sent leave) or "disconnected" (the member's connections
+	// went away and did not come back within the reconnect grace, or the
+	// user was forgotten). A room whose last member left then closes with
+	// reason "empty".
+	MemberLeft func(MemberEvent)
+	// InviteRedeemed is called when a join redeems an invite.
+	InviteRedeemed func(InviteEvent)
+}
+
+func (hk Hooks) any() bool {
+	return hk.RoomOpened != nil || hk.RoomClosed != nil || hk.MemberJoined != nil ||
+		hk.MemberLeft != nil || hk.InviteRedeemed != nil
+}
+
+// RoomEvent is a room opening or closing.
+type RoomEvent struct {
+	// Room is the room id.
+	Room string
+	// Reason says why; see Hooks.
+	Reason string
+	// Members is the number of seats taken at that moment.
+	Members int
+	// At is the time of the event, on the Hub's clock.
+	At time.Time
+}
+
+// MemberEvent is a member joining or leaving a room.
+type MemberEvent struct {
+	// Room is the room id.
+	Room string
+	// Member is the member's public id.
+	Member string
+	// Reason says why; see Hooks.
+	Reason string
+	// At is the time of the event, on the Hub's clock.
+	At time.Time
+}
+
+// InviteEvent is an invite redeemed.
+type InviteEvent struct {
+	// Room is the id of the room the invite was for.
+	Room string
+	// Member is the public id of the member who redeemed it.
+	Member string
+	// Owner reports that the redeemer is the room's owner: an owner invite
+	// made by Hub.CreateRoom.
+	Owner bool
+	// At is the time of the event, on the Hub's clock.
+	At time.Time
+}
+
+// WithHooks sets the functions called when rooms open and close and
+// members join and leave. See Hooks for how they are called. Default: none.
+func WithHooks(hk Hooks) Option { return func(c *config) { c.hooks = hk } }
+
+// hookRunner is the queue of hook calls and the goroutine that makes them.
+type hookRunner struct {
+	mu      sync.RWMutex // held to send on queue (read) and to close it (write)
+	closed  bool
+	queue   chan func()
+	done    chan struct{} // closed when the goroutine returns
+	abandon atomic.Bool   // Shutdown gave up waiting: drop the rest
+}
+
+// startHooks starts the hook goroutine, if there is any hook.
+func (h *Hub) startHooks() {
+	if !h.cfg.hooks.any() {
+		return
+	}
+	r := &h.hooks
+	r.queue = make(chan func(), hookQueueSize)
+	r.done = make(chan struct{})
+	go h.runHooks()
+}
+
+func (h *Hub) runHooks() {
+	r := &h.hooks
+	defer close(r.done)
+	for call := range r.queue {
+		if r.abandon.Load() {
+			h.stats.hooksDropped.Add(1)
+			continue
+		}
+		h.callHook(call)
+	}
+}
+
+func (h *Hub) callHook(call func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("hook panicked", "panic", v)
+		}
+	}()
+	call()
+}
+
+// emit queues a hook call; it never blocks.
+func (h *Hub) emit(call func()) {
+	r := &h.hooks
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		h.stats.hooksDropped.Add(1)
+		return
+	}
+	select {
+	case r.queue <- call:
+	default:
+		h.stats.hooksDropped.Add(1)
+	}
+}
+
+// stopHooks closes the queue and waits, until ctx is done, for the calls
+// queued to be made.
+func (h *Hub) stopHooks(ctx context.Context) error {
+	r := &h.hooks
+	if r.queue == nil {
+		return nil
+	}
+	r.mu.Lock()
+	r.closed = true
+	close(r.queue)
+	r.mu.Unlock()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		r.abandon.Store(true)
+		h.log.Warn("hooks still running at shutdown; dropping the rest", "queued", len(r.queue))
+		return ctx.Err()
+	}
+}
+
+// The lifecycle of rooms and members: each function counts the event in
+// Stats and queues its hook. They are called with the room's lock held (or,
+// for a room the host opens, before anyone knows the room), so a room's
+// hooks are queued in the order of its events.
+
+// roomOpened counts a room opened with seats taken.
+func (h *Hub) roomOpened(room, reason string, seats int) {
+	h.stats.roomsOpened.Add(1)
+	if f := h.cfg.hooks.RoomOpened; f != nil {
+		ev := RoomEvent{Room: room, Reason: reason, Members: seats, At: h.clock.Now()}
+		h.emit(func() { f(ev) })
+	}
+}
+
+// roomClosed counts a room closed with seats still taken.
+func (h *Hub) roomClosed(room, reason string, seats int) {
+	h.stats.roomsClosed[roomReasonIndex(reason)].Add(1)
+	h.stats.seatsClosed.Add(uint64(seats))
+	if f := h.cfg.hooks.RoomClosed; f != nil {
+		ev := RoomEvent{Room: room, Reason: reason, Members: seats, At: h.clock.Now()}
+		h.emit(func() { f(ev) })
+	}
+}
+
+// memberJoined counts a seat taken.
+func (h *Hub) memberJoined(room, user, reason string) {
+	h.stats.membersJoined.Add(1)
+	if f := h.cfg.hooks.MemberJoined; f != nil {
+		ev := MemberEvent{Room: room, Member: user, Reason: reason, At: h.clock.Now()}
+		h.emit(func() { f(ev) })
+	}
+}
+
+// memberLeft counts a departure, and the room's closing if it was the last
+// member.
+func (h *Hub) memberLeft(res LeaveResult, reason string) {
+	h.stats.membersLeft[leaveReasonIndex(reason)].Add(1)
+	if f := h.cfg.hooks.MemberLeft; f != nil {
+		ev := MemberEvent{Room: res.Room, Member: res.User, Reason: reason, At: h.clock.Now()}
+		h.emit(func() { f(ev) })
+	}
+	if res.Closed {
+		h.roomClosed(res.Room, reasonEmpty, 0)
+		h.log.Debug("room closed", "room", res.Room, "reason", reasonEmpty)
+	}
+}
+
+// inviteRedeemed counts an invite redeemed and the seat it gave.
+func (h *Hub) inviteRedeemed(room, user string, owner bool) {
+	h.stats.invitesRedeemed.Add(1)
+	if f := h.cfg.hooks.InviteRedeemed; f != nil {
+		ev := InviteEvent{Room: room, Member: user, Owner: owner, At: h.clock.Now()}
+		h.emit(func() { f(ev) })
+	}
+	h.memberJoined(room, user, "invite")
+}

@@ -1,0 +1,105 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/epchat-go/epchat"
+)
+
+// CreateInvite implements epchat.Store.
+func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	return s.write(ctx, "CreateInvite", func(tx *sql.Tx) error {
+		var (
+			owner                   string
+			limit, members, pending int
+		)
+		err := tx.StmtContext(ctx, s.st.inviteCheck).QueryRowContext(ctx, nanos(now), inv.Room).Scan(&owner, &limit, &members, &pending)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return epchat.ErrNotFound
+		case err != nil:
+			return fail("CreateInvite", err)
+		case by != "" && by != owner:
+			return epchat.ErrForbidden
+		case members >= limit:
+			return epchat.ErrRoomFull
+		case pending >= limit:
+			return epchat.ErrTooManyInvites
+		}
+		res, err := tx.StmtContext(ctx, s.st.createInvite).ExecContext(ctx, inv.Token[:], inv.Room, inv.Owner, nanos(inv.ExpiresAt))
+		if err != nil {
+			return fail("CreateInvite", err)
+		}
+		return rowsOr(res, epchat.ErrExists, "CreateInvite")
+	})
+}
+
+// Redeem implements epchat.Store.
+func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	var (
+		r  epchat.Room
+		ms []epchat.Member
+	)
+	err := s.write(ctx, "Redeem", func(tx *sql.Tx) error {
+		var (
+			room, roomOwner          string
+			ownerInvite, member      bool
+			expires                  int64
+			limit, members, seatedIn int
+		)
+		err := tx.StmtContext(ctx, s.st.redeemCheck).QueryRowContext(ctx, token[:], m.ID).
+			Scan(&room, &ownerInvite, &expires, &roomOwner, &limit, &members, &member, &seatedIn)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return epchat.ErrInviteInvalid
+		case err != nil:
+			return fail("Redeem", err)
+		case expires <= nanos(now):
+			return epchat.ErrInviteInvalid
+		case member:
+			return epchat.ErrAlreadyMember
+		case members >= limit:
+			return epchat.ErrRoomFull
+		case maxRooms > 0 && seatedIn >= maxRooms:
+			return epchat.ErrTooManyRooms
+		}
+		if _, err := tx.StmtContext(ctx, s.st.useInvite).ExecContext(ctx, token[:]); err != nil {
+			return fail("Redeem", err)
+		}
+		if _, err := tx.StmtContext(ctx, s.st.seat).ExecContext(ctx, room, m.ID, m.Nickname, nanos(m.JoinedAt)); err != nil {
+			return fail("Redeem", err)
+		}
+		if ownerInvite && roomOwner == "" {
+			if _, err := tx.StmtContext(ctx, s.st.setOwner).ExecContext(ctx, m.ID, room); err != nil {
+				return fail("Redeem", err)
+			}
+		}
+		r, ms, err = readRoom(ctx, tx.StmtContext(ctx, s.st.room), room)
+		if err != nil {
+			return fail("Redeem", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return epchat.Room{}, nil, err
+	}
+	return r, ms, nil
+}
+
+// ExpireInvites implements epchat.Store.
+func (s *Store) ExpireInvites(ctx context.Context, now time.Time) (int, error) {
+	s.wlock.Lock()
+	defer s.wlock.Unlock()
+	res, err := s.st.expire.ExecContext(ctx, nanos(now))
+	if err != nil {
+		return 0, fail("ExpireInvites", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fail("ExpireInvites", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,656 @@
+package storetest_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/storetest"
+)
+
+// The suite is only worth something if it fails stores that break the
+// contract. Each broken store below wraps an epchat.MemoryStore and breaks
+// one rule, the way a real implementation could (a < written <=, a check
+// and a write in two steps, an ORDER BY on the wrong column, ...), and
+// names the subtest that must catch it.
+//
+// How the failure is observed: storetest.Run takes a *testing.T, as
+// slogtest.Run does, and a failing *testing.T cannot be watched from inside
+// the same test binary run: a failed subtest fails its parent, and a
+// testing.T can be neither built nor intercepted. An internal runner behind
+// a reporter interface would only test a copy of the plumbing, not the
+// t.Run/t.Fatal path a store author gets. So TestSuiteFailsBrokenStores runs
+// this test binary again (os.Args[0] -test.run=^TestBrokenStoreChild$, the
+// way the os/exec tests use helper processes) with the broken store's name
+// in the environment; the child runs the real suite on that store, and the
+// parent asserts that it exited non-zero and that its output carries the
+// "--- FAIL:" line of the expected subtest, and no panic or data race.
+
+// brokenEnv carries the name of the broken store to a child process.
+const brokenEnv = "STORETEST_BROKEN_STORE"
+
+type brokenStore struct {
+	// name says what is broken.
+	name string
+	// fails is the subtest that must fail, below TestBrokenStoreChild; ""
+	// means the suite must pass (the control).
+	fails string
+	// wrap builds the broken store around a fresh MemoryStore.
+	wrap func(*epchat.MemoryStore) epchat.Store
+}
+
+var brokenStores = []brokenStore{
+	{
+		name:  "Control",
+		fails: "",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return passThrough{m} },
+	},
+	{
+		name:  "InviteReusable",
+		fails: "Redeem/OneTime",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &reusableInvites{MemoryStore: m} },
+	},
+	{
+		name:  "LimitOffByOne",
+		fails: "Invites/RoomFull",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return offByOne{m} },
+	},
+	{
+		name:  "CloseKeepsInvites",
+		fails: "CloseRoom/Cascade",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &closeKeepsInvites{MemoryStore: m} },
+	},
+	{
+		name:  "HandOverByID",
+		fails: "Leave/OwnerHandsOver",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return handOverByID{m} },
+	},
+	{
+		name:  "RedeemCheckThenAct",
+		fails: "Concurrency/RedeemOneToken",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &checkThenAct{MemoryStore: m} },
+	},
+	{
+		name:  "ExpiredInvitesCount",
+		fails: "Invites/ExpiredDoNotCount",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &expiredCount{MemoryStore: m} },
+	},
+	{
+		name:  "InviteValidAtExpiresAt",
+		fails: "Redeem/Expiry",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return expiryInclusive{m} },
+	},
+	{
+		name:  "IdleAtCutoff",
+		fails: "Sweeps/CloseIdleRooms",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return idleInclusive{m} },
+	},
+	{
+		name:  "FullRoomBurnsInvite",
+		fails: "Redeem/RoomFullKeepsInvite",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &burnsInvite{MemoryStore: m} },
+	},
+	{
+		name:  "MembersByID",
+		fails: "Rooms/JoinOrder",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return membersByID{m} },
+	},
+	{
+		name:  "SeqReadThenWrite",
+		fails: "Concurrency/Message",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &racySeq{MemoryStore: m} },
+	},
+	{
+		name:  "NotMemberAsNotFound",
+		fails: "Leave/NotMember",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return wrongSentinel{m} },
+	},
+	{
+		name:  "DetachBelowZero",
+		fails: "Users/DetachNeverBelowZero",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &belowZero{MemoryStore: m} },
+	},
+	{
+		name:  "ForgetKeepsUsers",
+		fails: "Sweeps/ForgetUsers",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &forgetKeepsUsers{MemoryStore: m} },
+	},
+}
+
+// failLine matches the line go test prints for a failed (sub)test.
+var failLine = regexp.MustCompile(`--- FAIL: (\S+) \(`)
+
+func TestSuiteFailsBrokenStores(t *testing.T) {
+	if os.Getenv(brokenEnv) != "" {
+		t.Skip("in a child process")
+	}
+	for _, bs := range brokenStores {
+		t.Run(bs.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), os.Args[0],
+				"-test.run=^TestBrokenStoreChild$", "-test.count=1", "-test.timeout=2m")
+			cmd.Env = append(os.Environ(), brokenEnv+"="+bs.name)
+			out, err := cmd.CombinedOutput()
+			for _, bad := range []string{"WARNING: DATA RACE", "panic: "} {
+				if strings.Contains(string(out), bad) {
+					t.Fatalf("the child hit %q; it must fail by assertion only:\n%s", bad, out)
+				}
+			}
+			var failed []string
+			for _, m := range failLine.FindAllStringSubmatch(string(out), -1) {
+				failed = append(failed, strings.TrimPrefix(m[1], "TestBrokenStoreChild/"))
+			}
+			if bs.fails == "" {
+				if err != nil {
+					t.Fatalf("the suite failed the control store (%v), subtests %q:\n%s", err, failed, out)
+				}
+				return
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("the suite passed a store with %s (err %v):\n%s", bs.name, err, out)
+			}
+			if !slices.Contains(failed, bs.fails) {
+				t.Fatalf("the suite failed %q, not %s:\n%s", failed, bs.fails, out)
+			}
+			t.Logf("failed subtests: %q", failed)
+		})
+	}
+}
+
+// TestBrokenStoreChild runs the suite on the broken store named in the
+// environment; it is a helper process of TestSuiteFailsBrokenStores.
+func TestBrokenStoreChild(t *testing.T) {
+	name := os.Getenv(brokenEnv)
+	if name == "" {
+		t.Skip("runs only as a child of TestSuiteFailsBrokenStores")
+	}
+	i := slices.IndexFunc(brokenStores, func(bs brokenStore) bool { return bs.name == name })
+	if i < 0 {
+		t.Fatalf("no broken store %q", name)
+	}
+	storetest.Run(t, func(*testing.T) epchat.Store {
+		return brokenStores[i].wrap(epchat.NewMemoryStore())
+	})
+}
+
+// passThrough breaks nothing: the suite must pass it.
+type passThrough struct{ *epchat.MemoryStore }
+
+// reusableInvites puts an invite back after each successful Redeem.
+type reusableInvites struct {
+	*epchat.MemoryStore
+	mu      sync.Mutex
+	invites map[epchat.Hash]epchat.Invite
+}
+
+func (s *reusableInvites) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
+	if err == nil {
+		s.mu.Lock()
+		if s.invites == nil {
+			s.invites = make(map[epchat.Hash]epchat.Invite)
+		}
+		s.invites[inv.Token] = inv
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *reusableInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if err == nil {
+		s.mu.Lock()
+		inv := s.invites[token]
+		s.mu.Unlock()
+		_ = s.MemoryStore.CreateInvite(ctx, inv, "", now)
+	}
+	return r, ms, err
+}
+
+// offByOne enforces one seat more than the Limit it reports.
+type offByOne struct{ *epchat.MemoryStore }
+
+func (s offByOne) CreateRoom(ctx context.Context, r epchat.Room, owner *epchat.Member, maxRooms int) error {
+	r.Limit++
+	return s.MemoryStore.CreateRoom(ctx, r, owner, maxRooms)
+}
+
+func (s offByOne) Room(ctx context.Context, room string) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Room(ctx, room)
+	r.Limit--
+	return r, ms, err
+}
+
+func (s offByOne) Rooms(ctx context.Context) ([]epchat.RoomInfo, error) {
+	rs, err := s.MemoryStore.Rooms(ctx)
+	for i := range rs {
+		rs[i].Limit--
+	}
+	return rs, err
+}
+
+func (s offByOne) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	r.Limit--
+	return r, ms, err
+}
+
+func (s offByOne) CloseRoom(ctx context.Context, room string) (epchat.ClosedRoom, error) {
+	c, err := s.MemoryStore.CloseRoom(ctx, room)
+	c.Room.Limit--
+	return c, err
+}
+
+func (s offByOne) CloseIdleRooms(ctx context.Context, before time.Time) ([]epchat.ClosedRoom, error) {
+	cs, err := s.MemoryStore.CloseIdleRooms(ctx, before)
+	for i := range cs {
+		cs[i].Room.Limit--
+	}
+	return cs, err
+}
+
+// closeKeepsInvites forgets to delete the invites of a room closed by
+// CloseRoom: they still count as pending and they seat their redeemer in a
+// later room of the same id.
+type closeKeepsInvites struct {
+	*epchat.MemoryStore
+	mu      sync.Mutex
+	invites map[epchat.Hash]epchat.Invite // pending
+	orphans map[epchat.Hash]epchat.Invite // of closed rooms, never deleted
+}
+
+func (s *closeKeepsInvites) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
+	if err == nil {
+		s.mu.Lock()
+		if s.invites == nil {
+			s.invites = make(map[epchat.Hash]epchat.Invite)
+			s.orphans = make(map[epchat.Hash]epchat.Invite)
+		}
+		s.invites[inv.Token] = inv
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *closeKeepsInvites) CloseRoom(ctx context.Context, room string) (epchat.ClosedRoom, error) {
+	c, err := s.MemoryStore.CloseRoom(ctx, room)
+	if err == nil {
+		s.mu.Lock()
+		for h, inv := range s.invites {
+			if inv.Room == room {
+				s.orphans[h] = inv
+				delete(s.invites, h)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return c, err
+}
+
+func (s *closeKeepsInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	s.mu.Lock()
+	orphan, ok := s.orphans[token]
+	if err == nil {
+		delete(s.invites, token)
+	}
+	s.mu.Unlock()
+	if !errors.Is(err, epchat.ErrInviteInvalid) || !ok || !orphan.ExpiresAt.After(now) {
+		return r, ms, err
+	}
+	fresh := orphan
+	fresh.Token = sha256.Sum256(token[:])
+	if s.MemoryStore.CreateInvite(ctx, fresh, "", now) != nil {
+		return r, ms, err
+	}
+	s.mu.Lock()
+	delete(s.orphans, token)
+	s.mu.Unlock()
+	return s.MemoryStore.Redeem(ctx, fresh.Token, m, now, maxRooms)
+}
+
+func (s *closeKeepsInvites) ExpireInvites(ctx context.Context, now time.Time) (int, error) {
+	n, err := s.MemoryStore.ExpireInvites(ctx, now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, inv := range s.orphans {
+		if !inv.ExpiresAt.After(now) {
+			delete(s.orphans, h)
+			n++
+		}
+	}
+	return n, err
+}
+
+// handOverByID reports the remaining member with the smallest id as the new
+// owner, not the earliest-joined.
+type handOverByID struct{ *epchat.MemoryStore }
+
+func (s handOverByID) Leave(ctx context.Context, room, user string, now time.Time) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Leave(ctx, room, user, now)
+	if err != nil || res.NewOwner == "" {
+		return res, err
+	}
+	_, ms, err := s.MemoryStore.Room(ctx, room)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range ms {
+		if m.ID < res.NewOwner {
+			res.NewOwner = m.ID
+		}
+	}
+	return res, nil
+}
+
+// checkThenAct checks an invite in one step and consumes it in another, with
+// a yield in between: two racing callers can both pass the check, and the
+// second, trusting it, seats its user anyway.
+type checkThenAct struct {
+	*epchat.MemoryStore
+	mu      sync.Mutex
+	gen     map[string]int // room id -> how many times it was created
+	invites map[epchat.Hash]checkedInvite
+	used    map[epchat.Hash]bool
+}
+
+type checkedInvite struct {
+	epchat.Invite
+	gen int
+}
+
+func (s *checkThenAct) init() {
+	if s.gen == nil {
+		s.gen = make(map[string]int)
+		s.invites = make(map[epchat.Hash]checkedInvite)
+		s.used = make(map[epchat.Hash]bool)
+	}
+}
+
+func (s *checkThenAct) CreateRoom(ctx context.Context, r epchat.Room, owner *epchat.Member, maxRooms int) error {
+	err := s.MemoryStore.CreateRoom(ctx, r, owner, maxRooms)
+	if err == nil {
+		s.mu.Lock()
+		s.init()
+		s.gen[r.ID]++
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *checkThenAct) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
+	if err == nil {
+		s.mu.Lock()
+		s.init()
+		s.invites[inv.Token] = checkedInvite{inv, s.gen[inv.Room]}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	// Check.
+	s.mu.Lock()
+	s.init()
+	inv, ok := s.invites[token]
+	valid := ok && !s.used[token] && inv.ExpiresAt.After(now) && inv.gen == s.gen[inv.Room]
+	s.mu.Unlock()
+	if !valid {
+		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+	}
+	r, ms, err := s.MemoryStore.Room(ctx, inv.Room)
+	if err != nil {
+		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+	}
+	if slices.ContainsFunc(ms, func(x epchat.Member) bool { return x.ID == m.ID }) {
+		return epchat.Room{}, nil, epchat.ErrAlreadyMember
+	}
+	if len(ms) >= r.Limit {
+		return epchat.Room{}, nil, epchat.ErrRoomFull
+	}
+	if rooms, _ := s.MemoryStore.UserRooms(ctx, m.ID); maxRooms > 0 && len(rooms) >= maxRooms {
+		return epchat.Room{}, nil, epchat.ErrTooManyRooms
+	}
+	runtime.Gosched()
+	// Act, on the strength of the check.
+	r, ms, err = s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if errors.Is(err, epchat.ErrInviteInvalid) {
+		fresh := inv.Invite
+		fresh.Token = sha256.Sum256(append(token[:], m.ID...))
+		if err := s.MemoryStore.CreateInvite(ctx, fresh, "", now); err != nil {
+			return epchat.Room{}, nil, err
+		}
+		r, ms, err = s.MemoryStore.Redeem(ctx, fresh.Token, m, now, maxRooms)
+	}
+	if err == nil {
+		s.mu.Lock()
+		s.used[token] = true
+		s.mu.Unlock()
+	}
+	return r, ms, err
+}
+
+// expiredCount counts every invite not redeemed or swept against the cap of
+// pending invites, expired or not.
+type expiredCount struct {
+	*epchat.MemoryStore
+	mu      sync.Mutex
+	invites map[epchat.Hash]epchat.Invite
+}
+
+func (s *expiredCount) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	if r, _, err := s.MemoryStore.Room(ctx, inv.Room); err == nil {
+		s.mu.Lock()
+		n := 0
+		for _, other := range s.invites {
+			if other.Room == inv.Room {
+				n++
+			}
+		}
+		s.mu.Unlock()
+		if n >= r.Limit {
+			return epchat.ErrTooManyInvites
+		}
+	}
+	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
+	if err == nil {
+		s.mu.Lock()
+		if s.invites == nil {
+			s.invites = make(map[epchat.Hash]epchat.Invite)
+		}
+		s.invites[inv.Token] = inv
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *expiredCount) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if err == nil {
+		s.mu.Lock()
+		delete(s.invites, token)
+		s.mu.Unlock()
+	}
+	return r, ms, err
+}
+
+func (s *expiredCount) ExpireInvites(ctx context.Context, now time.Time) (int, error) {
+	n, err := s.MemoryStore.ExpireInvites(ctx, now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, inv := range s.invites {
+		if !inv.ExpiresAt.After(now) {
+			delete(s.invites, h)
+		}
+	}
+	return n, err
+}
+
+// expiryInclusive still accepts an invite at its ExpiresAt.
+type expiryInclusive struct{ *epchat.MemoryStore }
+
+func (s expiryInclusive) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	return s.MemoryStore.Redeem(ctx, token, m, now.Add(-time.Nanosecond), maxRooms)
+}
+
+// idleInclusive closes rooms whose last activity is at the cut-off, too.
+type idleInclusive struct{ *epchat.MemoryStore }
+
+func (s idleInclusive) CloseIdleRooms(ctx context.Context, before time.Time) ([]epchat.ClosedRoom, error) {
+	return s.MemoryStore.CloseIdleRooms(ctx, before.Add(time.Nanosecond))
+}
+
+// burnsInvite consumes an invite even when Redeem fails with ErrRoomFull,
+// ErrAlreadyMember or ErrTooManyRooms.
+type burnsInvite struct {
+	*epchat.MemoryStore
+	mu     sync.Mutex
+	burned map[epchat.Hash]bool
+}
+
+func (s *burnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.burned[token] {
+		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+	}
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if errors.Is(err, epchat.ErrRoomFull) || errors.Is(err, epchat.ErrAlreadyMember) || errors.Is(err, epchat.ErrTooManyRooms) {
+		if s.burned == nil {
+			s.burned = make(map[epchat.Hash]bool)
+		}
+		s.burned[token] = true
+	}
+	return r, ms, err
+}
+
+// membersByID lists members sorted by id, not in join order.
+type membersByID struct{ *epchat.MemoryStore }
+
+func (s membersByID) Room(ctx context.Context, room string) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Room(ctx, room)
+	slices.SortFunc(ms, func(a, b epchat.Member) int { return strings.Compare(a.ID, b.ID) })
+	return r, ms, err
+}
+
+// racySeq keeps its own sequence numbers, read and written in two steps.
+type racySeq struct {
+	*epchat.MemoryStore
+	mu  sync.Mutex
+	seq map[string]uint64
+}
+
+func (s *racySeq) Message(ctx context.Context, room, user string, now time.Time) (uint64, error) {
+	if _, err := s.MemoryStore.Message(ctx, room, user, now); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	cur := s.seq[room]
+	s.mu.Unlock()
+	runtime.Gosched()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seq == nil {
+		s.seq = make(map[string]uint64)
+	}
+	s.seq[room] = cur + 1
+	return cur + 1, nil
+}
+
+// wrongSentinel answers ErrNotFound where the contract says ErrNotMember.
+type wrongSentinel struct{ *epchat.MemoryStore }
+
+func (s wrongSentinel) Leave(ctx context.Context, room, user string, now time.Time) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Leave(ctx, room, user, now)
+	if errors.Is(err, epchat.ErrNotMember) {
+		err = epchat.ErrNotFound
+	}
+	return res, err
+}
+
+// belowZero lets Detach take Conns below zero.
+type belowZero struct {
+	*epchat.MemoryStore
+	mu    sync.Mutex
+	conns map[string]int
+}
+
+func (s *belowZero) add(user string, d int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = make(map[string]int)
+	}
+	s.conns[user] += d
+}
+
+func (s *belowZero) Attach(ctx context.Context, user string, now time.Time) error {
+	err := s.MemoryStore.Attach(ctx, user, now)
+	if err == nil {
+		s.add(user, 1)
+	}
+	return err
+}
+
+func (s *belowZero) Detach(ctx context.Context, user string, now time.Time) error {
+	err := s.MemoryStore.Detach(ctx, user, now)
+	if err == nil {
+		s.add(user, -1)
+	}
+	return err
+}
+
+func (s *belowZero) UserByToken(ctx context.Context, token epchat.Hash) (epchat.User, error) {
+	u, err := s.MemoryStore.UserByToken(ctx, token)
+	if err == nil {
+		s.mu.Lock()
+		u.Conns = s.conns[u.ID]
+		s.mu.Unlock()
+	}
+	return u, err
+}
+
+// forgetKeepsUsers empties the seats of forgotten users but keeps the users:
+// their token still works.
+type forgetKeepsUsers struct {
+	*epchat.MemoryStore
+	mu    sync.Mutex
+	users map[string]epchat.User
+}
+
+func (s *forgetKeepsUsers) CreateUser(ctx context.Context, u epchat.User) error {
+	err := s.MemoryStore.CreateUser(ctx, u)
+	if err == nil {
+		s.mu.Lock()
+		if s.users == nil {
+			s.users = make(map[string]epchat.User)
+		}
+		s.users[u.ID] = u
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *forgetKeepsUsers) ForgetUsers(ctx context.Context, before time.Time) ([]epchat.Departure, error) {
+	ds, err := s.MemoryStore.ForgetUsers(ctx, before)
+	for _, d := range ds {
+		s.mu.Lock()
+		u := s.users[d.User]
+		s.mu.Unlock()
+		_ = s.MemoryStore.CreateUser(ctx, u)
+	}
+	return ds, err
+}
