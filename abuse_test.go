@@ -242,6 +242,7 @@ func TestViolationLimit(t *testing.T) {
 	if hh.logs.count("too many violations") != 1 {
 		t.Error("the close was not logged once")
 	}
+	waitUntil(t, "the close counted", func() bool { return hh.Stats().ConnectionsClosed.Policy == 1 })
 }
 
 // TestNotIdentifiedCountsAsViolation: a connection that never says hello
@@ -412,6 +413,9 @@ func TestConnectionLimits(t *testing.T) {
 	mustDialFrom(t, hh, "10.0.0.1", "nick-a3")
 	if hh.logs.count("limit reached") != 2 {
 		t.Errorf("refusals logged %d times, want 2", hh.logs.count("limit reached"))
+	}
+	if n := hh.Stats().ConnectionsRefused; n != 2 {
+		t.Errorf("Stats: %d connections refused, want 2", n)
 	}
 }
 

@@ -200,6 +200,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	addr := h.clientAddr(r)
 	if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
 		h.log.Info("connection refused: limit reached")
+		h.stats.connsRefused.Add(1)
 		w.Header().Set("Retry-After", "10")
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
@@ -340,6 +341,7 @@ func (h *Hub) upgradeRaw(nc net.Conn) {
 			addr = h.clientAddr(r)
 			if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
 				h.log.Info("connection refused: limit reached")
+				h.stats.connsRefused.Add(1)
 				return nil, ws.RejectConnectionError(
 					ws.RejectionStatus(http.StatusServiceUnavailable),
 					ws.RejectionHeader(ws.HandshakeHeaderString("Retry-After: 10\r\n")),

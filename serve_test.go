@@ -110,6 +110,9 @@ func TestServeLimits(t *testing.T) {
 	if _, err := dialFrom(t, url, "10.0.0.1"); !errors.As(err, &se) || se != http.StatusServiceUnavailable {
 		t.Fatalf("second connection from one address: %v, want 503", err)
 	}
+	if n := hub.Stats().ConnectionsRefused; n != 1 {
+		t.Errorf("Stats: %d connections refused, want 1", n)
+	}
 	other, err := dialFrom(t, url, "10.0.0.2")
 	if err != nil {
 		t.Fatalf("another address: %v", err)
