@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
@@ -69,11 +70,37 @@ type client struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	events []event
+	pongs  []string // payloads of the pongs received
 	closed bool
 	code   ws.StatusCode
 	reqSeq int
 	id     string // member id after hello
 	token  string // session token after hello
+
+	// resume is not nil while the client is paused: its read loop stops
+	// reading the socket, like a peer that stopped reading, until closed.
+	pauseMu sync.Mutex
+	resume  chan struct{}
+}
+
+// pause stops the client reading and answering, after the frame being
+// read, if any.
+func (c *client) pause() {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if c.resume == nil {
+		c.resume = make(chan struct{})
+	}
+}
+
+// unpause lets a paused client read again.
+func (c *client) unpause() {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
 }
 
 // dial opens a WebSocket to url (ws://...).
@@ -92,7 +119,10 @@ func dial(t testing.TB, url string) *client {
 		r = io.MultiReader(br, nc)
 	}
 	go c.readLoop(bufio.NewReader(r))
-	t.Cleanup(func() { nc.Close() })
+	t.Cleanup(func() {
+		nc.Close()
+		c.unpause()
+	})
 	return c
 }
 
@@ -111,11 +141,31 @@ func (c *client) readLoop(r io.Reader) {
 		if err != nil {
 			return
 		}
+		// A server frame is final, unmasked, with no reserved bit, and
+		// control or text: the Hub never fragments and speaks text only.
+		if !h.Fin || h.Masked || h.Rsv != 0 || h.Length > 1<<24 ||
+			!(h.OpCode.IsControl() || h.OpCode == ws.OpText) {
+			c.t.Errorf("server sent an invalid frame header %+v", h)
+			return
+		}
 		p := make([]byte, h.Length)
 		if _, err := io.ReadFull(r, p); err != nil {
 			return
 		}
+		// A paused client reads at most this frame and what its buffer
+		// holds, and acts on nothing until it is unpaused.
+		c.pauseMu.Lock()
+		resume := c.resume
+		c.pauseMu.Unlock()
+		if resume != nil {
+			<-resume
+		}
 		switch h.OpCode {
+		case ws.OpPong:
+			c.mu.Lock()
+			c.pongs = append(c.pongs, string(p))
+			c.cond.Broadcast()
+			c.mu.Unlock()
 		case ws.OpPing:
 			if !c.noPong.Load() {
 				c.writeFrame(ws.OpPong, p)
@@ -128,6 +178,10 @@ func (c *client) readLoop(r io.Reader) {
 			c.writeFrame(ws.OpClose, p)
 			return
 		case ws.OpText:
+			if !utf8.Valid(p) {
+				c.t.Errorf("server sent invalid UTF-8 %q", p)
+				return
+			}
 			var e event
 			if err := json.Unmarshal(p, &e); err != nil {
 				c.t.Errorf("server sent invalid JSON %q: %v", p, err)
@@ -147,10 +201,18 @@ func (c *client) writeFrame(op ws.OpCode, p []byte) error {
 	return ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewFrame(op, true, p)))
 }
 
+// writeRaw writes bytes as they are: frames built by hand, valid or not.
+func (c *client) writeRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.nc.Write(b)
+	return err
+}
+
 // sendRaw sends one text message as is.
 func (c *client) sendRaw(p string) {
 	if err := c.writeFrame(ws.OpText, []byte(p)); err != nil {
-		c.t.Fatalf("write: %v", err)
+		c.t.Fatalf("write %.40s: %v", p, err)
 	}
 }
 
@@ -319,6 +381,13 @@ type testHub struct {
 
 func newTestHub(t testing.TB, opts ...epchat.Option) *testHub {
 	t.Helper()
+	return newTestHubListener(t, nil, opts...)
+}
+
+// newTestHubListener is newTestHub whose server accepts connections
+// through wrap, when not nil.
+func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts ...epchat.Option) *testHub {
+	t.Helper()
 	clk := newFakeClock()
 	store := epchat.NewMemoryStore()
 	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store), epchat.WithNetpoll(!blockingReads())}, opts...)
@@ -328,7 +397,11 @@ func newTestHub(t testing.TB, opts ...epchat.Option) *testHub {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		srv.Listener = wrap(srv.Listener)
+	}
+	srv.Start()
 	th := &testHub{Hub: hub, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/chat/", clock: clk, store: store}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)

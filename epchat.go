@@ -88,6 +88,12 @@ type Hub struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// guard counts connections and failed token guesses per address.
+	guard guard
+	// proxyWarned is set once the Hub warned that it sees a forwarding
+	// header but counts its per-address limits by the peer address.
+	proxyWarned atomic.Bool
+
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweeper
 	wg      sync.WaitGroup
@@ -163,7 +169,8 @@ func New(opts ...Option) (*Hub, error) {
 // ServeHTTP upgrades the request to a WebSocket and serves the connection
 // until it closes. A request that is not a valid upgrade gets a 4xx answer
 // and is never hijacked; so does a cross-origin one (403) and one the
-// authorize hook refuses (403). During Shutdown every request gets 503.
+// authorize hook refuses (403). During Shutdown, and when the Hub or the
+// client's address holds as many connections as allowed, the answer is 503.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.closing.Load() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -190,9 +197,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		nickname = nick
 	}
+	addr := h.clientAddr(r)
+	if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
+		h.log.Info("connection refused: limit reached")
+		h.stats.connsRefused.Add(1)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
 	up := ws.HTTPUpgrader{Timeout: h.cfg.handshakeTimeout}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
+		h.guard.release(addr)
 		if nc != nil {
 			nc.Close()
 		}
@@ -206,18 +222,23 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		early, _ = rw.Reader.Peek(n)
 		early = append([]byte(nil), early...)
 	}
-	h.serveConn(nc, early, nickname)
+	h.serveConn(nc, early, nickname, addr)
 }
 
-// serveConn serves an upgraded connection: through the poller, or with a
-// blocking read loop that returns when the connection ends.
-func (h *Hub) serveConn(nc net.Conn, early []byte, nickname string) {
+// serveConn serves an upgraded connection, which holds a connection slot
+// of addr: through the poller, or with a blocking read loop that returns
+// when the connection ends.
+func (h *Hub) serveConn(nc net.Conn, early []byte, nickname, addr string) {
 	c := newConn(h, nc)
+	c.addr = addr
 	c.presetNick = nickname
 	if !h.register(c) {
+		// Shutdown began during the upgrade: say so and hang up, starting
+		// nothing that Shutdown, already waiting, would not wait for.
 		nc.SetWriteDeadline(time.Now().Add(closeDrain))
 		nc.Write(wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down"))
 		nc.Close()
+		h.guard.release(addr)
 		return
 	}
 	if h.poller != nil && c.watch(early) {
@@ -279,9 +300,10 @@ func (h *Hub) upgradeRaw(nc net.Conn) {
 	var (
 		uri, host, origin string
 		hdr               http.Header
-		nickname          string
+		nickname, addr    string
+		admitted          bool
 	)
-	if h.cfg.authorize != nil {
+	if h.cfg.authorize != nil || h.cfg.clientAddr != nil {
 		hdr = make(http.Header)
 	}
 	up := ws.Upgrader{
@@ -293,6 +315,8 @@ func (h *Hub) upgradeRaw(nc net.Conn) {
 			}
 			if hdr != nil {
 				hdr.Add(string(k), string(v))
+			} else if isForwardingHeader(k) {
+				hdr = http.Header{http.CanonicalHeaderKey(string(k)): {string(v)}} // for the proxy warning
 			}
 			return nil
 		},
@@ -303,8 +327,8 @@ func (h *Hub) upgradeRaw(nc net.Conn) {
 			if !h.originOK(origin, host) {
 				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
 			}
+			r := &http.Request{Method: http.MethodGet, Header: hdr, Host: host, RemoteAddr: nc.RemoteAddr().String(), RequestURI: uri}
 			if f := h.cfg.authorize; f != nil {
-				r := &http.Request{Method: http.MethodGet, Header: hdr, Host: host, RemoteAddr: nc.RemoteAddr().String(), RequestURI: uri}
 				if u, err := url.ParseRequestURI(uri); err == nil {
 					r.URL = u
 				}
@@ -314,16 +338,35 @@ func (h *Hub) upgradeRaw(nc net.Conn) {
 				}
 				nickname = nick
 			}
+			addr = h.clientAddr(r)
+			if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
+				h.log.Info("connection refused: limit reached")
+				h.stats.connsRefused.Add(1)
+				return nil, ws.RejectConnectionError(
+					ws.RejectionStatus(http.StatusServiceUnavailable),
+					ws.RejectionHeader(ws.HandshakeHeaderString("Retry-After: 10\r\n")),
+				)
+			}
+			admitted = true
 			return nil, nil
 		},
 	}
 	if _, err := up.Upgrade(nc); err != nil {
+		if admitted {
+			h.guard.release(addr)
+		}
 		nc.Close()
 		h.log.Debug("upgrade failed", "err", err)
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	h.serveConn(nc, nil, nickname)
+	h.serveConn(nc, nil, nickname, addr)
+}
+
+// isForwardingHeader reports whether k names a header a reverse proxy
+// sets to forward the client's address.
+func isForwardingHeader(k []byte) bool {
+	return strings.EqualFold(string(k), "X-Forwarded-For") || strings.EqualFold(string(k), "Forwarded")
 }
 
 // checkUpgrade tells what is wrong with a WebSocket upgrade request, before
@@ -361,6 +404,18 @@ func headerHasToken(hd http.Header, name, token string) bool {
 	return false
 }
 
+// clientAddr is the address the per-address limits count r by.
+func (h *Hub) clientAddr(r *http.Request) string {
+	if f := h.cfg.clientAddr; f != nil {
+		return f(r)
+	}
+	if (r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "") &&
+		h.proxyWarned.CompareAndSwap(false, true) {
+		h.log.Warn("request forwarded by a proxy: per-address limits count the proxy's address; set WithClientAddr")
+	}
+	return remoteAddr(r)
+}
+
 func (h *Hub) originAllowed(r *http.Request) bool {
 	return h.originOK(r.Header.Get("Origin"), r.Host)
 }
@@ -387,7 +442,10 @@ func (h *Hub) originOK(origin, reqHost string) bool {
 	return false
 }
 
-// register adds c to the Hub; it reports false during Shutdown.
+// register adds c to the Hub; it reports false during Shutdown. The check
+// and the count of the read loop are one step under h.mu, which Shutdown
+// takes after setting closing: so either Shutdown waits for this read
+// loop, or the loop never starts.
 func (h *Hub) register(c *conn) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -595,6 +653,7 @@ func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {
 // passing changes anything, so the rules need no goroutine or timer each.
 func (h *Hub) sweep(now time.Time, forget bool) {
 	h.sweepConns(now)
+	h.guard.sweep(now, h.cfg.guessWindow)
 
 	ctx := h.ctx
 	if closed, err := h.store.CloseIdleRooms(ctx, now.Add(-h.cfg.roomIdle)); err != nil {

@@ -270,7 +270,9 @@ func TestLastMemberLeavingClosesRoom(t *testing.T) {
 }
 
 func TestMessagesInOrderAcrossRooms(t *testing.T) {
-	th := newTestHub(t)
+	// 200 requests at one instant of the fake clock: above the default
+	// request rate, which has its own test.
+	th := newTestHub(t, epchat.WithRequestRate(1, 1000))
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	r1 := th.room(t, ana, ben)
 	r2 := th.room(t, ana, ben)
@@ -362,7 +364,9 @@ func TestInviteRules(t *testing.T) {
 // A room never exceeds its limit and a token works once, whatever the race.
 func TestJoinRaces(t *testing.T) {
 	t.Run("50 joins with one token", func(t *testing.T) {
-		th := newTestHub(t, epchat.WithMaxMembers(60))
+		// 49 losers share 127.0.0.1: above the default token guess
+		// limit per address, which has its own test.
+		th := newTestHub(t, epchat.WithMaxMembers(60), epchat.WithTokenGuessLimit(100, time.Minute))
 		ana := th.client(t, "Ana")
 		room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
 		tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
@@ -842,7 +846,8 @@ func TestIdleMembersHaveNoGoroutine(t *testing.T) {
 	if blockingReads() {
 		t.Skip("blocking reads: a goroutine per connection by design")
 	}
-	th := newTestHub(t, epchat.WithMaxMembers(10))
+	// 201 connections from 127.0.0.1: above the default per address.
+	th := newTestHub(t, epchat.WithMaxMembers(10), epchat.WithMaxConnectionsPerAddr(1000))
 	owner := th.client(t, "Owner")
 	th.room(t, owner)
 	base := hubGoroutines()

@@ -2,6 +2,7 @@ package epchat
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/epchat-go/epchat/internal/ids"
@@ -29,6 +30,13 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 	}
 	tok, err := h.createInvite(ctx, req.Room, c.user, false, h.clock.Now(), h.cfg.inviteTTL)
 	if err != nil {
+		if errors.Is(err, ErrForbidden) {
+			// The Store refuses anyone but the owner; a stranger must
+			// not learn that the room exists (PROTOCOL.md).
+			if _, _, ok := h.memberOf(ctx, c, req); !ok {
+				return
+			}
+		}
 		c.replyError(req.ID, h.codeOf(c, "invite", err), req.Room)
 		return
 	}
@@ -39,7 +47,11 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 // join redeems an invite token and seats the requester, in one Store step.
 func (h *Hub) join(c *conn, req *wire.Request) {
 	if req.Token == "" {
-		c.replyError(req.ID, wire.BadRequest, "")
+		c.refuse(req.ID, wire.BadRequest, "")
+		return
+	}
+	if h.guessBlocked(c) {
+		c.refuse(req.ID, wire.RateLimited, "")
 		return
 	}
 	ctx := h.ctx
@@ -48,6 +60,9 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	r, _, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
 	if err != nil {
 		h.stats.invitesRefused.Add(1)
+		if errors.Is(err, ErrInviteInvalid) {
+			h.guessFailed(c)
+		}
 		c.replyError(req.ID, h.codeOf(c, "redeem", err), "")
 		return
 	}

@@ -50,12 +50,18 @@ type conn struct {
 	id      uint64
 	created time.Time
 
+	// addr is the client address the per-address limits count it by.
+	addr string
+
 	// Read side, owned by the read loop.
 	rd         wsframe.Reader
 	req        wire.Request
 	presetNick string
 	lastTouch  time.Time
 	broken     bool // a protocol violation: ignore the rest of the stream
+	bucket     tokenBucket
+	violations window
+	guesses    window
 
 	// With the poller, raw is the socket read without blocking and desc
 	// its watch; without, the read loop blocks in nc.Read.
@@ -219,9 +225,11 @@ func (c *conn) OnText(p []byte) {
 	c.h.handle(c, p)
 }
 
-// OnPing implements wsframe.Handler.
+// OnPing implements wsframe.Handler. The pong counts toward the send
+// queue limit like any frame: a peer that pings without reading the
+// answers is too slow, not a reason to grow the queue without end.
 func (c *conn) OnPing(p []byte) {
-	c.enqueue(wsframe.AppendFrame(nil, ws.OpPong, p), true)
+	c.enqueue(wsframe.AppendFrame(nil, ws.OpPong, p), false)
 }
 
 // OnPong implements wsframe.Handler. Reading it was the proof of life.
@@ -426,6 +434,7 @@ func (c *conn) finish() {
 	}
 	h.checkDrainedLocked()
 	h.mu.Unlock()
+	h.guard.release(c.addr)
 
 	if c.identified.Load() {
 		if err := h.store.Detach(h.ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
@@ -452,12 +461,17 @@ func textFrame(payload []byte) []byte {
 // handle decodes and dispatches one request.
 func (h *Hub) handle(c *conn, p []byte) {
 	req := &c.req
+	allowed := c.bucket.take(h.clock.Now(), h.cfg.requestRate, h.cfg.requestBurst)
 	if err := wire.DecodeRequest(p, req); err != nil {
-		c.replyError(req.ID, wire.BadRequest, "")
+		c.refuse(req.ID, wire.BadRequest, "")
+		return
+	}
+	if !allowed {
+		c.refuse(req.ID, wire.RateLimited, req.Room)
 		return
 	}
 	if req.Type != "hello" && !c.identified.Load() {
-		c.replyError(req.ID, wire.NotIdentified, "")
+		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
 	if c.identified.Load() {
@@ -483,7 +497,7 @@ func (h *Hub) handle(c *conn, p []byte) {
 	case "history":
 		h.history(c, req)
 	default:
-		c.replyError(req.ID, wire.UnknownType, req.Room)
+		c.refuse(req.ID, wire.UnknownType, req.Room)
 	}
 }
 
@@ -519,7 +533,7 @@ func validNickname(s string) (string, bool) {
 // session token.
 func (h *Hub) hello(c *conn, req *wire.Request) {
 	if c.identified.Load() {
-		c.replyError(req.ID, wire.AlreadyIdentified, "")
+		c.refuse(req.ID, wire.AlreadyIdentified, "")
 		return
 	}
 	ctx := h.ctx
@@ -529,6 +543,10 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		token string
 	)
 	if req.Token != "" {
+		if h.guessBlocked(c) {
+			c.refuse(req.ID, wire.RateLimited, "")
+			return
+		}
 		var err error
 		u, err = h.store.UserByToken(ctx, ids.Hash(req.Token))
 		if err != nil {
@@ -537,6 +555,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 				c.replyError(req.ID, wire.Internal, "")
 				return
 			}
+			h.guessFailed(c)
 			c.replyError(req.ID, wire.SessionInvalid, "")
 			return
 		}

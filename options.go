@@ -28,6 +28,18 @@ const (
 	minSendQueueLimitPerSize = 2 // the queue must hold at least two largest events
 )
 
+// Defaults of the limits against abuse (SECURITY.md).
+const (
+	DefaultMaxConnections        = 10000
+	DefaultMaxConnectionsPerAddr = 100
+	DefaultRequestRate           = 20 // requests per second, per connection
+	DefaultRequestBurst          = 50
+	DefaultViolationLimit        = 20
+	DefaultViolationWindow       = time.Minute
+	DefaultTokenGuessLimit       = 10
+	DefaultTokenGuessWindow      = time.Minute
+)
+
 // An Option configures a Hub. Options are applied in order by New, which
 // then checks the whole configuration once.
 type Option func(*config)
@@ -50,6 +62,15 @@ type config struct {
 	handshakeTimeout time.Duration
 	netpoll          bool
 	originPatterns   []string
+	maxConns         int
+	maxConnsPerAddr  int
+	clientAddr       func(*http.Request) string
+	requestRate      float64
+	requestBurst     int
+	violationLimit   int
+	violationWindow  time.Duration
+	guessLimit       int
+	guessWindow      time.Duration
 	authorize        func(*http.Request) (string, error)
 	logger           *slog.Logger
 	hooks            Hooks
@@ -72,6 +93,14 @@ func defaultConfig() config {
 		writeTimeout:     DefaultWriteTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
 		netpoll:          true,
+		maxConns:         DefaultMaxConnections,
+		maxConnsPerAddr:  DefaultMaxConnectionsPerAddr,
+		requestRate:      DefaultRequestRate,
+		requestBurst:     DefaultRequestBurst,
+		violationLimit:   DefaultViolationLimit,
+		violationWindow:  DefaultViolationWindow,
+		guessLimit:       DefaultTokenGuessLimit,
+		guessWindow:      DefaultTokenGuessWindow,
 	}
 }
 
@@ -88,6 +117,8 @@ func (c *config) validate() error {
 		{"identify timeout", c.identifyTimeout},
 		{"write timeout", c.writeTimeout},
 		{"handshake timeout", c.handshakeTimeout},
+		{"violation window", c.violationWindow},
+		{"token guess window", c.guessWindow},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -103,6 +134,16 @@ func (c *config) validate() error {
 		return fmt.Errorf("epchat: max message size must be 1 to %d bytes, got %d", maxMessageSizeCeiling, c.maxMessageSize)
 	case c.maxRoomsPerUser < 1:
 		return fmt.Errorf("epchat: max rooms per user must be positive, got %d", c.maxRoomsPerUser)
+	case c.maxConns < 1:
+		return fmt.Errorf("epchat: max connections must be positive, got %d", c.maxConns)
+	case c.maxConnsPerAddr < 1:
+		return fmt.Errorf("epchat: max connections per address must be positive, got %d", c.maxConnsPerAddr)
+	case !(c.requestRate > 0) || c.requestBurst < 1:
+		return fmt.Errorf("epchat: request rate and burst must be positive, got %v/s and %d", c.requestRate, c.requestBurst)
+	case c.violationLimit < 1:
+		return fmt.Errorf("epchat: violation limit must be positive, got %d", c.violationLimit)
+	case c.guessLimit < 1:
+		return fmt.Errorf("epchat: token guess limit must be positive, got %d", c.guessLimit)
 	case c.sendQueueLimit < minSendQueueLimitPerSize*c.readLimit():
 		return fmt.Errorf("epchat: send queue limit must be at least %d bytes (twice the read limit), got %d",
 			minSendQueueLimitPerSize*c.readLimit(), c.sendQueueLimit)
@@ -181,8 +222,9 @@ func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimi
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
 
 // WithHandshakeTimeout bounds the writing of the upgrade response.
-// Default: 10 seconds. The time to read the request is the host's
-// http.Server ReadHeaderTimeout: set it (5 to 10 seconds).
+// Default: 10 seconds. Through ServeHTTP, the time to read the request is
+// the host's http.Server ReadHeaderTimeout: set it (5 to 10 seconds).
+// Through Serve, this bounds the whole upgrade, reading included.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
@@ -206,6 +248,60 @@ func WithOriginPatterns(patterns ...string) Option {
 // in hello is ignored. Default: none; everyone may connect.
 func WithAuthorize(f func(r *http.Request) (nickname string, err error)) Option {
 	return func(c *config) { c.authorize = f }
+}
+
+// WithMaxConnections bounds the WebSocket connections the Hub serves at
+// once. An upgrade beyond it gets 503 Service Unavailable before anything
+// is hijacked. Default: 10000.
+func WithMaxConnections(n int) Option { return func(c *config) { c.maxConns = n } }
+
+// WithMaxConnectionsPerAddr bounds the WebSocket connections from one
+// client address (see WithClientAddr) at once, so that one host cannot
+// take every slot. An upgrade beyond it gets 503 before anything is
+// hijacked. Default: 100. Behind a reverse proxy every client has the
+// proxy's address unless WithClientAddr says otherwise.
+func WithMaxConnectionsPerAddr(n int) Option {
+	return func(c *config) { c.maxConnsPerAddr = n }
+}
+
+// WithClientAddr sets how the Hub tells client addresses apart for its
+// per-address limits (connections, failed token guesses). Default: the IP
+// of the request's RemoteAddr, with IPv6 addresses cut to their /64
+// prefix. Behind a reverse proxy, return the client address the proxy
+// forwards, and only from a proxy you trust: the header is the client's
+// to forge otherwise. The Hub logs a warning once when it sees a
+// forwarding header and this option is not set.
+func WithClientAddr(f func(r *http.Request) string) Option {
+	return func(c *config) { c.clientAddr = f }
+}
+
+// WithRequestRate bounds the requests (WebSocket messages) one connection
+// may send: a token bucket of burst requests that refills at perSecond,
+// on the Hub's clock. A request beyond it is not processed and gets a
+// rate_limited error; each such refusal counts toward the violation limit
+// (WithViolationLimit). Pings and pongs do not count. Default: 20 per
+// second, bursts of 50.
+func WithRequestRate(perSecond float64, burst int) Option {
+	return func(c *config) { c.requestRate, c.requestBurst = perSecond, burst }
+}
+
+// WithViolationLimit closes a connection with 1008 (policy violation) once
+// it earns n violations within window: requests that get bad_request,
+// unknown_type, not_identified, already_identified or rate_limited. A
+// client that follows PROTOCOL.md earns none. Default: 20 per minute.
+func WithViolationLimit(n int, window time.Duration) Option {
+	return func(c *config) { c.violationLimit, c.violationWindow = n, window }
+}
+
+// WithTokenGuessLimit throttles guessing of secrets: once a connection, or
+// all the connections of one client address together, made n failed token
+// redemptions within window (join with an unknown, used or expired invite;
+// hello with an unknown session token), further join and hello-with-token
+// requests get rate_limited without being checked, until the window
+// ends. Each refusal is a violation (WithViolationLimit), so a connection
+// that goes on guessing is closed with 1008. Default: 10 per minute.
+func WithTokenGuessLimit(n int, window time.Duration) Option {
+	return func(c *config) { c.guessLimit, c.guessWindow = n, window }
 }
 
 // WithNetpoll chooses how connections are read. Enabled (the default), an

@@ -3,9 +3,11 @@ package epchat_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -76,6 +78,91 @@ func TestServeListener(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Error("listener still open after Shutdown")
+	}
+	checkNoHubGoroutines(t)
+}
+
+// Serve applies the connection limits and WithClientAddr like ServeHTTP:
+// 503 before the upgrade, a slot freed when a connection ends.
+func TestServeLimits(t *testing.T) {
+	hub, err := epchat.New(
+		epchat.WithNetpoll(!blockingReads()),
+		epchat.WithMaxConnectionsPerAddr(1),
+		byTestAddr,
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(ln) }()
+	url := "ws://" + ln.Addr().String() + "/chat"
+
+	first, err := dialFrom(t, url, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.hello("nick-first")
+	var se ws.StatusError
+	if _, err := dialFrom(t, url, "10.0.0.1"); !errors.As(err, &se) || se != http.StatusServiceUnavailable {
+		t.Fatalf("second connection from one address: %v, want 503", err)
+	}
+	if n := hub.Stats().ConnectionsRefused; n != 1 {
+		t.Errorf("Stats: %d connections refused, want 1", n)
+	}
+	other, err := dialFrom(t, url, "10.0.0.2")
+	if err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	other.hello("nick-other")
+	first.nc.Close()
+	waitUntil(t, "the slot freed", func() bool { _, slots := hub.LiveConns(); return slots == 1 })
+	again, err := dialFrom(t, url, "10.0.0.1")
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.hello("nick-again")
+
+	if err := hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-served
+	if conns, slots := hub.LiveConns(); conns != 0 || slots != 0 {
+		t.Fatalf("%d connections, %d slots after Shutdown", conns, slots)
+	}
+	checkNoHubGoroutines(t)
+}
+
+// Serve gives a client that sends its upgrade request slowly the
+// handshake timeout, then hangs up: there is no http.Server to do it.
+func TestServeSlowHandshake(t *testing.T) {
+	hub, err := epchat.New(epchat.WithNetpoll(!blockingReads()), epchat.WithHandshakeTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hub.Serve(ln)
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET /chat HTTP/1.1\r\nHost: x\r\n") // and nothing more
+	nc.SetReadDeadline(time.Now().Add(waitFor))
+	if _, err := io.ReadAll(nc); err != nil {
+		t.Fatalf("the server did not hang up: %v", err)
+	}
+	if err := hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if conns, slots := hub.LiveConns(); conns != 0 || slots != 0 {
+		t.Fatalf("%d connections, %d slots", conns, slots)
 	}
 	checkNoHubGoroutines(t)
 }

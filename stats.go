@@ -40,6 +40,10 @@ type Stats struct {
 	// ConnectionsOpened counts the WebSocket connections served (upgrades
 	// refused during Shutdown are not).
 	ConnectionsOpened uint64
+	// ConnectionsRefused counts the upgrades refused with 503 because the
+	// Hub, or the client's address, held as many connections as allowed
+	// (WithMaxConnections, WithMaxConnectionsPerAddr).
+	ConnectionsRefused uint64
 	// ConnectionsClosed counts the connections that ended, by reason.
 	// ConnectionsOpened - ConnectionsClosed.Total() = Connections.
 	ConnectionsClosed ConnCloses
@@ -135,13 +139,16 @@ type ConnCloses struct {
 	Protocol uint64
 	// Shutdown: Hub.Shutdown closed it (1001).
 	Shutdown uint64
+	// Policy: too many malformed, out-of-order or rate-limited requests
+	// (1008, WithViolationLimit).
+	Policy uint64
 	// Other: any other close the Hub started.
 	Other uint64
 }
 
 // Total returns the sum of every reason.
 func (c ConnCloses) Total() uint64 {
-	return c.Client + c.IdentifyTimeout + c.PingTimeout + c.Slow + c.Protocol + c.Shutdown + c.Other
+	return c.Client + c.IdentifyTimeout + c.PingTimeout + c.Slow + c.Protocol + c.Shutdown + c.Policy + c.Other
 }
 
 // RoomCloses counts closed rooms by reason: the reasons of room_closed in
@@ -197,9 +204,10 @@ type counters struct {
 	bytesIn    paddedCounter
 	bytesOut   paddedCounter
 
-	conns       atomic.Int64
-	connsOpened atomic.Uint64
-	connsClosed [numCloseCauses]atomic.Uint64
+	conns        atomic.Int64
+	connsOpened  atomic.Uint64
+	connsRefused atomic.Uint64
+	connsClosed  [numCloseCauses]atomic.Uint64
 
 	usersCreated   atomic.Uint64
 	usersResumed   atomic.Uint64
@@ -251,8 +259,9 @@ func (h *Hub) Stats() Stats {
 	h.mu.Unlock()
 
 	st := Stats{
-		Connections:       s.conns.Load(),
-		ConnectionsOpened: s.connsOpened.Load(),
+		Connections:        s.conns.Load(),
+		ConnectionsOpened:  s.connsOpened.Load(),
+		ConnectionsRefused: s.connsRefused.Load(),
 		ConnectionsClosed: ConnCloses{
 			Client:          s.connsClosed[causeClient].Load(),
 			IdentifyTimeout: s.connsClosed[causeIdentifyTimeout].Load(),
@@ -260,6 +269,7 @@ func (h *Hub) Stats() Stats {
 			Slow:            s.connsClosed[causeSlow].Load(),
 			Protocol:        s.connsClosed[causeProtocol].Load(),
 			Shutdown:        s.connsClosed[causeShutdown].Load(),
+			Policy:          s.connsClosed[causePolicy].Load(),
 			Other:           s.connsClosed[causeOther].Load(),
 		},
 		UsersCreated:   s.usersCreated.Load(),
@@ -311,6 +321,7 @@ const (
 	causeSlow
 	causeProtocol
 	causeShutdown
+	causePolicy
 	causeOther
 	numCloseCauses
 )
@@ -323,6 +334,7 @@ var causeNames = [numCloseCauses]string{
 	causeSlow:            "slow",
 	causeProtocol:        "protocol",
 	causeShutdown:        "shutdown",
+	causePolicy:          "policy",
 	causeOther:           "other",
 }
 
@@ -339,6 +351,8 @@ func causeOf(code ws.StatusCode) closeCause {
 		return causeSlow
 	case ws.StatusGoingAway:
 		return causeShutdown
+	case closePolicy:
+		return causePolicy
 	case ws.StatusProtocolError, ws.StatusUnsupportedData,
 		ws.StatusInvalidFramePayloadData, ws.StatusMessageTooBig:
 		return causeProtocol

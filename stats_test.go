@@ -222,7 +222,10 @@ func TestStatsCountTheSession(t *testing.T) {
 
 // A client that does not read is closed as too slow, alone, and counted so.
 func TestStatsSlowConnection(t *testing.T) {
-	th := newTestHub(t, quiet, epchat.WithMaxMessageSize(256<<10), epchat.WithSendQueueLimit(1<<20+2048))
+	// Ana sends until the reader overflows, at one instant of the fake
+	// clock: above the default request rate, which has its own test.
+	th := newTestHub(t, quiet, epchat.WithMaxMessageSize(256<<10), epchat.WithSendQueueLimit(1<<20+2048),
+		epchat.WithRequestRate(1, 1000))
 	ana := th.client(t, "Ana")
 	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
 	tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")

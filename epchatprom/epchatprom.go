@@ -102,8 +102,11 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 	counter("epchat_connections_opened_total",
 		"WebSocket upgrades accepted.",
 		func(s *epchat.Stats) uint64 { return s.ConnectionsOpened })
+	counter("epchat_connections_refused_total",
+		"WebSocket upgrades refused with 503 at a connection limit (in total or per address).",
+		func(s *epchat.Stats) uint64 { return s.ConnectionsRefused })
 	byLabel("epchat_connections_closed_total",
-		"WebSocket connections ended, by reason: client, identify_timeout, ping_timeout, slow, protocol, shutdown, other.",
+		"WebSocket connections ended, by reason: client, identify_timeout, ping_timeout, slow, protocol, shutdown, policy, other.",
 		"reason", func(s *epchat.Stats) []labelled {
 			cc := s.ConnectionsClosed
 			return []labelled{
@@ -113,6 +116,7 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 				{"slow", float64(cc.Slow)},
 				{"protocol", float64(cc.Protocol)},
 				{"shutdown", float64(cc.Shutdown)},
+				{"policy", float64(cc.Policy)},
 				{"other", float64(cc.Other)},
 			}
 		})

@@ -30,8 +30,9 @@ func (f fixedStats) Stats() epchat.Stats { return epchat.Stats(f) }
 // Every Stats field is exported once, under its name, with its value.
 func TestCollectorMapsEveryField(t *testing.T) {
 	s := epchat.Stats{
-		Connections:       1,
-		ConnectionsOpened: 2,
+		Connections:        1,
+		ConnectionsOpened:  2,
+		ConnectionsRefused: 38,
 		ConnectionsClosed: epchat.ConnCloses{
 			Client:          3,
 			IdentifyTimeout: 4,
@@ -39,6 +40,7 @@ func TestCollectorMapsEveryField(t *testing.T) {
 			Slow:            6,
 			Protocol:        7,
 			Shutdown:        8,
+			Policy:          39,
 			Other:           9,
 		},
 		Users:          10,
@@ -83,7 +85,10 @@ epchat_connections{hub="a"} 1
 # HELP epchat_connections_opened_total WebSocket upgrades accepted.
 # TYPE epchat_connections_opened_total counter
 epchat_connections_opened_total{hub="a"} 2
-# HELP epchat_connections_closed_total WebSocket connections ended, by reason: client, identify_timeout, ping_timeout, slow, protocol, shutdown, other.
+# HELP epchat_connections_refused_total WebSocket upgrades refused with 503 at a connection limit (in total or per address).
+# TYPE epchat_connections_refused_total counter
+epchat_connections_refused_total{hub="a"} 38
+# HELP epchat_connections_closed_total WebSocket connections ended, by reason: client, identify_timeout, ping_timeout, slow, protocol, shutdown, policy, other.
 # TYPE epchat_connections_closed_total counter
 epchat_connections_closed_total{hub="a",reason="client"} 3
 epchat_connections_closed_total{hub="a",reason="identify_timeout"} 4
@@ -91,6 +96,7 @@ epchat_connections_closed_total{hub="a",reason="ping_timeout"} 5
 epchat_connections_closed_total{hub="a",reason="slow"} 6
 epchat_connections_closed_total{hub="a",reason="protocol"} 7
 epchat_connections_closed_total{hub="a",reason="shutdown"} 8
+epchat_connections_closed_total{hub="a",reason="policy"} 39
 epchat_connections_closed_total{hub="a",reason="other"} 9
 # HELP epchat_users Sessions known: created minus forgotten by this process.
 # TYPE epchat_users gauge

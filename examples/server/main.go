@@ -44,6 +44,9 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
 	storeName := fs.String("store", "memory", "where rooms live: memory, or sqlite (an in-memory SQLite database, never on disk)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
+	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
+	maxConnsPerAddr := fs.Int("max-conns-per-addr", epchat.DefaultMaxConnectionsPerAddr, "WebSocket connections from one client address at once (a load generator on loopback needs more)")
+	requestRate := fs.Float64("request-rate", epchat.DefaultRequestRate, "requests per second per connection (a load generator sending flat out needs more)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,7 +64,12 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		fmt.Fprintf(out, "profiles: http://%s/debug/pprof/\n", at)
 	}
 
-	opts := []epchat.Option{epchat.WithLogger(logger)}
+	opts := []epchat.Option{
+		epchat.WithLogger(logger),
+		epchat.WithMaxConnections(*maxConns),
+		epchat.WithMaxConnectionsPerAddr(*maxConnsPerAddr),
+		epchat.WithRequestRate(*requestRate, max(epchat.DefaultRequestBurst, int(*requestRate))),
+	}
 	switch *storeName {
 	case "memory":
 	case "sqlite":

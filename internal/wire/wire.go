@@ -48,6 +48,7 @@ const (
 	AlreadyMember     Code = "already_member"
 	TooManyRooms      Code = "too_many_rooms"
 	TooLarge          Code = "too_large"
+	RateLimited       Code = "rate_limited"
 	Internal          Code = "internal"
 )
 
@@ -66,6 +67,7 @@ var messages = map[Code]string{
 	AlreadyMember:     "already a member of that room",
 	TooManyRooms:      "too many rooms",
 	TooLarge:          "text or data is too large",
+	RateLimited:       "too many requests, slow down",
 	Internal:          "internal error, try again",
 }
 

@@ -1,0 +1,359 @@
+package epchat_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/epchat-go/epchat"
+)
+
+// queueBoundOK samples the send queues of the Hub and fails if any holds
+// more than limit bytes.
+func queueBoundOK(t testing.TB, hh *hardHub, limit int) {
+	t.Helper()
+	for _, q := range hh.QueuedBytes() {
+		if q > limit {
+			t.Fatalf("a send queue holds %d bytes, above its limit of %d", q, limit)
+		}
+	}
+}
+
+// joinPaused seats a new client in room and stops it reading.
+func joinPaused(t testing.TB, hh *hardHub, owner *client, room, nick string, others ...*client) *client {
+	t.Helper()
+	hh.secret(nick)
+	c := dialSmall(t, hh.url)
+	c.hello(nick)
+	hh.secret(c.token)
+	c.mustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, owner, room)})
+	for _, o := range append([]*client{owner}, others...) {
+		o.expect("member_joined", room)
+	}
+	c.pause()
+	return c
+}
+
+// TestSlowConsumer: a member that stops reading while the others send far
+// more than the kernel buffers hold is dropped alone, with 4001, once its
+// bounded queue overflows; the others get every message, in order, while
+// it is stuck.
+func TestSlowConsumer(t *testing.T) {
+	const (
+		queueLimit = 64 << 10
+		size       = 4000
+		n          = 300 // 1.2 MB: many times the queue and the buffers
+	)
+	hh := newHardHubListener(t, smallBuffers, quiet,
+		epchat.WithMaxMessageSize(size),
+		epchat.WithSendQueueLimit(queueLimit),
+		epchat.WithRequestRate(1000, 1000),
+	)
+	ana, ben := hh.client(t, "nick-ana-slow"), hh.client(t, "nick-ben-slow")
+	room := hh.testHub.room(t, ana, ben)
+	slow := joinPaused(t, hh, ana, room, "nick-slow", ben)
+
+	texts := make([]string, n)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("%04d %s", i, strings.Repeat("s", size-5))
+	}
+	hh.secret(texts[0][:40])
+	for i, text := range texts {
+		ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
+		queueBoundOK(t, hh, queueLimit)
+		// Ben has it before Ana sends the next: nobody waits for slow.
+		if e := ben.expect("message", room); e.str("text") != text {
+			t.Fatalf("ben's message %d: %.20q", i, e.str("text"))
+		}
+	}
+	if hh.logs.count("connection too slow") != 1 {
+		t.Fatalf("slow consumer dropped %d times, want once", hh.logs.count("connection too slow"))
+	}
+	// Slow reads again: a prefix of the messages, in order, then 4001.
+	slow.unpause()
+	if code := slow.closeCode(); code != 4001 {
+		t.Fatalf("close code %d, want 4001", code)
+	}
+	slow.mu.Lock()
+	got := slices.Clone(slow.events)
+	slow.mu.Unlock()
+	if len(got) == 0 || len(got) >= n {
+		t.Fatalf("slow got %d messages before its close, want some but not all", len(got))
+	}
+	for i, e := range got {
+		if e.str("text") != texts[i] {
+			t.Fatalf("slow's message %d: %.20q, want %.20q", i, e.str("text"), texts[i])
+		}
+	}
+	waitUntil(t, "slow's connection gone", func() bool { conns, _ := hh.LiveConns(); return conns == 2 })
+	hh.say(t, ana, room, "after slow")
+	expectText(t, ben, room, "after slow")
+	ben.none()
+}
+
+// TestPingFloodWithoutReading: pongs are queued like any other frame, so a
+// peer that pings without reading the answers overflows its bounded queue
+// and is dropped with 4001, instead of growing it without end.
+func TestPingFloodWithoutReading(t *testing.T) {
+	const queueLimit = 64 << 10
+	hh := newHardHubListener(t, smallBuffers, epchat.WithMaxMessageSize(1000), epchat.WithSendQueueLimit(queueLimit))
+	c := dialSmall(t, hh.url)
+	c.pause()
+	ping := rawFrame(finBit|opPing, []byte(strings.Repeat("p", 125)))
+	flood := make([]byte, 0, len(ping)*100)
+	for range 100 {
+		flood = append(flood, ping...)
+	}
+	for range 40 { // 4000 pings, 508 KB of pongs
+		if err := c.writeRaw(flood); err != nil {
+			break // dropped: the server stopped reading
+		}
+		queueBoundOK(t, hh, queueLimit)
+	}
+	waitUntil(t, "the flooder dropped", func() bool { return hh.logs.count("connection too slow") == 1 })
+	c.unpause()
+	if code := c.closeCode(); code != 4001 {
+		t.Fatalf("close code %d, want 4001", code)
+	}
+}
+
+// TestResetMidFrame: a member whose TCP connection is reset in the middle
+// of a frame, while the server is also blocked writing to it, is cleaned
+// up: nothing of the half frame is relayed, the room goes on, and after the
+// grace the others see it leave once.
+func TestResetMidFrame(t *testing.T) {
+	hh := newHardHubListener(t, smallBuffers, quiet,
+		epchat.WithMaxMessageSize(4000),
+		epchat.WithRequestRate(1000, 1000),
+	)
+	ana, ben := hh.client(t, "nick-ana-reset"), hh.client(t, "nick-ben-reset")
+	room := hh.testHub.room(t, ana, ben)
+	off := joinPaused(t, hh, ana, room, "nick-off-reset", ben)
+	// Fill what the kernel holds for off, so the server is mid-write.
+	for i := range 20 {
+		hh.say(t, ana, room, fmt.Sprintf("filler %d %s", i, strings.Repeat("f", 3000)))
+		expectText(t, ben, room, fmt.Sprintf("filler %d %s", i, strings.Repeat("f", 3000)))
+	}
+	// Half a send request, then a reset.
+	frame := rawFrame(finBit|opText, sendReq(room, "LEAK half a frame"))
+	hh.secret("LEAK")
+	if err := off.writeRaw(frame[:len(frame)/2]); err != nil {
+		t.Fatal(err)
+	}
+	tc := off.nc.(*net.TCPConn)
+	tc.SetLinger(0)
+	tc.Close()
+
+	waitUntil(t, "the reset connection gone", func() bool { conns, slots := hh.LiveConns(); return conns == 2 && slots == 2 })
+	hh.say(t, ana, room, "after the reset")
+	expectText(t, ben, room, "after the reset")
+	hh.waitDetached(t, off.token)
+	hh.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	for _, c := range []*client{ana, ben} {
+		if e := c.expect("member_left", room); e.str("member") != off.id || e.str("reason") != "disconnected" {
+			t.Fatalf("member_left: %v", e)
+		}
+	}
+	hh.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	ana.mustCall("members", map[string]any{"type": "members", "room": room})
+	ana.none()
+	ben.none()
+}
+
+// TestSilentConnection: a connection that never says anything holds its
+// connection slot for the identify timeout only, then is closed with 4000.
+func TestSilentConnection(t *testing.T) {
+	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(1))
+	silent := dial(t, hh.url)
+	// The 101 reaches the client before the Hub counts the connection.
+	waitUntil(t, "the connection served", func() bool { conns, _ := hh.LiveConns(); return conns == 1 })
+	_, _, _, err := ws.Dial(context.Background(), hh.url)
+	var status ws.StatusError
+	if !errors.As(err, &status) || status != http.StatusServiceUnavailable {
+		t.Fatalf("second connection while the silent one holds the slot: %v", err)
+	}
+	hh.clock.advance(epchat.DefaultIdentifyTimeout - time.Second)
+	if conns, _ := hh.LiveConns(); conns != 1 {
+		t.Fatal("silent connection closed before the identify timeout")
+	}
+	hh.clock.advance(time.Second)
+	if code := silent.closeCode(); code != 4000 {
+		t.Fatalf("close code %d, want 4000", code)
+	}
+	waitUntil(t, "the slot freed", func() bool { _, slots := hh.LiveConns(); return slots == 0 })
+	hh.client(t, "nick-after-silent")
+}
+
+// TestHalfOpenMember: a member that stops reading and answering (a peer
+// gone without a FIN) is dropped after the ping interval and the pong
+// timeout; after the grace the others see it leave exactly once, and its
+// seat is free for someone else.
+func TestHalfOpenMember(t *testing.T) {
+	hh := newHardHub(t, epchat.WithMaxMembers(2))
+	ana := hh.client(t, "nick-ana-halfopen")
+	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	gone := joinPaused(t, hh, ana, room, "nick-gone")
+	if e := ana.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "room_full" {
+		t.Fatalf("invite to a full room: %v", e)
+	}
+	// Ana speaks after every step of the clock, so she is never the one
+	// dropped for silence.
+	tick := func(d time.Duration) {
+		hh.clock.advance(d)
+		ana.mustCall("members", map[string]any{"type": "members", "room": room})
+	}
+	tick(epchat.DefaultPingInterval)
+	tick(epchat.DefaultPongTimeout)
+	hh.waitDetached(t, gone.token)
+	tick(epchat.DefaultReconnectGrace + time.Second)
+	if e := ana.expect("member_left", room); e.str("member") != gone.id || e.str("reason") != "disconnected" {
+		t.Fatalf("member_left: %v", e)
+	}
+	for range 3 {
+		tick(epchat.DefaultReconnectGrace)
+	}
+	cid := hh.client(t, "nick-cid-halfopen")
+	cid.mustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, ana, room)})
+	ana.expect("member_joined", room)
+	ana.none()
+	gone.unpause()
+	if code := gone.closeCode(); code != 4002 {
+		t.Fatalf("close code %d, want 4002", code)
+	}
+}
+
+// TestShutdownUnderLoad: Shutdown with 100 connections in 10 rooms. Every
+// client gets 1001, new upgrades get 503 while it runs, clients that never
+// read their close frame are cut at the context's deadline, and the
+// goroutines return to what they were before.
+func TestShutdownUnderLoad(t *testing.T) {
+	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(200), epchat.WithRequestRate(1000, 1000))
+	baseline := runtime.NumGoroutine()
+	var readers, stragglers []*client
+	for r := range 10 {
+		members := make([]*client, 9)
+		for i := range members {
+			members[i] = hh.client(t, fmt.Sprintf("nick-r%d-m%d", r, i))
+		}
+		owner := hh.client(t, fmt.Sprintf("nick-r%d-owner", r))
+		hh.testHub.room(t, owner, members...)
+		readers = append(readers, owner)
+		readers = append(readers, members[:8]...)
+		stragglers = append(stragglers, members[8])
+		members[8].pause()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- hh.Shutdown(ctx) }()
+
+	if code := readers[0].closeCode(); code != ws.StatusGoingAway {
+		t.Fatalf("close code %d, want 1001", code)
+	}
+	_, _, _, err := ws.Dial(context.Background(), hh.url)
+	var status ws.StatusError
+	if !errors.As(err, &status) || status != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade during Shutdown: %v", err)
+	}
+	// The stragglers hold Shutdown until its deadline.
+	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want the deadline", err)
+	}
+	var wg sync.WaitGroup
+	for _, c := range append(readers, stragglers...) {
+		c.unpause()
+		wg.Go(func() {
+			if code := c.closeCode(); code != ws.StatusGoingAway {
+				t.Errorf("close code %d, want 1001", code)
+			}
+			if e := c.expect("room_closed", ""); e.str("reason") != "shutdown" {
+				t.Errorf("room_closed: %v", e)
+			}
+		})
+	}
+	wg.Wait()
+	checkNoHubGoroutines(t)
+	waitUntil(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
+	if conns, slots := hh.LiveConns(); conns != 0 || slots != 0 {
+		t.Fatalf("%d connections and %d slots after Shutdown", conns, slots)
+	}
+}
+
+// TestUpgradeDuringShutdown: a request whose upgrade is under way when
+// Shutdown starts gets 1001 and is hung up, and no goroutine of the Hub
+// outlives Shutdown for it. (Shutdown used to miss such a connection: its
+// read loop started after Shutdown had stopped waiting.)
+func TestUpgradeDuringShutdown(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	hh := newHardHub(t, epchat.WithAuthorize(func(r *http.Request) (string, error) {
+		if r.Header.Get("X-Hold") != "" {
+			close(entered)
+			<-release
+		}
+		return "", nil
+	}))
+	type dialed struct {
+		nc  net.Conn
+		br  *bufio.Reader
+		err error
+	}
+	res := make(chan dialed, 1)
+	go func() {
+		d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"X-Hold": {"1"}})}
+		nc, br, _, err := d.Dial(context.Background(), hh.url)
+		res <- dialed{nc, br, err}
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := hh.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	d := <-res
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	defer d.nc.Close()
+	var r io.Reader = d.nc
+	if d.br != nil {
+		r = io.MultiReader(d.br, d.nc)
+	}
+	// Read the close frame, and do not answer it.
+	h, err := ws.ReadHeader(r)
+	if err != nil || h.OpCode != ws.OpClose {
+		t.Fatalf("first frame %+v, %v; want a close frame", h, err)
+	}
+	p := make([]byte, h.Length)
+	io.ReadFull(r, p)
+	if code, _ := ws.ParseCloseFrameData(p); code != ws.StatusGoingAway {
+		t.Fatalf("close code %d, want 1001", code)
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		var b strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&b, 2)
+		if strings.Contains(b.String(), "(*conn).readLoop") {
+			t.Fatalf("a read loop runs after Shutdown returned:\n%s", b.String())
+		}
+		if conns, _ := hh.LiveConns(); conns != 0 {
+			t.Fatalf("%d connections served after Shutdown returned", conns)
+		}
+		time.Sleep(10 * time.Millisecond) // looking for a goroutine that must not appear
+	}
+	waitUntil(t, "the slot released", func() bool { _, slots := hh.LiveConns(); return slots == 0 })
+}

@@ -1,0 +1,200 @@
+package epchat
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/epchat-go/epchat/internal/wire"
+)
+
+// closePolicy is the close code of a connection that broke the Hub's
+// rules once too often: too many malformed or rate-limited requests, or
+// too many failed token guesses (PROTOCOL.md).
+const closePolicy = ws.StatusPolicyViolation // 1008
+
+// tokenBucket is a per-connection request budget: it holds up to burst
+// tokens and gains rate tokens per second of the Hub's clock. The zero
+// value starts full on its first use. It is owned by one read loop.
+type tokenBucket struct {
+	tokens  float64
+	last    time.Time
+	started bool
+}
+
+// take spends one token at now, or reports false when none is left.
+func (b *tokenBucket) take(now time.Time, rate float64, burst int) bool {
+	if !b.started {
+		b.started, b.tokens, b.last = true, float64(burst), now
+	}
+	if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(float64(burst), b.tokens+d.Seconds()*rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// window counts events in fixed windows of the Hub's clock: the count
+// starts again at zero once window has passed since the first event of
+// the current one.
+type window struct {
+	start time.Time
+	n     int
+}
+
+// count returns the events counted in the window running at now.
+func (w *window) count(now time.Time, d time.Duration) int {
+	if w.n > 0 && now.Sub(w.start) >= d {
+		w.n = 0
+	}
+	return w.n
+}
+
+// add counts one event at now and returns the count in its window.
+func (w *window) add(now time.Time, d time.Duration) int {
+	if w.count(now, d) == 0 {
+		w.start = now
+	}
+	w.n++
+	return w.n
+}
+
+// guard holds the Hub's per-address state: live connections, admitted
+// before the upgrade, and failed token guesses. It has its own lock, so
+// that admission and guessing never contend with fan-out.
+type guard struct {
+	mu    sync.Mutex
+	total int
+	addrs map[string]*addrState
+}
+
+type addrState struct {
+	conns   int
+	guesses window
+}
+
+func (g *guard) state(addr string) *addrState {
+	s := g.addrs[addr]
+	if s == nil {
+		if g.addrs == nil {
+			g.addrs = make(map[string]*addrState)
+		}
+		s = &addrState{}
+		g.addrs[addr] = s
+	}
+	return s
+}
+
+// admit takes a connection slot for addr, or reports false when the Hub
+// or that address holds as many connections as allowed.
+func (g *guard) admit(addr string, maxTotal, maxPerAddr int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.total >= maxTotal {
+		return false
+	}
+	s := g.state(addr)
+	if s.conns >= maxPerAddr {
+		return false
+	}
+	s.conns++
+	g.total++
+	return true
+}
+
+// release gives back a slot taken by admit.
+func (g *guard) release(addr string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.total--
+	if s := g.addrs[addr]; s != nil {
+		s.conns--
+	}
+}
+
+// guessesBlocked reports whether addr made the allowed number of failed
+// token guesses in the window running at now.
+func (g *guard) guessesBlocked(addr string, now time.Time, limit int, d time.Duration) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.addrs[addr]
+	return s != nil && s.guesses.count(now, d) >= limit
+}
+
+// guessFailed counts a failed token guess from addr.
+func (g *guard) guessFailed(addr string, now time.Time, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.state(addr).guesses.add(now, d)
+}
+
+// sweep forgets the addresses with no connection and no guess in the
+// window running at now, so the table holds only what is in use.
+func (g *guard) sweep(now time.Time, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for a, s := range g.addrs {
+		if s.conns <= 0 && s.guesses.count(now, d) == 0 {
+			delete(g.addrs, a)
+		}
+	}
+}
+
+// remoteAddr is the default client address: the IP of the peer, with an
+// IPv6 address cut to its /64 prefix, which one host or home often holds
+// whole.
+func remoteAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// refuse answers a request that broke the protocol's rules with an error,
+// and counts a violation: at the limit the connection is closed with 1008,
+// right after the error.
+func (c *conn) refuse(id string, code wire.Code, room string) {
+	h := c.h
+	// Counted before the reply goes out: the violation happened now, not
+	// whenever the client has read the error.
+	n := c.violations.add(h.clock.Now(), h.cfg.violationWindow)
+	c.replyError(id, code, room)
+	if n >= h.cfg.violationLimit {
+		h.log.Info("connection closed: too many violations", "conn", c.id)
+		c.closeWith(closePolicy, "policy violation")
+	}
+}
+
+// guessBlocked reports whether c, or its client address, has made as many
+// failed token guesses as allowed in the current window.
+func (h *Hub) guessBlocked(c *conn) bool {
+	now := h.clock.Now()
+	return c.guesses.count(now, h.cfg.guessWindow) >= h.cfg.guessLimit ||
+		h.guard.guessesBlocked(c.addr, now, h.cfg.guessLimit, h.cfg.guessWindow)
+}
+
+// guessFailed counts a failed token redemption by c and by its address.
+func (h *Hub) guessFailed(c *conn) {
+	now := h.clock.Now()
+	c.guesses.add(now, h.cfg.guessWindow)
+	h.guard.guessFailed(c.addr, now, h.cfg.guessWindow)
+	h.log.Debug("token guess failed", "conn", c.id)
+}
