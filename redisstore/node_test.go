@@ -1,0 +1,227 @@
+package redisstore
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/epchat-go/epchat"
+	"github.com/redis/go-redis/v9"
+)
+
+// The Hub's rules with the default settings: a member without connection
+// keeps their seats for the reconnect grace.
+const grace = 30 * time.Second
+
+// cluster is two processes of one deployment, a and b, with their
+// heartbeats driven by the test's clock.
+type cluster struct {
+	a, b *Store
+}
+
+func newCluster(t *testing.T) cluster {
+	prefix := freshPrefix()
+	return cluster{
+		a: newStoreOn(t, newClient(t), prefix),
+		b: newStoreOn(t, newClient(t), prefix),
+	}
+}
+
+func beat(t *testing.T, s *Store, at time.Time) {
+	t.Helper()
+	if err := s.Heartbeat(bg, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func attach(t *testing.T, s *Store, user string, at time.Time) {
+	t.Helper()
+	if err := s.Attach(bg, user, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeadNodeMembersAreVacated: b holds ann's only connection and dies
+// (its heartbeat stops). After the node timeout a's heartbeat counts that
+// connection as gone since b's last heartbeat, and one reconnect grace
+// after that heartbeat ann loses her seat; bob, connected to a, and cat,
+// connected to both, keep theirs.
+func TestDeadNodeMembersAreVacated(t *testing.T) {
+	c := newCluster(t)
+	for _, u := range []string{"ann", "bob", "cat"} {
+		mustUser(t, c.a, u, t0)
+	}
+	mustRoom(t, c.a, "room", "ann", 5, t0)
+	mustJoin(t, c.a, "room", "bob", t0)
+	mustJoin(t, c.a, "room", "cat", t0)
+	attach(t, c.b, "ann", t0)
+	attach(t, c.a, "bob", t0)
+	attach(t, c.a, "cat", t0)
+	attach(t, c.b, "cat", t0)
+	beat(t, c.a, t0)
+	beat(t, c.b, t0)
+	dead := t0.Add(time.Second)
+	beat(t, c.b, dead) // b's last heartbeat
+
+	// a beats every 5 s; b is taken for dead once its heartbeat is more
+	// than the node timeout (15 s) old.
+	for at := t0.Add(5 * time.Second); !at.After(dead.Add(DefaultNodeTimeout)); at = at.Add(5 * time.Second) {
+		beat(t, c.a, at)
+		if u := userOf(t, c.a, "ann"); u.Conns != 1 {
+			t.Fatalf("at +%v ann has %d connections, want 1 (b not yet dead)", at.Sub(t0), u.Conns)
+		}
+	}
+	reaped := dead.Add(DefaultNodeTimeout + 4*time.Second)
+	beat(t, c.a, reaped)
+	ann := userOf(t, c.a, "ann")
+	if ann.Conns != 0 || !ann.DetachedAt.Equal(dead) {
+		t.Fatalf("after b died, ann: conns %d detached %v; want 0 and b's last heartbeat %v", ann.Conns, ann.DetachedAt, dead)
+	}
+	if cat := userOf(t, c.a, "cat"); cat.Conns != 1 {
+		t.Fatalf("cat has %d connections, want 1 (the one on a)", cat.Conns)
+	}
+
+	// The Hub sweeps with before = now - grace.
+	if ds, err := c.a.VacateUsers(bg, reaped.Add(-grace)); err != nil || len(ds) != 0 {
+		t.Fatalf("VacateUsers within the grace: %+v, %v; want nobody", ds, err)
+	}
+	ds, err := c.a.VacateUsers(bg, dead.Add(grace+time.Millisecond).Add(-grace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].User != "ann" || len(ds[0].Left) != 1 || ds[0].Left[0].NewOwner != "bob" {
+		t.Fatalf("VacateUsers after the grace: %+v; want ann leaving, bob the new owner", ds)
+	}
+	r, ms, err := c.a.Room(bg, "room")
+	if err != nil || r.Owner != "bob" || memberIDs(ms) != "bob,cat" {
+		t.Fatalf("room after: owner %s members %s (%v); want bob, bob,cat", r.Owner, memberIDs(ms), err)
+	}
+	// ann is a user still: she may come back through a.
+	attach(t, c.a, "ann", reaped.Add(time.Minute))
+	if u := userOf(t, c.a, "ann"); u.Conns != 1 {
+		t.Fatalf("ann back on a has %d connections, want 1", u.Conns)
+	}
+}
+
+// TestDeadNodeUsersAreForgotten: a user whose only connection was on a dead
+// process is forgotten five days after its last heartbeat, and the dormant
+// count of that connection goes with them.
+func TestDeadNodeUsersAreForgotten(t *testing.T) {
+	c := newCluster(t)
+	mustUser(t, c.a, "ann", t0)
+	attach(t, c.b, "ann", t0)
+	beat(t, c.b, t0)
+	later := t0.Add(time.Hour)
+	beat(t, c.a, later)
+	const idle = 5 * 24 * time.Hour
+	if ds, _ := c.a.ForgetUsers(bg, t0); len(ds) != 0 {
+		t.Fatalf("ForgetUsers(last heartbeat): %+v, want nobody", ds)
+	}
+	ds, err := c.a.ForgetUsers(bg, t0.Add(idle+time.Second).Add(-idle))
+	if err != nil || len(ds) != 1 || ds[0].User != "ann" {
+		t.Fatalf("ForgetUsers after 5 days: %+v, %v; want ann", ds, err)
+	}
+	if _, err := c.a.UserByToken(bg, hashOf("session ann")); !errors.Is(err, epchat.ErrNotFound) {
+		t.Fatalf("ann after being forgotten: %v", err)
+	}
+	if n, _ := c.a.c.Exists(bg, c.a.p+"nd:"+c.b.Node()).Result(); n != 0 {
+		t.Fatal("the dead node still lists ann's dormant connection")
+	}
+}
+
+// TestStalledNodeRevives: b stops beating long enough to be taken for dead,
+// then beats again (it was stalled, not dead): its connections count again
+// and its members are not vacated. A connection b closed meanwhile is not
+// counted back.
+func TestStalledNodeRevives(t *testing.T) {
+	c := newCluster(t)
+	mustUser(t, c.a, "ann", t0)
+	mustUser(t, c.a, "bob", t0)
+	mustRoom(t, c.a, "room", "ann", 3, t0)
+	mustJoin(t, c.a, "room", "bob", t0)
+	attach(t, c.b, "ann", t0)
+	attach(t, c.b, "ann", t0)
+	attach(t, c.b, "bob", t0)
+	beat(t, c.b, t0)
+	stall := t0.Add(20 * time.Second)
+	beat(t, c.a, stall)
+	if u := userOf(t, c.a, "ann"); u.Conns != 0 {
+		t.Fatalf("ann during b's stall: %d connections, want 0", u.Conns)
+	}
+	// b wakes up, closes one of ann's connections and bob's, then beats.
+	woke := stall.Add(time.Second)
+	if err := c.b.Detach(bg, "ann", woke); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.b.Detach(bg, "bob", woke); err != nil {
+		t.Fatal(err)
+	}
+	beat(t, c.b, woke)
+	if u := userOf(t, c.a, "ann"); u.Conns != 1 {
+		t.Fatalf("ann after b revived: %d connections, want 1", u.Conns)
+	}
+	bob := userOf(t, c.a, "bob")
+	if bob.Conns != 0 || !bob.DetachedAt.Equal(woke) {
+		t.Fatalf("bob after b revived: conns %d detached %v; want 0 and %v", bob.Conns, bob.DetachedAt, woke)
+	}
+	ds, err := c.a.VacateUsers(bg, woke.Add(time.Minute))
+	if err != nil || len(ds) != 1 || ds[0].User != "bob" {
+		t.Fatalf("VacateUsers: %+v, %v; want bob only (ann is connected through b)", ds, err)
+	}
+}
+
+// TestConcurrentReapers: two live processes reap a dead one with many
+// users at once; each connection is uncounted exactly once.
+func TestConcurrentReapers(t *testing.T) {
+	prefix := freshPrefix()
+	a := newStoreOn(t, newClient(t), prefix)
+	b := newStoreOn(t, newClient(t), prefix)
+	dead := newStoreOn(t, newClient(t), prefix)
+	const n = 5 * sweepBatch
+	for i := range n {
+		id := fmt.Sprint("user", i)
+		mustUser(t, a, id, t0)
+		attach(t, dead, id, t0)
+		attach(t, a, id, t0)
+	}
+	beat(t, dead, t0)
+	later := t0.Add(time.Minute)
+	var wg sync.WaitGroup
+	for _, s := range []*Store{a, b, a, b} {
+		wg.Go(func() {
+			if err := s.Heartbeat(bg, later); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if u := userOf(t, a, fmt.Sprint("user", i)); u.Conns != 1 {
+			t.Fatalf("user%d has %d connections, want 1 (the one on a)", i, u.Conns)
+		}
+	}
+	if _, err := a.c.ZScore(bg, a.p+"nodes", dead.Node()).Result(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("the dead node is still listed (%v)", err)
+	}
+}
+
+// TestHeartbeatGoroutine: without WithManualHeartbeat, New registers the
+// node at once and Close stops the goroutine.
+func TestHeartbeatGoroutine(t *testing.T) {
+	c := newClient(t)
+	s, err := New(c, WithPrefix(freshPrefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ZScore(bg, s.p+"nodes", s.Node()).Result(); err != nil {
+		t.Fatalf("node not registered by New: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

@@ -1,0 +1,437 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/epchat-go/epchat"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of the options.
+const (
+	// DefaultPrefix is the deployment name used when WithPrefix is not given.
+	DefaultPrefix = "epchat"
+	// DefaultNodeTimeout is how long a process may go without a heartbeat
+	// before the others take it for dead.
+	DefaultNodeTimeout = 15 * time.Second
+)
+
+// sweepBatch bounds the work of one script call of a sweep or heartbeat,
+// so that Redis, which runs one script at a time, stays responsive.
+const sweepBatch = 64
+
+// Store is an epchat.Store kept in Redis, shared by every Hub process of a
+// deployment. It is safe for concurrent use. Create it with New and stop
+// its heartbeat with Close.
+type Store struct {
+	c       redis.UniversalClient
+	p       string // key prefix, "{name}:"
+	node    string
+	timeout time.Duration
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var _ epchat.Store = (*Store)(nil)
+
+type config struct {
+	prefix  string
+	timeout time.Duration
+	manual  bool
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithPrefix names the deployment: every key of the Store starts with
+// "{name}:", so several deployments (or test runs) can share one Redis.
+// The braces make it a Redis Cluster hash tag: all keys of a deployment
+// live in one hash slot, as the rules span rooms, users and invites in
+// single atomic scripts. The name must be non-empty and have no braces.
+// Default DefaultPrefix ("epchat").
+func WithPrefix(name string) Option { return func(c *config) { c.prefix = name } }
+
+// WithNodeTimeout sets how long this process may go without a heartbeat
+// before the other processes take it for dead and count its connections as
+// gone since its last heartbeat. The heartbeat runs every third of it. It
+// should be shorter than the Hub's reconnect grace, so that the members of
+// a dead process are freed one grace after its death, and at least a
+// second. Every process of a deployment should use the same value.
+// Default DefaultNodeTimeout (15 s).
+func WithNodeTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithManualHeartbeat starts no heartbeat goroutine: the application calls
+// Heartbeat itself, at least every third of the node timeout, with its own
+// clock (for example the clock it drives the Hub with in tests). Default:
+// New starts a goroutine that beats with the wall clock.
+func WithManualHeartbeat() Option { return func(c *config) { c.manual = true } }
+
+// New returns a Store on the Redis behind client, which the caller keeps
+// owning (Close does not close it). It loads the scripts, so an unreachable
+// Redis is reported here. Unless WithManualHeartbeat is given, it records
+// a first heartbeat and starts the heartbeat goroutine; Close stops it.
+func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
+	cfg := config{prefix: DefaultPrefix, timeout: DefaultNodeTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.prefix == "" || strings.ContainsAny(cfg.prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: prefix %q must be non-empty, without braces", cfg.prefix)
+	}
+	if cfg.timeout < time.Second {
+		return nil, fmt.Errorf("redisstore: node timeout %v is under a second", cfg.timeout)
+	}
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("redisstore: node id: %w", err)
+	}
+	s := &Store{
+		c:       client,
+		p:       "{" + cfg.prefix + "}:",
+		node:    hex.EncodeToString(id[:]),
+		timeout: cfg.timeout,
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	ctx := context.Background()
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, client).Err(); err != nil {
+			return nil, fmt.Errorf("redisstore: load scripts: %w", err)
+		}
+	}
+	if cfg.manual {
+		close(s.done)
+		return s, nil
+	}
+	if err := s.Heartbeat(ctx, time.Now()); err != nil {
+		return nil, err
+	}
+	go s.beat()
+	return s, nil
+}
+
+// Node returns the id of this process in the deployment: random, new for
+// every Store. It is safe to log.
+func (s *Store) Node() string { return s.node }
+
+// Close stops the heartbeat goroutine. It does not close the Redis client
+// and does not end the node's connections: the other processes take it for
+// dead after the node timeout, unless its connections were detached.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+	})
+	return nil
+}
+
+func (s *Store) beat() {
+	defer close(s.done)
+	every := s.timeout / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			// A failed beat is retried at the next tick; if Redis stays
+			// away, every other call of the Hub fails too and says so.
+			_ = s.Heartbeat(ctx, now)
+			cancel()
+		}
+	}
+}
+
+// Heartbeat records that this process is alive at now and does the
+// deployment's node housekeeping: it reaps the processes whose last
+// heartbeat is older than the node timeout (their users' connections are
+// counted as gone since that heartbeat, so the sweeps free their seats)
+// and, if this process was itself taken for dead, revives its connections.
+// Several processes may run it at once. The heartbeat goroutine calls it;
+// with WithManualHeartbeat the application must.
+func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
+	n := encTime(now)
+	deadline := encTime(now.Add(-s.timeout))
+	for {
+		vals, err := scriptHeartbeat.Run(ctx, s.c, []string{s.p + "nodes"},
+			s.p, s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
+		if err != nil {
+			return mapErr(err)
+		}
+		r := &reply{vals: vals}
+		more := r.int()
+		if r.err != nil {
+			return r.err
+		}
+		if more == 0 {
+			return nil
+		}
+	}
+}
+
+func (s *Store) run(ctx context.Context, sc *redis.Script, key string, args ...any) *redis.Cmd {
+	return sc.Run(ctx, s.c, []string{s.p + key}, append([]any{s.p}, args...)...)
+}
+
+// CreateUser implements epchat.Store.
+func (s *Store) CreateUser(ctx context.Context, u epchat.User) error {
+	return mapErr(s.run(ctx, scriptCreateUser, "u:"+u.ID,
+		u.ID, u.Nickname, hexHash(u.Token), encTime(u.SeenAt), encTime(u.DetachedAt)).Err())
+}
+
+// UserByToken implements epchat.Store.
+func (s *Store) UserByToken(ctx context.Context, token epchat.Hash) (epchat.User, error) {
+	vals, err := s.run(ctx, scriptUserByToken, "t:"+hexHash(token), hexHash(token)).Slice()
+	if err != nil {
+		return epchat.User{}, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	u := epchat.User{
+		ID:       r.str(),
+		Nickname: r.str(),
+		Token:    token,
+		SeenAt:   r.time(),
+	}
+	u.Conns = int(r.int())
+	u.DetachedAt = r.time()
+	return u, r.err
+}
+
+// Attach implements epchat.Store. The connection is counted on this
+// process's node, so that it is counted as gone if the process dies.
+func (s *Store) Attach(ctx context.Context, user string, now time.Time) error {
+	return mapErr(s.run(ctx, scriptAttach, "u:"+user, user, s.node, encTime(now)).Err())
+}
+
+// Detach implements epchat.Store. It ends a connection counted on this
+// process's node; Conns never goes below the connections of the other
+// processes.
+func (s *Store) Detach(ctx context.Context, user string, now time.Time) error {
+	return mapErr(s.run(ctx, scriptDetach, "u:"+user, user, s.node, encTime(now)).Err())
+}
+
+// TouchUser implements epchat.Store.
+func (s *Store) TouchUser(ctx context.Context, user string, now time.Time) error {
+	return mapErr(s.run(ctx, scriptTouch, "u:"+user, user, encTime(now)).Err())
+}
+
+// CreateRoom implements epchat.Store.
+func (s *Store) CreateRoom(ctx context.Context, r epchat.Room, owner *epchat.Member, maxRooms int) error {
+	seated, mid, mval := "0", "", ""
+	if owner != nil {
+		seated, mid, mval = "1", owner.ID, memberValue(*owner)
+	}
+	return mapErr(s.run(ctx, scriptCreateRoom, "r:"+r.ID,
+		r.ID, r.Owner, r.Limit, encTime(r.CreatedAt), encTime(r.ActiveAt),
+		strconv.FormatUint(r.Seq, 10), seated, mid, mval, maxRooms).Err())
+}
+
+// Room implements epchat.Store.
+func (s *Store) Room(ctx context.Context, room string) (epchat.Room, []epchat.Member, error) {
+	vals, err := s.run(ctx, scriptRoom, "r:"+room, room).Slice()
+	if err != nil {
+		return epchat.Room{}, nil, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	rm, ms := r.room()
+	return rm, ms, r.err
+}
+
+// Rooms implements epchat.Store. It is not one snapshot: a room created or
+// closed while it runs may or may not be listed.
+func (s *Store) Rooms(ctx context.Context) ([]epchat.RoomInfo, error) {
+	ids, err := s.c.ZRange(ctx, s.p+"rooms", 0, -1).Result()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]epchat.RoomInfo, 0, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), 256)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		vals, err := s.run(ctx, scriptRoomsInfo, "rooms", args...).Slice()
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for _, v := range vals {
+			vs, _ := v.([]any)
+			r := &reply{vals: vs}
+			ri := epchat.RoomInfo{Room: epchat.Room{
+				ID:        r.str(),
+				Owner:     r.str(),
+				Limit:     int(r.int()),
+				CreatedAt: r.time(),
+				ActiveAt:  r.time(),
+				Seq:       r.uint(),
+			}}
+			ri.Members = int(r.int())
+			if r.err != nil {
+				return nil, r.err
+			}
+			out = append(out, ri)
+		}
+	}
+	return out, nil
+}
+
+// UserRooms implements epchat.Store.
+func (s *Store) UserRooms(ctx context.Context, user string) ([]string, error) {
+	ids, err := s.c.SMembers(ctx, s.p+"ur:"+user).Result()
+	return ids, mapErr(err)
+}
+
+// CloseRoom implements epchat.Store.
+func (s *Store) CloseRoom(ctx context.Context, room string) (epchat.ClosedRoom, error) {
+	vals, err := s.run(ctx, scriptCloseRoom, "r:"+room, room).Slice()
+	if err != nil {
+		return epchat.ClosedRoom{}, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	rm, ms := r.room()
+	return epchat.ClosedRoom{Room: rm, Members: ms}, r.err
+}
+
+// inviteBackstop is how long after its expiry an invite's key lives at
+// most, should no ExpireInvites run: a garbage backstop, never the rule
+// (the rule compares ExpiresAt with the now of each call).
+const inviteBackstop = time.Hour
+
+// CreateInvite implements epchat.Store.
+func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	owner := "0"
+	if inv.Owner {
+		owner = "1"
+	}
+	ttl := max(inv.ExpiresAt.Sub(now), 0) + inviteBackstop
+	return mapErr(s.run(ctx, scriptCreateInvite, "r:"+inv.Room,
+		hexHash(inv.Token), inv.Room, owner, encTime(inv.ExpiresAt), by, encTime(now),
+		ttl.Milliseconds()).Err())
+}
+
+// Redeem implements epchat.Store.
+func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	vals, err := s.run(ctx, scriptRedeem, "i:"+hexHash(token),
+		hexHash(token), m.ID, memberValue(m), encTime(now), maxRooms).Slice()
+	if err != nil {
+		return epchat.Room{}, nil, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	rm, ms := r.room()
+	return rm, ms, r.err
+}
+
+// Leave implements epchat.Store.
+func (s *Store) Leave(ctx context.Context, room, user string, _ time.Time) (epchat.LeaveResult, error) {
+	vals, err := s.run(ctx, scriptLeave, "r:"+room, room, user).Slice()
+	if err != nil {
+		return epchat.LeaveResult{}, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	res := r.leave()
+	return res, r.err
+}
+
+// Message implements epchat.Store.
+func (s *Store) Message(ctx context.Context, room, user string, now time.Time) (uint64, error) {
+	seq, err := s.run(ctx, scriptMessage, "r:"+room, room, user, encTime(now)).Int64()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return uint64(seq), nil
+}
+
+// sweep runs a sweep script until it reports no more work and hands each
+// result to each.
+func (s *Store) sweep(ctx context.Context, sc *redis.Script, index string, at time.Time, each func(*reply)) error {
+	a := encTime(at)
+	for {
+		vals, err := s.run(ctx, sc, index, a, msScore(a), sweepBatch).Slice()
+		if err != nil {
+			return mapErr(err)
+		}
+		r := &reply{vals: vals}
+		more := r.int()
+		for r.more() {
+			each(r)
+		}
+		if r.err != nil {
+			return r.err
+		}
+		if more == 0 {
+			return nil
+		}
+	}
+}
+
+// CloseIdleRooms implements epchat.Store. Several processes may run it at
+// once: each closed room is returned by exactly one of them.
+func (s *Store) CloseIdleRooms(ctx context.Context, before time.Time) ([]epchat.ClosedRoom, error) {
+	var out []epchat.ClosedRoom
+	err := s.sweep(ctx, scriptCloseIdle, "rooms", before, func(r *reply) {
+		rm, ms := r.list().room()
+		out = append(out, epchat.ClosedRoom{Room: rm, Members: ms})
+	})
+	return out, err
+}
+
+func departures(out *[]epchat.Departure) func(*reply) {
+	return func(r *reply) {
+		d := r.list()
+		dep := epchat.Departure{User: d.str()}
+		left := d.list()
+		for left.more() {
+			dep.Left = append(dep.Left, left.list().leave())
+		}
+		if d.err != nil || left.err != nil {
+			r.err = errReply
+		}
+		*out = append(*out, dep)
+	}
+}
+
+// VacateUsers implements epchat.Store. A user whose connections were on a
+// process that died is vacated as if detached at that process's last
+// heartbeat, once some live process's Heartbeat has reaped it. Several
+// processes may run it at once: each user is returned by exactly one.
+func (s *Store) VacateUsers(ctx context.Context, before time.Time) ([]epchat.Departure, error) {
+	var out []epchat.Departure
+	err := s.sweep(ctx, scriptVacate, "detached", before, departures(&out))
+	return out, err
+}
+
+// ForgetUsers implements epchat.Store. Several processes may run it at
+// once: each user is returned by exactly one.
+func (s *Store) ForgetUsers(ctx context.Context, before time.Time) ([]epchat.Departure, error) {
+	var out []epchat.Departure
+	err := s.sweep(ctx, scriptForget, "seen", before, departures(&out))
+	return out, err
+}
+
+// ExpireInvites implements epchat.Store. Several processes may run it at
+// once: each invite is counted by exactly one.
+func (s *Store) ExpireInvites(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	err := s.sweep(ctx, scriptExpireInvites, "invites", now, func(r *reply) {
+		r.next()
+		n++
+	})
+	return n, err
+}
