@@ -99,25 +99,30 @@ func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *clus
 	clk := &clusterClock{now: t0}
 	procs := make([]*hubProc, n)
 	for i := range procs {
-		procs[i] = startHubProc(t, string(rune('a'+i)), prefix, clk, opts...)
+		procs[i] = startHubProc(t, string(rune('a'+i)), prefix, clk, true, opts...)
 	}
 	return procs, clk
 }
 
-func startHubProc(t testing.TB, name, prefix string, clk *clusterClock, opts ...epchat.Option) *hubProc {
+// startHubProc starts a process of the deployment prefix; without a
+// broker it takes itself for the only one.
+func startHubProc(t testing.TB, name, prefix string, clk *clusterClock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
 	rdb := newClient(t)
 	store := newStoreOn(t, rdb, prefix)
-	broker, err := NewBroker(rdb, WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub, err := epchat.New(append([]epchat.Option{
+	opts = append([]epchat.Option{
 		epchat.WithStore(store),
-		epchat.WithBroker(broker),
 		epchat.WithClock(clk),
 		epchat.WithPingInterval(time.Hour), // keepalive is not under test
-	}, opts...)...)
+	}, opts...)
+	if withBroker {
+		broker, err := NewBroker(rdb, WithPrefix(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, epchat.WithBroker(broker))
+	}
+	hub, err := epchat.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +177,10 @@ type chatClient struct {
 	closed bool
 	reqSeq int
 	id     string // member id after hello
+
+	// count, when set, counts message events and swallows them and the
+	// sent replies undecoded (benchmarks).
+	count *deliveries
 }
 
 // event is one server event, decoded.
@@ -233,6 +242,9 @@ func (c *chatClient) readLoop(r io.Reader) {
 			c.writeFrame(ws.OpClose, p)
 			return
 		case ws.OpText:
+			if c.count != nil && c.count.swallow(p) {
+				continue
+			}
 			var e event
 			if err := json.Unmarshal(p, &e); err != nil {
 				c.t.Errorf("server sent invalid JSON: %v", err)
