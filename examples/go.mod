@@ -7,9 +7,11 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/epchat-go/epchat v0.0.0
 	github.com/epchat-go/epchat/epchatprom v0.0.0
+	github.com/epchat-go/epchat/redisstore v0.0.0
 	github.com/epchat-go/epchat/sqlitestore v0.0.0
 	github.com/gobwas/ws v1.5.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/redis/go-redis/v9 v9.23.0
 )
 
 require (
@@ -26,6 +28,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	modernc.org/libc v1.80.1 // indirect
@@ -37,5 +40,7 @@ require (
 replace github.com/epchat-go/epchat => ../
 
 replace github.com/epchat-go/epchat/epchatprom => ../epchatprom
+
+replace github.com/epchat-go/epchat/redisstore => ../redisstore
 
 replace github.com/epchat-go/epchat/sqlitestore => ../sqlitestore

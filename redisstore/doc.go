@@ -11,12 +11,17 @@
 //		log.Fatal(err)
 //	}
 //	defer store.Close()
+//	broker, err := redisstore.NewBroker(rdb, redisstore.WithPrefix("chat"))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(broker))
 //
 // Several processes need a Broker too (epchat.WithBroker): the Store keeps
 // the rules, the Broker carries each room's events to the members connected
-// to the other processes. A Hub without a Broker also takes itself for the
-// only process: its Shutdown closes every room of the deployment.
+// to the other processes; Broker is one on Redis pub/sub. A Hub without a
+// Broker also takes itself for the only process: its Shutdown closes every
+// room of the deployment.
 //
 // The Hub gives Store calls no deadline of their own: the client's
 // timeouts bound them (go-redis: 5 s to dial, 3 s to read or write, by

@@ -5,6 +5,13 @@
 //	go run ./examples/server            # http://127.0.0.1:8080/
 //	go run ./examples/server -addr :9000
 //
+// Several processes serve one set of rooms when they share a Redis
+// (run without persistence, as redisstore/README.md says), each on its
+// own port:
+//
+//	go run ./examples/server -redis 127.0.0.1:6379 -addr 127.0.0.1:8080
+//	go run ./examples/server -redis 127.0.0.1:6379 -addr 127.0.0.1:8081
+//
 // Nothing is written to disk and nothing said in a room is logged.
 package main
 
@@ -24,7 +31,9 @@ import (
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/examples/web"
+	"github.com/epchat-go/epchat/redisstore"
 	"github.com/epchat-go/epchat/sqlitestore"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -43,6 +52,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
 	storeName := fs.String("store", "memory", "where rooms live: memory, or sqlite (an in-memory SQLite database, never on disk)")
+	redisAddr := fs.String("redis", "", "share rooms with the other processes using the Redis at this address, e.g. 127.0.0.1:6379 (replaces -store)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
 	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
 	maxConnsPerAddr := fs.Int("max-conns-per-addr", epchat.DefaultMaxConnectionsPerAddr, "WebSocket connections from one client address at once (a load generator on loopback needs more)")
@@ -70,9 +80,26 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		epchat.WithMaxConnectionsPerAddr(*maxConnsPerAddr),
 		epchat.WithRequestRate(*requestRate, max(epchat.DefaultRequestBurst, int(*requestRate))),
 	}
-	switch *storeName {
-	case "memory":
-	case "sqlite":
+	switch {
+	case *redisAddr != "":
+		if *storeName != "memory" {
+			return fmt.Errorf("-redis replaces -store %s: give one of them", *storeName)
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+		defer rdb.Close()
+		st, err := redisstore.New(rdb)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		broker, err := redisstore.NewBroker(rdb)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, epchat.WithStore(st), epchat.WithBroker(broker))
+		logger.Info("rooms shared through Redis", "node", st.Node())
+	case *storeName == "memory":
+	case *storeName == "sqlite":
 		st, err := sqlitestore.New()
 		if err != nil {
 			return err

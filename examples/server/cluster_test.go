@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// startRedis runs a redis-server without persistence on a free loopback
+// port for the test, or skips the test when there is none (fails under
+// CI=true).
+func startRedis(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not found (CI=true)")
+		}
+		t.Skip("redis-server not found; apt-get install redis-server")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	addr := "127.0.0.1:" + port
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for rdb.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server not ready after 10s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a starting server, not a time rule
+	}
+	return addr
+}
+
+// TestDemoCluster runs two demo processes on one Redis, as the redisstore
+// README says, and chats across them; at Ctrl-C neither closes the rooms,
+// which the other processes go on serving.
+func TestDemoCluster(t *testing.T) {
+	redisAddr := startRedis(t)
+	t.Chdir(t.TempDir())
+	addrs := make([]string, 2)
+	dones := make([]chan error, 2)
+	cancels := make([]context.CancelFunc, 2)
+	for i := range addrs {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i] = cancel
+		ready := make(chan string, 1)
+		dones[i] = make(chan error, 1)
+		go func() {
+			dones[i] <- run(ctx, []string{"-addr", "127.0.0.1:0", "-redis", redisAddr}, io.Discard, ready)
+		}()
+		select {
+		case addrs[i] = <-ready:
+		case err := <-dones[i]:
+			t.Fatal(err)
+		}
+	}
+	ana, ben := dial(t, "ws://"+addrs[0]+"/chat/"), dial(t, "ws://"+addrs[1]+"/chat/")
+	call(t, ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
+	call(t, ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
+	room := call(t, ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
+	tok := call(t, ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
+	call(t, ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
+	read(t, ana, "member_joined")
+	call(t, ben, `{"type":"send","id":"3","room":"`+room+`","text":"hi Ana"}`, "sent")
+	if m := read(t, ana, "message"); m["text"] != "hi Ana" {
+		t.Fatalf("message across processes: %v", m)
+	}
+
+	cancels[1]() // Ctrl-C on the second process: ben's connection ends
+	if err := <-dones[1]; err != nil {
+		t.Fatal(err)
+	}
+	call(t, ana, `{"type":"send","id":"4","room":"`+room+`","text":"still here"}`, "sent")
+	if m := call(t, ana, `{"type":"members","id":"5","room":"`+room+`"}`, "members"); len(m["members"].([]any)) != 2 {
+		t.Fatalf("members after the other process stopped: %v; want ana and ben (within the grace)", m)
+	}
+	cancels[0]()
+	if err := <-dones[0]; err != nil {
+		t.Fatal(err)
+	}
+}

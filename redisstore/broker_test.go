@@ -1,0 +1,203 @@
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// brokerMsg is one delivery seen by a test subscriber.
+type brokerMsg struct {
+	room string
+	msg  []byte
+}
+
+// subscribe subscribes b with a deliver func that queues copies, and stops
+// the subscription at the end of the test.
+func subscribe(t *testing.T, b *Broker) (<-chan brokerMsg, func()) {
+	t.Helper()
+	ch := make(chan brokerMsg, 4096)
+	stop, err := b.Subscribe(func(room string, msg []byte) {
+		ch <- brokerMsg{room, bytes.Clone(msg)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stopOnce := func() { once.Do(stop) }
+	t.Cleanup(stopOnce)
+	return ch, stopOnce
+}
+
+func newBroker(t *testing.T, prefix string) *Broker {
+	t.Helper()
+	b, err := NewBroker(newClient(t), WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func recv(t *testing.T, ch <-chan brokerMsg) brokerMsg {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(waitFor):
+		t.Fatal("no message delivered")
+		return brokerMsg{}
+	}
+}
+
+// TestBrokerDelivers: every subscriber of the deployment, the publisher's
+// own included, gets every room's messages, bytes as published (all 256
+// byte values), and one publisher's messages in order.
+func TestBrokerDelivers(t *testing.T) {
+	prefix := freshPrefix()
+	pub := newBroker(t, prefix)
+	own, _ := subscribe(t, pub)
+	other, _ := subscribe(t, newBroker(t, prefix))
+
+	binary := make([]byte, 256)
+	for i := range binary {
+		binary[i] = byte(i)
+	}
+	if err := pub.Publish(bg, "roomA", binary); err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := range n {
+		if err := pub.Publish(bg, fmt.Sprint("room", i%3), fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, ch := range map[string]<-chan brokerMsg{"publisher": own, "other process": other} {
+		if m := recv(t, ch); m.room != "roomA" || !bytes.Equal(m.msg, binary) {
+			t.Fatalf("%s got %q in %q; want the 256 bytes in roomA", name, m.msg, m.room)
+		}
+		for i := range n {
+			m := recv(t, ch)
+			if want := fmt.Sprintf("m%d", i); string(m.msg) != want || m.room != fmt.Sprint("room", i%3) {
+				t.Fatalf("%s got %q in %q; want %q in room%d (publish order)", name, m.msg, m.room, want, i%3)
+			}
+		}
+	}
+}
+
+// TestBrokerPrefixes: deployments sharing a Redis do not hear each other,
+// even when one's name is a Redis pattern matching the other's.
+func TestBrokerPrefixes(t *testing.T) {
+	base := freshPrefix()
+	starB := newBroker(t, base+"*")
+	star, _ := subscribe(t, starB)
+	plain := newBroker(t, base+"x")
+	if err := plain.Publish(bg, "r", []byte("to x")); err != nil {
+		t.Fatal(err)
+	}
+	// Redis handles one command at a time: had the first message matched
+	// the pattern, it would reach the subscriber before the second.
+	if err := starB.Publish(bg, "r", []byte("to star")); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, star); string(m.msg) != "to star" {
+		t.Fatalf("deployment %q heard %q, published in deployment %q", base+"*", m.msg, base+"x")
+	}
+}
+
+// TestBrokerStop: after stop returns, deliver is not called again, and
+// the subscription is gone from Redis.
+func TestBrokerStop(t *testing.T) {
+	prefix := freshPrefix()
+	b := newBroker(t, prefix)
+	ch, stop := subscribe(t, b)
+	if err := b.Publish(bg, "r", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ch)
+	stop()
+	if err := b.Publish(bg, "r", []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-ch:
+		t.Fatalf("delivered %q after stop", m.msg)
+	default:
+	}
+	if g := goroutinesWith("(*Broker).Subscribe"); g != "" {
+		t.Fatalf("a delivering goroutine is left after stop:\n%s", g)
+	}
+	// The client's own goroutines for the subscription see it closed and
+	// return shortly after.
+	deadline := time.Now().Add(waitFor)
+	for goroutinesWith("(*channel).init") != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the client's subscription goroutines are left after stop:\n%s", goroutinesWith("(*channel).init"))
+		}
+		time.Sleep(time.Millisecond) // polling for goroutines to exit, not a time rule
+	}
+}
+
+// goroutinesWith returns the stacks of the goroutines with fn in them.
+func goroutinesWith(fn string) string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// TestBrokerErrors: bad options fail NewBroker; an unreachable Redis fails
+// Subscribe and Publish.
+func TestBrokerErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{
+			name: "empty prefix",
+			opts: []Option{WithPrefix("")},
+		},
+		{
+			name: "braces",
+			opts: []Option{WithPrefix("a{b}")},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewBroker(redis.NewClient(&redis.Options{}), tc.opts...); err == nil {
+				t.Fatal("NewBroker accepted it")
+			}
+		})
+	}
+	if _, err := NewBroker(nil); err == nil {
+		t.Fatal("NewBroker accepted a nil client")
+	}
+
+	t.Run("unreachable", func(t *testing.T) {
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+		defer c.Close()
+		b, err := NewBroker(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Subscribe(func(string, []byte) {}); err == nil {
+			t.Fatal("Subscribe to an unreachable Redis succeeded")
+		}
+		ctx, cancel := context.WithTimeout(bg, waitFor)
+		defer cancel()
+		if err := b.Publish(ctx, "r", nil); err == nil || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Publish to an unreachable Redis: %v; want a connection error", err)
+		}
+	})
+}

@@ -1,0 +1,544 @@
+package redisstore
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/epchat-go/epchat"
+	"github.com/gobwas/ws"
+	"github.com/redis/go-redis/v9"
+)
+
+// The tests in this file run a deployment of two Hub processes, a and b,
+// each with its own Redis client, Store (its own node) and Broker, on two
+// httptest servers sharing the test's redis-server, and clients speaking
+// the protocol over real WebSockets. Both Hubs run on one clock that only
+// the test moves, and the test beats the Stores' heartbeats with it.
+
+// clusterClock is an epchat.Clock shared by the Hubs of a deployment: one
+// time for all, and the sweepers' tickers, which the test drives. A dead
+// process's ticker is no longer driven: its sweeper stands still.
+type clusterClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	tickers []*clusterTicker
+}
+
+type clusterTicker struct {
+	ch   chan time.Time
+	dead atomic.Bool
+}
+
+func (c *clusterClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clusterClock) NewTicker(time.Duration) (<-chan time.Time, func()) {
+	tk := &clusterTicker{ch: make(chan time.Time)}
+	c.mu.Lock()
+	c.tickers = append(c.tickers, tk)
+	c.mu.Unlock()
+	return tk.ch, func() {}
+}
+
+// last returns the ticker made last.
+func (c *clusterClock) last() *clusterTicker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tickers[len(c.tickers)-1]
+}
+
+// advance moves the clock by d and returns once every live Hub has swept
+// at the new time: a sweeper takes its second tick only after the first
+// sweep is done. What the sweeps published has then reached Redis.
+func (c *clusterClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now, tickers := c.now, c.tickers
+	c.mu.Unlock()
+	for _, tk := range tickers {
+		if tk.dead.Load() {
+			continue
+		}
+		tk.ch <- now
+		tk.ch <- now
+	}
+}
+
+// hubProc is one Hub process of the deployment.
+type hubProc struct {
+	name   string
+	hub    *epchat.Hub
+	rdb    *redis.Client
+	store  *Store
+	srv    *httptest.Server
+	url    string
+	ticker *clusterTicker
+	clock  *clusterClock
+	dead   bool
+}
+
+// startCluster starts n Hub processes of one deployment on one clock; each
+// has beaten its heartbeat once.
+func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *clusterClock) {
+	t.Helper()
+	prefix := freshPrefix()
+	clk := &clusterClock{now: t0}
+	procs := make([]*hubProc, n)
+	for i := range procs {
+		procs[i] = startHubProc(t, string(rune('a'+i)), prefix, clk, true, opts...)
+	}
+	return procs, clk
+}
+
+// startHubProc starts a process of the deployment prefix; without a
+// broker it takes itself for the only one.
+func startHubProc(t testing.TB, name, prefix string, clk *clusterClock, withBroker bool, opts ...epchat.Option) *hubProc {
+	t.Helper()
+	rdb := newClient(t)
+	store := newStoreOn(t, rdb, prefix)
+	opts = append([]epchat.Option{
+		epchat.WithStore(store),
+		epchat.WithClock(clk),
+		epchat.WithPingInterval(time.Hour), // keepalive is not under test
+		// The tests send 100 messages at one instant of the injected
+		// clock; the request rate limit is not under test here.
+		epchat.WithRequestRate(1000, 1000),
+	}, opts...)
+	if withBroker {
+		broker, err := NewBroker(rdb, WithPrefix(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, epchat.WithBroker(broker))
+	}
+	hub, err := epchat.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hubProc{name: name, hub: hub, rdb: rdb, store: store, ticker: clk.last(), clock: clk}
+	p.srv = httptest.NewServer(http.StripPrefix("/chat", hub))
+	p.url = "ws" + strings.TrimPrefix(p.srv.URL, "http") + "/chat/"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		hub.Shutdown(ctx)
+		p.srv.Close()
+	})
+	if err := store.Heartbeat(bg, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// beat records p's heartbeat at the clock's time, reaping dead processes.
+func (p *hubProc) beat(t testing.TB) {
+	t.Helper()
+	if err := p.store.Heartbeat(bg, p.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kill makes p die as a process does, abruptly: no Shutdown, no Detach of
+// its connections, no more heartbeats or sweeps. Its Redis client is
+// closed first, so nothing it does afterwards reaches Redis; then its
+// listener and its clients' sockets close, as the kernel does for a dead
+// process.
+func (p *hubProc) kill(clients ...*chatClient) {
+	p.dead = true
+	p.ticker.dead.Store(true)
+	p.rdb.Close()
+	p.srv.Listener.Close()
+	for _, c := range clients {
+		c.nc.Close()
+	}
+}
+
+// chatClient is a test client of the protocol, after PROTOCOL.md: it
+// writes masked frames, answers pings and queues the events it reads.
+type chatClient struct {
+	t   testing.TB
+	nc  net.Conn
+	wmu sync.Mutex
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	events []event
+	closed bool
+	reqSeq int
+	id     string // member id after hello
+
+	// count, when set, counts message events and swallows them and the
+	// sent replies undecoded (benchmarks).
+	count *deliveries
+}
+
+// event is one server event, decoded.
+type event map[string]any
+
+func (e event) str(k string) string {
+	s, _ := e[k].(string)
+	return s
+}
+
+func (e event) num(k string) int64 {
+	f, _ := e[k].(float64)
+	return int64(f)
+}
+
+// join connects a new user named nick to p.
+func (p *hubProc) join(t testing.TB, nick string) *chatClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	nc, br, _, err := ws.Dial(ctx, p.url)
+	if err != nil {
+		t.Fatalf("dial %s: %v", p.name, err)
+	}
+	c := &chatClient{t: t, nc: nc}
+	c.cond = sync.NewCond(&c.mu)
+	var r io.Reader = nc
+	if br != nil {
+		r = io.MultiReader(br, nc)
+	}
+	go c.readLoop(bufio.NewReader(r))
+	t.Cleanup(func() { nc.Close() })
+	w := c.mustCall("welcome", map[string]any{"type": "hello", "nickname": nick})
+	you, _ := w["you"].(map[string]any)
+	c.id, _ = you["id"].(string)
+	return c
+}
+
+func (c *chatClient) readLoop(r io.Reader) {
+	defer func() {
+		c.mu.Lock()
+		c.closed = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	}()
+	for {
+		h, err := ws.ReadHeader(r)
+		if err != nil {
+			return
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, p); err != nil {
+			return
+		}
+		switch h.OpCode {
+		case ws.OpPing:
+			c.writeFrame(ws.OpPong, p)
+		case ws.OpClose:
+			c.writeFrame(ws.OpClose, p)
+			return
+		case ws.OpText:
+			if c.count != nil && c.count.swallow(p) {
+				continue
+			}
+			var e event
+			if err := json.Unmarshal(p, &e); err != nil {
+				c.t.Errorf("server sent invalid JSON: %v", err)
+				return
+			}
+			c.mu.Lock()
+			c.events = append(c.events, e)
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		}
+	}
+}
+
+func (c *chatClient) writeFrame(op ws.OpCode, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewFrame(op, true, p)))
+}
+
+// send sends a request with a fresh id, and returns the id.
+func (c *chatClient) send(req map[string]any) string {
+	c.t.Helper()
+	c.mu.Lock()
+	c.reqSeq++
+	id := fmt.Sprintf("r%d", c.reqSeq)
+	c.mu.Unlock()
+	req["id"] = id
+	b, _ := json.Marshal(req)
+	if err := c.writeFrame(ws.OpText, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+	return id
+}
+
+// take waits for the first queued event matching match and removes it.
+func (c *chatClient) take(what string, match func(event) bool) event {
+	c.t.Helper()
+	deadline := time.Now().Add(waitFor)
+	timer := time.AfterFunc(waitFor, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for i, e := range c.events {
+			if match(e) {
+				c.events = append(c.events[:i], c.events[i+1:]...)
+				return e
+			}
+		}
+		if c.closed || time.Now().After(deadline) {
+			c.t.Fatalf("no %s (closed=%v); queued: %v", what, c.closed, c.events)
+		}
+		c.cond.Wait()
+	}
+}
+
+// reply waits for the reply to request id.
+func (c *chatClient) reply(id string) event {
+	c.t.Helper()
+	return c.take("reply to "+id, func(e event) bool { return e.str("id") == id })
+}
+
+// call sends a request and returns its reply (or error event).
+func (c *chatClient) call(req map[string]any) event {
+	c.t.Helper()
+	return c.reply(c.send(req))
+}
+
+// mustCall is call that fails the test unless the reply is of type want.
+func (c *chatClient) mustCall(want string, req map[string]any) event {
+	c.t.Helper()
+	e := c.call(req)
+	if e.str("type") != want {
+		c.t.Fatalf("%v: got %v, want a %s", req["type"], e, want)
+	}
+	return e
+}
+
+// expect waits for the next event of type typ about room.
+func (c *chatClient) expect(typ, room string) event {
+	c.t.Helper()
+	return c.take(typ, func(e event) bool {
+		return e.str("type") == typ && e.str("id") == "" && e.str("room") == room
+	})
+}
+
+// none checks that no event is queued now; call it once every event that
+// could come has been flushed through (see TestClusterIdleClose).
+func (c *chatClient) none() {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.events) > 0 {
+		c.t.Fatalf("unexpected events: %v", c.events)
+	}
+}
+
+// invite has owner make an invite to room and returns its token.
+func invite(owner *chatClient, room string) string {
+	owner.t.Helper()
+	return owner.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
+}
+
+// seat has c join with token, and every member in seated see it.
+func seat(c *chatClient, token, room string, seated ...*chatClient) {
+	c.t.Helper()
+	c.mustCall("joined", map[string]any{"type": "join", "token": token})
+	for _, m := range seated {
+		e := m.expect("member_joined", room)
+		if who, _ := e["member"].(map[string]any); who["id"] != c.id {
+			c.t.Fatalf("member_joined %v; want %s", e, c.id)
+		}
+	}
+}
+
+// TestClusterChat: an invite made on a is redeemed on b, and 100 messages
+// from each side cross to the other, each sender's in order, with the
+// room's seqs; the owner's history reaches b.
+func TestClusterChat(t *testing.T) {
+	procs, _ := startCluster(t, 2)
+	a, b := procs[0], procs[1]
+	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
+	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	seat(ben, invite(ann, room), room, ann)
+
+	const n = 100
+	sends := map[*chatClient][]string{}
+	for i := range n {
+		for _, c := range []*chatClient{ann, ben} {
+			sends[c] = append(sends[c], c.send(map[string]any{"type": "send", "room": room, "text": fmt.Sprintf("%s %d", c.id, i)}))
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to *chatClient
+	}{
+		{
+			name: "a to b",
+			from: ann,
+			to:   ben,
+		},
+		{
+			name: "b to a",
+			from: ben,
+			to:   ann,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var last int64
+			for i := range n {
+				sent := tc.from.reply(sends[tc.from][i])
+				if sent.str("type") != "sent" || sent.num("seq") <= last {
+					t.Fatalf("reply to message %d: %v; want sent with a seq above %d", i, sent, last)
+				}
+				last = sent.num("seq")
+				msg := tc.to.expect("message", room)
+				if want := fmt.Sprintf("%s %d", tc.from.id, i); msg.str("text") != want || msg.str("from") != tc.from.id || msg.num("seq") != last {
+					t.Fatalf("message %d: %v; want %q from %s with seq %d", i, msg, want, tc.from.id, last)
+				}
+			}
+		})
+	}
+	ann.mustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.id, "data": "so far"})
+	if e := ben.expect("history", room); e.str("data") != "so far" {
+		t.Fatalf("history on b: %v", e)
+	}
+}
+
+// TestClusterLastSeat: 20 users, half on a and half on b, race for the last
+// seat of a room with an invite each: exactly one gets it, the others get
+// room_full, and the room has its limit of members.
+func TestClusterLastSeat(t *testing.T) {
+	const limit = 20
+	procs, _ := startCluster(t, 2, epchat.WithMaxMembers(limit))
+	ann := procs[0].join(t, "Ann")
+	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	for i := range limit - 2 {
+		c := procs[i%2].join(t, fmt.Sprint("filler", i))
+		c.mustCall("joined", map[string]any{"type": "join", "token": invite(ann, room)})
+	}
+	racers := make([]*chatClient, 20)
+	tokens := make([]string, len(racers))
+	for i := range racers {
+		racers[i] = procs[i%2].join(t, fmt.Sprint("racer", i))
+		tokens[i] = invite(ann, room)
+	}
+	ids := make([]string, len(racers))
+	var start sync.WaitGroup
+	start.Add(1)
+	var wg sync.WaitGroup
+	for i, c := range racers {
+		wg.Go(func() {
+			start.Wait()
+			ids[i] = c.send(map[string]any{"type": "join", "token": tokens[i]})
+		})
+	}
+	start.Done()
+	wg.Wait()
+	seated := 0
+	for i, c := range racers {
+		switch e := c.reply(ids[i]); {
+		case e.str("type") == "joined":
+			seated++
+		case e.str("code") != "room_full":
+			t.Fatalf("racer %d on %s: %v; want joined or room_full", i, procs[i%2].name, e)
+		}
+	}
+	if seated != 1 {
+		t.Fatalf("%d racers seated for the last seat, want 1", seated)
+	}
+	if ms := ann.mustCall("members", map[string]any{"type": "members", "room": room})["members"].([]any); len(ms) != limit {
+		t.Fatalf("%d members, want %d", len(ms), limit)
+	}
+}
+
+// TestClusterOwnerClose: the owner closes the room on a; the member on b
+// gets room_closed with reason owner, and the room is gone for b too.
+func TestClusterOwnerClose(t *testing.T) {
+	procs, _ := startCluster(t, 2)
+	ann, ben := procs[0].join(t, "Ann"), procs[1].join(t, "Ben")
+	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	seat(ben, invite(ann, room), room, ann)
+	ann.mustCall("ok", map[string]any{"type": "close", "room": room})
+	for _, c := range []*chatClient{ann, ben} {
+		if e := c.expect("room_closed", room); e.str("reason") != "owner" {
+			t.Fatalf("room_closed: %v; want reason owner", e)
+		}
+	}
+	if e := ben.call(map[string]any{"type": "send", "room": room, "text": "anyone?"}); e.str("type") != "error" {
+		t.Fatalf("send to the closed room on b: %v; want an error", e)
+	}
+}
+
+// TestClusterIdleClose: a room idle for the room idle timeout is closed by
+// the sweep of one process, and the member on the other sees room_closed
+// with reason idle exactly once, though both processes sweep.
+func TestClusterIdleClose(t *testing.T) {
+	procs, clk := startCluster(t, 2)
+	a, b := procs[0], procs[1]
+	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
+	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	seat(ben, invite(ann, room), room, ann)
+
+	clk.advance(10*time.Minute - time.Second)
+	ben.none()
+	clk.advance(2 * time.Second)
+	for _, c := range []*chatClient{ann, ben} {
+		if e := c.expect("room_closed", room); e.str("reason") != "idle" {
+			t.Fatalf("room_closed: %v; want reason idle", e)
+		}
+	}
+	// Both sweeps are done and what they published reached Redis. An event
+	// a publishes now reaches ben after anything they published: Redis
+	// handles one command at a time and b's subscription reads in order.
+	flush := ben.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	seat(ann, invite(ben, flush), flush, ben)
+	ben.none()
+}
+
+// TestClusterProcessDeath: b dies abruptly with ben's only connection.
+// Once a's heartbeat takes b for dead, ben keeps his seat for the
+// reconnect grace from b's last heartbeat, then a frees it: ann sees
+// member_left with reason disconnected, and the seat can be taken again.
+func TestClusterProcessDeath(t *testing.T) {
+	procs, clk := startCluster(t, 2, epchat.WithMaxMembers(2))
+	a, b := procs[0], procs[1]
+	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
+	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	seat(ben, invite(ann, room), room, ann)
+	if e := ann.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "room_full" {
+		t.Fatalf("invite to the full room: %v; want room_full", e)
+	}
+
+	b.kill(ben)
+	// a beats every 5 s; b's last heartbeat was at t0.
+	for range 4 {
+		clk.advance(5 * time.Second)
+		a.beat(t)
+	}
+	clk.advance(grace - 20*time.Second - time.Millisecond)
+	if e := ann.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "room_full" {
+		t.Fatalf("invite within the grace after b died: %v; want room_full (ben keeps his seat)", e)
+	}
+	clk.advance(2 * time.Millisecond)
+	if e := ann.expect("member_left", room); e.str("member") != ben.id || e.str("reason") != "disconnected" {
+		t.Fatalf("ann saw %v; want ben leaving, disconnected", e)
+	}
+	cat := a.join(t, "Cat")
+	seat(cat, invite(ann, room), room, ann)
+}
