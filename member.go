@@ -28,6 +28,12 @@ const (
 	closePingTimeout     ws.StatusCode = 4002
 )
 
+// violationDrain is how long a connection closed for a protocol violation
+// is kept after our close frame: its stream cannot be parsed for a close
+// reply, but closing at once could reset the socket before the peer read
+// the close code.
+const violationDrain = 250 * time.Millisecond
+
 // maxNickname is the longest nickname, in characters.
 const maxNickname = 32
 
@@ -94,6 +100,7 @@ type conn struct {
 	peerClosed bool   // the peer's close frame came in
 	dead       bool   // torn down: no more writes
 	drainTimer *time.Timer
+	shortDrain bool // after a protocol violation: see violationDrain
 }
 
 func newConn(h *Hub, nc net.Conn) *conn {
@@ -213,6 +220,11 @@ func (c *conn) feed(b []byte) {
 			code, reason = ce.Code, ce.Reason
 		}
 		c.h.log.Debug("protocol violation", "conn", c.id, "code", int(code))
+		// The rest of the stream cannot be read, the peer's close reply
+		// included: give it only a short while to read our close frame.
+		c.mu.Lock()
+		c.shortDrain = true
+		c.mu.Unlock()
 		c.closeWith(code, reason)
 	}
 }
@@ -320,7 +332,11 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	c.closeFrame = wsframe.AppendClose(nil, code, reason)
 	c.kick()
 	// Bound the wait for the peer's answer.
-	c.drainTimer = time.AfterFunc(closeDrain, c.abort)
+	drain := closeDrain
+	if c.shortDrain {
+		drain = violationDrain
+	}
+	c.drainTimer = time.AfterFunc(drain, c.abort)
 	c.mu.Unlock()
 }
 
