@@ -69,8 +69,8 @@ type Hub struct {
 	mu        sync.Mutex
 	listeners []net.Listener // given to Serve; closed by Shutdown
 	conns     map[*conn]struct{}
-	users     map[string][]*conn            // user id -> this process's connections
-	rooms     map[string]map[*conn]struct{} // room id -> subscribed connections
+	users     map[string][]*conn // user id -> this process's connections
+	rooms     map[string][]*conn // room id -> subscribed connections
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
 
@@ -133,7 +133,7 @@ func New(opts ...Option) (*Hub, error) {
 		node:    ids.Member(),
 		conns:   make(map[*conn]struct{}),
 		users:   make(map[string][]*conn),
-		rooms:   make(map[string]map[*conn]struct{}),
+		rooms:   make(map[string][]*conn),
 		drained: make(chan struct{}),
 		seed:    maphash.MakeSeed(),
 		done:    make(chan struct{}),
@@ -700,7 +700,7 @@ func (h *Hub) sweepConns(now time.Time) {
 	h.mu.Unlock()
 	nowNs := now.UnixNano()
 	for _, c := range conns {
-		if !c.identified.Load() && now.Sub(c.created) >= h.cfg.identifyTimeout {
+		if !c.identified.Load() && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
 			c.closeWith(closeIdentifyTimeout, "identify timeout")
 			continue
 		}

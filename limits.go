@@ -22,18 +22,19 @@ const closePolicy = ws.StatusPolicyViolation // 1008
 // value starts full on its first use. It is owned by one read loop.
 type tokenBucket struct {
 	tokens  float64
-	last    time.Time
+	last    int64 // clock time, Unix ns
 	started bool
 }
 
 // take spends one token at now, or reports false when none is left.
 func (b *tokenBucket) take(now time.Time, rate float64, burst int) bool {
+	t := now.UnixNano()
 	if !b.started {
-		b.started, b.tokens, b.last = true, float64(burst), now
+		b.started, b.tokens, b.last = true, float64(burst), t
 	}
-	if d := now.Sub(b.last); d > 0 {
+	if d := time.Duration(t - b.last); d > 0 {
 		b.tokens = min(float64(burst), b.tokens+d.Seconds()*rate)
-		b.last = now
+		b.last = t
 	}
 	if b.tokens < 1 {
 		return false
@@ -46,13 +47,13 @@ func (b *tokenBucket) take(now time.Time, rate float64, burst int) bool {
 // starts again at zero once window has passed since the first event of
 // the current one.
 type window struct {
-	start time.Time
+	start int64 // clock time, Unix ns
 	n     int
 }
 
 // count returns the events counted in the window running at now.
 func (w *window) count(now time.Time, d time.Duration) int {
-	if w.n > 0 && now.Sub(w.start) >= d {
+	if w.n > 0 && time.Duration(now.UnixNano()-w.start) >= d {
 		w.n = 0
 	}
 	return w.n
@@ -61,7 +62,7 @@ func (w *window) count(now time.Time, d time.Duration) int {
 // add counts one event at now and returns the count in its window.
 func (w *window) add(now time.Time, d time.Duration) int {
 	if w.count(now, d) == 0 {
-		w.start = now
+		w.start = now.UnixNano()
 	}
 	w.n++
 	return w.n

@@ -46,6 +46,10 @@ const touchEvery = time.Minute
 
 var connSeq atomic.Uint64
 
+// reqPool holds the scratch requests of handle: a connection keeps none
+// while idle.
+var reqPool = sync.Pool{New: func() any { return new(wire.Request) }}
+
 // conn is one WebSocket connection. Its read loop owns the reading side and
 // handles the client's requests one at a time, so replies keep the order of
 // requests. Writes go through a bounded queue flushed by at most one
@@ -54,17 +58,16 @@ type conn struct {
 	h       *Hub
 	nc      net.Conn
 	id      uint64
-	created time.Time
+	created int64 // clock time, Unix ns
 
 	// addr is the client address the per-address limits count it by.
 	addr string
 
 	// Read side, owned by the read loop.
 	rd         wsframe.Reader
-	req        wire.Request
 	presetNick string
-	lastTouch  time.Time
-	broken     bool // a protocol violation: ignore the rest of the stream
+	lastTouch  int64 // clock time of the last TouchUser, Unix ns
+	broken     bool  // a protocol violation: ignore the rest of the stream
 	bucket     tokenBucket
 	violations window
 	guesses    window
@@ -87,11 +90,10 @@ type conn struct {
 	nick string
 
 	// rooms this connection receives the events of; guarded by h.mu.
-	rooms map[string]struct{}
+	rooms []string
 
 	mu         sync.Mutex
 	queue      [][]byte
-	spare      [][]byte
 	queued     int
 	flushing   bool
 	closing    bool   // a close frame is pending or sent: enqueue nothing more
@@ -109,8 +111,7 @@ func newConn(h *Hub, nc net.Conn) *conn {
 		h:       h,
 		nc:      nc,
 		id:      connSeq.Add(1),
-		created: now,
-		rooms:   make(map[string]struct{}),
+		created: now.UnixNano(),
 	}
 	c.rd.MaxFrame = int64(h.cfg.readLimit())
 	c.rd.MaxMessage = int64(h.cfg.readLimit())
@@ -367,7 +368,9 @@ func (c *conn) flush() {
 		if len(batch) == 0 {
 			c.closeFrame = nil
 			if closeFrame == nil || c.dead {
+				// Idle: hold no queue array while nothing is sent.
 				c.flushing = false
+				c.queue = nil
 				c.mu.Unlock()
 				return
 			}
@@ -375,8 +378,7 @@ func (c *conn) flush() {
 		} else {
 			closeFrame = nil
 		}
-		c.queue = c.spare[:0]
-		c.spare = nil
+		c.queue = nil
 		c.queued = 0
 		c.mu.Unlock()
 
@@ -386,7 +388,9 @@ func (c *conn) flush() {
 		c.h.stats.bytesOut.Add(uint64(n))
 		clear(batch)
 		c.mu.Lock()
-		c.spare = batch[:0]
+		if c.queue == nil {
+			c.queue = batch[:0] // reuse the array for what came meanwhile
+		}
 		c.mu.Unlock()
 		if err != nil {
 			c.noteWriteError(err)
@@ -445,7 +449,7 @@ func (c *conn) finish() {
 			h.users[c.user] = uc
 		}
 	}
-	for room := range c.rooms {
+	for _, room := range slices.Clone(c.rooms) {
 		h.unsubscribeLocked(room, c)
 	}
 	h.checkDrainedLocked()
@@ -476,7 +480,8 @@ func textFrame(payload []byte) []byte {
 
 // handle decodes and dispatches one request.
 func (h *Hub) handle(c *conn, p []byte) {
-	req := &c.req
+	req := reqPool.Get().(*wire.Request)
+	defer reqPool.Put(req)
 	allowed := c.bucket.take(h.clock.Now(), h.cfg.requestRate, h.cfg.requestBurst)
 	if err := wire.DecodeRequest(p, req); err != nil {
 		c.refuse(req.ID, wire.BadRequest, "")
@@ -520,10 +525,10 @@ func (h *Hub) handle(c *conn, p []byte) {
 // touch records the user's activity, at most once a minute.
 func (c *conn) touch() {
 	now := c.h.clock.Now()
-	if now.Sub(c.lastTouch) < touchEvery {
+	if time.Duration(now.UnixNano()-c.lastTouch) < touchEvery {
 		return
 	}
-	c.lastTouch = now
+	c.lastTouch = now.UnixNano()
 	if err := c.h.store.TouchUser(c.h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 		c.h.log.Error("touch user", "conn", c.id, "err", err)
 	}
@@ -602,7 +607,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.Internal, "")
 		return
 	}
-	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now
+	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
 	c.identified.Store(true)
 
 	h.mu.Lock()

@@ -31,24 +31,34 @@ const (
 
 // subscribeLocked makes c receive the events of room. h.mu is held.
 func (h *Hub) subscribeLocked(room string, c *conn) {
-	subs := h.rooms[room]
-	if subs == nil {
-		subs = make(map[*conn]struct{})
-		h.rooms[room] = subs
+	if slices.Contains(c.rooms, room) {
+		return
 	}
-	subs[c] = struct{}{}
-	c.rooms[room] = struct{}{}
+	h.rooms[room] = append(h.rooms[room], c)
+	c.rooms = append(c.rooms, room)
 }
 
 // unsubscribeLocked stops c receiving the events of room. h.mu is held.
 func (h *Hub) unsubscribeLocked(room string, c *conn) {
 	if subs := h.rooms[room]; subs != nil {
-		delete(subs, c)
+		subs = slices.DeleteFunc(subs, func(x *conn) bool { return x == c })
 		if len(subs) == 0 {
 			delete(h.rooms, room)
+		} else {
+			h.rooms[room] = subs
 		}
 	}
-	delete(c.rooms, room)
+	c.rooms = dropRoom(c.rooms, room)
+}
+
+// dropRoom removes room from a connection's list, freeing the list when
+// it empties.
+func dropRoom(rooms []string, room string) []string {
+	rooms = slices.DeleteFunc(rooms, func(r string) bool { return r == room })
+	if len(rooms) == 0 {
+		return nil
+	}
+	return rooms
 }
 
 // subscribeUser subscribes every local connection of user to room.
@@ -66,7 +76,7 @@ func (h *Hub) fanout(room string, payload []byte, skip uint64) {
 	frame := textFrame(payload)
 	h.mu.Lock()
 	n := 0
-	for c := range h.rooms[room] {
+	for _, c := range h.rooms[room] {
 		if c.id != skip {
 			c.send(frame)
 			n++
@@ -83,7 +93,7 @@ func (h *Hub) deliverTo(room, user string, payload []byte) {
 	h.mu.Lock()
 	n := 0
 	for _, c := range h.users[user] {
-		if _, ok := c.rooms[room]; ok {
+		if slices.Contains(c.rooms, room) {
 			c.send(frame)
 			n++
 		}
@@ -132,8 +142,8 @@ func (h *Hub) publishClosed(room, reason string, seats int) {
 }
 
 func (h *Hub) dropRoomLocked(room string) {
-	for c := range h.rooms[room] {
-		delete(c.rooms, room)
+	for _, c := range h.rooms[room] {
+		c.rooms = dropRoom(c.rooms, room)
 	}
 	delete(h.rooms, room)
 }
