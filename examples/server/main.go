@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
+	wsAddr := fs.String("ws-addr", "", "also serve WebSockets on this address with the Hub's own zero-copy upgrader (Hub.Serve), e.g. for load tests (off when empty)")
 	storeName := fs.String("store", "memory", "where rooms live: memory, or sqlite (an in-memory SQLite database, never on disk)")
 	redisAddr := fs.String("redis", "", "share rooms with the other processes using the Redis at this address, e.g. 127.0.0.1:6379 (replaces -store)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
@@ -128,8 +129,22 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		ready <- ln.Addr().String()
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if *wsAddr != "" {
+		wln, err := net.Listen("tcp", *wsAddr)
+		if err != nil {
+			srv.Close()
+			hub.Shutdown(context.Background())
+			return err
+		}
+		fmt.Fprintf(out, "WebSockets also on ws://%s/ (zero-copy upgrade)\n", wln.Addr())
+		go func() {
+			if err := hub.Serve(wln); !errors.Is(err, epchat.ErrHubClosed) {
+				errc <- err
+			}
+		}()
+	}
 
 	select {
 	case err := <-errc:
