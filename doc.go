@@ -25,6 +25,10 @@
 //	srv.Shutdown(ctx) // stops new requests; does not touch WebSockets
 //	hub.Shutdown(ctx) // closes every WebSocket with 1001
 //
+// A host that gives chat a listener of its own can call [Hub.Serve]
+// instead, which upgrades with gobwas/ws's zero-copy upgrader. Idle
+// connections are watched with epoll and hold no goroutine ([WithNetpoll]).
+//
 // Clients then speak the JSON protocol of PROTOCOL.md: hello (pick a
 // nickname, get a session token), create a room, invite with a one-time
 // token valid five minutes, join, send, leave, close.
@@ -63,6 +67,17 @@
 // by a write; a Store never reads the clock but acts at the instant it is
 // given; errors are this package's sentinels. The sqlitestore module is a
 // worked example on an in-memory SQLite database.
+//
+// # Several processes
+//
+// Hub processes that share a Store (redisstore) also need a [Broker]
+// ([WithBroker]) to carry room events between them; the redisstore module
+// has one on Redis pub/sub.
+//
+// # Telemetry
+//
+// [Hub.Stats] returns counts, and [WithHooks] calls the host when rooms
+// open and close and members come and go: ids, counts and reasons only.
 //
 // # Privacy
 //
