@@ -94,6 +94,10 @@ type Hub struct {
 	// header but counts its per-address limits by the peer address.
 	proxyWarned atomic.Bool
 
+	// sweepBuf is the sweeper's reused list of connections: with many
+	// members, a new one every second would be garbage for the collector.
+	sweepBuf []*conn
+
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweeper
 	wg      sync.WaitGroup
@@ -693,11 +697,15 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 // after that ping is dropped.
 func (h *Hub) sweepConns(now time.Time) {
 	h.mu.Lock()
-	conns := make([]*conn, 0, len(h.conns))
+	conns := h.sweepBuf[:0]
 	for c := range h.conns {
 		conns = append(conns, c)
 	}
 	h.mu.Unlock()
+	defer func() {
+		clear(conns) // keep no connection alive through the buffer
+		h.sweepBuf = conns[:0]
+	}()
 	nowNs := now.UnixNano()
 	for _, c := range conns {
 		if !c.identified.Load() && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
