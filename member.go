@@ -271,8 +271,53 @@ func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
 	}
 }
 
+// pingFrame is the keepalive ping, shared by every connection.
+var pingFrame = wsframe.AppendFrame(nil, ws.OpPing, nil)
+
+// ping sends a keepalive ping. The sweeper pings every silent connection in
+// one pass; a flush goroutine each to write two bytes would leave their
+// stacks with the process, so a polled connection with nothing else to
+// write gets its ping in one non-blocking write, and goes through the
+// queue only when the socket does not take it.
 func (c *conn) ping() {
-	c.enqueue(wsframe.AppendFrame(nil, ws.OpPing, nil), true)
+	if c.polled.Load() && c.writeNow(pingFrame) {
+		return
+	}
+	c.enqueue(pingFrame, true)
+}
+
+// writeNow writes a small frame at once, on the caller's goroutine, when
+// nothing else is being written: one non-blocking write, never a wait. It
+// reports false, having written nothing, when the socket would block or
+// another write is under way; the caller then queues the frame.
+func (c *conn) writeNow(frame []byte) bool {
+	c.mu.Lock()
+	if c.flushing || c.closing || c.dead || len(c.queue) > 0 {
+		c.mu.Unlock()
+		return false
+	}
+	c.flushing = true // the writes are ours until we are done
+	c.mu.Unlock()
+
+	n, err := netpoll.Write(c.raw, frame)
+	c.h.stats.bytesOut.Add(uint64(n))
+	c.mu.Lock()
+	c.flushing = false
+	if n > 0 && n < len(frame) {
+		c.queue = append([][]byte{frame[n:]}, c.queue...) // the rest goes first
+	}
+	if len(c.queue) > 0 || c.closeFrame != nil {
+		c.kick() // what came meanwhile, and any rest
+	}
+	c.mu.Unlock()
+	switch {
+	case n > 0 || err == nil:
+		return true
+	case err == syscall.EAGAIN:
+		return false
+	}
+	c.abort() // the socket is gone; the read side tears down
+	return true
 }
 
 // send queues an encoded frame. It never blocks: a connection whose queue

@@ -42,3 +42,23 @@ func Read(c syscall.RawConn, p []byte) (int, error) {
 	}
 	return n, rerr
 }
+
+// Write does one non-blocking write of p to c. It returns syscall.EAGAIN
+// when the socket takes nothing now, and a short count when it takes part.
+func Write(c syscall.RawConn, p []byte) (int, error) {
+	var (
+		n    int
+		werr error
+	)
+	err := c.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), p)
+		return true // never park
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, werr
+}
