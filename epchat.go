@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -216,7 +217,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if nc != nil {
 			nc.Close()
 		}
-		h.log.Debug("upgrade failed", "err", err)
+		h.log.Debug("upgrade failed", "reason", upgradeFailure(err))
 		return
 	}
 	// Bytes the client sent right after its request sit in the bufio.Reader
@@ -360,7 +361,7 @@ func (h *Hub) upgradeRaw(nc net.Conn) {
 			h.guard.release(addr)
 		}
 		nc.Close()
-		h.log.Debug("upgrade failed", "err", err)
+		h.log.Debug("upgrade failed", "reason", upgradeFailure(err))
 		return
 	}
 	nc.SetDeadline(time.Time{})
@@ -371,6 +372,19 @@ func (h *Hub) upgradeRaw(nc net.Conn) {
 // sets to forward the client's address.
 func isForwardingHeader(k []byte) bool {
 	return strings.EqualFold(string(k), "X-Forwarded-For") || strings.EqualFold(string(k), "Forwarded")
+}
+
+// upgradeFailure names why an upgrade failed without the error's own text:
+// network errors carry the peer's address, which is not ours to log.
+func upgradeFailure(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "network"
+	}
+	return "handshake"
 }
 
 // checkUpgrade tells what is wrong with a WebSocket upgrade request, before

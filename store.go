@@ -138,6 +138,9 @@ type Departure struct {
 // deadline per call: a Store that talks to a server bounds its own calls
 // (go-redis and database/sql have timeouts of their own).
 //
+// The Hub logs a Store's unexpected errors as they are: their text must not
+// hold message bodies, nicknames or tokens.
+//
 // Errors are the sentinels of this package (ErrNotFound, ErrRoomFull, ...),
 // possibly wrapped; any other error is treated as a failure of the Store.
 // Lists of members are always in join order, earliest first.
