@@ -240,14 +240,21 @@ func (h *Hub) serveConn(nc net.Conn, early []byte, nickname, addr string) {
 	if !h.register(c) {
 		// Shutdown began during the upgrade: say so and hang up, starting
 		// nothing that Shutdown, already waiting, would not wait for.
-		nc.SetWriteDeadline(time.Now().Add(closeDrain))
-		nc.Write(wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down"))
-		nc.Close()
+		bye := wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down")
+		if c.nc != nil {
+			nc.SetWriteDeadline(time.Now().Add(closeDrain))
+			nc.Write(bye)
+			nc.Close()
+		} else {
+			netpoll.Write(c.fd, bye) // a fresh socket takes it, or the peer goes without
+			netpoll.Close(c.fd)
+		}
 		h.guard.release(addr)
 		return
 	}
-	if h.poller != nil && c.watch(early) {
-		return // the poller serves it from now on
+	if c.nc == nil {
+		c.watch(early) // the poller serves it from now on
+		return
 	}
 	c.readLoop(early)
 }
@@ -706,9 +713,10 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 	}
 }
 
-// sweepConns applies the identify timeout and keepalive: a connection
-// silent for the ping interval is pinged; one still silent the pong timeout
-// after that ping is dropped.
+// sweepConns applies the identify timeout, the write timeout and
+// keepalive: a connection whose write has waited for the peer for the
+// write timeout is hung up; one silent for the ping interval is pinged;
+// one still silent the pong timeout after that ping is dropped.
 func (h *Hub) sweepConns(now time.Time) {
 	h.mu.Lock()
 	conns := h.sweepBuf[:0]
@@ -724,6 +732,12 @@ func (h *Hub) sweepConns(now time.Time) {
 	for _, c := range conns {
 		if !c.identified.Load() && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
 			c.closeWith(closeIdentifyTimeout, "identify timeout")
+			continue
+		}
+		if s := c.stalled.Load(); s != 0 && time.Duration(nowNs-s) >= h.cfg.writeTimeout && c.stalled.CompareAndSwap(s, 0) {
+			h.log.Info("write timeout", "conn", c.id)
+			c.noteCause(causeSlow)
+			c.abort()
 			continue
 		}
 		last, pinged := c.lastRead.Load(), c.pinged.Load()

@@ -32,3 +32,17 @@ func (h *Hub) LiveConns() (conns, slots int) {
 	h.guard.mu.Unlock()
 	return conns, slots
 }
+
+// StalledWrites returns how many connections have a write waiting for
+// their peer.
+func (h *Hub) StalledWrites() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for c := range h.conns {
+		if c.stalled.Load() != 0 {
+			n++
+		}
+	}
+	return n
+}

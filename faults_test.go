@@ -357,3 +357,47 @@ func TestUpgradeDuringShutdown(t *testing.T) {
 	}
 	waitUntil(t, "the slot released", func() bool { _, slots := hh.LiveConns(); return slots == 0 })
 }
+
+// TestWriteTimeout: a member that stops reading while its send queue still
+// has room is dropped once a write has waited for it the write timeout, on
+// the Hub's clock, and not before; the others never notice.
+func TestWriteTimeout(t *testing.T) {
+	const (
+		size    = 4000
+		timeout = 30 * time.Second
+	)
+	hh := newHardHubListener(t, smallBuffers, quiet,
+		epchat.WithMaxMessageSize(size),
+		epchat.WithSendQueueLimit(64<<20), // never reached here
+		epchat.WithRequestRate(1000, 1000),
+		epchat.WithWriteTimeout(timeout),
+	)
+	ana, ben := hh.client(t, "nick-ana-wt"), hh.client(t, "nick-ben-wt")
+	room := hh.testHub.room(t, ana, ben)
+	joinPaused(t, hh, ana, room, "nick-stuck", ben)
+
+	// 1 MB is many times what the kernel holds for it (small buffers).
+	text := strings.Repeat("w", size-100)
+	for range 250 {
+		hh.say(t, ana, room, text)
+		expectText(t, ben, room, text)
+	}
+	// The stuck member's write waits; no other write may be under way as
+	// the clock jumps, or it would look stalled for as long.
+	waitUntil(t, "only the stuck member's write waiting", func() bool { return hh.StalledWrites() == 1 })
+	hh.clock.advance(timeout - time.Second)
+	if conns, _ := hh.LiveConns(); conns != 3 {
+		t.Fatalf("%d connections a second before the write timeout, want 3", conns)
+	}
+	hh.clock.advance(time.Second)
+	waitUntil(t, "the stuck member dropped", func() bool { conns, _ := hh.LiveConns(); return conns == 2 })
+	if s := hh.Stats(); s.ConnectionsClosed.Slow != 1 {
+		t.Fatalf("closed: %+v, want one slow", s.ConnectionsClosed)
+	}
+	if hh.logs.count("write timeout") != 1 {
+		t.Fatalf("write timeout logged %d times, want once", hh.logs.count("write timeout"))
+	}
+	hh.say(t, ana, room, "after the stuck one")
+	expectText(t, ben, room, "after the stuck one")
+	ben.none()
+}

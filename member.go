@@ -50,14 +50,24 @@ var connSeq atomic.Uint64
 // while idle.
 var reqPool = sync.Pool{New: func() any { return new(wire.Request) }}
 
-// conn is one WebSocket connection. Its read loop owns the reading side and
-// handles the client's requests one at a time, so replies keep the order of
-// requests. Writes go through a bounded queue flushed by at most one
-// goroutine at a time; nothing ever blocks on a slow peer but that peer.
+// conn is one WebSocket connection. Its read side owns the reading and
+// handles the client's requests one at a time, so replies keep the order
+// of requests. Writes go through a bounded queue flushed by at most one
+// writer at a time; nothing ever blocks on a slow peer but that peer.
+//
+// A connection runs in one of two modes, fixed when it is made. With the
+// Hub's poller (Linux, a plain socket), the socket is taken out of its
+// net.Conn as a raw descriptor: the poller reads it when it has bytes, and
+// writes never block (a full socket waits for the poller's word), so an
+// idle or stalled connection holds no goroutine, no buffer, no timer and no
+// net.Conn. Otherwise (TLS, other systems, WithNetpoll(false)) a goroutine
+// reads nc in a loop and writes block under the sweeper's write timeout.
 type conn struct {
-	h       *Hub
-	nc      net.Conn
-	id      uint64
+	h  *Hub
+	nc net.Conn // blocking mode; nil in poll mode
+	fd int      // poll mode: the socket; -1 in blocking mode
+	id uint64
+
 	created int64 // clock time, Unix ns
 
 	// addr is the client address the per-address limits count it by.
@@ -72,16 +82,15 @@ type conn struct {
 	violations window
 	guesses    window
 
-	// With the poller, raw is the socket read without blocking and desc
-	// its watch; without, the read loop blocks in nc.Read.
-	raw      syscall.RawConn
-	polled   atomic.Bool // set before the poller may call onReadable
-	desc     atomic.Pointer[netpoll.Desc]
-	aborted  atomic.Bool // the socket was closed by another goroutine
+	// pd is the poller's watch of fd; valid once polled is set.
+	pd       netpoll.Desc
+	polled   atomic.Bool
+	aborted  atomic.Bool // abort was called
 	finished atomic.Bool
 
 	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
 	pinged     atomic.Int64 // clock time of the last ping sent, Unix ns
+	stalled    atomic.Int64 // clock time a write began waiting for the peer, Unix ns; 0: none waits
 	identified atomic.Bool
 	cause      atomic.Uint32 // closeCause: why it ends (stats.go)
 
@@ -95,23 +104,36 @@ type conn struct {
 	mu         sync.Mutex
 	queue      [][]byte
 	queued     int
-	flushing   bool
-	closing    bool   // a close frame is pending or sent: enqueue nothing more
 	closeFrame []byte // written after the queue drains
-	closeSent  bool   // our close frame is out
-	peerClosed bool   // the peer's close frame came in
-	dead       bool   // torn down: no more writes
 	drainTimer *time.Timer
-	shortDrain bool // after a protocol violation: see violationDrain
+	flushing   bool // a writer owns the writes (it may be waiting for room)
+	waitingOut bool // poll mode: the writer waits for the poller to say there is room
+	// headPartial: queue[0] is the end of a frame partly written, which
+	// must go out before anything else.
+	headPartial bool
+	closing     bool // a close frame is pending or sent: enqueue nothing more
+	closeSent   bool // our close frame is out
+	peerClosed  bool // the peer's close frame came in
+	dead        bool // torn down: no more writes
+	fdClosed    bool
+	shortDrain  bool // after a protocol violation: see violationDrain
 }
 
+// newConn makes a connection of nc, in poll mode when the Hub has a poller
+// and nc a socket it can take over.
 func newConn(h *Hub, nc net.Conn) *conn {
 	now := h.clock.Now()
 	c := &conn{
 		h:       h,
 		nc:      nc,
+		fd:      -1,
 		id:      connSeq.Add(1),
 		created: now.UnixNano(),
+	}
+	if h.poller != nil {
+		if fd, err := netpoll.Detach(nc); err == nil {
+			c.nc, c.fd = nil, fd
+		}
 	}
 	c.rd.MaxFrame = int64(h.cfg.readLimit())
 	c.rd.MaxMessage = int64(h.cfg.readLimit())
@@ -125,53 +147,50 @@ const maxReadsPerWake = 16
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
-// watch hands the connection to the Hub's poller: from then on it has no
-// goroutine and no buffer while idle. It reports false when the connection
-// cannot be polled (not a raw socket, as with TLS), and the caller reads it
-// in a loop instead. early bytes are handled first.
-func (c *conn) watch(early []byte) bool {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	c.raw = raw
-	c.polled.Store(true)
+// watch hands a poll-mode connection to the Hub's poller: from then on it
+// has no goroutine and no buffer while idle. early bytes are handled first.
+func (c *conn) watch(early []byte) {
 	if len(early) > 0 {
 		c.feed(early)
 	}
-	d, err := c.h.poller.Add(raw, c.onReadable)
-	if err != nil {
+	if err := c.h.poller.Add(&c.pd, c.fd, c); err != nil {
 		c.finish()
-		return true
+		return
 	}
-	c.desc.Store(d)
+	c.polled.Store(true)
 	if c.aborted.Load() {
-		d.Wake() // abort came before the watch was known
+		c.pd.Wake() // abort came before the watch was known
 	}
-	return true
 }
 
-// onReadable runs on a poller worker when the socket has bytes (or was
-// closed): read without blocking until there is nothing left, then re-arm.
-func (c *conn) onReadable(d *netpoll.Desc) {
-	c.desc.Store(d)
+// OnReady implements netpoll.Handler. It runs on a poller worker when the
+// socket has room again after a write waited, or has bytes (or was closed):
+// it reads without blocking until there is nothing left, then re-arms.
+func (c *conn) OnReady(d *netpoll.Desc, ev netpoll.Event) {
+	if ev&netpoll.Writable != 0 {
+		c.onWritable()
+	}
+	if c.finished.Load() {
+		return
+	}
+	if ev&(netpoll.Readable|netpoll.Woken) == 0 {
+		if d.Resume() != nil {
+			c.finish()
+		}
+		return
+	}
 	bp := readBufs.Get().(*[]byte)
 	defer readBufs.Put(bp)
 	for range maxReadsPerWake {
 		if c.finished.Load() {
 			return
 		}
-		n, err := netpoll.Read(c.raw, *bp)
+		n, err := netpoll.Read(c.fd, *bp)
 		if n > 0 {
 			c.lastRead.Store(c.h.clock.Now().UnixNano())
 			c.feed((*bp)[:n])
 		}
 		switch {
-		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
 			if d.Resume() != nil {
 				c.finish()
@@ -188,7 +207,7 @@ func (c *conn) onReadable(d *netpoll.Desc) {
 }
 
 // readLoop reads and handles the stream until the connection ends, then
-// tears the connection down. It serves connections the poller cannot.
+// tears the connection down. It serves blocking-mode connections.
 func (c *conn) readLoop(early []byte) {
 	defer c.finish()
 	if len(early) > 0 {
@@ -264,10 +283,10 @@ func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
 	case !closing:
 		c.closeWith(code, "")
 	case sent:
-		// The handshake is complete. Close the socket; the next read fails
-		// and the read side tears the connection down (not here: this runs
-		// inside the frame reader).
-		c.nc.Close()
+		// The handshake is complete. Hang up; the next read fails and the
+		// read side tears the connection down (not here: this runs inside
+		// the frame reader).
+		c.abort()
 	}
 }
 
@@ -276,11 +295,11 @@ var pingFrame = wsframe.AppendFrame(nil, ws.OpPing, nil)
 
 // ping sends a keepalive ping. The sweeper pings every silent connection in
 // one pass; a flush goroutine each to write two bytes would leave their
-// stacks with the process, so a polled connection with nothing else to
+// stacks with the process, so a poll-mode connection with nothing else to
 // write gets its ping in one non-blocking write, and goes through the
 // queue only when the socket does not take it.
 func (c *conn) ping() {
-	if c.polled.Load() && c.writeNow(pingFrame) {
+	if c.nc == nil && c.writeNow(pingFrame) {
 		return
 	}
 	c.enqueue(pingFrame, true)
@@ -299,16 +318,19 @@ func (c *conn) writeNow(frame []byte) bool {
 	c.flushing = true // the writes are ours until we are done
 	c.mu.Unlock()
 
-	n, err := netpoll.Write(c.raw, frame)
+	n, err := netpoll.Write(c.fd, frame)
 	c.h.stats.bytesOut.Add(uint64(n))
 	c.mu.Lock()
 	c.flushing = false
-	if n > 0 && n < len(frame) {
+	if n > 0 && n < len(frame) && !c.dead {
 		c.queue = append([][]byte{frame[n:]}, c.queue...) // the rest goes first
+		c.queued += len(frame) - n
+		c.headPartial = true
 	}
 	if len(c.queue) > 0 || c.closeFrame != nil {
 		c.kick() // what came meanwhile, and any rest
 	}
+	c.closeFDLocked()
 	c.mu.Unlock()
 	switch {
 	case n > 0 || err == nil:
@@ -316,6 +338,7 @@ func (c *conn) writeNow(frame []byte) bool {
 	case err == syscall.EAGAIN:
 		return false
 	}
+	c.noteCause(causeClient)
 	c.abort() // the socket is gone; the read side tears down
 	return true
 }
@@ -342,7 +365,7 @@ func (c *conn) enqueue(frame []byte, control bool) {
 	c.mu.Unlock()
 }
 
-// kick starts a flush if none runs. Called with c.mu held.
+// kick starts a writer if none owns the writes. Called with c.mu held.
 func (c *conn) kick() {
 	if c.flushing || c.dead {
 		return
@@ -352,16 +375,23 @@ func (c *conn) kick() {
 	go c.flush()
 }
 
-// closeSlow drops what is queued for a peer that does not read, and closes
-// it with 4001 as soon as the write in progress, if any, gives up.
+// closeSlow drops what is queued for a peer that does not read (but the
+// end of a frame partly written), and closes it with 4001. The drain timer
+// of closeWith hangs up if the peer does not take that either.
 func (c *conn) closeSlow() {
 	c.mu.Lock()
-	clear(c.queue)
-	c.queue = c.queue[:0]
+	keep := 0
+	if c.headPartial {
+		keep = 1
+	}
+	clear(c.queue[keep:])
+	c.queue = c.queue[:keep]
 	c.queued = 0
+	if keep > 0 {
+		c.queued = len(c.queue[0])
+	}
 	c.mu.Unlock()
 	c.closeWith(closeTooSlow, "too slow")
-	c.nc.SetWriteDeadline(time.Now().Add(closeDrain))
 }
 
 // closeWith starts the closing handshake: what is queued is still written,
@@ -386,15 +416,24 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	c.mu.Unlock()
 }
 
-// abort closes the socket at once, from any goroutine. The read side then
-// tears the connection down: a blocked read fails, and a polled connection
-// is woken (a closed socket yields no readiness event) so that its next
-// read fails. Teardown so never races a request being handled.
+// abort hangs up at once, from any goroutine: it closes nc, or shuts the
+// socket down (its descriptor stays ours until teardown, so its number
+// cannot be reused meanwhile). The read side then tears the connection
+// down: a blocked read fails, and a polled connection is woken so that its
+// next read fails. Teardown so never races a request being handled.
 func (c *conn) abort() {
 	c.aborted.Store(true)
-	c.nc.Close()
-	if d := c.desc.Load(); d != nil {
-		d.Wake()
+	if c.nc != nil {
+		c.nc.Close()
+	} else {
+		c.mu.Lock()
+		if !c.fdClosed {
+			netpoll.Shutdown(c.fd, true)
+		}
+		c.mu.Unlock()
+	}
+	if c.polled.Load() {
+		c.pd.Wake()
 	}
 }
 
@@ -404,33 +443,42 @@ func (c *conn) isClosing() bool {
 	return c.closing
 }
 
+// flush is the writer a kick starts, on a goroutine of its own.
 func (c *conn) flush() {
 	defer c.h.wg.Done()
+	c.writeQueue()
+}
+
+// writeQueue writes what is queued, then the close frame when one is due,
+// until nothing is left; the caller owns the writes (c.flushing). In poll
+// mode no write blocks: when the socket is full, writeQueue asks the
+// poller for room and returns still owning the writes, and onWritable
+// calls it again.
+func (c *conn) writeQueue() {
 	for {
 		c.mu.Lock()
-		batch := c.queue
-		closeFrame := c.closeFrame
+		batch, last := c.queue, false
 		if len(batch) == 0 {
-			c.closeFrame = nil
-			if closeFrame == nil || c.dead {
+			if c.closeFrame == nil || c.dead {
 				// Idle: hold no queue array while nothing is sent.
 				c.flushing = false
 				c.queue = nil
+				c.closeFDLocked()
 				c.mu.Unlock()
 				return
 			}
-			batch = append(batch, closeFrame)
-		} else {
-			closeFrame = nil
+			batch, last = append(batch, c.closeFrame), true
+			c.closeFrame = nil
 		}
-		c.queue = nil
-		c.queued = 0
+		c.queue, c.queued, c.headPartial = nil, 0, false
 		c.mu.Unlock()
 
-		c.nc.SetWriteDeadline(time.Now().Add(c.h.cfg.writeTimeout))
-		bufs := net.Buffers(batch)
-		n, err := bufs.WriteTo(c.nc)
+		n, err := c.write(batch)
 		c.h.stats.bytesOut.Add(uint64(n))
+		if err == syscall.EAGAIN {
+			c.waitForRoom(batch, int(n), last)
+			return
+		}
 		clear(batch)
 		c.mu.Lock()
 		if c.queue == nil {
@@ -438,28 +486,109 @@ func (c *conn) flush() {
 		}
 		c.mu.Unlock()
 		if err != nil {
-			c.noteWriteError(err)
+			c.noteCause(causeClient)
+			c.abort()
 			c.mu.Lock()
 			c.flushing = false
+			c.closeFDLocked()
 			c.mu.Unlock()
-			c.abort()
 			return
 		}
-		if closeFrame != nil {
+		if last {
 			// Our last frame is out. If the peer's close came already,
 			// the handshake is done; otherwise half-close so the peer
-			// reads everything, and let the read loop drain its answer.
+			// reads everything, and let the read side drain its answer.
 			c.mu.Lock()
 			c.closeSent = true
 			done := c.peerClosed
 			c.mu.Unlock()
-			if done {
+			switch {
+			case done:
 				c.abort()
-			} else if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
-				tc.CloseWrite()
+			case c.nc == nil:
+				netpoll.Shutdown(c.fd, false) // ours until c.flushing is released
+			default:
+				if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+					tc.CloseWrite()
+				}
 			}
 		}
 	}
+}
+
+// write writes a batch of frames in one writev where the socket allows.
+// In blocking mode the sweeper hangs up a write that waits longer than the
+// write timeout; in poll mode it returns syscall.EAGAIN with what went out
+// when the socket is full.
+func (c *conn) write(batch [][]byte) (int64, error) {
+	if c.nc == nil {
+		n, err := netpoll.Writev(c.fd, batch)
+		return int64(n), err
+	}
+	c.stalled.Store(c.h.clock.Now().UnixNano())
+	bufs := net.Buffers(batch) // WriteTo consumes the copy, not batch's length
+	n, err := bufs.WriteTo(c.nc)
+	c.stalled.Store(0)
+	return n, err
+}
+
+// waitForRoom puts back what a full socket did not take of batch, ahead of
+// what came meanwhile, and asks the poller to call when there is room. The
+// writes stay owned: no other writer may start, so order is kept.
+func (c *conn) waitForRoom(batch [][]byte, n int, last bool) {
+	i := 0
+	for i < len(batch) && n >= len(batch[i]) {
+		n -= len(batch[i])
+		i++
+	}
+	rest := batch[i:]
+	rest[0] = rest[0][n:]
+	c.mu.Lock()
+	if last { // the close frame goes after the queue, as before
+		c.closeFrame = rest[len(rest)-1]
+		rest = rest[:len(rest)-1]
+	}
+	for _, b := range rest {
+		c.queued += len(b)
+	}
+	c.headPartial = n > 0 && len(rest) > 0
+	c.queue = append(rest, c.queue...)
+	if c.dead {
+		c.flushing = false
+		c.closeFDLocked()
+		c.mu.Unlock()
+		return
+	}
+	c.waitingOut = true
+	c.stalled.Store(c.h.clock.Now().UnixNano())
+	c.mu.Unlock()
+	if err := c.pd.WantWrite(); err != nil && !errors.Is(err, netpoll.ErrClosed) {
+		c.abort() // ErrClosed: teardown is under way already
+	}
+}
+
+// onWritable resumes the writer that waited for room, on the poller's
+// worker: the writes do not block.
+func (c *conn) onWritable() {
+	c.mu.Lock()
+	resume := c.waitingOut
+	c.waitingOut = false
+	c.mu.Unlock()
+	if resume {
+		c.stalled.Store(0)
+		c.writeQueue()
+	}
+}
+
+// closeFDLocked closes a poll-mode socket once the connection is torn down
+// and no writer is inside a write: only then may its number be reused.
+// Called with c.mu held.
+func (c *conn) closeFDLocked() {
+	if c.fd < 0 || !c.dead || c.flushing || c.fdClosed {
+		return
+	}
+	c.fdClosed = true
+	netpoll.Close(c.fd)
 }
 
 // finish tears the connection down, once, on the read side (so never while
@@ -469,18 +598,25 @@ func (c *conn) finish() {
 	if !c.finished.CompareAndSwap(false, true) {
 		return
 	}
-	if d := c.desc.Load(); d != nil {
-		d.Remove() // before the close: the descriptor number gets reused
+	if c.polled.Load() {
+		c.pd.Remove() // before the close: the descriptor number gets reused
 	}
-	c.nc.Close()
+	if c.nc != nil {
+		c.nc.Close()
+	}
 	c.rd.Release()
 	c.mu.Lock()
 	c.dead = true
+	if c.waitingOut { // the writer was waiting for room: nobody writes now
+		c.waitingOut = false
+		c.flushing = false
+	}
 	clear(c.queue)
 	c.queue = nil
 	if c.drainTimer != nil {
 		c.drainTimer.Stop()
 	}
+	c.closeFDLocked() // or the writer inside a write does, when it returns
 	c.mu.Unlock()
 
 	h := c.h

@@ -217,8 +217,11 @@ func WithMaxRoomsPerUser(n int) Option { return func(c *config) { c.maxRoomsPerU
 // Default: 1 MiB; at least twice the read limit (2*MaxMessageSize+1024).
 func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimit = n } }
 
-// WithWriteTimeout bounds one write to a connection; a peer that does not
-// take the bytes in time is dropped. Default: 10 seconds.
+// WithWriteTimeout bounds how long a write may wait for a peer that takes
+// no bytes: a connection whose write has waited this long is dropped,
+// without a close frame (it would not read one either), and counted as
+// slow. The sweeper checks it every second on the Hub's clock.
+// Default: 10 seconds.
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
 
 // WithHandshakeTimeout bounds the writing of the upgrade response.

@@ -1,8 +1,6 @@
 package epchat
 
 import (
-	"errors"
-	"os"
 	"sync/atomic"
 
 	"github.com/gobwas/ws"
@@ -363,16 +361,6 @@ func causeOf(code ws.StatusCode) closeCause {
 // noteCause records why c is ending, unless a cause is recorded already.
 func (c *conn) noteCause(cause closeCause) {
 	c.cause.CompareAndSwap(uint32(causeNone), uint32(cause))
-}
-
-// noteWriteError records a failed write: a timeout is a slow peer, any
-// other failure a peer gone.
-func (c *conn) noteWriteError(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.noteCause(causeSlow)
-	} else {
-		c.noteCause(causeClient)
-	}
 }
 
 // noteConnOpened counts a new connection.

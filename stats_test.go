@@ -247,12 +247,11 @@ func TestStatsSlowConnection(t *testing.T) {
 	ana.expect("member_joined", room)
 
 	// The server's writes pile up in the kernel, then in the send queue,
-	// until it overflows. 64 MiB is far more than both hold.
+	// until it overflows. 64 MiB is far more than both hold. The
+	// connection then has closeDrain (real time) to take our close frame:
+	// however fast the sends went, the wait below outlasts it.
 	text := strings.Repeat("x", 256<<10)
-	for i := 0; th.Stats().ConnectionsClosed.Slow == 0 && th.Stats().Connections == 2; i++ {
-		if i == 256 {
-			t.Fatalf("64 MiB sent, the reader is still connected: %+v", th.Stats())
-		}
+	for i := 0; i < 256 && th.Stats().Connections == 2; i++ {
 		ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
 	}
 	s := waitStats(t, th.Hub, "the slow connection closed", func(s epchat.Stats) bool { return s.Connections == 1 })

@@ -10,29 +10,37 @@ import (
 // Poller watches sockets with epoll.
 type Poller struct {
 	epfd     int
-	wakeR    int // read end of the pipe that wakes the wait loop on Close
+	wakeR    int // read end of the pipe that wakes the wait loop
 	wakeW    int
 	work     chan *Desc
 	mu       sync.RWMutex
-	descs    map[int32]*Desc
+	descs    []*Desc // by descriptor number: they are small and dense
 	closed   bool
 	woken    []*Desc       // for the wait loop to hand to the workers
 	waitDone chan struct{} // closed when the wait loop has returned
 	wg       sync.WaitGroup
 }
 
-// Desc is a watched connection.
+// Desc is a watched socket. The caller owns it, usually as a field of its
+// connection, so that watching allocates nothing; its zero value is ready
+// for Poller.Add. It must not be copied.
 type Desc struct {
-	p       *Poller
-	fd      int32
-	onReady func(*Desc)
+	p  *Poller
+	h  Handler
+	fd int32
 	// mu is held around each callback. One-shot arming already keeps them
 	// apart; the lock makes each callback see the previous one's writes in
 	// the memory model's terms, which epoll alone does not.
 	mu sync.Mutex
+	// st guards the fields below, and orders epoll_ctl calls with Remove.
+	st      sync.Mutex
+	ready   Event // what the next callback is told
+	armed   bool  // the kernel may report an event (one-shot not spent)
+	wantOut bool  // a writer waits for room: arm for writing too
+	removed bool
 }
 
-const events = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+const readEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 // New starts a Poller with the given number of workers running callbacks.
 func New(workers int) (*Poller, error) {
@@ -53,7 +61,6 @@ func New(workers int) (*Poller, error) {
 		wakeR:    pipe[0],
 		wakeW:    pipe[1],
 		work:     make(chan *Desc, 4*workers),
-		descs:    make(map[int32]*Desc),
 		waitDone: make(chan struct{}),
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wakeR)}
@@ -69,45 +76,75 @@ func New(workers int) (*Poller, error) {
 	return p, nil
 }
 
-// Add watches c and calls onReady, on a worker, when it has bytes to read
-// or was closed by the peer. The watch is one-shot: call Resume to get the
-// next callback.
-func (p *Poller) Add(c syscall.RawConn, onReady func(*Desc)) (*Desc, error) {
-	d := &Desc{p: p, onReady: onReady}
-	var cerr error
-	err := c.Control(func(fd uintptr) {
-		d.fd = int32(fd)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.closed {
-			cerr = ErrClosed
-			return
-		}
-		p.descs[d.fd] = d
-		ev := syscall.EpollEvent{Events: events, Fd: d.fd}
-		if cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); cerr != nil {
-			delete(p.descs, d.fd)
-		}
-	})
-	if err == nil {
-		err = cerr
+// Add watches the socket fd, a non-blocking descriptor (see Detach), and
+// calls h.OnReady with d, on a worker, when it has bytes to read or was
+// closed. The watch is one-shot: call Resume to get the next callback.
+func (p *Poller) Add(d *Desc, fd int, h Handler) error {
+	d.p, d.h, d.fd = p, h, int32(fd)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
 	}
-	if err != nil {
-		return nil, err
+	if fd >= len(p.descs) {
+		p.descs = append(p.descs, make([]*Desc, max(fd+1, 2*len(p.descs))-len(p.descs))...)
 	}
-	return d, nil
+	d.st.Lock()
+	defer d.st.Unlock()
+	d.armed = true
+	ev := syscall.EpollEvent{Events: readEvents, Fd: d.fd}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return err
+	}
+	p.descs[fd] = d
+	return nil
 }
 
-// Resume re-arms the watch after a callback.
+// Resume re-arms the watch after a callback: for reading, and for writing
+// too if WantWrite asked and its callback has not come yet.
 func (d *Desc) Resume() error {
+	d.st.Lock()
+	defer d.st.Unlock()
+	if d.removed {
+		return ErrClosed
+	}
+	d.armed = true
+	return d.arm()
+}
+
+// WantWrite asks for a callback with Writable once the socket takes bytes
+// again: call it after a write returned EAGAIN. It may be called from any
+// goroutine, during a callback or not.
+func (d *Desc) WantWrite() error {
+	d.st.Lock()
+	defer d.st.Unlock()
+	if d.removed {
+		return ErrClosed
+	}
+	d.wantOut = true
+	if !d.armed {
+		return nil // the callback under way re-arms with it on Resume
+	}
+	return d.arm()
+}
+
+// arm sets the interest of the one-shot watch. Called with d.st held.
+func (d *Desc) arm() error {
+	events := uint32(readEvents)
+	if d.wantOut {
+		events |= syscall.EPOLLOUT
+	}
 	ev := syscall.EpollEvent{Events: events, Fd: d.fd}
 	return syscall.EpollCtl(d.p.epfd, syscall.EPOLL_CTL_MOD, int(d.fd), &ev)
 }
 
-// Wake runs the callback soon even without readiness, for example after
-// the connection was closed from another goroutine (a closed socket yields
-// no event). Callbacks stay serialised. Wake never blocks.
+// Wake runs the callback soon, with Woken, even without readiness: for
+// example after the socket was shut down from another goroutine. Callbacks
+// stay serialised. Wake never blocks.
 func (d *Desc) Wake() {
+	d.st.Lock()
+	d.ready |= Woken
+	d.st.Unlock()
 	p := d.p
 	p.mu.Lock()
 	if p.closed {
@@ -122,16 +159,45 @@ func (d *Desc) Wake() {
 	}
 }
 
-// Remove stops watching. Call it before closing the connection: a closed
-// descriptor number may be reused by the next connection.
+// Remove stops watching. Call it before closing the descriptor, which the
+// next socket may get: after Remove, Resume and WantWrite touch nothing.
 func (d *Desc) Remove() {
 	p := d.p
 	p.mu.Lock()
-	if p.descs[d.fd] == d {
-		delete(p.descs, d.fd)
+	defer p.mu.Unlock()
+	d.st.Lock()
+	defer d.st.Unlock()
+	if d.removed {
+		return
+	}
+	d.removed = true
+	if int(d.fd) < len(p.descs) && p.descs[d.fd] == d {
+		p.descs[d.fd] = nil
 		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(d.fd), nil)
 	}
-	p.mu.Unlock()
+}
+
+// note records what epoll reported: the one-shot watch is spent.
+func (d *Desc) note(events uint32) {
+	d.st.Lock()
+	d.armed = false
+	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		d.ready |= Readable
+	}
+	if d.wantOut && events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		d.ready |= Writable
+		d.wantOut = false
+	}
+	d.st.Unlock()
+}
+
+// take returns what the callback is told, and forgets it.
+func (d *Desc) take() Event {
+	d.st.Lock()
+	ev := d.ready
+	d.ready = 0
+	d.st.Unlock()
+	return ev
 }
 
 func (p *Poller) wait() {
@@ -152,10 +218,14 @@ func (p *Poller) wait() {
 				}
 				continue
 			}
+			var d *Desc
 			p.mu.RLock()
-			d := p.descs[ev.Fd]
+			if int(ev.Fd) < len(p.descs) {
+				d = p.descs[ev.Fd]
+			}
 			p.mu.RUnlock()
 			if d != nil {
+				d.note(ev.Events)
 				p.work <- d
 			}
 		}
@@ -189,13 +259,17 @@ func (p *Poller) worker() {
 	defer p.wg.Done()
 	for d := range p.work {
 		d.mu.Lock()
-		d.onReady(d)
+		ev := d.take()
+		if ev == 0 {
+			ev = Readable // a second hand-over of one event: reading tells
+		}
+		d.h.OnReady(d, ev)
 		d.mu.Unlock()
 	}
 }
 
 // Close stops the wait loop and the workers, after the callbacks under way
-// return. Watched connections are not closed.
+// return. Watched sockets are not closed.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	if p.closed {

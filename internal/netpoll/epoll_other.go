@@ -14,7 +14,7 @@ type Desc struct{}
 func New(int) (*Poller, error) { return nil, ErrUnsupported }
 
 // Add is never called: New failed.
-func (*Poller) Add(syscall.RawConn, func(*Desc)) (*Desc, error) { return nil, ErrUnsupported }
+func (*Poller) Add(*Desc, int, Handler) error { return ErrUnsupported }
 
 // Close does nothing.
 func (*Poller) Close() error { return nil }
@@ -22,8 +22,29 @@ func (*Poller) Close() error { return nil }
 // Resume is never called.
 func (*Desc) Resume() error { return ErrUnsupported }
 
+// WantWrite is never called.
+func (*Desc) WantWrite() error { return ErrUnsupported }
+
 // Wake does nothing.
 func (*Desc) Wake() {}
 
 // Remove does nothing.
 func (*Desc) Remove() {}
+
+// Detach returns ErrUnsupported.
+func Detach(syscall.Conn) (int, error) { return -1, ErrUnsupported }
+
+// Read is never called.
+func Read(int, []byte) (int, error) { return 0, ErrUnsupported }
+
+// Write is never called.
+func Write(int, []byte) (int, error) { return 0, ErrUnsupported }
+
+// Writev is never called.
+func Writev(int, [][]byte) (int, error) { return 0, ErrUnsupported }
+
+// Shutdown is never called.
+func Shutdown(int, bool) error { return ErrUnsupported }
+
+// Close is never called.
+func Close(int) error { return ErrUnsupported }

@@ -14,28 +14,33 @@ import (
 
 // sink is a watched server-side connection that counts what it reads.
 type sink struct {
-	raw     syscall.RawConn
-	desc    *Desc
+	fd      int
+	desc    Desc
 	busy    atomic.Bool
 	overlap atomic.Bool
 	n       atomic.Int64
 	eof     chan struct{}
+	ended   bool // callbacks may come after the end (Wake, a spent event)
 }
 
-func (s *sink) onReady(*Desc) {
+func (s *sink) OnReady(*Desc, Event) {
 	if !s.busy.CompareAndSwap(false, true) {
 		s.overlap.Store(true)
 	}
 	defer s.busy.Store(false)
+	if s.ended {
+		return
+	}
 	buf := make([]byte, 512)
 	for {
-		n, err := Read(s.raw, buf)
+		n, err := Read(s.fd, buf)
 		s.n.Add(int64(n))
 		switch {
 		case err == syscall.EAGAIN:
 			s.desc.Resume()
 			return
 		case err != nil || n == 0:
+			s.ended = true
 			close(s.eof)
 			return
 		}
@@ -52,14 +57,20 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
+// watch detaches c's socket and watches it; the test's cleanup removes
+// the watch and closes the descriptor.
 func watch(t *testing.T, p *Poller, c net.Conn) *sink {
 	t.Helper()
-	raw, err := c.(syscall.Conn).SyscallConn()
+	fd, err := Detach(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sink{raw: raw, eof: make(chan struct{})}
-	if s.desc, err = p.Add(raw, s.onReady); err != nil {
+	s := &sink{fd: fd, eof: make(chan struct{})}
+	t.Cleanup(func() {
+		s.desc.Remove()
+		Close(fd)
+	})
+	if err := p.Add(&s.desc, fd, s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -84,7 +95,6 @@ func TestPollerDeliversEveryByte(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sc.Close()
 		sinks[i] = watch(t, p, sc)
 		wg.Go(func() {
 			defer cc.Close()
@@ -133,9 +143,7 @@ func TestIdleConnectionsHaveNoGoroutine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sc.Close()
-		s := watch(t, p, sc)
-		defer s.desc.Remove()
+		watch(t, p, sc)
 	}
 	if grown := runtime.NumGoroutine() - before; grown > 10 {
 		t.Fatalf("%d goroutines for %d idle connections", grown, n)
@@ -158,9 +166,13 @@ func TestCloseStopsEverything(t *testing.T) {
 	cc, _ := net.Dial("tcp", ln.Addr().String())
 	defer cc.Close()
 	sc, _ := ln.Accept()
-	defer sc.Close()
-	raw, _ := sc.(syscall.Conn).SyscallConn()
-	if _, err := p.Add(raw, func(*Desc) {}); err != ErrClosed {
+	fd, err := Detach(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Close(fd)
+	s := &sink{fd: fd}
+	if err := p.Add(&s.desc, fd, s); err != ErrClosed {
 		t.Fatalf("Add after Close: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -172,8 +184,8 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 }
 
-// A connection closed by another goroutine yields no event; Wake makes its
-// callback run anyway, and the read fails there.
+// Wake makes the callback run without readiness; after Shutdown from
+// another goroutine, the read there sees the end of the stream.
 func TestWakeAfterClose(t *testing.T) {
 	p, err := New(1)
 	if err != nil {
@@ -193,13 +205,14 @@ func TestWakeAfterClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := watch(t, p, sc)
-		sc.Close()
+		if err := Shutdown(s.fd, true); err != nil {
+			t.Fatal(err)
+		}
 		s.desc.Wake()
 		select {
 		case <-s.eof:
 		case <-time.After(5 * time.Second):
-			t.Fatal("no callback after Wake on a closed connection")
+			t.Fatal("no callback after Wake on a shut down connection")
 		}
-		s.desc.Remove()
 	}
 }
