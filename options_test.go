@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // The tests of this file set one option to a value other than its default
@@ -35,22 +36,22 @@ func TestWithRoomIdleTimeout(t *testing.T) {
 			// A message halfway restarts the count: the room is idle from
 			// there, not from its creation.
 			th.clock.advance(tt.idle / 2)
-			ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
-			ben.expect("message", room)
+			ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
+			ben.Expect("message", room)
 
 			th.clock.advance(tt.idle - time.Second)
-			ben.mustCall("members", map[string]any{"type": "members", "room": room})
-			ana.none()
+			ben.MustCall("members", map[string]any{"type": "members", "room": room})
+			ana.None()
 
 			// The sweep runs every second, so the room closes within a
 			// second after the timeout.
 			th.clock.advance(2 * time.Second)
-			for _, c := range []*client{ana, ben} {
-				if e := c.expect("room_closed", room); e.str("reason") != "idle" {
+			for _, c := range []*wstest.Client{ana, ben} {
+				if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 					t.Fatalf("room_closed: %v", e)
 				}
 			}
-			if e := ben.call(map[string]any{"type": "members", "room": room}); e.str("code") != "not_found" {
+			if e := ben.Call(map[string]any{"type": "members", "room": room}); e.Str("code") != "not_found" {
 				t.Fatalf("members of an idle-closed room: %v", e)
 			}
 		})
@@ -78,22 +79,22 @@ func TestWithUserIdleTimeout(t *testing.T) {
 			// Ben, who does not, is forgotten just after it. Idle users
 			// are swept once a minute.
 			ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
-			for _, c := range []*client{ana, ben} {
-				c.nc.Close()
-				th.waitDetached(t, c.token)
+			for _, c := range []*wstest.Client{ana, ben} {
+				c.Conn.Close()
+				th.waitDetached(t, c.Token)
 			}
 
 			th.clock.advance(tt.idle - time.Minute)
-			back := dial(t, th.url)
-			w := back.mustCall("welcome", map[string]any{"type": "hello", "token": ana.token})
-			if you, _ := w["you"].(map[string]any); you["id"] != ana.id {
-				t.Fatalf("resumed as %v, want %s", w, ana.id)
+			back := wstest.Dial(t, th.url)
+			w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+			if you, _ := w["you"].(map[string]any); you["id"] != ana.ID {
+				t.Fatalf("resumed as %v, want %s", w, ana.ID)
 			}
 
 			th.clock.advance(2 * time.Minute)
-			again := dial(t, th.url)
-			if e := again.call(map[string]any{"type": "hello", "token": ben.token}); e.str("code") != "session_invalid" {
-				t.Fatalf("hello %v after %v idle: %v", ben.id, tt.idle+time.Minute, e)
+			again := wstest.Dial(t, th.url)
+			if e := again.Call(map[string]any{"type": "hello", "token": ben.Token}); e.Str("code") != "session_invalid" {
+				t.Fatalf("hello %v after %v idle: %v", ben.ID, tt.idle+time.Minute, e)
 			}
 		})
 	}
@@ -116,12 +117,12 @@ func TestWithIdentifyTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			th := newTestHub(t, quiet, epchat.WithIdentifyTimeout(tt.timeout))
-			c := dial(t, th.url)
+			c := wstest.Dial(t, th.url)
 			// A reply proves the Hub holds the connection; a request other
 			// than hello does not identify it.
 			notIdentified := func(when string) {
 				t.Helper()
-				if e := c.call(map[string]any{"type": "create"}); e.str("code") != "not_identified" {
+				if e := c.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 					t.Fatalf("create %s: %v", when, e)
 				}
 			}
@@ -130,7 +131,7 @@ func TestWithIdentifyTimeout(t *testing.T) {
 			notIdentified(fmt.Sprintf("%v after connecting", tt.timeout-time.Second))
 
 			th.clock.advance(time.Second)
-			if code := c.closeCode(); code != 4000 {
+			if code := c.CloseCode(); code != 4000 {
 				t.Fatalf("close code %d, want 4000", code)
 			}
 		})
@@ -157,28 +158,28 @@ func TestWithMaxRoomsPerUser(t *testing.T) {
 			ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 			var rooms []string
 			for i := range tt.max {
-				e := ana.call(map[string]any{"type": "create"})
-				if e.typ() != "joined" {
+				e := ana.Call(map[string]any{"type": "create"})
+				if e.Type() != "joined" {
 					t.Fatalf("create %d of %d: %v", i+1, tt.max, e)
 				}
-				rooms = append(rooms, e.str("room"))
+				rooms = append(rooms, e.Str("room"))
 			}
-			if e := ana.call(map[string]any{"type": "create"}); e.str("code") != "too_many_rooms" {
+			if e := ana.Call(map[string]any{"type": "create"}); e.Str("code") != "too_many_rooms" {
 				t.Fatalf("create beyond %d rooms: %v", tt.max, e)
 			}
-			other := ben.mustCall("joined", map[string]any{"type": "create"}).str("room")
-			tok := ben.mustCall("invite", map[string]any{"type": "invite", "room": other}).str("token")
-			if e := ana.call(map[string]any{"type": "join", "token": tok}); e.str("code") != "too_many_rooms" {
+			other := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			tok := ben.MustCall("invite", map[string]any{"type": "invite", "room": other}).Str("token")
+			if e := ana.Call(map[string]any{"type": "join", "token": tok}); e.Str("code") != "too_many_rooms" {
 				t.Fatalf("join beyond %d rooms: %v", tt.max, e)
 			}
-			ben.none() // nobody joined
+			ben.None() // nobody joined
 
 			// The bound is on seats held now: after leaving a room, the
 			// same invite, not spent by the refusal, seats Ana.
-			ana.mustCall("ok", map[string]any{"type": "leave", "room": rooms[0]})
-			ana.mustCall("joined", map[string]any{"type": "join", "token": tok})
-			e := ben.expect("member_joined", other)
-			if m, _ := e["member"].(map[string]any); m["id"] != ana.id {
+			ana.MustCall("ok", map[string]any{"type": "leave", "room": rooms[0]})
+			ana.MustCall("joined", map[string]any{"type": "join", "token": tok})
+			e := ben.Expect("member_joined", other)
+			if m, _ := e["member"].(map[string]any); m["id"] != ana.ID {
 				t.Fatalf("member_joined: %v", e)
 			}
 		})
