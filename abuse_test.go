@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // testAddrHeader lets a test client claim a client address, through
@@ -27,7 +27,7 @@ var byTestAddr = epchat.WithClientAddr(func(r *http.Request) string {
 })
 
 // dialFrom opens a WebSocket with the given test client address.
-func dialFrom(t testing.TB, url, addr string) (*client, error) {
+func dialFrom(t testing.TB, url, addr string) (*wstest.Client, error) {
 	t.Helper()
 	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{testAddrHeader: {addr}})}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -36,25 +36,21 @@ func dialFrom(t testing.TB, url, addr string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{t: t, nc: nc}
-	c.cond = sync.NewCond(&c.mu)
 	if br != nil {
 		t.Fatal("server sent frames before the client spoke")
 	}
-	go c.readLoop(nc)
-	t.Cleanup(func() { nc.Close() })
-	return c, nil
+	return wstest.New(t, nc, nc), nil
 }
 
-func mustDialFrom(t testing.TB, hh *hardHub, addr, nick string) *client {
+func mustDialFrom(t testing.TB, hh *hardHub, addr, nick string) *wstest.Client {
 	t.Helper()
 	c, err := dialFrom(t, hh.url, addr)
 	if err != nil {
 		t.Fatalf("dial from %s: %v", addr, err)
 	}
 	hh.secret(nick)
-	c.hello(nick)
-	hh.secret(c.token)
+	c.Hello(nick)
+	hh.secret(c.Token)
 	return c
 }
 
@@ -184,22 +180,22 @@ func TestMalformedRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hh.secret("LEAK", huge)
-			ana.sendRaw(tt.raw)
+			ana.SendRaw(tt.raw)
 			if tt.code == "" {
 				// Valid JSON: relayed, the lone surrogate as U+FFFD.
-				ana.take("sent", func(e event) bool { return e.str("id") == tt.id && e.typ() == "sent" })
+				ana.Take("sent", func(e wstest.Event) bool { return e.Str("id") == tt.id && e.Type() == "sent" })
 				expectText(t, ben, room, "\ufffd")
 			} else {
-				e := ana.take("error", func(e event) bool { return e.typ() == "error" })
-				if e.str("code") != tt.code || e.str("id") != tt.id {
+				e := ana.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+				if e.Str("code") != tt.code || e.Str("id") != tt.id {
 					t.Fatalf("got %v, want code %s id %q", e, tt.code, tt.id)
 				}
 			}
 			marker := "marker after " + tt.name
 			hh.say(t, ana, room, marker)
 			expectText(t, ben, room, marker)
-			ben.none()
-			ana.none()
+			ben.None()
+			ana.None()
 		})
 	}
 }
@@ -218,27 +214,27 @@ func TestViolationLimit(t *testing.T) {
 		`{"type":"send","id":"v","text":7}`,
 	}
 	for _, raw := range bad { // 4 of 5
-		ben.sendRaw(raw)
-		ben.take("error", func(e event) bool { return e.typ() == "error" })
+		ben.SendRaw(raw)
+		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
 	}
 	// The window ends: the count starts again.
 	hh.clock.advance(time.Minute)
 	for _, raw := range bad { // 4 of 5 again
-		ben.sendRaw(raw)
-		ben.take("error", func(e event) bool { return e.typ() == "error" })
+		ben.SendRaw(raw)
+		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
 	}
 	hh.say(t, ben, room, "ben is still here")
 	expectText(t, ana, room, "ben is still here")
 
-	ben.sendRaw(`{"type":"send","id":"last","room":7}`) // the 5th in this window
-	if e := ben.take("error", func(e event) bool { return e.typ() == "error" }); e.str("id") != "last" {
+	ben.SendRaw(`{"type":"send","id":"last","room":7}`) // the 5th in this window
+	if e := ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" }); e.Str("id") != "last" {
 		t.Fatalf("last error: %v", e)
 	}
-	if code := ben.closeCode(); code != 1008 {
+	if code := ben.CloseCode(); code != 1008 {
 		t.Fatalf("close code %d, want 1008", code)
 	}
 	hh.say(t, ana, room, "after ben")
-	ana.none()
+	ana.None()
 	if hh.logs.count("too many violations") != 1 {
 		t.Error("the close was not logged once")
 	}
@@ -249,14 +245,14 @@ func TestViolationLimit(t *testing.T) {
 // but keeps sending requests is closed before the identify timeout.
 func TestNotIdentifiedCountsAsViolation(t *testing.T) {
 	hh := newHardHub(t)
-	c := dial(t, hh.url)
+	c := wstest.Dial(t, hh.url)
 	for i := range epchat.DefaultViolationLimit {
-		e := c.call(map[string]any{"type": "create"})
-		if e.str("code") != "not_identified" {
+		e := c.Call(map[string]any{"type": "create"})
+		if e.Str("code") != "not_identified" {
 			t.Fatalf("request %d: %v", i, e)
 		}
 	}
-	if code := c.closeCode(); code != 1008 {
+	if code := c.CloseCode(); code != 1008 {
 		t.Fatalf("close code %d, want 1008", code)
 	}
 }
@@ -273,8 +269,8 @@ func TestRequestRate(t *testing.T) {
 	for i := range 5 {
 		hh.say(t, ana, room, fmt.Sprint("burst ", i))
 	}
-	e := ana.call(map[string]any{"type": "send", "room": room, "text": "LEAK over the burst"})
-	if e.str("code") != "rate_limited" || e.str("room") != room {
+	e := ana.Call(map[string]any{"type": "send", "room": room, "text": "LEAK over the burst"})
+	if e.Str("code") != "rate_limited" || e.Str("room") != room {
 		t.Fatalf("6th request: %v", e)
 	}
 	hh.secret("LEAK")
@@ -285,7 +281,7 @@ func TestRequestRate(t *testing.T) {
 		expectText(t, ben, room, fmt.Sprint("burst ", i))
 	}
 	expectText(t, ben, room, "refilled")
-	ben.none()
+	ben.None()
 
 	// Ben is not limited by Ana's excess.
 	hh.say(t, ben, room, "ben's turn")
@@ -293,24 +289,23 @@ func TestRequestRate(t *testing.T) {
 
 	// Two more refusals (3 violations in the window): closed with 1008.
 	for range 2 {
-		ana.send(map[string]any{"type": "send", "room": room, "text": "LEAK"})
+		ana.Send(map[string]any{"type": "send", "room": room, "text": "LEAK"})
 	}
-	if code := ana.closeCode(); code != 1008 {
+	if code := ana.CloseCode(); code != 1008 {
 		t.Fatalf("close code %d, want 1008", code)
 	}
 	var limited int
-	ana.mu.Lock()
-	defer ana.mu.Unlock()
-	for _, e := range ana.events {
-		if e.str("code") == "rate_limited" {
+	events := ana.Events()
+	for _, e := range events {
+		if e.Str("code") == "rate_limited" {
 			limited++
 		}
 	}
 	if limited != 2 {
-		t.Errorf("%d rate_limited errors before the close, want 2: %v", limited, ana.events)
+		t.Errorf("%d rate_limited errors before the close, want 2: %v", limited, events)
 	}
-	ben.mustCall("members", map[string]any{"type": "members", "room": room})
-	ben.none()
+	ben.MustCall("members", map[string]any{"type": "members", "room": room})
+	ben.None()
 }
 
 // TestTokenGuessing throttles failed invite and session token guesses, per
@@ -318,56 +313,56 @@ func TestRequestRate(t *testing.T) {
 func TestTokenGuessing(t *testing.T) {
 	hh := newHardHub(t, quiet, byTestAddr)
 	owner := mustDialFrom(t, hh, "10.0.0.1", "nick-owner-guess")
-	room := owner.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	room := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	valid := hh.invite(t, owner, room)
 
 	guesser := mustDialFrom(t, hh, "10.6.6.6", "nick-guesser")
 	for i := range epchat.DefaultTokenGuessLimit {
 		tok := fmt.Sprintf("guess-%02d-%s", i, strings.Repeat("x", 34))
 		hh.secret(tok)
-		if e := guesser.call(map[string]any{"type": "join", "token": tok}); e.str("code") != "invite_invalid" {
+		if e := guesser.Call(map[string]any{"type": "join", "token": tok}); e.Str("code") != "invite_invalid" {
 			t.Fatalf("guess %d: %v", i, e)
 		}
 	}
 	// Throttled: even the valid token is refused unchecked, and so not
 	// spent.
-	if e := guesser.call(map[string]any{"type": "join", "token": valid}); e.str("code") != "rate_limited" {
+	if e := guesser.Call(map[string]any{"type": "join", "token": valid}); e.Str("code") != "rate_limited" {
 		t.Fatalf("join after %d failures: %v", epchat.DefaultTokenGuessLimit, e)
 	}
 	// A second connection from the same address is throttled too, for
 	// joins and for session tokens.
 	second := mustDialFrom(t, hh, "10.6.6.6", "nick-guesser-2")
-	if e := second.call(map[string]any{"type": "join", "token": valid}); e.str("code") != "rate_limited" {
+	if e := second.Call(map[string]any{"type": "join", "token": valid}); e.Str("code") != "rate_limited" {
 		t.Fatalf("join from the same address: %v", e)
 	}
 	third, err := dialFrom(t, hh.url, "10.6.6.6")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := third.call(map[string]any{"type": "hello", "token": owner.token}); e.str("code") != "rate_limited" {
+	if e := third.Call(map[string]any{"type": "hello", "token": owner.Token}); e.Str("code") != "rate_limited" {
 		t.Fatalf("hello with a token from the same address: %v", e)
 	}
 	// Another address is not affected: the valid token works there.
 	friend := mustDialFrom(t, hh, "10.0.0.2", "nick-friend")
-	friend.mustCall("joined", map[string]any{"type": "join", "token": valid})
-	owner.expect("member_joined", room)
+	friend.MustCall("joined", map[string]any{"type": "join", "token": valid})
+	owner.Expect("member_joined", room)
 	hh.say(t, owner, room, "welcome friend")
 	expectText(t, friend, room, "welcome friend")
 
 	// The guesser goes on: each refusal is a violation; at the limit it
 	// is closed with 1008.
 	for range epchat.DefaultViolationLimit - 1 {
-		guesser.send(map[string]any{"type": "join", "token": "more-guessing"})
+		guesser.Send(map[string]any{"type": "join", "token": "more-guessing"})
 	}
-	if code := guesser.closeCode(); code != 1008 {
+	if code := guesser.CloseCode(); code != 1008 {
 		t.Fatalf("guesser close code %d, want 1008", code)
 	}
 	// Once the window is over, the address may try again.
 	hh.clock.advance(epchat.DefaultTokenGuessWindow)
 	again := hh.invite(t, owner, room)
-	second.mustCall("joined", map[string]any{"type": "join", "token": again})
-	owner.expect("member_joined", room)
-	friend.expect("member_joined", room)
+	second.MustCall("joined", map[string]any{"type": "join", "token": again})
+	owner.Expect("member_joined", room)
+	friend.Expect("member_joined", room)
 }
 
 // TestSessionTokenGuessing: hello with unknown session tokens counts as
@@ -375,18 +370,18 @@ func TestTokenGuessing(t *testing.T) {
 func TestSessionTokenGuessing(t *testing.T) {
 	hh := newHardHub(t, epchat.WithTokenGuessLimit(3, time.Minute))
 	ana := hh.client(t, "nick-ana-session")
-	c := dial(t, hh.url)
+	c := wstest.Dial(t, hh.url)
 	for i := range 3 {
-		if e := c.call(map[string]any{"type": "hello", "token": fmt.Sprint("wrong", i)}); e.str("code") != "session_invalid" {
+		if e := c.Call(map[string]any{"type": "hello", "token": fmt.Sprint("wrong", i)}); e.Str("code") != "session_invalid" {
 			t.Fatalf("guess %d: %v", i, e)
 		}
 	}
-	if e := c.call(map[string]any{"type": "hello", "token": ana.token}); e.str("code") != "rate_limited" {
+	if e := c.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "rate_limited" {
 		t.Fatalf("hello after 3 failures: %v", e)
 	}
 	// A hello without a token is not a guess.
-	c.hello("nick-after-guesses")
-	hh.secret("nick-after-guesses", c.token)
+	c.Hello("nick-after-guesses")
+	hh.secret("nick-after-guesses", c.Token)
 }
 
 // TestConnectionLimits refuses upgrades beyond the limits, in total and
@@ -408,7 +403,7 @@ func TestConnectionLimits(t *testing.T) {
 	if conns, slots := hh.LiveConns(); conns != 4 || slots != 4 {
 		t.Fatalf("%d connections, %d slots, want 4 and 4", conns, slots)
 	}
-	a1.nc.Close()
+	a1.Conn.Close()
 	waitUntil(t, "the slot freed", func() bool { _, slots := hh.LiveConns(); return slots == 3 })
 	mustDialFrom(t, hh, "10.0.0.1", "nick-a3")
 	if hh.logs.count("limit reached") != 2 {
@@ -425,7 +420,7 @@ func TestConnectionLimits(t *testing.T) {
 func TestCrossSiteOriginTakesNothing(t *testing.T) {
 	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(3))
 	ana := hh.client(t, "nick-ana-origin")
-	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	tok := hh.invite(t, ana, room)
 	for range 5 {
 		d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"Origin": {"https://evil.example"}})}
@@ -439,7 +434,7 @@ func TestCrossSiteOriginTakesNothing(t *testing.T) {
 		t.Fatalf("%d connections, %d slots after refusals, want 1 and 1", conns, slots)
 	}
 	ben := hh.client(t, "nick-ben-origin")
-	ben.mustCall("joined", map[string]any{"type": "join", "token": tok})
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
 	hh.client(t, "nick-cid-origin") // the third slot of 127.0.0.1
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // TestAccessRules: only the owner invites, closes and sends history; only
@@ -18,10 +19,10 @@ func TestAccessRules(t *testing.T) {
 	hh := newHardHub(t, epchat.WithRequestRate(1000, 1000))
 	ana, ben, cid := hh.client(t, "nick-ana-access"), hh.client(t, "nick-ben-access"), hh.client(t, "nick-cid-access")
 	room := hh.testHub.room(t, ana, ben)
-	anon := dial(t, hh.url)
+	anon := wstest.Dial(t, hh.url)
 	tests := []struct {
 		name string
-		by   *client
+		by   *wstest.Client
 		req  map[string]any
 		code string
 	}{
@@ -58,13 +59,13 @@ func TestAccessRules(t *testing.T) {
 		{
 			name: "member sends history",
 			by:   ben,
-			req:  map[string]any{"type": "history", "room": room, "to": ana.id, "data": "LEAK"},
+			req:  map[string]any{"type": "history", "room": room, "to": ana.ID, "data": "LEAK"},
 			code: "forbidden",
 		},
 		{
 			name: "stranger sends history",
 			by:   cid,
-			req:  map[string]any{"type": "history", "room": room, "to": ben.id, "data": "LEAK"},
+			req:  map[string]any{"type": "history", "room": room, "to": ben.ID, "data": "LEAK"},
 			code: "not_found",
 		},
 		{
@@ -101,17 +102,17 @@ func TestAccessRules(t *testing.T) {
 	hh.secret("LEAK")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if e := tt.by.call(tt.req); e.str("code") != tt.code {
+			if e := tt.by.Call(tt.req); e.Str("code") != tt.code {
 				t.Fatalf("got %v, want %s", e, tt.code)
 			}
 			hh.say(t, ana, room, "marker "+tt.name)
 			expectText(t, ben, room, "marker "+tt.name)
-			ben.none()
-			cid.none()
+			ben.None()
+			cid.None()
 		})
 	}
-	ms := ben.mustCall("members", map[string]any{"type": "members", "room": room})
-	if len(ms.memberIDs()) != 2 {
+	ms := ben.MustCall("members", map[string]any{"type": "members", "room": room})
+	if len(ms.MemberIDs()) != 2 {
 		t.Fatalf("members: %v", ms)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // BenchmarkFanout measures the whole message path over loopback: one
@@ -36,7 +37,7 @@ func benchFanout(b *testing.B, opts ...epchat.Option) {
 		epchat.WithRequestRate(1e9, 1<<30),
 	)...)
 	owner := th.client(b, "owner")
-	others := make([]*client, 9)
+	others := make([]*wstest.Client, 9)
 	for i := range others {
 		others[i] = th.client(b, "m")
 	}
@@ -47,22 +48,22 @@ func benchFanout(b *testing.B, opts ...epchat.Option) {
 	var delivered atomic.Int64
 	var wg sync.WaitGroup
 	for _, c := range others {
-		c.nc.SetReadDeadline(pastDeadline)
+		c.Conn.SetReadDeadline(pastDeadline)
 	}
 	for _, c := range others {
-		c.waitClosedReader()
-		c.nc.SetReadDeadline(noDeadline)
-		wg.Go(func() { countFrames(c.nc, &delivered) })
+		c.WaitReaderDone()
+		c.Conn.SetReadDeadline(noDeadline)
+		wg.Go(func() { countFrames(c.Conn, &delivered) })
 	}
 	sender := owner
-	sender.nc.SetReadDeadline(pastDeadline)
-	sender.waitClosedReader()
-	sender.nc.SetReadDeadline(noDeadline)
-	go io.Copy(io.Discard, sender.nc) // the sent replies
+	sender.Conn.SetReadDeadline(pastDeadline)
+	sender.WaitReaderDone()
+	sender.Conn.SetReadDeadline(noDeadline)
+	go io.Copy(io.Discard, sender.Conn) // the sent replies
 
 	req := []byte(fmt.Sprintf(`{"type":"send","room":%q,"text":"%s"}`, room, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo"))
 	frame := compileClientText(req)
-	w := bufio.NewWriterSize(sender.nc, 64<<10)
+	w := bufio.NewWriterSize(sender.Conn, 64<<10)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

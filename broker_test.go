@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // memBroker is an in-memory Broker for testing the seam between Hubs in
@@ -73,32 +74,32 @@ func TestTwoHubsShareRooms(t *testing.T) {
 			srv.Close()
 		})
 	}
-	ana, ben := dial(t, urls[0]), dial(t, urls[1])
-	ana.hello("Ana")
-	ben.hello("Ben")
-	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
-	ben.mustCall("joined", map[string]any{"type": "join", "token": tok})
-	ana.expect("member_joined", room)
+	ana, ben := wstest.Dial(t, urls[0]), wstest.Dial(t, urls[1])
+	ana.Hello("Ana")
+	ben.Hello("Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	ana.Expect("member_joined", room)
 
-	ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "from one"})
-	if e := ben.expect("message", room); e.str("text") != "from one" || e.str("from") != ana.id {
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "from one"})
+	if e := ben.Expect("message", room); e.Str("text") != "from one" || e.Str("from") != ana.ID {
 		t.Fatalf("across hubs: %v", e)
 	}
-	ben.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "from two"})
-	if e := ana.expect("message", room); e.str("text") != "from two" {
+	ben.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "from two"})
+	if e := ana.Expect("message", room); e.Str("text") != "from two" {
 		t.Fatalf("back across hubs: %v", e)
 	}
-	ana.mustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.id, "data": "old"})
-	if e := ben.expect("history", room); e.str("data") != "old" {
+	ana.MustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.ID, "data": "old"})
+	if e := ben.Expect("history", room); e.Str("data") != "old" {
 		t.Fatalf("history across hubs: %v", e)
 	}
-	ana.mustCall("ok", map[string]any{"type": "close", "room": room})
-	for _, c := range []*client{ana, ben} {
-		if e := c.expect("room_closed", room); e.str("reason") != "owner" {
+	ana.MustCall("ok", map[string]any{"type": "close", "room": room})
+	for _, c := range []*wstest.Client{ana, ben} {
+		if e := c.Expect("room_closed", room); e.Str("reason") != "owner" {
 			t.Fatalf("room_closed: %v", e)
 		}
 	}
-	ana.none()
-	ben.none()
+	ana.None()
+	ben.None()
 }

@@ -1,7 +1,6 @@
 package epchat_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -21,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // loggedRecord is a log record with what the logger that made it added
@@ -205,68 +205,68 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	// Identities: a nickname, a nickname set by the host, refused ones, a
 	// bad session token, a second tab.
 	ana := dialWith(t, th.url+path, http.Header{"User-Agent": {agent}})
-	w := ana.mustCall("welcome", map[string]any{"type": "hello", "id": reqID, "nickname": nickAna})
+	w := ana.MustCall("welcome", map[string]any{"type": "hello", "id": reqID, "nickname": nickAna})
 	you, _ := w["you"].(map[string]any)
-	ana.id, ana.token = you["id"].(string), keep(w.str("token"))
+	ana.ID, ana.Token = you["id"].(string), keep(w.Str("token"))
 	ben := th.client(t, nickBen)
-	keep(ben.token)
+	keep(ben.Token)
 	carol := dialWith(t, th.url, http.Header{"X-Staff": {"1"}})
-	carol.hello("ignored")
-	keep(carol.token)
-	tab := dial(t, th.url)
-	if e := tab.call(map[string]any{"type": "hello", "nickname": nickTooLong}); e.str("code") != "invalid_nickname" {
+	carol.Hello("ignored")
+	keep(carol.Token)
+	tab := wstest.Dial(t, th.url)
+	if e := tab.Call(map[string]any{"type": "hello", "nickname": nickTooLong}); e.Str("code") != "invalid_nickname" {
 		t.Fatalf("long nickname: %v", e)
 	}
-	if e := tab.call(map[string]any{"type": "hello", "token": badSession}); e.str("code") != "session_invalid" {
+	if e := tab.Call(map[string]any{"type": "hello", "token": badSession}); e.Str("code") != "session_invalid" {
 		t.Fatalf("bad session: %v", e)
 	}
-	tab.mustCall("welcome", map[string]any{"type": "hello", "token": ana.token})
+	tab.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 
 	// A room: invites, a refused one, messages, history, errors.
-	room := ana.mustCall("joined", map[string]any{"type": "create", "id": reqID}).str("room")
-	inv := keep(ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token"))
-	ben.mustCall("joined", map[string]any{"type": "join", "token": inv})
-	if e := carol.call(map[string]any{"type": "join", "token": badInvite}); e.str("code") != "invite_invalid" {
+	room := ana.MustCall("joined", map[string]any{"type": "create", "id": reqID}).Str("room")
+	inv := keep(ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token"))
+	ben.MustCall("joined", map[string]any{"type": "join", "token": inv})
+	if e := carol.Call(map[string]any{"type": "join", "token": badInvite}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("bad invite: %v", e)
 	}
-	inv = keep(ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token"))
-	carol.mustCall("joined", map[string]any{"type": "join", "token": inv})
+	inv = keep(ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token"))
+	carol.MustCall("joined", map[string]any{"type": "join", "token": inv})
 	for i := range 3 {
-		ana.mustCall("sent", map[string]any{"type": "send", "id": fmt.Sprint(reqID, i), "room": room, "text": text})
-		for _, c := range []*client{ben, carol, tab} {
-			if e := c.expect("message", room); e.str("text") != text {
+		ana.MustCall("sent", map[string]any{"type": "send", "id": fmt.Sprint(reqID, i), "room": room, "text": text})
+		for _, c := range []*wstest.Client{ben, carol, tab} {
+			if e := c.Expect("message", room); e.Str("text") != text {
 				t.Fatalf("message: %v", e)
 			}
 		}
 	}
-	if e := ana.call(map[string]any{"type": "send", "room": room, "text": text + strings.Repeat("x", 300)}); e.str("code") != "too_large" {
+	if e := ana.Call(map[string]any{"type": "send", "room": room, "text": text + strings.Repeat("x", 300)}); e.Str("code") != "too_large" {
 		t.Fatalf("long text: %v", e)
 	}
-	if e := ana.call(map[string]any{"type": "send", "room": bogusRoom, "text": text}); e.str("code") != "not_found" {
+	if e := ana.Call(map[string]any{"type": "send", "room": bogusRoom, "text": text}); e.Str("code") != "not_found" {
 		t.Fatalf("bogus room: %v", e)
 	}
-	ana.mustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.id, "data": data})
-	if e := ben.expect("history", room); e.str("data") != data {
+	ana.MustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.ID, "data": data})
+	if e := ben.Expect("history", room); e.Str("data") != data {
 		t.Fatalf("history: %v", e)
 	}
-	if e := ana.call(map[string]any{"type": "history", "room": room, "to": bogusRoom, "data": data}); e.str("code") != "not_found" {
+	if e := ana.Call(map[string]any{"type": "history", "room": room, "to": bogusRoom, "data": data}); e.Str("code") != "not_found" {
 		t.Fatalf("history to nobody: %v", e)
 	}
-	if e := ana.call(map[string]any{"type": bogusType, "id": reqID}); e.str("code") != "unknown_type" {
+	if e := ana.Call(map[string]any{"type": bogusType, "id": reqID}); e.Str("code") != "unknown_type" {
 		t.Fatalf("unknown type: %v", e)
 	}
-	ana.sendRaw(`{"type":"send","id":"` + reqID + `","room":` + text + `}`)
-	ana.take("bad request", func(e event) bool { return e.str("code") == "bad_request" })
-	ben.mustCall("members", map[string]any{"type": "members", "room": room})
-	ben.mustCall("ok", map[string]any{"type": "leave", "room": room})
-	ana.mustCall("ok", map[string]any{"type": "close", "room": room})
+	ana.SendRaw(`{"type":"send","id":"` + reqID + `","room":` + text + `}`)
+	ana.Take("bad request", func(e wstest.Event) bool { return e.Str("code") == "bad_request" })
+	ben.MustCall("members", map[string]any{"type": "members", "room": room})
+	ben.MustCall("ok", map[string]any{"type": "leave", "room": room})
+	ana.MustCall("ok", map[string]any{"type": "close", "room": room})
 
 	// Reconnection, a room opened by the host, an invite expiring, a
 	// member not coming back, a room closing when idle.
-	ben.nc.Close()
-	th.waitDetached(t, ben.token)
-	ben2 := dial(t, th.url)
-	ben2.mustCall("welcome", map[string]any{"type": "hello", "token": ben.token})
+	ben.Conn.Close()
+	th.waitDetached(t, ben.Token)
+	ben2 := wstest.Dial(t, th.url)
+	ben2.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	nr, err := th.CreateRoom(ctx, epchat.RoomSpec{Invites: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -274,33 +274,33 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	keep(nr.Owner.Token)
 	keep(nr.Members[0].Token)
 	keep(nr.Members[1].Token)
-	ben2.mustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
-	carol.mustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
+	ben2.MustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
+	carol.MustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
 	th.clock.advance(epchat.DefaultInviteTTL)
-	carol.nc.Close()
-	th.waitDetached(t, carol.token)
+	carol.Conn.Close()
+	th.waitDetached(t, carol.Token)
 	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
-	ben2.expect("member_left", nr.ID)
+	ben2.Expect("member_left", nr.ID)
 	th.clock.advance(epchat.DefaultRoomIdleTimeout + time.Second)
-	ben2.expect("room_closed", nr.ID)
+	ben2.Expect("room_closed", nr.ID)
 
 	// Protocol violations and a client's close, with content in them.
-	p := dial(t, th.url)
-	p.writeFrame(ws.OpBinary, []byte(binary))
-	p.closeCode()
-	p.nc.Close()
-	q := dial(t, th.url)
-	q.writeFrame(ws.OpText, []byte(`{"type":"send","text":"`+text+strings.Repeat("y", 2000)+`"}`))
-	q.closeCode()
-	q.nc.Close()
+	p := wstest.Dial(t, th.url)
+	p.WriteFrame(ws.OpBinary, []byte(binary))
+	p.CloseCode()
+	p.Conn.Close()
+	q := wstest.Dial(t, th.url)
+	q.WriteFrame(ws.OpText, []byte(`{"type":"send","text":"`+text+strings.Repeat("y", 2000)+`"}`))
+	q.CloseCode()
+	q.Conn.Close()
 	r := th.client(t, nickBen)
-	keep(r.token)
-	r.writeFrame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, closeReason))
-	r.closeCode()
+	keep(r.Token)
+	r.WriteFrame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, closeReason))
+	r.CloseCode()
 
 	// Carol forgotten; a room open at shutdown.
 	th.clock.advance(epchat.DefaultUserIdleTimeout)
-	ana.mustCall("joined", map[string]any{"type": "create"})
+	ana.MustCall("joined", map[string]any{"type": "create"})
 	if err := th.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	// The search looked at real output: ids, reasons and counts are there.
 	logged := textLog
 	for _, want := range []string{
-		ana.id, room, nr.ID, "level=DEBUG", "level=INFO",
+		ana.ID, room, nr.ID, "level=DEBUG", "level=INFO",
 		`msg=identified`, `msg="room opened"`, `msg="room opened by host"`, `msg="member joined"`,
 		`msg="member left"`, `msg="room closed"`, `msg="connection closed"`, `msg="protocol violation"`,
 		`msg="users forgotten"`, `msg="invites expired"`, `msg="hub stopped"`,
@@ -361,7 +361,7 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 			t.Errorf("the log has no %q", want)
 		}
 	}
-	if !strings.Contains(string(hooksJSON), nr.ID) || !strings.Contains(string(hooksJSON), ana.id) {
+	if !strings.Contains(string(hooksJSON), nr.ID) || !strings.Contains(string(hooksJSON), ana.ID) {
 		t.Errorf("the hooks saw no ids: %s", hooksJSON)
 	}
 	if stats.Messages != 3 || stats.Histories != 1 || stats.UsersCreated != 4 || stats.UsersForgotten != 1 {
@@ -384,22 +384,11 @@ func around(out, s string) string {
 }
 
 // dialWith opens a WebSocket to url with extra handshake headers.
-func dialWith(t testing.TB, url string, hdr http.Header) *client {
+func dialWith(t testing.TB, url string, hdr http.Header) *wstest.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(hdr)}
-	nc, br, _, err := d.Dial(ctx, url)
+	c, err := wstest.DialHeader(t, url, hdr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	c := &client{t: t, nc: nc}
-	c.cond = sync.NewCond(&c.mu)
-	var r io.Reader = nc
-	if br != nil {
-		r = io.MultiReader(br, nc)
-	}
-	go c.readLoop(bufio.NewReader(r))
-	t.Cleanup(func() { nc.Close() })
 	return c
 }

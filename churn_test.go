@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // churnTime is how long TestChurn runs; EPCHAT_SOAK (a Go duration, for
@@ -67,9 +68,9 @@ func TestChurn(t *testing.T) {
 
 	var (
 		mu  sync.Mutex
-		all []*client // every connection ever opened, for the final check
+		all []*wstest.Client // every connection ever opened, for the final check
 	)
-	keep := func(c *client) {
+	keep := func(c *wstest.Client) {
 		mu.Lock()
 		all = append(all, c)
 		mu.Unlock()
@@ -77,15 +78,15 @@ func TestChurn(t *testing.T) {
 
 	type worker struct {
 		name  string
-		c     *client
-		owner *client // nil for an owner
+		c     *wstest.Client
+		owner *wstest.Client // nil for an owner
 		room  string
 	}
 	var workers []*worker
 	for r := range rooms {
 		owner := hh.client(t, fmt.Sprintf("nick-owner-%d", r))
 		keep(owner)
-		ms := make([]*client, members)
+		ms := make([]*wstest.Client, members)
 		for i := range ms {
 			ms[i] = hh.client(t, fmt.Sprintf("nick-m%d-%d", r, i))
 			keep(ms[i])
@@ -114,35 +115,35 @@ func TestChurn(t *testing.T) {
 				case op < 60 && in:
 					seqNo++
 					text := fmt.Sprintf("%s:%d", w.name, seqNo)
-					if e := w.c.call(map[string]any{"type": "send", "room": w.room, "text": text}); e.typ() != "sent" {
+					if e := w.c.Call(map[string]any{"type": "send", "room": w.room, "text": text}); e.Type() != "sent" {
 						fails <- fmt.Sprintf("%s send: %v", w.name, e)
 						return
 					}
 					sent[wi]++
 				case op < 70:
-					w.c.writeFrame(ws.OpPing, []byte(w.name))
+					w.c.WriteFrame(ws.OpPing, []byte(w.name))
 				case op < 80 && in:
-					e := w.c.call(map[string]any{"type": "members", "room": w.room})
-					if e.typ() != "members" || !strings.Contains(fmt.Sprint(e.memberIDs()), w.c.id) {
+					e := w.c.Call(map[string]any{"type": "members", "room": w.room})
+					if e.Type() != "members" || !strings.Contains(fmt.Sprint(e.MemberIDs()), w.c.ID) {
 						fails <- fmt.Sprintf("%s members: %v", w.name, e)
 						return
 					}
 				case op < 90 && w.owner != nil:
 					if in {
-						if e := w.c.call(map[string]any{"type": "leave", "room": w.room}); e.typ() != "ok" {
+						if e := w.c.Call(map[string]any{"type": "leave", "room": w.room}); e.Type() != "ok" {
 							fails <- fmt.Sprintf("%s leave: %v", w.name, e)
 							return
 						}
 						in = false
 						continue
 					}
-					inv := w.owner.call(map[string]any{"type": "invite", "room": w.room})
-					if inv.typ() != "invite" {
+					inv := w.owner.Call(map[string]any{"type": "invite", "room": w.room})
+					if inv.Type() != "invite" {
 						fails <- fmt.Sprintf("%s invite: %v", w.name, inv)
 						return
 					}
-					hh.secret(inv.str("token"))
-					if e := w.c.call(map[string]any{"type": "join", "token": inv.str("token")}); e.typ() != "joined" {
+					hh.secret(inv.Str("token"))
+					if e := w.c.Call(map[string]any{"type": "join", "token": inv.Str("token")}); e.Type() != "joined" {
 						fails <- fmt.Sprintf("%s join: %v", w.name, e)
 						return
 					}
@@ -150,14 +151,14 @@ func TestChurn(t *testing.T) {
 				case op < 93 && w.owner != nil:
 					// A page reload: a new connection resumes the session.
 					old := w.c
-					old.nc.Close()
-					c := dial(t, hh.url)
-					e := c.call(map[string]any{"type": "hello", "token": old.token})
-					if e.typ() != "welcome" {
+					old.Conn.Close()
+					c := wstest.Dial(t, hh.url)
+					e := c.Call(map[string]any{"type": "hello", "token": old.Token})
+					if e.Type() != "welcome" {
 						fails <- fmt.Sprintf("%s resume: %v", w.name, e)
 						return
 					}
-					c.id, c.token = old.id, old.token
+					c.ID, c.Token = old.ID, old.Token
 					keep(c)
 					w.c = c
 				}
@@ -182,27 +183,26 @@ func TestChurn(t *testing.T) {
 	}
 	var got, pongs int
 	for _, w := range workers {
-		if e := w.c.call(map[string]any{"type": "members", "room": w.room}); e.typ() != "members" && e.str("code") != "not_found" {
+		if e := w.c.Call(map[string]any{"type": "members", "room": w.room}); e.Type() != "members" && e.Str("code") != "not_found" {
 			t.Errorf("%s after the churn: %v", w.name, e)
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i, c := range all {
-		c.mu.Lock()
-		pongs += len(c.pongs)
+		pongs += len(c.Pongs())
 		lastSeq := map[string]int64{}
 		lastBy := map[string]int{}
-		for _, e := range c.events {
-			if e.typ() != "message" {
+		for _, e := range c.Events() {
+			if e.Type() != "message" {
 				continue
 			}
 			got++
-			room, from := e.str("room"), e.str("text")
-			if e.num("seq") <= lastSeq[room] {
-				t.Errorf("connection %d: room %s seq %d after %d", i, room, e.num("seq"), lastSeq[room])
+			room, from := e.Str("room"), e.Str("text")
+			if e.Num("seq") <= lastSeq[room] {
+				t.Errorf("connection %d: room %s seq %d after %d", i, room, e.Num("seq"), lastSeq[room])
 			}
-			lastSeq[room] = e.num("seq")
+			lastSeq[room] = e.Num("seq")
 			name, n, _ := strings.Cut(from, ":")
 			k, _ := strconv.Atoi(n)
 			if k <= lastBy[room+name] {
@@ -210,7 +210,6 @@ func TestChurn(t *testing.T) {
 			}
 			lastBy[room+name] = k
 		}
-		c.mu.Unlock()
 	}
 	if pongs == 0 {
 		t.Error("no pong came back")

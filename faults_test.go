@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // queueBoundOK samples the send queues of the Hub and fails if any holds
@@ -33,17 +33,17 @@ func queueBoundOK(t testing.TB, hh *hardHub, limit int) {
 }
 
 // joinPaused seats a new client in room and stops it reading.
-func joinPaused(t testing.TB, hh *hardHub, owner *client, room, nick string, others ...*client) *client {
+func joinPaused(t testing.TB, hh *hardHub, owner *wstest.Client, room, nick string, others ...*wstest.Client) *wstest.Client {
 	t.Helper()
 	hh.secret(nick)
 	c := dialSmall(t, hh.url)
-	c.hello(nick)
-	hh.secret(c.token)
-	c.mustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, owner, room)})
-	for _, o := range append([]*client{owner}, others...) {
-		o.expect("member_joined", room)
+	c.Hello(nick)
+	hh.secret(c.Token)
+	c.MustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, owner, room)})
+	for _, o := range append([]*wstest.Client{owner}, others...) {
+		o.Expect("member_joined", room)
 	}
-	c.pause()
+	c.Pause()
 	return c
 }
 
@@ -72,36 +72,34 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	hh.secret(texts[0][:40])
 	for i, text := range texts {
-		ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
+		ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
 		queueBoundOK(t, hh, queueLimit)
 		// Ben has it before Ana sends the next: nobody waits for slow.
-		if e := ben.expect("message", room); e.str("text") != text {
-			t.Fatalf("ben's message %d: %.20q", i, e.str("text"))
+		if e := ben.Expect("message", room); e.Str("text") != text {
+			t.Fatalf("ben's message %d: %.20q", i, e.Str("text"))
 		}
 	}
 	if hh.logs.count("connection too slow") != 1 {
 		t.Fatalf("slow consumer dropped %d times, want once", hh.logs.count("connection too slow"))
 	}
 	// Slow reads again: a prefix of the messages, in order, then 4001.
-	slow.unpause()
-	if code := slow.closeCode(); code != 4001 {
+	slow.Unpause()
+	if code := slow.CloseCode(); code != 4001 {
 		t.Fatalf("close code %d, want 4001", code)
 	}
-	slow.mu.Lock()
-	got := slices.Clone(slow.events)
-	slow.mu.Unlock()
+	got := slow.Events()
 	if len(got) == 0 || len(got) >= n {
 		t.Fatalf("slow got %d messages before its close, want some but not all", len(got))
 	}
 	for i, e := range got {
-		if e.str("text") != texts[i] {
-			t.Fatalf("slow's message %d: %.20q, want %.20q", i, e.str("text"), texts[i])
+		if e.Str("text") != texts[i] {
+			t.Fatalf("slow's message %d: %.20q, want %.20q", i, e.Str("text"), texts[i])
 		}
 	}
 	waitUntil(t, "slow's connection gone", func() bool { conns, _ := hh.LiveConns(); return conns == 2 })
 	hh.say(t, ana, room, "after slow")
 	expectText(t, ben, room, "after slow")
-	ben.none()
+	ben.None()
 }
 
 // TestPingFloodWithoutReading: pongs are queued like any other frame, so a
@@ -111,21 +109,21 @@ func TestPingFloodWithoutReading(t *testing.T) {
 	const queueLimit = 64 << 10
 	hh := newHardHubListener(t, smallBuffers, epchat.WithMaxMessageSize(1000), epchat.WithSendQueueLimit(queueLimit))
 	c := dialSmall(t, hh.url)
-	c.pause()
+	c.Pause()
 	ping := rawFrame(finBit|opPing, []byte(strings.Repeat("p", 125)))
 	flood := make([]byte, 0, len(ping)*100)
 	for range 100 {
 		flood = append(flood, ping...)
 	}
 	for range 40 { // 4000 pings, 508 KB of pongs
-		if err := c.writeRaw(flood); err != nil {
+		if err := c.WriteRaw(flood); err != nil {
 			break // dropped: the server stopped reading
 		}
 		queueBoundOK(t, hh, queueLimit)
 	}
 	waitUntil(t, "the flooder dropped", func() bool { return hh.logs.count("connection too slow") == 1 })
-	c.unpause()
-	if code := c.closeCode(); code != 4001 {
+	c.Unpause()
+	if code := c.CloseCode(); code != 4001 {
 		t.Fatalf("close code %d, want 4001", code)
 	}
 }
@@ -150,34 +148,34 @@ func TestResetMidFrame(t *testing.T) {
 	// Half a send request, then a reset.
 	frame := rawFrame(finBit|opText, sendReq(room, "LEAK half a frame"))
 	hh.secret("LEAK")
-	if err := off.writeRaw(frame[:len(frame)/2]); err != nil {
+	if err := off.WriteRaw(frame[:len(frame)/2]); err != nil {
 		t.Fatal(err)
 	}
-	tc := off.nc.(*net.TCPConn)
+	tc := off.Conn.(*net.TCPConn)
 	tc.SetLinger(0)
 	tc.Close()
 
 	waitUntil(t, "the reset connection gone", func() bool { conns, slots := hh.LiveConns(); return conns == 2 && slots == 2 })
 	hh.say(t, ana, room, "after the reset")
 	expectText(t, ben, room, "after the reset")
-	hh.waitDetached(t, off.token)
+	hh.waitDetached(t, off.Token)
 	hh.clock.advance(epchat.DefaultReconnectGrace + time.Second)
-	for _, c := range []*client{ana, ben} {
-		if e := c.expect("member_left", room); e.str("member") != off.id || e.str("reason") != "disconnected" {
+	for _, c := range []*wstest.Client{ana, ben} {
+		if e := c.Expect("member_left", room); e.Str("member") != off.ID || e.Str("reason") != "disconnected" {
 			t.Fatalf("member_left: %v", e)
 		}
 	}
 	hh.clock.advance(epchat.DefaultReconnectGrace + time.Second)
-	ana.mustCall("members", map[string]any{"type": "members", "room": room})
-	ana.none()
-	ben.none()
+	ana.MustCall("members", map[string]any{"type": "members", "room": room})
+	ana.None()
+	ben.None()
 }
 
 // TestSilentConnection: a connection that never says anything holds its
 // connection slot for the identify timeout only, then is closed with 4000.
 func TestSilentConnection(t *testing.T) {
 	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(1))
-	silent := dial(t, hh.url)
+	silent := wstest.Dial(t, hh.url)
 	// The 101 reaches the client before the Hub counts the connection.
 	waitUntil(t, "the connection served", func() bool { conns, _ := hh.LiveConns(); return conns == 1 })
 	_, _, _, err := ws.Dial(context.Background(), hh.url)
@@ -190,7 +188,7 @@ func TestSilentConnection(t *testing.T) {
 		t.Fatal("silent connection closed before the identify timeout")
 	}
 	hh.clock.advance(time.Second)
-	if code := silent.closeCode(); code != 4000 {
+	if code := silent.CloseCode(); code != 4000 {
 		t.Fatalf("close code %d, want 4000", code)
 	}
 	waitUntil(t, "the slot freed", func() bool { _, slots := hh.LiveConns(); return slots == 0 })
@@ -204,33 +202,33 @@ func TestSilentConnection(t *testing.T) {
 func TestHalfOpenMember(t *testing.T) {
 	hh := newHardHub(t, epchat.WithMaxMembers(2))
 	ana := hh.client(t, "nick-ana-halfopen")
-	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	gone := joinPaused(t, hh, ana, room, "nick-gone")
-	if e := ana.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "room_full" {
+	if e := ana.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "room_full" {
 		t.Fatalf("invite to a full room: %v", e)
 	}
 	// Ana speaks after every step of the clock, so she is never the one
 	// dropped for silence.
 	tick := func(d time.Duration) {
 		hh.clock.advance(d)
-		ana.mustCall("members", map[string]any{"type": "members", "room": room})
+		ana.MustCall("members", map[string]any{"type": "members", "room": room})
 	}
 	tick(epchat.DefaultPingInterval)
 	tick(epchat.DefaultPongTimeout)
-	hh.waitDetached(t, gone.token)
+	hh.waitDetached(t, gone.Token)
 	tick(epchat.DefaultReconnectGrace + time.Second)
-	if e := ana.expect("member_left", room); e.str("member") != gone.id || e.str("reason") != "disconnected" {
+	if e := ana.Expect("member_left", room); e.Str("member") != gone.ID || e.Str("reason") != "disconnected" {
 		t.Fatalf("member_left: %v", e)
 	}
 	for range 3 {
 		tick(epchat.DefaultReconnectGrace)
 	}
 	cid := hh.client(t, "nick-cid-halfopen")
-	cid.mustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, ana, room)})
-	ana.expect("member_joined", room)
-	ana.none()
-	gone.unpause()
-	if code := gone.closeCode(); code != 4002 {
+	cid.MustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, ana, room)})
+	ana.Expect("member_joined", room)
+	ana.None()
+	gone.Unpause()
+	if code := gone.CloseCode(); code != 4002 {
 		t.Fatalf("close code %d, want 4002", code)
 	}
 }
@@ -242,9 +240,9 @@ func TestHalfOpenMember(t *testing.T) {
 func TestShutdownUnderLoad(t *testing.T) {
 	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(200), epchat.WithRequestRate(1000, 1000))
 	baseline := runtime.NumGoroutine()
-	var readers, stragglers []*client
+	var readers, stragglers []*wstest.Client
 	for r := range 10 {
-		members := make([]*client, 9)
+		members := make([]*wstest.Client, 9)
 		for i := range members {
 			members[i] = hh.client(t, fmt.Sprintf("nick-r%d-m%d", r, i))
 		}
@@ -253,7 +251,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		readers = append(readers, owner)
 		readers = append(readers, members[:8]...)
 		stragglers = append(stragglers, members[8])
-		members[8].pause()
+		members[8].Pause()
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -261,7 +259,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- hh.Shutdown(ctx) }()
 
-	if code := readers[0].closeCode(); code != ws.StatusGoingAway {
+	if code := readers[0].CloseCode(); code != ws.StatusGoingAway {
 		t.Fatalf("close code %d, want 1001", code)
 	}
 	_, _, _, err := ws.Dial(context.Background(), hh.url)
@@ -275,12 +273,12 @@ func TestShutdownUnderLoad(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for _, c := range append(readers, stragglers...) {
-		c.unpause()
+		c.Unpause()
 		wg.Go(func() {
-			if code := c.closeCode(); code != ws.StatusGoingAway {
+			if code := c.CloseCode(); code != ws.StatusGoingAway {
 				t.Errorf("close code %d, want 1001", code)
 			}
-			if e := c.expect("room_closed", ""); e.str("reason") != "shutdown" {
+			if e := c.Expect("room_closed", ""); e.Str("reason") != "shutdown" {
 				t.Errorf("room_closed: %v", e)
 			}
 		})
@@ -399,5 +397,5 @@ func TestWriteTimeout(t *testing.T) {
 	}
 	hh.say(t, ana, room, "after the stuck one")
 	expectText(t, ben, room, "after the stuck one")
-	ben.none()
+	ben.None()
 }

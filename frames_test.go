@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // TestFrameViolations sends one offending stream per case, from a member of
@@ -254,28 +255,28 @@ func TestFrameViolations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			hh.secret("LEAK")
 			off := hh.client(t, fmt.Sprintf("nick-off-%d", i))
-			off.mustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, ana, room)})
-			ana.expect("member_joined", room)
-			ben.expect("member_joined", room)
+			off.MustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, ana, room)})
+			ana.Expect("member_joined", room)
+			ben.Expect("member_joined", room)
 
 			var before runtime.MemStats
 			if tt.maxHeap > 0 {
 				runtime.ReadMemStats(&before)
 			}
-			if err := off.writeRaw(tt.stream); err != nil {
+			if err := off.WriteRaw(tt.stream); err != nil {
 				t.Fatal(err)
 			}
 			if tt.code != 0 {
-				if code := off.closeCode(); code != tt.code {
+				if code := off.CloseCode(); code != tt.code {
 					t.Fatalf("close code %d, want %d", code, tt.code)
 				}
 			} else {
 				// The offender's requests were answered: it is still
 				// served.
 				for range tt.relayed {
-					off.expect("sent", room)
+					off.Expect("sent", room)
 				}
-				off.mustCall("members", map[string]any{"type": "members", "room": room})
+				off.MustCall("members", map[string]any{"type": "members", "room": room})
 			}
 			if tt.maxHeap > 0 {
 				var after runtime.MemStats
@@ -284,7 +285,7 @@ func TestFrameViolations(t *testing.T) {
 					t.Errorf("%d bytes allocated while refusing the frame, want at most %d", grew, tt.maxHeap)
 				}
 			}
-			if got := pongsOf(off); strings.Join(got, "|") != strings.Join(tt.pongs, "|") {
+			if got := off.Pongs(); strings.Join(got, "|") != strings.Join(tt.pongs, "|") {
 				t.Errorf("pongs %q, want %q", got, tt.pongs)
 			}
 
@@ -295,19 +296,13 @@ func TestFrameViolations(t *testing.T) {
 			marker := "marker after " + tt.name
 			hh.say(t, ana, room, marker)
 			expectText(t, ben, room, marker)
-			ben.none()
-			ana.none()
+			ben.None()
+			ana.None()
 		})
 	}
 	if n := hh.logs.count("protocol violation"); n == 0 {
 		t.Error("no protocol violation was logged")
 	}
-}
-
-func pongsOf(c *client) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.pongs...)
 }
 
 // TestFramesWithTheUpgradeRequest sends hello in the same write as the
@@ -318,9 +313,9 @@ func TestFramesWithTheUpgradeRequest(t *testing.T) {
 	nc := dialRawUpgrade(t, hh.srv.Listener.Addr().String(),
 		rawFrame(finBit|opText, []byte(`{"type":"hello","id":"h","nickname":"nick-early"}`)))
 	hh.secret("nick-early")
-	e := nc.take("welcome", func(e event) bool { return e.str("id") == "h" })
-	if e.typ() != "welcome" {
+	e := nc.Take("welcome", func(e wstest.Event) bool { return e.Str("id") == "h" })
+	if e.Type() != "welcome" {
 		t.Fatalf("got %v, want welcome", e)
 	}
-	hh.secret(e.str("token"))
+	hh.secret(e.Str("token"))
 }

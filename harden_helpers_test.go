@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // Helpers of the hardening tests: a Hub whose log is checked for content,
@@ -137,35 +138,35 @@ func (hh *hardHub) secret(s ...string) {
 }
 
 // client dials and identifies; its nickname and session token are secrets.
-func (hh *hardHub) client(t testing.TB, nick string) *client {
+func (hh *hardHub) client(t testing.TB, nick string) *wstest.Client {
 	t.Helper()
 	hh.secret(nick)
 	c := hh.testHub.client(t, nick)
-	hh.secret(c.token)
+	hh.secret(c.Token)
 	return c
 }
 
 // invite makes an invite in room as owner and returns its token.
-func (hh *hardHub) invite(t testing.TB, owner *client, room string) string {
+func (hh *hardHub) invite(t testing.TB, owner *wstest.Client, room string) string {
 	t.Helper()
-	tok := owner.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
+	tok := owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 	hh.secret(tok)
 	return tok
 }
 
 // say sends text to room from c and checks it was sent; text is a secret.
-func (hh *hardHub) say(t testing.TB, c *client, room, text string) {
+func (hh *hardHub) say(t testing.TB, c *wstest.Client, room, text string) {
 	t.Helper()
 	hh.secret(text)
-	c.mustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
+	c.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
 }
 
 // expectText waits for the next event of c, which must be a message in
 // room with text.
-func expectText(t testing.TB, c *client, room, text string) {
+func expectText(t testing.TB, c *wstest.Client, room, text string) {
 	t.Helper()
-	e := c.next()
-	if e.typ() != "message" || e.str("room") != room || e.str("text") != text {
+	e := c.Next()
+	if e.Type() != "message" || e.Str("room") != room || e.Str("text") != text {
 		t.Fatalf("next event %v, want the message %q in %s", e, text, room)
 	}
 }
@@ -279,7 +280,7 @@ func cat(bs ...[]byte) []byte {
 // dialRawUpgrade opens a TCP connection to addr and writes a WebSocket
 // upgrade request for /chat/ followed by extra, in one write. It returns a
 // client reading the stream after the 101 response.
-func dialRawUpgrade(t testing.TB, addr string, extra []byte) *client {
+func dialRawUpgrade(t testing.TB, addr string, extra []byte) *wstest.Client {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -299,10 +300,7 @@ func dialRawUpgrade(t testing.TB, addr string, extra []byte) *client {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: status %d", resp.StatusCode)
 	}
-	c := &client{t: t, nc: nc}
-	c.cond = sync.NewCond(&c.mu)
-	go c.readLoop(br)
-	return c
+	return wstest.New(t, nc, br)
 }
 
 // smallBuffers makes the kernel send buffer of accepted connections
@@ -321,10 +319,10 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 }
 
 // dialSmall is dial with a small receive buffer on the client's socket.
-func dialSmall(t testing.TB, url string) *client {
+func dialSmall(t testing.TB, url string) *wstest.Client {
 	t.Helper()
-	c := dial(t, url)
-	if tc, ok := c.nc.(*net.TCPConn); ok {
+	c := wstest.Dial(t, url)
+	if tc, ok := c.Conn.(*net.TCPConn); ok {
 		tc.SetReadBuffer(4096)
 	}
 	return c

@@ -63,13 +63,13 @@ func TestHooksSeeTheLifecycle(t *testing.T) {
 
 	r1 := th.room(t, ana, ben)
 	expect("RoomOpened", epchat.RoomEvent{Room: r1, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ana.id, Reason: "create", At: at})
-	expect("InviteRedeemed", epchat.InviteEvent{Room: r1, Member: ben.id, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ben.id, Reason: "invite", At: at})
-	ben.mustCall("ok", map[string]any{"type": "leave", "room": r1})
-	expect("MemberLeft", epchat.MemberEvent{Room: r1, Member: ben.id, Reason: "left", At: at})
-	ana.mustCall("ok", map[string]any{"type": "close", "room": r1})
-	ana.expect("room_closed", r1) // the ok reply comes first, then the close
+	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ana.ID, Reason: "create", At: at})
+	expect("InviteRedeemed", epchat.InviteEvent{Room: r1, Member: ben.ID, At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ben.ID, Reason: "invite", At: at})
+	ben.MustCall("ok", map[string]any{"type": "leave", "room": r1})
+	expect("MemberLeft", epchat.MemberEvent{Room: r1, Member: ben.ID, Reason: "left", At: at})
+	ana.MustCall("ok", map[string]any{"type": "close", "room": r1})
+	ana.Expect("room_closed", r1) // the ok reply comes first, then the close
 	expect("RoomClosed", epchat.RoomEvent{Room: r1, Reason: "owner", Members: 1, At: at})
 
 	nr, err := th.CreateRoom(ctx, epchat.RoomSpec{Invites: 1})
@@ -77,42 +77,42 @@ func TestHooksSeeTheLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("RoomOpened", epchat.RoomEvent{Room: nr.ID, Reason: "host", At: at})
-	ana.mustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
-	expect("InviteRedeemed", epchat.InviteEvent{Room: nr.ID, Member: ana.id, Owner: true, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ana.id, Reason: "invite", At: at})
-	ben.mustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
-	expect("InviteRedeemed", epchat.InviteEvent{Room: nr.ID, Member: ben.id, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ben.id, Reason: "invite", At: at})
-	ana.expect("member_joined", nr.ID)
-	ben.nc.Close()
-	th.waitDetached(t, ben.token)
+	ana.MustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
+	expect("InviteRedeemed", epchat.InviteEvent{Room: nr.ID, Member: ana.ID, Owner: true, At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ana.ID, Reason: "invite", At: at})
+	ben.MustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
+	expect("InviteRedeemed", epchat.InviteEvent{Room: nr.ID, Member: ben.ID, At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ben.ID, Reason: "invite", At: at})
+	ana.Expect("member_joined", nr.ID)
+	ben.Conn.Close()
+	th.waitDetached(t, ben.Token)
 	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
 	at = th.clock.Now()
-	ana.expect("member_left", nr.ID)
-	expect("MemberLeft", epchat.MemberEvent{Room: nr.ID, Member: ben.id, Reason: "disconnected", At: at})
+	ana.Expect("member_left", nr.ID)
+	expect("MemberLeft", epchat.MemberEvent{Room: nr.ID, Member: ben.ID, Reason: "disconnected", At: at})
 	if err := th.CloseRoom(ctx, nr.ID); err != nil {
 		t.Fatal(err)
 	}
 	expect("RoomClosed", epchat.RoomEvent{Room: nr.ID, Reason: "host", Members: 1, At: at})
 
-	r2 := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	ana.mustCall("ok", map[string]any{"type": "leave", "room": r2})
+	r2 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	ana.MustCall("ok", map[string]any{"type": "leave", "room": r2})
 	expect("RoomOpened", epchat.RoomEvent{Room: r2, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r2, Member: ana.id, Reason: "create", At: at})
-	expect("MemberLeft", epchat.MemberEvent{Room: r2, Member: ana.id, Reason: "left", At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r2, Member: ana.ID, Reason: "create", At: at})
+	expect("MemberLeft", epchat.MemberEvent{Room: r2, Member: ana.ID, Reason: "left", At: at})
 	expect("RoomClosed", epchat.RoomEvent{Room: r2, Reason: "empty", At: at})
 
-	r3 := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	r3 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	expect("RoomOpened", epchat.RoomEvent{Room: r3, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r3, Member: ana.id, Reason: "create", At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r3, Member: ana.ID, Reason: "create", At: at})
 	th.clock.advance(epchat.DefaultRoomIdleTimeout + time.Second)
-	ana.expect("room_closed", r3)
+	ana.Expect("room_closed", r3)
 	expect("RoomClosed", epchat.RoomEvent{Room: r3, Reason: "idle", Members: 1, At: th.clock.Now()})
 
-	r4 := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	r4 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	at = th.clock.Now()
 	expect("RoomOpened", epchat.RoomEvent{Room: r4, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r4, Member: ana.id, Reason: "create", At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r4, Member: ana.ID, Reason: "create", At: at})
 	if err := th.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,8 @@ func TestHooksSlowHookDropsCalls(t *testing.T) {
 
 	// Clients are served meanwhile.
 	ana := th.client(t, "Ana")
-	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "hi"})
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "hi"})
 
 	const queue = 1024 // the queue holds 1024 calls; Ana's room took one
 	for range queue - 1 + 10 {

@@ -14,6 +14,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // quiet keeps keepalive out of tests that move the clock by minutes.
@@ -64,11 +65,11 @@ func TestHelloNicknames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := dial(t, th.url)
-			e := c.call(map[string]any{"type": "hello", "nickname": tt.nick})
-			got := e.typ()
+			c := wstest.Dial(t, th.url)
+			e := c.Call(map[string]any{"type": "hello", "nickname": tt.nick})
+			got := e.Type()
 			if got == "error" {
-				got = e.str("code")
+				got = e.Str("code")
 			}
 			if got != tt.want {
 				t.Fatalf("hello %q: got %v, want %s", tt.nick, e, tt.want)
@@ -83,8 +84,8 @@ func TestHelloNicknames(t *testing.T) {
 			if id, _ := you["id"].(string); id == "" {
 				t.Error("no member id")
 			}
-			if len(e.str("token")) < 43 {
-				t.Errorf("session token %q is short", e.str("token"))
+			if len(e.Str("token")) < 43 {
+				t.Errorf("session token %q is short", e.Str("token"))
 			}
 		})
 	}
@@ -92,11 +93,11 @@ func TestHelloNicknames(t *testing.T) {
 
 func TestRequestErrors(t *testing.T) {
 	th := newTestHub(t)
-	c := dial(t, th.url)
-	if e := c.call(map[string]any{"type": "create"}); e.str("code") != "not_identified" {
+	c := wstest.Dial(t, th.url)
+	if e := c.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
-	c.hello("Ana")
+	c.Hello("Ana")
 	tests := []struct {
 		name string
 		raw  string
@@ -152,102 +153,102 @@ func TestRequestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c.sendRaw(tt.raw)
-			e := c.take("error", func(e event) bool { return e.typ() == "error" })
-			if e.str("code") != tt.code || e.str("id") != tt.id {
+			c.SendRaw(tt.raw)
+			e := c.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+			if e.Str("code") != tt.code || e.Str("id") != tt.id {
 				t.Fatalf("got %v, want code %s id %q", e, tt.code, tt.id)
 			}
-			if e.str("message") == "" {
+			if e.Str("message") == "" {
 				t.Error("error without a message")
 			}
 		})
 	}
 	// The connection still works.
-	c.mustCall("joined", map[string]any{"type": "create"})
+	c.MustCall("joined", map[string]any{"type": "create"})
 }
 
 func TestRoomLifecycle(t *testing.T) {
 	th := newTestHub(t)
 	ana, ben, cid := th.client(t, "Ana"), th.client(t, "Ben"), th.client(t, "Cid")
 
-	joined := ana.mustCall("joined", map[string]any{"type": "create"})
-	room := joined.str("room")
-	if joined.str("owner") != ana.id || !slices.Equal(joined.memberIDs(), []string{ana.id}) {
+	joined := ana.MustCall("joined", map[string]any{"type": "create"})
+	room := joined.Str("room")
+	if joined.Str("owner") != ana.ID || !slices.Equal(joined.MemberIDs(), []string{ana.ID}) {
 		t.Fatalf("create: %v", joined)
 	}
 
-	inv := ana.mustCall("invite", map[string]any{"type": "invite", "room": room})
-	if inv.str("room") != room || inv.num("expires") != th.clock.Now().Add(epchat.DefaultInviteTTL).UnixMilli() {
+	inv := ana.MustCall("invite", map[string]any{"type": "invite", "room": room})
+	if inv.Str("room") != room || inv.Num("expires") != th.clock.Now().Add(epchat.DefaultInviteTTL).UnixMilli() {
 		t.Fatalf("invite: %v", inv)
 	}
-	j := ben.mustCall("joined", map[string]any{"type": "join", "token": inv.str("token")})
-	if j.str("room") != room || j.str("owner") != ana.id || !slices.Equal(j.memberIDs(), []string{ana.id, ben.id}) {
+	j := ben.MustCall("joined", map[string]any{"type": "join", "token": inv.Str("token")})
+	if j.Str("room") != room || j.Str("owner") != ana.ID || !slices.Equal(j.MemberIDs(), []string{ana.ID, ben.ID}) {
 		t.Fatalf("join: %v", j)
 	}
-	mj := ana.expect("member_joined", room)
-	if m, _ := mj["member"].(map[string]any); m["id"] != ben.id || m["nickname"] != "Ben" {
+	mj := ana.Expect("member_joined", room)
+	if m, _ := mj["member"].(map[string]any); m["id"] != ben.ID || m["nickname"] != "Ben" {
 		t.Fatalf("member_joined: %v", mj)
 	}
 
 	// Only the owner invites; non-members are told the room does not exist.
-	if e := ben.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "forbidden" {
+	if e := ben.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "forbidden" {
 		t.Fatalf("invite by a member: %v", e)
 	}
-	if e := cid.call(map[string]any{"type": "send", "room": room, "text": "hi"}); e.str("code") != "not_found" {
+	if e := cid.Call(map[string]any{"type": "send", "room": room, "text": "hi"}); e.Str("code") != "not_found" {
 		t.Fatalf("send by a stranger: %v", e)
 	}
-	if e := cid.call(map[string]any{"type": "members", "room": room}); e.str("code") != "not_found" {
+	if e := cid.Call(map[string]any{"type": "members", "room": room}); e.Str("code") != "not_found" {
 		t.Fatalf("members by a stranger: %v", e)
 	}
 
 	// A message reaches the others with sender, seq and time; the sender
 	// gets sent, not an echo.
-	sent := ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "hello ben"})
-	msg := ben.expect("message", room)
-	if msg.str("from") != ana.id || msg.str("text") != "hello ben" || msg.num("seq") != 1 ||
-		msg.num("ts") != th.clock.Now().UnixMilli() || sent.num("seq") != 1 || sent.num("ts") != msg.num("ts") {
+	sent := ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "hello ben"})
+	msg := ben.Expect("message", room)
+	if msg.Str("from") != ana.ID || msg.Str("text") != "hello ben" || msg.Num("seq") != 1 ||
+		msg.Num("ts") != th.clock.Now().UnixMilli() || sent.Num("seq") != 1 || sent.Num("ts") != msg.Num("ts") {
 		t.Fatalf("sent %v, message %v", sent, msg)
 	}
-	ana.none()
+	ana.None()
 
-	tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
-	cid.mustCall("joined", map[string]any{"type": "join", "token": tok})
-	ana.expect("member_joined", room)
-	ben.expect("member_joined", room)
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	cid.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	ana.Expect("member_joined", room)
+	ben.Expect("member_joined", room)
 
-	ms := ben.mustCall("members", map[string]any{"type": "members", "room": room})
-	if !slices.Equal(ms.memberIDs(), []string{ana.id, ben.id, cid.id}) || ms.str("owner") != ana.id || ms.num("seq") != 1 {
+	ms := ben.MustCall("members", map[string]any{"type": "members", "room": room})
+	if !slices.Equal(ms.MemberIDs(), []string{ana.ID, ben.ID, cid.ID}) || ms.Str("owner") != ana.ID || ms.Num("seq") != 1 {
 		t.Fatalf("members: %v", ms)
 	}
 
 	// The owner leaves: ownership passes to the earliest-joined member.
-	ana.mustCall("ok", map[string]any{"type": "leave", "room": room})
-	for _, c := range []*client{ben, cid} {
-		if e := c.expect("member_left", room); e.str("member") != ana.id || e.str("reason") != "left" {
+	ana.MustCall("ok", map[string]any{"type": "leave", "room": room})
+	for _, c := range []*wstest.Client{ben, cid} {
+		if e := c.Expect("member_left", room); e.Str("member") != ana.ID || e.Str("reason") != "left" {
 			t.Fatalf("member_left: %v", e)
 		}
-		if e := c.expect("owner_changed", room); e.str("owner") != ben.id {
+		if e := c.Expect("owner_changed", room); e.Str("owner") != ben.ID {
 			t.Fatalf("owner_changed: %v", e)
 		}
 	}
 	// Ana is no longer in the room.
-	if e := ana.call(map[string]any{"type": "send", "room": room, "text": "x"}); e.str("code") != "not_found" {
+	if e := ana.Call(map[string]any{"type": "send", "room": room, "text": "x"}); e.Str("code") != "not_found" {
 		t.Fatalf("send after leave: %v", e)
 	}
 
 	// Cid may not close; Ben, the new owner, may.
-	if e := cid.call(map[string]any{"type": "close", "room": room}); e.str("code") != "forbidden" {
+	if e := cid.Call(map[string]any{"type": "close", "room": room}); e.Str("code") != "forbidden" {
 		t.Fatalf("close by a member: %v", e)
 	}
-	spare := ben.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
-	ben.mustCall("ok", map[string]any{"type": "close", "room": room})
-	for _, c := range []*client{ben, cid} {
-		if e := c.expect("room_closed", room); e.str("reason") != "owner" {
+	spare := ben.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	ben.MustCall("ok", map[string]any{"type": "close", "room": room})
+	for _, c := range []*wstest.Client{ben, cid} {
+		if e := c.Expect("room_closed", room); e.Str("reason") != "owner" {
 			t.Fatalf("room_closed: %v", e)
 		}
 	}
 	// Nothing of the room remains: its invite is dead, it is not listed.
-	if e := ana.call(map[string]any{"type": "join", "token": spare}); e.str("code") != "invite_invalid" {
+	if e := ana.Call(map[string]any{"type": "join", "token": spare}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("invite of a closed room: %v", e)
 	}
 	rooms, err := th.Rooms(context.Background())
@@ -260,9 +261,9 @@ func TestLastMemberLeavingClosesRoom(t *testing.T) {
 	th := newTestHub(t)
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
-	ben.mustCall("ok", map[string]any{"type": "leave", "room": room})
-	ana.expect("member_left", room)
-	ana.mustCall("ok", map[string]any{"type": "leave", "room": room})
+	ben.MustCall("ok", map[string]any{"type": "leave", "room": room})
+	ana.Expect("member_left", room)
+	ana.MustCall("ok", map[string]any{"type": "leave", "room": room})
 	rooms, _ := th.Rooms(context.Background())
 	if len(rooms) != 0 {
 		t.Fatalf("room still open after the last member left: %v", rooms)
@@ -282,22 +283,22 @@ func TestMessagesInOrderAcrossRooms(t *testing.T) {
 		if i%2 == 1 {
 			room = r2
 		}
-		ana.send(map[string]any{"type": "send", "room": room, "text": fmt.Sprint(i)})
+		ana.Send(map[string]any{"type": "send", "room": room, "text": fmt.Sprint(i)})
 	}
 	last := map[string]int64{}
 	for i := range n {
-		e := ben.expect("message", "")
-		if e.str("text") != fmt.Sprint(i) {
+		e := ben.Expect("message", "")
+		if e.Str("text") != fmt.Sprint(i) {
 			t.Fatalf("message %d: got %v", i, e)
 		}
-		room := e.str("room")
+		room := e.Str("room")
 		if want := map[bool]string{true: r1, false: r2}[i%2 == 0]; room != want {
 			t.Fatalf("message %d in room %s, want %s", i, room, want)
 		}
-		if e.num("seq") != last[room]+1 {
-			t.Fatalf("room %s: seq %d after %d", room, e.num("seq"), last[room])
+		if e.Num("seq") != last[room]+1 {
+			t.Fatalf("room %s: seq %d after %d", room, e.Num("seq"), last[room])
 		}
-		last[room] = e.num("seq")
+		last[room] = e.Num("seq")
 	}
 }
 
@@ -305,32 +306,32 @@ func TestTooLargeText(t *testing.T) {
 	th := newTestHub(t, epchat.WithMaxMessageSize(100))
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
-	if e := ana.call(map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", 101)}); e.str("code") != "too_large" {
+	if e := ana.Call(map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", 101)}); e.Str("code") != "too_large" {
 		t.Fatalf("101 bytes: %v", e)
 	}
-	ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", 100)})
-	if e := ben.expect("message", room); len(e.str("text")) != 100 {
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", 100)})
+	if e := ben.Expect("message", room); len(e.Str("text")) != 100 {
 		t.Fatalf("100 bytes: %v", e)
 	}
-	ben.none()
+	ben.None()
 }
 
 func TestInviteRules(t *testing.T) {
 	th := newTestHub(t, epchat.WithMaxMembers(3), quiet)
 	ana, ben, cid, dan := th.client(t, "Ana"), th.client(t, "Ben"), th.client(t, "Cid"), th.client(t, "Dan")
-	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	invite := func() string {
-		return ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
+		return ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 	}
 
 	// One time only.
 	tok := invite()
-	ben.mustCall("joined", map[string]any{"type": "join", "token": tok})
-	if e := cid.call(map[string]any{"type": "join", "token": tok}); e.str("code") != "invite_invalid" {
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	if e := cid.Call(map[string]any{"type": "join", "token": tok}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("used invite: %v", e)
 	}
 	// Unknown tokens get the same answer.
-	if e := cid.call(map[string]any{"type": "join", "token": "not-a-token"}); e.str("code") != "invite_invalid" {
+	if e := cid.Call(map[string]any{"type": "join", "token": "not-a-token"}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("unknown invite: %v", e)
 	}
 	// Expired after the invite TTL, not before.
@@ -338,27 +339,27 @@ func TestInviteRules(t *testing.T) {
 	th.clock.advance(epchat.DefaultInviteTTL - time.Millisecond)
 	early := invite()
 	th.clock.advance(time.Millisecond)
-	if e := cid.call(map[string]any{"type": "join", "token": late}); e.str("code") != "invite_invalid" {
+	if e := cid.Call(map[string]any{"type": "join", "token": late}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("expired invite: %v", e)
 	}
 	// Pending invites are capped at the member limit (3).
 	invite()
 	invite()
-	if e := ana.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "too_many_invites" {
+	if e := ana.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "too_many_invites" {
 		t.Fatalf("fourth pending invite: %v", e)
 	}
-	cid.mustCall("joined", map[string]any{"type": "join", "token": early})
+	cid.MustCall("joined", map[string]any{"type": "join", "token": early})
 	// Full room: no invite is made, and pending ones do not seat anyone.
-	if e := ana.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "room_full" {
+	if e := ana.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "room_full" {
 		t.Fatalf("invite to a full room: %v", e)
 	}
-	ben.mustCall("ok", map[string]any{"type": "leave", "room": room})
+	ben.MustCall("ok", map[string]any{"type": "leave", "room": room})
 	tok = invite()
-	cid.mustCall("ok", map[string]any{"type": "leave", "room": room})
-	if e := ana.call(map[string]any{"type": "join", "token": tok}); e.str("code") != "already_member" {
+	cid.MustCall("ok", map[string]any{"type": "leave", "room": room})
+	if e := ana.Call(map[string]any{"type": "join", "token": tok}); e.Str("code") != "already_member" {
 		t.Fatalf("owner redeeming own invite: %v", e)
 	}
-	dan.mustCall("joined", map[string]any{"type": "join", "token": tok})
+	dan.MustCall("joined", map[string]any{"type": "join", "token": tok})
 }
 
 // A room never exceeds its limit and a token works once, whatever the race.
@@ -368,8 +369,8 @@ func TestJoinRaces(t *testing.T) {
 		// limit per address, which has its own test.
 		th := newTestHub(t, epchat.WithMaxMembers(60), epchat.WithTokenGuessLimit(100, time.Minute))
 		ana := th.client(t, "Ana")
-		room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
-		tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
+		room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+		tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 		wins := raceJoins(t, th, 50, func(int) string { return tok })
 		if wins != 1 {
 			t.Fatalf("%d joins won with one token, want 1", wins)
@@ -378,21 +379,21 @@ func TestJoinRaces(t *testing.T) {
 	t.Run("20 tokens for the last seat", func(t *testing.T) {
 		th := newTestHub(t, epchat.WithMaxMembers(21))
 		ana := th.client(t, "Ana")
-		room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+		room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 		var toks []string
 		for range 20 {
-			toks = append(toks, ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token"))
+			toks = append(toks, ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token"))
 		}
 		// Fill all seats but one.
-		filler := make([]*client, 19)
+		filler := make([]*wstest.Client, 19)
 		for i := range filler {
 			filler[i] = th.client(t, "F")
-			filler[i].mustCall("joined", map[string]any{"type": "join", "token": toks[i]})
+			filler[i].MustCall("joined", map[string]any{"type": "join", "token": toks[i]})
 		}
 		// One invite is left pending; 20 more make 21, the cap.
 		var race []string
 		for range 20 {
-			race = append(race, ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token"))
+			race = append(race, ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token"))
 		}
 		wins := raceJoins(t, th, 20, func(i int) string { return race[i] })
 		if wins != 1 {
@@ -406,7 +407,7 @@ func TestJoinRaces(t *testing.T) {
 }
 
 func raceJoins(t *testing.T, th *testHub, n int, token func(int) string) int {
-	clients := make([]*client, n)
+	clients := make([]*wstest.Client, n)
 	for i := range clients {
 		clients[i] = th.client(t, fmt.Sprint("racer", i))
 	}
@@ -419,13 +420,13 @@ func raceJoins(t *testing.T, th *testHub, n int, token func(int) string) int {
 	for i, c := range clients {
 		wg.Go(func() {
 			<-start
-			e := c.call(map[string]any{"type": "join", "token": token(i)})
+			e := c.Call(map[string]any{"type": "join", "token": token(i)})
 			switch {
-			case e.typ() == "joined":
+			case e.Type() == "joined":
 				mu.Lock()
 				wins++
 				mu.Unlock()
-			case e.str("code") != "invite_invalid" && e.str("code") != "room_full":
+			case e.Str("code") != "invite_invalid" && e.Str("code") != "room_full":
 				t.Errorf("loser got %v", e)
 			}
 		})
@@ -440,17 +441,17 @@ func TestRoomIdleClose(t *testing.T) {
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
 	th.clock.advance(9 * time.Minute)
-	ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
-	ben.expect("message", room)
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
+	ben.Expect("message", room)
 	th.clock.advance(9 * time.Minute) // 9 minutes after the last message
-	ben.mustCall("members", map[string]any{"type": "members", "room": room})
+	ben.MustCall("members", map[string]any{"type": "members", "room": room})
 	th.clock.advance(time.Minute + time.Second)
-	for _, c := range []*client{ana, ben} {
-		if e := c.expect("room_closed", room); e.str("reason") != "idle" {
+	for _, c := range []*wstest.Client{ana, ben} {
+		if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 			t.Fatalf("room_closed: %v", e)
 		}
 	}
-	if e := ana.call(map[string]any{"type": "send", "room": room, "text": "x"}); e.str("code") != "not_found" {
+	if e := ana.Call(map[string]any{"type": "send", "room": room, "text": "x"}); e.Str("code") != "not_found" {
 		t.Fatalf("send to an idle-closed room: %v", e)
 	}
 }
@@ -459,46 +460,46 @@ func TestReconnectWithinGrace(t *testing.T) {
 	th := newTestHub(t, quiet)
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
-	ben.nc.Close() // a page reload
+	ben.Conn.Close() // a page reload
 	th.clock.advance(epchat.DefaultReconnectGrace - time.Second)
 
-	back := dial(t, th.url)
-	w := back.mustCall("welcome", map[string]any{"type": "hello", "token": ben.token})
-	if you, _ := w["you"].(map[string]any); you["id"] != ben.id || you["nickname"] != "Ben" || w.str("token") != "" {
+	back := wstest.Dial(t, th.url)
+	w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	if you, _ := w["you"].(map[string]any); you["id"] != ben.ID || you["nickname"] != "Ben" || w.Str("token") != "" {
 		t.Fatalf("resume: %v", w)
 	}
 	rooms, _ := w["rooms"].([]any)
 	if len(rooms) != 1 {
 		t.Fatalf("resume rooms: %v", w)
 	}
-	if r, _ := rooms[0].(map[string]any); r["room"] != room || r["owner"] != ana.id {
+	if r, _ := rooms[0].(map[string]any); r["room"] != room || r["owner"] != ana.ID {
 		t.Fatalf("resume room: %v", rooms[0])
 	}
 	th.clock.advance(2 * epchat.DefaultReconnectGrace) // the grace no longer matters
-	ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "welcome back"})
-	if e := back.expect("message", room); e.str("text") != "welcome back" {
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "welcome back"})
+	if e := back.Expect("message", room); e.Str("text") != "welcome back" {
 		t.Fatalf("message after resume: %v", e)
 	}
-	ana.none() // no member_left, no member_joined
+	ana.None() // no member_left, no member_joined
 }
 
 func TestSeatsFreedAfterGrace(t *testing.T) {
 	th := newTestHub(t, quiet)
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
-	ana.nc.Close()
-	th.waitDetached(t, ana.token)
+	ana.Conn.Close()
+	th.waitDetached(t, ana.Token)
 	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
-	e := ben.expect("member_left", room)
-	if e.str("member") != ana.id || e.str("reason") != "disconnected" {
+	e := ben.Expect("member_left", room)
+	if e.Str("member") != ana.ID || e.Str("reason") != "disconnected" {
 		t.Fatalf("member_left: %v", e)
 	}
-	if e := ben.expect("owner_changed", room); e.str("owner") != ben.id {
+	if e := ben.Expect("owner_changed", room); e.Str("owner") != ben.ID {
 		t.Fatalf("owner_changed: %v", e)
 	}
 	// The session itself still works, without the seat.
-	back := dial(t, th.url)
-	w := back.mustCall("welcome", map[string]any{"type": "hello", "token": ana.token})
+	back := wstest.Dial(t, th.url)
+	w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	if rooms, _ := w["rooms"].([]any); len(rooms) != 0 {
 		t.Fatalf("rooms after the grace: %v", w)
 	}
@@ -507,17 +508,17 @@ func TestSeatsFreedAfterGrace(t *testing.T) {
 func TestUserForgottenAfterIdle(t *testing.T) {
 	th := newTestHub(t, quiet)
 	ana := th.client(t, "Ana")
-	ana.nc.Close()
-	th.waitDetached(t, ana.token)
+	ana.Conn.Close()
+	th.waitDetached(t, ana.Token)
 	th.clock.advance(epchat.DefaultUserIdleTimeout - time.Minute)
-	back := dial(t, th.url)
-	back.mustCall("welcome", map[string]any{"type": "hello", "token": ana.token})
-	back.nc.Close()
-	th.waitDetached(t, ana.token)
+	back := wstest.Dial(t, th.url)
+	back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+	back.Conn.Close()
+	th.waitDetached(t, ana.Token)
 	// Disconnected again, idle for the full timeout: forgotten.
 	th.clock.advance(epchat.DefaultUserIdleTimeout + time.Minute)
-	again := dial(t, th.url)
-	if e := again.call(map[string]any{"type": "hello", "token": ana.token}); e.str("code") != "session_invalid" {
+	again := wstest.Dial(t, th.url)
+	if e := again.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
 		t.Fatalf("forgotten token: %v", e)
 	}
 }
@@ -526,31 +527,31 @@ func TestKeepalive(t *testing.T) {
 	th := newTestHub(t, epchat.WithReconnectGrace(0))
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
-	ben.noPong.Store(true)
+	ben.NoPong.Store(true)
 	// Both silent for the ping interval: both are pinged; Ana answers.
 	th.clock.advance(epchat.DefaultPingInterval)
-	ana.mustCall("members", map[string]any{"type": "members", "room": room})
+	ana.MustCall("members", map[string]any{"type": "members", "room": room})
 	th.clock.advance(epchat.DefaultPongTimeout)
-	if code := ben.closeCode(); code != 4002 {
+	if code := ben.CloseCode(); code != 4002 {
 		t.Fatalf("close code %d, want 4002", code)
 	}
-	th.waitDetached(t, ben.token)
+	th.waitDetached(t, ben.Token)
 	th.clock.advance(time.Second) // the grace (0) runs out
-	if e := ana.expect("member_left", room); e.str("member") != ben.id {
+	if e := ana.Expect("member_left", room); e.Str("member") != ben.ID {
 		t.Fatalf("member_left: %v", e)
 	}
 }
 
 func TestIdentifyTimeout(t *testing.T) {
 	th := newTestHub(t)
-	c := dial(t, th.url)
+	c := wstest.Dial(t, th.url)
 	// A request before hello is answered (so the server has the
 	// connection) and does not count as identifying.
-	if e := c.call(map[string]any{"type": "create"}); e.str("code") != "not_identified" {
+	if e := c.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
 	th.clock.advance(epchat.DefaultIdentifyTimeout)
-	if code := c.closeCode(); code != 4000 {
+	if code := c.CloseCode(); code != 4000 {
 		t.Fatalf("close code %d, want 4000", code)
 	}
 }
@@ -559,13 +560,13 @@ func TestHistoryRelay(t *testing.T) {
 	th := newTestHub(t, epchat.WithMaxMessageSize(64))
 	ana, ben, cid := th.client(t, "Ana"), th.client(t, "Ben"), th.client(t, "Cid")
 	room := th.room(t, ana, ben, cid)
-	ana.mustCall("ok", map[string]any{"type": "history", "room": room, "to": cid.id, "data": "past"})
-	if e := cid.expect("history", room); e.str("from") != ana.id || e.str("data") != "past" {
+	ana.MustCall("ok", map[string]any{"type": "history", "room": room, "to": cid.ID, "data": "past"})
+	if e := cid.Expect("history", room); e.Str("from") != ana.ID || e.Str("data") != "past" {
 		t.Fatalf("history: %v", e)
 	}
 	tests := []struct {
 		name string
-		from *client
+		from *wstest.Client
 		to   string
 		data string
 		code string
@@ -573,7 +574,7 @@ func TestHistoryRelay(t *testing.T) {
 		{
 			name: "not the owner",
 			from: ben,
-			to:   cid.id,
+			to:   cid.ID,
 			data: "x",
 			code: "forbidden",
 		},
@@ -587,21 +588,21 @@ func TestHistoryRelay(t *testing.T) {
 		{
 			name: "too large",
 			from: ana,
-			to:   cid.id,
+			to:   cid.ID,
 			data: strings.Repeat("x", 65),
 			code: "too_large",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := tt.from.call(map[string]any{"type": "history", "room": room, "to": tt.to, "data": tt.data})
-			if e.str("code") != tt.code {
+			e := tt.from.Call(map[string]any{"type": "history", "room": room, "to": tt.to, "data": tt.data})
+			if e.Str("code") != tt.code {
 				t.Fatalf("got %v, want %s", e, tt.code)
 			}
 		})
 	}
-	ben.none()
-	cid.none()
+	ben.None()
+	cid.None()
 }
 
 func TestHostAPI(t *testing.T) {
@@ -615,16 +616,16 @@ func TestHostAPI(t *testing.T) {
 		t.Fatalf("CreateRoom: %+v", nr)
 	}
 	ben := th.client(t, "Ben")
-	j := ben.mustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
-	if j.str("owner") != "" {
+	j := ben.MustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
+	if j.Str("owner") != "" {
 		t.Fatalf("owner before the owner joined: %v", j)
 	}
 	ana := th.client(t, "Ana")
-	j = ana.mustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
-	if j.str("owner") != ana.id || !slices.Equal(j.memberIDs(), []string{ben.id, ana.id}) {
+	j = ana.MustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
+	if j.Str("owner") != ana.ID || !slices.Equal(j.MemberIDs(), []string{ben.ID, ana.ID}) {
 		t.Fatalf("owner join: %v", j)
 	}
-	ben.expect("member_joined", nr.ID)
+	ben.Expect("member_joined", nr.ID)
 	rooms, err := th.Rooms(ctx)
 	if err != nil || len(rooms) != 1 || rooms[0].Members != 2 || rooms[0].ID != nr.ID {
 		t.Fatalf("Rooms: %+v, %v", rooms, err)
@@ -632,8 +633,8 @@ func TestHostAPI(t *testing.T) {
 	if err := th.CloseRoom(ctx, nr.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client{ana, ben} {
-		if e := c.expect("room_closed", nr.ID); e.str("reason") != "host" {
+	for _, c := range []*wstest.Client{ana, ben} {
+		if e := c.Expect("room_closed", nr.ID); e.Str("reason") != "host" {
 			t.Fatalf("room_closed: %v", e)
 		}
 	}
@@ -748,16 +749,11 @@ func TestHandshake(t *testing.T) {
 	}
 
 	// The host's hook chose the nickname.
-	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"X-User": {"carol"}})}
-	nc, _, _, err := d.Dial(context.Background(), th.url)
+	c, err := wstest.DialHeader(t, th.url, http.Header{"X-User": {"carol"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &client{t: t, nc: nc}
-	c.cond = sync.NewCond(&c.mu)
-	go c.readLoop(nc)
-	t.Cleanup(func() { nc.Close() })
-	w := c.mustCall("welcome", map[string]any{"type": "hello", "nickname": "Mallory"})
+	w := c.MustCall("welcome", map[string]any{"type": "hello", "nickname": "Mallory"})
 	if you, _ := w["you"].(map[string]any); you["nickname"] != "Carol (staff)" {
 		t.Fatalf("nickname: %v", w)
 	}
@@ -772,11 +768,11 @@ func TestShutdown(t *testing.T) {
 	if err := th.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client{ana, ben} {
-		if e := c.expect("room_closed", room); e.str("reason") != "shutdown" {
+	for _, c := range []*wstest.Client{ana, ben} {
+		if e := c.Expect("room_closed", room); e.Str("reason") != "shutdown" {
 			t.Fatalf("room_closed: %v", e)
 		}
-		if code := c.closeCode(); code != ws.StatusGoingAway {
+		if code := c.CloseCode(); code != ws.StatusGoingAway {
 			t.Fatalf("close code %d, want 1001", code)
 		}
 	}
@@ -794,8 +790,8 @@ func TestShutdown(t *testing.T) {
 func TestClientClose(t *testing.T) {
 	th := newTestHub(t)
 	c := th.client(t, "Ana")
-	c.writeFrame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, "bye"))
-	if code := c.closeCode(); code != ws.StatusNormalClosure {
+	c.WriteFrame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, "bye"))
+	if code := c.CloseCode(); code != ws.StatusNormalClosure {
 		t.Fatalf("close code %d, want 1000", code)
 	}
 }
@@ -853,7 +849,7 @@ func TestIdleMembersHaveNoGoroutine(t *testing.T) {
 	base := hubGoroutines()
 	for r := range 20 {
 		o := th.client(t, fmt.Sprint("o", r))
-		members := make([]*client, 9)
+		members := make([]*wstest.Client, 9)
 		for i := range members {
 			members[i] = th.client(t, "m")
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // Serve upgrades connections of a listener the host owns, with the same
@@ -37,14 +38,14 @@ func TestServeListener(t *testing.T) {
 	go func() { served <- hub.Serve(ln) }()
 	url := "ws://" + ln.Addr().String() + "/chat"
 
-	ana, ben := dial(t, url), dial(t, url)
-	ana.hello("Ana")
-	ben.hello("Ben")
-	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
-	ben.mustCall("joined", map[string]any{"type": "join", "token": tok})
-	ben.mustCall("sent", map[string]any{"type": "send", "room": room, "text": "over Serve"})
-	if e := ana.expect("message", room); e.str("text") != "over Serve" {
+	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	ana.Hello("Ana")
+	ben.Hello("Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	ben.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "over Serve"})
+	if e := ana.Expect("message", room); e.Str("text") != "over Serve" {
 		t.Fatalf("message: %v", e)
 	}
 
@@ -73,7 +74,7 @@ func TestServeListener(t *testing.T) {
 	if err := <-served; !errors.Is(err, epchat.ErrHubClosed) {
 		t.Fatalf("Serve returned %v, want ErrHubClosed", err)
 	}
-	if code := ana.closeCode(); code != ws.StatusGoingAway {
+	if code := ana.CloseCode(); code != ws.StatusGoingAway {
 		t.Fatalf("close code %d, want 1001", code)
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
@@ -105,7 +106,7 @@ func TestServeLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first.hello("nick-first")
+	first.Hello("nick-first")
 	var se ws.StatusError
 	if _, err := dialFrom(t, url, "10.0.0.1"); !errors.As(err, &se) || se != http.StatusServiceUnavailable {
 		t.Fatalf("second connection from one address: %v, want 503", err)
@@ -117,14 +118,14 @@ func TestServeLimits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("another address: %v", err)
 	}
-	other.hello("nick-other")
-	first.nc.Close()
+	other.Hello("nick-other")
+	first.Conn.Close()
 	waitUntil(t, "the slot freed", func() bool { _, slots := hub.LiveConns(); return slots == 1 })
 	again, err := dialFrom(t, url, "10.0.0.1")
 	if err != nil {
 		t.Fatalf("after the first closed: %v", err)
 	}
-	again.hello("nick-again")
+	again.Hello("nick-again")
 
 	if err := hub.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)

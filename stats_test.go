@@ -10,6 +10,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // waitStats waits until the Hub's figures satisfy ok: a connection's end
@@ -60,30 +61,30 @@ func TestStatsCountTheSession(t *testing.T) {
 
 	// A room opened by a member, an invite redeemed, one refused, three
 	// messages and a history relayed, a member leaving, the owner closing.
-	r1 := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": r1}).str("token")
-	ana.mustCall("invite", map[string]any{"type": "invite", "room": r1}) // deleted with the room
-	ben.mustCall("joined", map[string]any{"type": "join", "token": tok})
-	ana.expect("member_joined", r1)
-	if e := cid.call(map[string]any{"type": "join", "token": "no-such-invite"}); e.str("code") != "invite_invalid" {
+	r1 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": r1}).Str("token")
+	ana.MustCall("invite", map[string]any{"type": "invite", "room": r1}) // deleted with the room
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	ana.Expect("member_joined", r1)
+	if e := cid.Call(map[string]any{"type": "join", "token": "no-such-invite"}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("join with a bad token: %v", e)
 	}
 	for range 3 {
-		ana.mustCall("sent", map[string]any{"type": "send", "room": r1, "text": "hi"})
-		ben.expect("message", r1)
+		ana.MustCall("sent", map[string]any{"type": "send", "room": r1, "text": "hi"})
+		ben.Expect("message", r1)
 	}
-	ana.mustCall("ok", map[string]any{"type": "history", "room": r1, "to": ben.id, "data": "past"})
-	ben.expect("history", r1)
-	ben.mustCall("ok", map[string]any{"type": "leave", "room": r1})
-	ana.expect("member_left", r1)
-	ana.mustCall("ok", map[string]any{"type": "close", "room": r1})
-	ana.expect("room_closed", r1)
+	ana.MustCall("ok", map[string]any{"type": "history", "room": r1, "to": ben.ID, "data": "past"})
+	ben.Expect("history", r1)
+	ben.MustCall("ok", map[string]any{"type": "leave", "room": r1})
+	ana.Expect("member_left", r1)
+	ana.MustCall("ok", map[string]any{"type": "close", "room": r1})
+	ana.Expect("room_closed", r1)
 
 	// An invite that expires, and a room whose last member leaves.
-	r2 := cid.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	cid.mustCall("invite", map[string]any{"type": "invite", "room": r2})
+	r2 := cid.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	cid.MustCall("invite", map[string]any{"type": "invite", "room": r2})
 	th.clock.advance(epchat.DefaultInviteTTL)
-	cid.mustCall("ok", map[string]any{"type": "leave", "room": r2})
+	cid.MustCall("ok", map[string]any{"type": "leave", "room": r2})
 
 	// A room opened by the host; a member who does not come back within
 	// the grace, one who does, and the room closing when idle.
@@ -91,29 +92,29 @@ func TestStatsCountTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ana.mustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
-	ben.mustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
-	ana.expect("member_joined", nr.ID)
-	cid.mustCall("joined", map[string]any{"type": "join", "token": nr.Members[1].Token})
-	ana.expect("member_joined", nr.ID)
-	ben.expect("member_joined", nr.ID)
-	cid.nc.Close()
-	th.waitDetached(t, cid.token)
+	ana.MustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
+	ben.MustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
+	ana.Expect("member_joined", nr.ID)
+	cid.MustCall("joined", map[string]any{"type": "join", "token": nr.Members[1].Token})
+	ana.Expect("member_joined", nr.ID)
+	ben.Expect("member_joined", nr.ID)
+	cid.Conn.Close()
+	th.waitDetached(t, cid.Token)
 	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
-	ana.expect("member_left", nr.ID)
-	ben.expect("member_left", nr.ID)
-	ben.nc.Close()
-	th.waitDetached(t, ben.token)
-	back := dial(t, th.url)
-	back.mustCall("welcome", map[string]any{"type": "hello", "token": ben.token})
-	if e := ana.call(map[string]any{"type": "dance"}); e.str("code") != "unknown_type" {
+	ana.Expect("member_left", nr.ID)
+	ben.Expect("member_left", nr.ID)
+	ben.Conn.Close()
+	th.waitDetached(t, ben.Token)
+	back := wstest.Dial(t, th.url)
+	back.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	if e := ana.Call(map[string]any{"type": "dance"}); e.Str("code") != "unknown_type" {
 		t.Fatalf("unknown type: %v", e)
 	}
 
 	before := th.Stats()
 	text := strings.Repeat("x", 1000)
-	ana.mustCall("sent", map[string]any{"type": "send", "room": nr.ID, "text": text})
-	back.expect("message", nr.ID)
+	ana.MustCall("sent", map[string]any{"type": "send", "room": nr.ID, "text": text})
+	back.Expect("message", nr.ID)
 	// A flush is counted once written, so possibly after the client read
 	// it; and the last writes before the first snapshot may be counted in
 	// the second.
@@ -125,24 +126,24 @@ func TestStatsCountTheSession(t *testing.T) {
 		t.Errorf("a 1000-byte message to one member moved BytesOut by %d", out)
 	}
 	th.clock.advance(epchat.DefaultRoomIdleTimeout + time.Second)
-	ana.expect("room_closed", nr.ID)
-	back.expect("room_closed", nr.ID)
+	ana.Expect("room_closed", nr.ID)
+	back.Expect("room_closed", nr.ID)
 
 	// A connection that never says hello, one that breaks the protocol.
-	dave := dial(t, th.url)
-	if e := dave.call(map[string]any{"type": "create"}); e.str("code") != "not_identified" {
+	dave := wstest.Dial(t, th.url)
+	if e := dave.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
 	th.clock.advance(epchat.DefaultIdentifyTimeout)
-	if code := dave.closeCode(); code != 4000 {
+	if code := dave.CloseCode(); code != 4000 {
 		t.Fatalf("identify timeout: close %d", code)
 	}
-	eve := dial(t, th.url)
-	eve.writeFrame(ws.OpBinary, []byte{1, 2, 3})
-	if code := eve.closeCode(); code != ws.StatusUnsupportedData {
+	eve := wstest.Dial(t, th.url)
+	eve.WriteFrame(ws.OpBinary, []byte{1, 2, 3})
+	if code := eve.CloseCode(); code != ws.StatusUnsupportedData {
 		t.Fatalf("binary message: close %d", code)
 	}
-	eve.nc.Close() // the server, having stopped reading, would wait for its close answer
+	eve.Conn.Close() // the server, having stopped reading, would wait for its close answer
 	waitStats(t, th.Hub, "6 connections opened, 2 left", func(s epchat.Stats) bool {
 		return s.ConnectionsOpened == 6 && s.Connections == 2
 	})
@@ -193,14 +194,14 @@ func TestStatsCountTheSession(t *testing.T) {
 	}
 
 	// A room open at shutdown, then the shutdown.
-	r4 := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	r4 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	if s := th.Stats(); s.Rooms != 1 || s.RoomsServed != 1 || s.Members != 1 {
 		t.Fatalf("one room open: %+v", s)
 	}
 	if err := th.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ana.expect("room_closed", r4)
+	ana.Expect("room_closed", r4)
 	end := th.Stats()
 	want.Connections = 0
 	want.ConnectionsClosed.Shutdown = 2
@@ -227,8 +228,8 @@ func TestStatsSlowConnection(t *testing.T) {
 	th := newTestHub(t, quiet, epchat.WithMaxMessageSize(256<<10), epchat.WithSendQueueLimit(1<<20+2048),
 		epchat.WithRequestRate(1, 1000))
 	ana := th.client(t, "Ana")
-	room := ana.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	tok := ana.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 
 	// A client that says hello, joins, and then reads nothing.
 	nc, _, _, err := ws.Dial(context.Background(), th.url)
@@ -244,7 +245,7 @@ func TestStatsSlowConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ana.expect("member_joined", room)
+	ana.Expect("member_joined", room)
 
 	// The server's writes pile up in the kernel, then in the send queue,
 	// until it overflows. 64 MiB is far more than both hold. The
@@ -252,14 +253,14 @@ func TestStatsSlowConnection(t *testing.T) {
 	// however fast the sends went, the wait below outlasts it.
 	text := strings.Repeat("x", 256<<10)
 	for i := 0; i < 256 && th.Stats().Connections == 2; i++ {
-		ana.mustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
+		ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
 	}
 	s := waitStats(t, th.Hub, "the slow connection closed", func(s epchat.Stats) bool { return s.Connections == 1 })
 	if s.ConnectionsClosed != (epchat.ConnCloses{Slow: 1}) {
 		t.Fatalf("closed: %+v", s.ConnectionsClosed)
 	}
 	// The room goes on for the others.
-	ana.mustCall("members", map[string]any{"type": "members", "room": room})
+	ana.MustCall("members", map[string]any{"type": "members", "room": room})
 }
 
 // BenchmarkStats measures one snapshot, as a scrape or the stats page

@@ -2,22 +2,17 @@ package epchatprom_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/epchatprom"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // fixedStats is a StatsSource that always returns the same snapshot: it
@@ -249,15 +244,15 @@ func TestCollectorFollowsASession(t *testing.T) {
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 	c := epchatprom.NewCollector(hub)
 
-	ana, ben := dial(t, url), dial(t, url)
-	call(t, ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(t, ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
-	room := call(t, ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(t, ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(t, ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
-	for i := range 2 {
-		call(t, ana, fmt.Sprintf(`{"type":"send","id":"s%d","room":"%s","text":"hi"}`, i, room), "sent")
-		read(t, ben, "message")
+	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	ana.Hello("Ana")
+	ben.Hello("Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	for range 2 {
+		ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "hi"})
+		ben.Expect("message", room)
 	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(`
 # HELP epchat_connections WebSocket connections open now, identified or not.
@@ -276,8 +271,8 @@ epchat_members 2
 		t.Fatal(err)
 	}
 
-	call(t, ana, `{"type":"close","id":"4","room":"`+room+`"}`, "ok")
-	read(t, ben, "room_closed")
+	ana.MustCall("ok", map[string]any{"type": "close", "room": room})
+	ben.Expect("room_closed", room)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(`
 # HELP epchat_rooms Rooms open: opened minus closed by this process.
 # TYPE epchat_rooms gauge
@@ -291,43 +286,5 @@ epchat_rooms_closed_total{reason="host"} 0
 epchat_rooms_closed_total{reason="shutdown"} 0
 `), "epchat_rooms", "epchat_rooms_closed_total"); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func dial(t *testing.T, url string) net.Conn {
-	t.Helper()
-	c, _, _, err := ws.Dial(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func call(t *testing.T, c net.Conn, req, want string) map[string]any {
-	t.Helper()
-	if err := wsutil.WriteClientText(c, []byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	return read(t, c, want)
-}
-
-// read returns the next event of type want, skipping others.
-func read(t *testing.T, c net.Conn, want string) map[string]any {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		p, err := wsutil.ReadServerText(c)
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", want, err)
-		}
-		var e map[string]any
-		json.Unmarshal(p, &e)
-		if e["type"] == want {
-			return e
-		}
-		if e["type"] == "error" {
-			t.Fatalf("waiting for %s: %s", want, p)
-		}
 	}
 }

@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/epchat-go/epchat v0.0.0
-	github.com/gobwas/ws v1.5.0
 	github.com/prometheus/client_golang v1.25.0
 )
 
@@ -12,6 +11,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
+	github.com/gobwas/ws v1.5.0 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epchat-go/epchat/internal/wstest"
 	"github.com/gobwas/ws"
 )
 
@@ -99,28 +100,26 @@ func BenchmarkClusterFanout(b *testing.B) {
 				for i := range procs {
 					procs[i] = startHubProc(b, string(rune('a'+i)), prefix, clk, setup.broker)
 				}
-				cs := make([]*chatClient, members)
+				cs := make([]*wstest.Client, members)
 				for i := range cs {
 					cs[i] = procs[i%len(procs)].join(b, fmt.Sprint("m", i))
 				}
-				room := cs[0].mustCall("joined", map[string]any{"type": "create"}).str("room")
+				room := cs[0].MustCall("joined", map[string]any{"type": "create"}).Str("room")
 				for _, c := range cs[1:] {
-					c.mustCall("joined", map[string]any{"type": "join", "token": invite(cs[0], room)})
+					c.MustCall("joined", map[string]any{"type": "join", "token": invite(b, cs[0], room)})
 				}
 				// Every member has seen every join before the count starts.
 				for i, c := range cs {
 					for _, o := range cs[i+1:] {
-						c.take("member_joined", func(e event) bool {
+						c.Take("member_joined", func(e wstest.Event) bool {
 							who, _ := e["member"].(map[string]any)
-							return e.str("type") == "member_joined" && who["id"] == o.id
+							return e.Str("type") == "member_joined" && who["id"] == o.ID
 						})
 					}
 				}
 				d := newDeliveries()
 				for _, c := range cs {
-					c.mu.Lock()
-					c.count = d
-					c.mu.Unlock()
+					c.SetFilter(d.swallow)
 				}
 				frame := fmt.Appendf(nil, `{"type":"send","room":%q,"text":%q}`, room, strings.Repeat("x", 100))
 				b.ResetTimer()
@@ -128,7 +127,7 @@ func BenchmarkClusterFanout(b *testing.B) {
 				for i := range b.N {
 					d.wait((i - window + 1) * (members - 1))
 					c := cs[i%members]
-					if err := c.writeFrame(ws.OpText, frame); err != nil {
+					if err := c.WriteFrame(ws.OpText, frame); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,12 +1,8 @@
 package redisstore
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,7 +12,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/gobwas/ws"
+	"github.com/epchat-go/epchat/internal/wstest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -157,212 +153,38 @@ func (p *hubProc) beat(t testing.TB) {
 // closed first, so nothing it does afterwards reaches Redis; then its
 // listener and its clients' sockets close, as the kernel does for a dead
 // process.
-func (p *hubProc) kill(clients ...*chatClient) {
+func (p *hubProc) kill(clients ...*wstest.Client) {
 	p.dead = true
 	p.ticker.dead.Store(true)
 	p.rdb.Close()
 	p.srv.Listener.Close()
 	for _, c := range clients {
-		c.nc.Close()
+		c.Conn.Close()
 	}
-}
-
-// chatClient is a test client of the protocol, after PROTOCOL.md: it
-// writes masked frames, answers pings and queues the events it reads.
-type chatClient struct {
-	t   testing.TB
-	nc  net.Conn
-	wmu sync.Mutex
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	events []event
-	closed bool
-	reqSeq int
-	id     string // member id after hello
-
-	// count, when set, counts message events and swallows them and the
-	// sent replies undecoded (benchmarks).
-	count *deliveries
-}
-
-// event is one server event, decoded.
-type event map[string]any
-
-func (e event) str(k string) string {
-	s, _ := e[k].(string)
-	return s
-}
-
-func (e event) num(k string) int64 {
-	f, _ := e[k].(float64)
-	return int64(f)
 }
 
 // join connects a new user named nick to p.
-func (p *hubProc) join(t testing.TB, nick string) *chatClient {
+func (p *hubProc) join(t testing.TB, nick string) *wstest.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	nc, br, _, err := ws.Dial(ctx, p.url)
-	if err != nil {
-		t.Fatalf("dial %s: %v", p.name, err)
-	}
-	c := &chatClient{t: t, nc: nc}
-	c.cond = sync.NewCond(&c.mu)
-	var r io.Reader = nc
-	if br != nil {
-		r = io.MultiReader(br, nc)
-	}
-	go c.readLoop(bufio.NewReader(r))
-	t.Cleanup(func() { nc.Close() })
-	w := c.mustCall("welcome", map[string]any{"type": "hello", "nickname": nick})
-	you, _ := w["you"].(map[string]any)
-	c.id, _ = you["id"].(string)
+	c := wstest.Dial(t, p.url)
+	c.Hello(nick)
 	return c
 }
 
-func (c *chatClient) readLoop(r io.Reader) {
-	defer func() {
-		c.mu.Lock()
-		c.closed = true
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	}()
-	for {
-		h, err := ws.ReadHeader(r)
-		if err != nil {
-			return
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(r, p); err != nil {
-			return
-		}
-		switch h.OpCode {
-		case ws.OpPing:
-			c.writeFrame(ws.OpPong, p)
-		case ws.OpClose:
-			c.writeFrame(ws.OpClose, p)
-			return
-		case ws.OpText:
-			if c.count != nil && c.count.swallow(p) {
-				continue
-			}
-			var e event
-			if err := json.Unmarshal(p, &e); err != nil {
-				c.t.Errorf("server sent invalid JSON: %v", err)
-				return
-			}
-			c.mu.Lock()
-			c.events = append(c.events, e)
-			c.cond.Broadcast()
-			c.mu.Unlock()
-		}
-	}
-}
-
-func (c *chatClient) writeFrame(op ws.OpCode, p []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewFrame(op, true, p)))
-}
-
-// send sends a request with a fresh id, and returns the id.
-func (c *chatClient) send(req map[string]any) string {
-	c.t.Helper()
-	c.mu.Lock()
-	c.reqSeq++
-	id := fmt.Sprintf("r%d", c.reqSeq)
-	c.mu.Unlock()
-	req["id"] = id
-	b, _ := json.Marshal(req)
-	if err := c.writeFrame(ws.OpText, b); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-	return id
-}
-
-// take waits for the first queued event matching match and removes it.
-func (c *chatClient) take(what string, match func(event) bool) event {
-	c.t.Helper()
-	deadline := time.Now().Add(waitFor)
-	timer := time.AfterFunc(waitFor, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer timer.Stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for {
-		for i, e := range c.events {
-			if match(e) {
-				c.events = append(c.events[:i], c.events[i+1:]...)
-				return e
-			}
-		}
-		if c.closed || time.Now().After(deadline) {
-			c.t.Fatalf("no %s (closed=%v); queued: %v", what, c.closed, c.events)
-		}
-		c.cond.Wait()
-	}
-}
-
-// reply waits for the reply to request id.
-func (c *chatClient) reply(id string) event {
-	c.t.Helper()
-	return c.take("reply to "+id, func(e event) bool { return e.str("id") == id })
-}
-
-// call sends a request and returns its reply (or error event).
-func (c *chatClient) call(req map[string]any) event {
-	c.t.Helper()
-	return c.reply(c.send(req))
-}
-
-// mustCall is call that fails the test unless the reply is of type want.
-func (c *chatClient) mustCall(want string, req map[string]any) event {
-	c.t.Helper()
-	e := c.call(req)
-	if e.str("type") != want {
-		c.t.Fatalf("%v: got %v, want a %s", req["type"], e, want)
-	}
-	return e
-}
-
-// expect waits for the next event of type typ about room.
-func (c *chatClient) expect(typ, room string) event {
-	c.t.Helper()
-	return c.take(typ, func(e event) bool {
-		return e.str("type") == typ && e.str("id") == "" && e.str("room") == room
-	})
-}
-
-// none checks that no event is queued now; call it once every event that
-// could come has been flushed through (see TestClusterIdleClose).
-func (c *chatClient) none() {
-	c.t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.events) > 0 {
-		c.t.Fatalf("unexpected events: %v", c.events)
-	}
-}
-
 // invite has owner make an invite to room and returns its token.
-func invite(owner *chatClient, room string) string {
-	owner.t.Helper()
-	return owner.mustCall("invite", map[string]any{"type": "invite", "room": room}).str("token")
+func invite(t testing.TB, owner *wstest.Client, room string) string {
+	t.Helper()
+	return owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 }
 
 // seat has c join with token, and every member in seated see it.
-func seat(c *chatClient, token, room string, seated ...*chatClient) {
-	c.t.Helper()
-	c.mustCall("joined", map[string]any{"type": "join", "token": token})
+func seat(t testing.TB, c *wstest.Client, token, room string, seated ...*wstest.Client) {
+	t.Helper()
+	c.MustCall("joined", map[string]any{"type": "join", "token": token})
 	for _, m := range seated {
-		e := m.expect("member_joined", room)
-		if who, _ := e["member"].(map[string]any); who["id"] != c.id {
-			c.t.Fatalf("member_joined %v; want %s", e, c.id)
+		e := m.Expect("member_joined", room)
+		if who, _ := e["member"].(map[string]any); who["id"] != c.ID {
+			t.Fatalf("member_joined %v; want %s", e, c.ID)
 		}
 	}
 }
@@ -374,19 +196,19 @@ func TestClusterChat(t *testing.T) {
 	procs, _ := startCluster(t, 2)
 	a, b := procs[0], procs[1]
 	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
-	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	seat(ben, invite(ann, room), room, ann)
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ann, room), room, ann)
 
 	const n = 100
-	sends := map[*chatClient][]string{}
+	sends := map[*wstest.Client][]string{}
 	for i := range n {
-		for _, c := range []*chatClient{ann, ben} {
-			sends[c] = append(sends[c], c.send(map[string]any{"type": "send", "room": room, "text": fmt.Sprintf("%s %d", c.id, i)}))
+		for _, c := range []*wstest.Client{ann, ben} {
+			sends[c] = append(sends[c], c.Send(map[string]any{"type": "send", "room": room, "text": fmt.Sprintf("%s %d", c.ID, i)}))
 		}
 	}
 	for _, tc := range []struct {
 		name     string
-		from, to *chatClient
+		from, to *wstest.Client
 	}{
 		{
 			name: "a to b",
@@ -402,20 +224,20 @@ func TestClusterChat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var last int64
 			for i := range n {
-				sent := tc.from.reply(sends[tc.from][i])
-				if sent.str("type") != "sent" || sent.num("seq") <= last {
+				sent := tc.from.Reply(sends[tc.from][i])
+				if sent.Str("type") != "sent" || sent.Num("seq") <= last {
 					t.Fatalf("reply to message %d: %v; want sent with a seq above %d", i, sent, last)
 				}
-				last = sent.num("seq")
-				msg := tc.to.expect("message", room)
-				if want := fmt.Sprintf("%s %d", tc.from.id, i); msg.str("text") != want || msg.str("from") != tc.from.id || msg.num("seq") != last {
-					t.Fatalf("message %d: %v; want %q from %s with seq %d", i, msg, want, tc.from.id, last)
+				last = sent.Num("seq")
+				msg := tc.to.Expect("message", room)
+				if want := fmt.Sprintf("%s %d", tc.from.ID, i); msg.Str("text") != want || msg.Str("from") != tc.from.ID || msg.Num("seq") != last {
+					t.Fatalf("message %d: %v; want %q from %s with seq %d", i, msg, want, tc.from.ID, last)
 				}
 			}
 		})
 	}
-	ann.mustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.id, "data": "so far"})
-	if e := ben.expect("history", room); e.str("data") != "so far" {
+	ann.MustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.ID, "data": "so far"})
+	if e := ben.Expect("history", room); e.Str("data") != "so far" {
 		t.Fatalf("history on b: %v", e)
 	}
 }
@@ -427,16 +249,16 @@ func TestClusterLastSeat(t *testing.T) {
 	const limit = 20
 	procs, _ := startCluster(t, 2, epchat.WithMaxMembers(limit))
 	ann := procs[0].join(t, "Ann")
-	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	for i := range limit - 2 {
 		c := procs[i%2].join(t, fmt.Sprint("filler", i))
-		c.mustCall("joined", map[string]any{"type": "join", "token": invite(ann, room)})
+		c.MustCall("joined", map[string]any{"type": "join", "token": invite(t, ann, room)})
 	}
-	racers := make([]*chatClient, 20)
+	racers := make([]*wstest.Client, 20)
 	tokens := make([]string, len(racers))
 	for i := range racers {
 		racers[i] = procs[i%2].join(t, fmt.Sprint("racer", i))
-		tokens[i] = invite(ann, room)
+		tokens[i] = invite(t, ann, room)
 	}
 	ids := make([]string, len(racers))
 	var start sync.WaitGroup
@@ -445,24 +267,24 @@ func TestClusterLastSeat(t *testing.T) {
 	for i, c := range racers {
 		wg.Go(func() {
 			start.Wait()
-			ids[i] = c.send(map[string]any{"type": "join", "token": tokens[i]})
+			ids[i] = c.Send(map[string]any{"type": "join", "token": tokens[i]})
 		})
 	}
 	start.Done()
 	wg.Wait()
 	seated := 0
 	for i, c := range racers {
-		switch e := c.reply(ids[i]); {
-		case e.str("type") == "joined":
+		switch e := c.Reply(ids[i]); {
+		case e.Str("type") == "joined":
 			seated++
-		case e.str("code") != "room_full":
+		case e.Str("code") != "room_full":
 			t.Fatalf("racer %d on %s: %v; want joined or room_full", i, procs[i%2].name, e)
 		}
 	}
 	if seated != 1 {
 		t.Fatalf("%d racers seated for the last seat, want 1", seated)
 	}
-	if ms := ann.mustCall("members", map[string]any{"type": "members", "room": room})["members"].([]any); len(ms) != limit {
+	if ms := ann.MustCall("members", map[string]any{"type": "members", "room": room})["members"].([]any); len(ms) != limit {
 		t.Fatalf("%d members, want %d", len(ms), limit)
 	}
 }
@@ -472,15 +294,15 @@ func TestClusterLastSeat(t *testing.T) {
 func TestClusterOwnerClose(t *testing.T) {
 	procs, _ := startCluster(t, 2)
 	ann, ben := procs[0].join(t, "Ann"), procs[1].join(t, "Ben")
-	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	seat(ben, invite(ann, room), room, ann)
-	ann.mustCall("ok", map[string]any{"type": "close", "room": room})
-	for _, c := range []*chatClient{ann, ben} {
-		if e := c.expect("room_closed", room); e.str("reason") != "owner" {
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ann, room), room, ann)
+	ann.MustCall("ok", map[string]any{"type": "close", "room": room})
+	for _, c := range []*wstest.Client{ann, ben} {
+		if e := c.Expect("room_closed", room); e.Str("reason") != "owner" {
 			t.Fatalf("room_closed: %v; want reason owner", e)
 		}
 	}
-	if e := ben.call(map[string]any{"type": "send", "room": room, "text": "anyone?"}); e.str("type") != "error" {
+	if e := ben.Call(map[string]any{"type": "send", "room": room, "text": "anyone?"}); e.Str("type") != "error" {
 		t.Fatalf("send to the closed room on b: %v; want an error", e)
 	}
 }
@@ -492,23 +314,23 @@ func TestClusterIdleClose(t *testing.T) {
 	procs, clk := startCluster(t, 2)
 	a, b := procs[0], procs[1]
 	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
-	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	seat(ben, invite(ann, room), room, ann)
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ann, room), room, ann)
 
 	clk.advance(10*time.Minute - time.Second)
-	ben.none()
+	ben.None()
 	clk.advance(2 * time.Second)
-	for _, c := range []*chatClient{ann, ben} {
-		if e := c.expect("room_closed", room); e.str("reason") != "idle" {
+	for _, c := range []*wstest.Client{ann, ben} {
+		if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 			t.Fatalf("room_closed: %v; want reason idle", e)
 		}
 	}
 	// Both sweeps are done and what they published reached Redis. An event
 	// a publishes now reaches ben after anything they published: Redis
 	// handles one command at a time and b's subscription reads in order.
-	flush := ben.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	seat(ann, invite(ben, flush), flush, ben)
-	ben.none()
+	flush := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ann, invite(t, ben, flush), flush, ben)
+	ben.None()
 }
 
 // TestClusterProcessDeath: b dies abruptly with ben's only connection.
@@ -519,9 +341,9 @@ func TestClusterProcessDeath(t *testing.T) {
 	procs, clk := startCluster(t, 2, epchat.WithMaxMembers(2))
 	a, b := procs[0], procs[1]
 	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
-	room := ann.mustCall("joined", map[string]any{"type": "create"}).str("room")
-	seat(ben, invite(ann, room), room, ann)
-	if e := ann.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "room_full" {
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ann, room), room, ann)
+	if e := ann.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "room_full" {
 		t.Fatalf("invite to the full room: %v; want room_full", e)
 	}
 
@@ -532,13 +354,13 @@ func TestClusterProcessDeath(t *testing.T) {
 		a.beat(t)
 	}
 	clk.advance(grace - 20*time.Second - time.Millisecond)
-	if e := ann.call(map[string]any{"type": "invite", "room": room}); e.str("code") != "room_full" {
+	if e := ann.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "room_full" {
 		t.Fatalf("invite within the grace after b died: %v; want room_full (ben keeps his seat)", e)
 	}
 	clk.advance(2 * time.Millisecond)
-	if e := ann.expect("member_left", room); e.str("member") != ben.id || e.str("reason") != "disconnected" {
+	if e := ann.Expect("member_left", room); e.Str("member") != ben.ID || e.Str("reason") != "disconnected" {
 		t.Fatalf("ann saw %v; want ben leaving, disconnected", e)
 	}
 	cat := a.join(t, "Cat")
-	seat(cat, invite(ann, room), room, ann)
+	seat(t, cat, invite(t, ann, room), room, ann)
 }

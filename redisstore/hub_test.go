@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,8 +10,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // The tests in this file run real Hubs over real WebSockets on the Store:
@@ -75,7 +72,7 @@ func startProcess(t *testing.T, prefix string) *process {
 	hub, err := epchat.New(
 		epchat.WithStore(p.store),
 		epchat.WithClock(p.clock),
-		epchat.WithPingInterval(time.Hour), // the test clients do not answer pings
+		epchat.WithPingInterval(time.Hour), // keepalive is not under test
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -100,87 +97,12 @@ func (p *process) heartbeat(t *testing.T) {
 	}
 }
 
-type wsClient struct {
-	t      *testing.T
-	nc     net.Conn
-	events chan map[string]any
-	you    string
-}
-
 // connect dials p and identifies as nick.
-func connect(t *testing.T, p *process, nick string) *wsClient {
+func (p *process) connect(t *testing.T, nick string) *wstest.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	nc, _, _, err := ws.Dial(ctx, p.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &wsClient{t: t, nc: nc, events: make(chan map[string]any, 64)}
-	t.Cleanup(func() { nc.Close() })
-	go func() {
-		defer close(c.events)
-		for {
-			data, err := wsutil.ReadServerText(nc)
-			if err != nil {
-				return
-			}
-			var ev map[string]any
-			if json.Unmarshal(data, &ev) == nil {
-				c.events <- ev
-			}
-		}
-	}()
-	w := c.call("welcome", map[string]any{"type": "hello", "nickname": nick})
-	c.you = w["you"].(map[string]any)["id"].(string)
+	c := wstest.Dial(t, p.url)
+	c.Hello(nick)
 	return c
-}
-
-// next returns the next event of type typ, skipping others.
-func (c *wsClient) next(typ string) map[string]any {
-	c.t.Helper()
-	timeout := time.After(waitFor)
-	for {
-		select {
-		case ev, ok := <-c.events:
-			if !ok {
-				c.t.Fatalf("connection closed while waiting for %s", typ)
-			}
-			if ev["type"] == typ {
-				return ev
-			}
-		case <-timeout:
-			c.t.Fatalf("no %s event", typ)
-		}
-	}
-}
-
-// call sends req and returns its reply, failing unless it is of type want.
-func (c *wsClient) call(want string, req map[string]any) map[string]any {
-	c.t.Helper()
-	req["id"] = "r"
-	b, _ := json.Marshal(req)
-	if err := wsutil.WriteClientText(c.nc, b); err != nil {
-		c.t.Fatal(err)
-	}
-	timeout := time.After(waitFor)
-	for {
-		select {
-		case ev, ok := <-c.events:
-			if !ok {
-				c.t.Fatalf("connection closed while waiting for the reply to %v", req["type"])
-			}
-			if ev["id"] != "r" {
-				continue
-			}
-			if ev["type"] != want {
-				c.t.Fatalf("%v: got %v, want %s", req["type"], ev, want)
-			}
-			return ev
-		case <-timeout:
-			c.t.Fatalf("no reply to %v", req["type"])
-		}
-	}
 }
 
 // TestHubsShareRules: a room made on process a is joined through process
@@ -193,22 +115,22 @@ func TestHubsShareRules(t *testing.T) {
 	a.heartbeat(t)
 	b.heartbeat(t)
 
-	ann := connect(t, a, "Ann")
-	room := ann.call("joined", map[string]any{"type": "create"})["room"].(string)
-	token := ann.call("invite", map[string]any{"type": "invite", "room": room})["token"].(string)
+	ann := a.connect(t, "Ann")
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	token := ann.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 
-	bob := connect(t, b, "Bob")
-	joined := bob.call("joined", map[string]any{"type": "join", "token": token})
-	if ms := joined["members"].([]any); len(ms) != 2 || joined["owner"] != ann.you {
+	bob := b.connect(t, "Bob")
+	joined := bob.MustCall("joined", map[string]any{"type": "join", "token": token})
+	if ms := joined["members"].([]any); len(ms) != 2 || joined["owner"] != ann.ID {
 		t.Fatalf("bob joined through b: %v; want ann's room with ann and bob", joined)
 	}
-	cat := connect(t, a, "Cat")
-	if e := cat.call("error", map[string]any{"type": "join", "token": token}); e["code"] != "invite_invalid" {
+	cat := a.connect(t, "Cat")
+	if e := cat.MustCall("error", map[string]any{"type": "join", "token": token}); e["code"] != "invite_invalid" {
 		t.Fatalf("second use of the invite on a: %v, want invite_invalid", e)
 	}
 	// Message sequence numbers are the room's, whichever process sends.
-	bob.call("sent", map[string]any{"type": "send", "room": room, "text": "x"})
-	sent := ann.call("sent", map[string]any{"type": "send", "room": room, "text": "y"})
+	bob.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "x"})
+	sent := ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "y"})
 	if sent["seq"] != 2.0 {
 		t.Fatalf("ann's message after bob's: %v, want seq 2", sent)
 	}
@@ -217,12 +139,12 @@ func TestHubsShareRules(t *testing.T) {
 	a.clock.advance(20 * time.Second)
 	a.heartbeat(t) // b's heartbeat is 20 s old: reaped
 	a.clock.advance(grace - 20*time.Second + time.Millisecond)
-	left := ann.next("member_left")
-	if left["member"] != bob.you || left["reason"] != "disconnected" {
+	left := ann.Expect("member_left", room)
+	if left["member"] != bob.ID || left["reason"] != "disconnected" {
 		t.Fatalf("ann saw %v; want bob leaving, disconnected", left)
 	}
 	_, ms, err := a.store.Room(bg, room)
-	if err != nil || memberIDs(ms) != ann.you {
+	if err != nil || memberIDs(ms) != ann.ID {
 		t.Fatalf("room after b's death: %v, %v; want ann alone", ms, err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // startRedis runs a redis-server without persistence on a free loopback
@@ -75,15 +77,15 @@ func TestDemoCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ana, ben := dial(t, "ws://"+addrs[0]+"/chat/"), dial(t, "ws://"+addrs[1]+"/chat/")
-	call(t, ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(t, ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
-	room := call(t, ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(t, ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(t, ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
-	read(t, ana, "member_joined")
-	call(t, ben, `{"type":"send","id":"3","room":"`+room+`","text":"hi Ana"}`, "sent")
-	if m := read(t, ana, "message"); m["text"] != "hi Ana" {
+	ana, ben := wstest.Dial(t, "ws://"+addrs[0]+"/chat/"), wstest.Dial(t, "ws://"+addrs[1]+"/chat/")
+	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
+	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
+	room := call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
+	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
+	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
+	ana.MustNext("member_joined")
+	call(ben, `{"type":"send","id":"3","room":"`+room+`","text":"hi Ana"}`, "sent")
+	if m := ana.MustNext("message"); m["text"] != "hi Ana" {
 		t.Fatalf("message across processes: %v", m)
 	}
 
@@ -91,8 +93,8 @@ func TestDemoCluster(t *testing.T) {
 	if err := <-dones[1]; err != nil {
 		t.Fatal(err)
 	}
-	call(t, ana, `{"type":"send","id":"4","room":"`+room+`","text":"still here"}`, "sent")
-	if m := call(t, ana, `{"type":"members","id":"5","room":"`+room+`"}`, "members"); len(m["members"].([]any)) != 2 {
+	call(ana, `{"type":"send","id":"4","room":"`+room+`","text":"still here"}`, "sent")
+	if m := call(ana, `{"type":"members","id":"5","room":"`+room+`"}`, "members"); len(m["members"].([]any)) != 2 {
 		t.Fatalf("members after the other process stopped: %v; want ana and ben (within the grace)", m)
 	}
 	cancels[0]()

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
+
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // TestDemoServer runs the demo as a newcomer would, on each store, and
@@ -55,64 +53,34 @@ func chatThroughDemo(t *testing.T, args ...string) {
 	}
 
 	url := "ws://" + addr + "/chat/"
-	ana, ben := dial(t, url), dial(t, url)
-	call(t, ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(t, ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
-	room := call(t, ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(t, ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(t, ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
-	read(t, ana, "member_joined")
-	call(t, ben, `{"type":"send","id":"3","room":"`+room+`","text":"hi Ana"}`, "sent")
-	if m := read(t, ana, "message"); m["text"] != "hi Ana" {
+	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
+	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
+	room := call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
+	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
+	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
+	ana.MustNext("member_joined")
+	call(ben, `{"type":"send","id":"3","room":"`+room+`","text":"hi Ana"}`, "sent")
+	if m := ana.MustNext("message"); m["text"] != "hi Ana" {
 		t.Fatalf("message: %v", m)
 	}
 
 	cancel() // Ctrl-C
-	for _, c := range []net.Conn{ana, ben} {
-		read(t, c, "room_closed")
-		if _, err := wsutil.ReadServerText(c); !isClose(err, ws.StatusGoingAway) {
-			t.Fatalf("after shutdown: %v, want close 1001", err)
+	for _, c := range []*wstest.Client{ana, ben} {
+		c.MustNext("room_closed")
+		if code := c.CloseCode(); code != ws.StatusGoingAway {
+			t.Fatalf("after shutdown: close %d, want 1001", code)
 		}
+		c.None() // no event between room_closed and the close
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 }
 
-func isClose(err error, code ws.StatusCode) bool {
-	ce, ok := err.(wsutil.ClosedError)
-	return ok && ce.Code == code
-}
-
-func dial(t *testing.T, url string) net.Conn {
-	t.Helper()
-	c, _, _, err := ws.Dial(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func call(t *testing.T, c net.Conn, req, want string) map[string]any {
-	t.Helper()
-	if err := wsutil.WriteClientText(c, []byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	return read(t, c, want)
-}
-
-func read(t *testing.T, c net.Conn, want string) map[string]any {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	p, err := wsutil.ReadServerText(c)
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", want, err)
-	}
-	var e map[string]any
-	json.Unmarshal(p, &e)
-	if e["type"] != want {
-		t.Fatalf("got %s, want %s", p, want)
-	}
-	return e
+// call sends req, raw JSON as PROTOCOL.md writes it, and returns the next
+// event, which must be of type want: nothing else may come first.
+func call(c *wstest.Client, req, want string) wstest.Event {
+	c.SendRaw(req)
+	return c.MustNext(want)
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // chromium returns the path of Debian's Chromium ($EPCHAT_CHROMIUM first).
@@ -66,14 +68,14 @@ func TestStatsPageInChromium(t *testing.T) {
 	}
 
 	url := "ws://" + addr + "/chat/"
-	ana, ben := dial(t, url), dial(t, url)
-	call(t, ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(t, ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
-	room := call(t, ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(t, ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(t, ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
+	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
+	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
+	room := call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
+	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
+	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
 	for i := range 20 {
-		call(t, ben, fmt.Sprintf(`{"type":"send","id":"s%d","room":"%s","text":"hi"}`, i, room), "sent")
+		call(ben, fmt.Sprintf(`{"type":"send","id":"s%d","room":"%s","text":"hi"}`, i, room), "sent")
 	}
 
 	if err := chromedp.Do(ctx, waitJS(

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // startDemo runs the demo server on a loopback port until the test ends.
@@ -98,19 +100,19 @@ func TestMetricsFollowTheSession(t *testing.T) {
 	})
 
 	url := "ws://" + addr + "/chat/"
-	ana, ben := dial(t, url), dial(t, url)
-	call(t, ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(t, ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
+	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
+	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
 	wantMetrics(t, addr, "two clients said hello", map[string]float64{
 		"epchat_connections":              2,
 		"epchat_connections_opened_total": 2,
 		"epchat_users":                    2,
 	})
 
-	room := call(t, ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(t, ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(t, ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
-	read(t, ana, "member_joined")
+	room := call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
+	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
+	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
+	ana.MustNext("member_joined")
 	wantMetrics(t, addr, "a room of two", map[string]float64{
 		"epchat_rooms":                  1,
 		"epchat_rooms_opened_total":     1,
@@ -120,17 +122,17 @@ func TestMetricsFollowTheSession(t *testing.T) {
 	})
 
 	for i := range 3 {
-		call(t, ana, fmt.Sprintf(`{"type":"send","id":"s%d","room":"%s","text":"hi"}`, i, room), "sent")
-		read(t, ben, "message")
+		call(ana, fmt.Sprintf(`{"type":"send","id":"s%d","room":"%s","text":"hi"}`, i, room), "sent")
+		ben.MustNext("message")
 	}
 	wantMetrics(t, addr, "three messages", map[string]float64{
 		"epchat_messages_total":   3,
 		"epchat_deliveries_total": 4, // member_joined to Ana, 3 messages to Ben
 	})
 
-	call(t, ana, `{"type":"close","id":"4","room":"`+room+`"}`, "ok")
-	read(t, ana, "room_closed")
-	read(t, ben, "room_closed")
+	call(ana, `{"type":"close","id":"4","room":"`+room+`"}`, "ok")
+	ana.MustNext("room_closed")
+	ben.MustNext("room_closed")
 	wantMetrics(t, addr, "the owner closed the room", map[string]float64{
 		"epchat_rooms": 0,
 		`epchat_rooms_closed_total{reason="owner"}`: 1,
@@ -138,7 +140,7 @@ func TestMetricsFollowTheSession(t *testing.T) {
 		"epchat_members": 0,
 	})
 
-	ben.Close()
+	ben.Conn.Close()
 	wantMetrics(t, addr, "Ben's socket closed", map[string]float64{
 		"epchat_connections": 1,
 		`epchat_connections_closed_total{reason="client"}`: 1,
