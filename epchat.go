@@ -236,7 +236,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Hub) serveConn(nc net.Conn, early []byte, nickname, addr string) {
 	c := newConn(h, nc)
 	c.addr = addr
-	c.presetNick = nickname
+	c.nick = nickname
 	if !h.register(c) {
 		// Shutdown began during the upgrade: say so and hang up, starting
 		// nothing that Shutdown, already waiting, would not wait for.
@@ -246,8 +246,8 @@ func (h *Hub) serveConn(nc net.Conn, early []byte, nickname, addr string) {
 			nc.Write(bye)
 			nc.Close()
 		} else {
-			netpoll.Write(c.fd, bye) // a fresh socket takes it, or the peer goes without
-			netpoll.Close(c.fd)
+			netpoll.Write(int(c.fd), bye) // a fresh socket takes it, or the peer goes without
+			netpoll.Close(int(c.fd))
 		}
 		h.guard.release(addr)
 		return
@@ -717,6 +717,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 // keepalive: a connection whose write has waited for the peer for the
 // write timeout is hung up; one silent for the ping interval is pinged;
 // one still silent the pong timeout after that ping is dropped.
+// Only the sweeper calls it.
 func (h *Hub) sweepConns(now time.Time) {
 	h.mu.Lock()
 	conns := h.sweepBuf[:0]
@@ -730,11 +731,11 @@ func (h *Hub) sweepConns(now time.Time) {
 	}()
 	nowNs := now.UnixNano()
 	for _, c := range conns {
-		if !c.identified.Load() && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
+		if !c.has(flagIdentified) && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
 			c.closeWith(closeIdentifyTimeout, "identify timeout")
 			continue
 		}
-		if s := c.stalled.Load(); s != 0 && time.Duration(nowNs-s) >= h.cfg.writeTimeout && c.stalled.CompareAndSwap(s, 0) {
+		if h.writeStalled(c, nowNs) {
 			h.log.Info("write timeout", "conn", c.id)
 			c.noteCause(causeSlow)
 			c.abort()
@@ -750,4 +751,24 @@ func (h *Hub) sweepConns(now time.Time) {
 			c.ping()
 		}
 	}
+}
+
+// writeStalled reports whether a write of c has waited for its peer for
+// the write timeout. The wait is timed from the first sweep that sees it,
+// not from its start: a write under way as an injected clock jumps ahead
+// is not taken for a stalled one. Only the sweeper calls it.
+func (h *Hub) writeStalled(c *conn, now int64) bool {
+	w := c.waits.Load()
+	switch {
+	case w%2 == 0: // no write waits
+		c.stallSeen = 0
+		return false
+	case w != c.stallSeen:
+		c.stallSeen, c.stallSince = w, now
+		return false
+	case time.Duration(now-c.stallSince) < h.cfg.writeTimeout:
+		return false
+	}
+	c.stallSeen = 0 // act once
+	return true
 }

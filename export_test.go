@@ -40,7 +40,7 @@ func (h *Hub) StalledWrites() int {
 	defer h.mu.Unlock()
 	n := 0
 	for c := range h.conns {
-		if c.stalled.Load() != 0 {
+		if c.waits.Load()%2 == 1 {
 			n++
 		}
 	}

@@ -383,6 +383,7 @@ func TestWriteTimeout(t *testing.T) {
 	// The stuck member's write waits; no other write may be under way as
 	// the clock jumps, or it would look stalled for as long.
 	waitUntil(t, "only the stuck member's write waiting", func() bool { return hh.StalledWrites() == 1 })
+	hh.clock.advance(time.Second) // the first sweep that sees the wait times it
 	hh.clock.advance(timeout - time.Second)
 	if conns, _ := hh.LiveConns(); conns != 3 {
 		t.Fatalf("%d connections a second before the write timeout, want 3", conns)

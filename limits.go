@@ -21,16 +21,15 @@ const closePolicy = ws.StatusPolicyViolation // 1008
 // tokens and gains rate tokens per second of the Hub's clock. The zero
 // value starts full on its first use. It is owned by one read loop.
 type tokenBucket struct {
-	tokens  float64
-	last    int64 // clock time, Unix ns
-	started bool
+	tokens float64
+	last   int64 // clock time, Unix ns; 0 before the first use
 }
 
 // take spends one token at now, or reports false when none is left.
 func (b *tokenBucket) take(now time.Time, rate float64, burst int) bool {
 	t := now.UnixNano()
-	if !b.started {
-		b.started, b.tokens, b.last = true, float64(burst), t
+	if b.last == 0 {
+		b.tokens, b.last = float64(burst), t
 	}
 	if d := time.Duration(t - b.last); d > 0 {
 		b.tokens = min(float64(burst), b.tokens+d.Seconds()*rate)

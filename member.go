@@ -46,6 +46,17 @@ const touchEvery = time.Minute
 
 var connSeq atomic.Uint64
 
+// Flags of a connection (conn.flags).
+const (
+	flagPolled     uint32 = 1 << iota // the poller watches pd
+	flagAborted                       // abort was called
+	flagFinished                      // torn down
+	flagIdentified                    // hello succeeded: user and nick are set
+)
+
+// has reports whether flag f is set.
+func (c *conn) has(f uint32) bool { return c.flags.Load()&f != 0 }
+
 // reqPool holds the scratch requests of handle: a connection keeps none
 // while idle.
 var reqPool = sync.Pool{New: func() any { return new(wire.Request) }}
@@ -65,7 +76,6 @@ var reqPool = sync.Pool{New: func() any { return new(wire.Request) }}
 type conn struct {
 	h  *Hub
 	nc net.Conn // blocking mode; nil in poll mode
-	fd int      // poll mode: the socket; -1 in blocking mode
 	id uint64
 
 	created int64 // clock time, Unix ns
@@ -75,26 +85,29 @@ type conn struct {
 
 	// Read side, owned by the read loop.
 	rd         wsframe.Reader
-	presetNick string
 	lastTouch  int64 // clock time of the last TouchUser, Unix ns
 	broken     bool  // a protocol violation: ignore the rest of the stream
 	bucket     tokenBucket
 	violations window
 	guesses    window
 
-	// pd is the poller's watch of fd; valid once polled is set.
-	pd       netpoll.Desc
-	polled   atomic.Bool
-	aborted  atomic.Bool // abort was called
-	finished atomic.Bool
+	// pd is the poller's watch of fd; valid once flagPolled is set.
+	pd netpoll.Desc
 
-	lastRead   atomic.Int64 // clock time of the last bytes read, Unix ns
-	pinged     atomic.Int64 // clock time of the last ping sent, Unix ns
-	stalled    atomic.Int64 // clock time a write began waiting for the peer, Unix ns; 0: none waits
-	identified atomic.Bool
-	cause      atomic.Uint32 // closeCause: why it ends (stats.go)
+	lastRead atomic.Int64 // clock time of the last bytes read, Unix ns
+	pinged   atomic.Int64 // clock time of the last ping sent, Unix ns
+	flags    atomic.Uint32
+	cause    atomic.Uint32 // closeCause: why it ends (stats.go)
+	// waits is odd while a write waits for the peer, and moves on with
+	// each wait, so the sweeper tells one long wait from several short
+	// ones. stallSeen and stallSince are the sweeper's: the wait it saw,
+	// and when it first saw it (clock time, Unix ns).
+	waits      atomic.Uint32
+	stallSeen  uint32
+	stallSince int64
 
-	// user and nick are set once by hello, before identified is set.
+	// user and nick are set once by hello, before identified is set; a
+	// nickname set by the host (WithAuthorize) is in nick before that.
 	user string
 	nick string
 
@@ -104,14 +117,15 @@ type conn struct {
 	mu         sync.Mutex
 	queue      [][]byte
 	queued     int
-	closeFrame []byte // written after the queue drains
 	drainTimer *time.Timer
-	flushing   bool // a writer owns the writes (it may be waiting for room)
+	fd         int32 // poll mode: the socket; -1 in blocking mode
+	flushing   bool  // a writer owns the writes (it may be waiting for room)
 	waitingOut bool // poll mode: the writer waits for the poller to say there is room
 	// headPartial: queue[0] is the end of a frame partly written, which
 	// must go out before anything else.
 	headPartial bool
 	closing     bool // a close frame is pending or sent: enqueue nothing more
+	closeQueued bool // our close frame ends the queue (or the batch being written)
 	closeSent   bool // our close frame is out
 	peerClosed  bool // the peer's close frame came in
 	dead        bool // torn down: no more writes
@@ -132,11 +146,11 @@ func newConn(h *Hub, nc net.Conn) *conn {
 	}
 	if h.poller != nil {
 		if fd, err := netpoll.Detach(nc); err == nil {
-			c.nc, c.fd = nil, fd
+			c.nc, c.fd = nil, int32(fd)
 		}
 	}
-	c.rd.MaxFrame = int64(h.cfg.readLimit())
-	c.rd.MaxMessage = int64(h.cfg.readLimit())
+	c.rd.MaxFrame = int32(h.cfg.readLimit())
+	c.rd.MaxMessage = int32(h.cfg.readLimit())
 	c.lastRead.Store(now.UnixNano())
 	return c
 }
@@ -153,12 +167,11 @@ func (c *conn) watch(early []byte) {
 	if len(early) > 0 {
 		c.feed(early)
 	}
-	if err := c.h.poller.Add(&c.pd, c.fd, c); err != nil {
+	if err := c.h.poller.Add(&c.pd, int(c.fd), c); err != nil {
 		c.finish()
 		return
 	}
-	c.polled.Store(true)
-	if c.aborted.Load() {
+	if c.flags.Or(flagPolled)&flagAborted != 0 {
 		c.pd.Wake() // abort came before the watch was known
 	}
 }
@@ -170,7 +183,7 @@ func (c *conn) OnReady(d *netpoll.Desc, ev netpoll.Event) {
 	if ev&netpoll.Writable != 0 {
 		c.onWritable()
 	}
-	if c.finished.Load() {
+	if c.has(flagFinished) {
 		return
 	}
 	if ev&(netpoll.Readable|netpoll.Woken) == 0 {
@@ -182,10 +195,10 @@ func (c *conn) OnReady(d *netpoll.Desc, ev netpoll.Event) {
 	bp := readBufs.Get().(*[]byte)
 	defer readBufs.Put(bp)
 	for range maxReadsPerWake {
-		if c.finished.Load() {
+		if c.has(flagFinished) {
 			return
 		}
-		n, err := netpoll.Read(c.fd, *bp)
+		n, err := netpoll.Read(int(c.fd), *bp)
 		if n > 0 {
 			c.lastRead.Store(c.h.clock.Now().UnixNano())
 			c.feed((*bp)[:n])
@@ -318,7 +331,7 @@ func (c *conn) writeNow(frame []byte) bool {
 	c.flushing = true // the writes are ours until we are done
 	c.mu.Unlock()
 
-	n, err := netpoll.Write(c.fd, frame)
+	n, err := netpoll.Write(int(c.fd), frame)
 	c.h.stats.bytesOut.Add(uint64(n))
 	c.mu.Lock()
 	c.flushing = false
@@ -327,7 +340,7 @@ func (c *conn) writeNow(frame []byte) bool {
 		c.queued += len(frame) - n
 		c.headPartial = true
 	}
-	if len(c.queue) > 0 || c.closeFrame != nil {
+	if len(c.queue) > 0 {
 		c.kick() // what came meanwhile, and any rest
 	}
 	c.closeFDLocked()
@@ -405,7 +418,9 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	}
 	c.closing = true
 	c.noteCause(causeOf(code))
-	c.closeFrame = wsframe.AppendClose(nil, code, reason)
+	// The close frame goes after what is queued, and nothing after it.
+	c.queue = append(c.queue, wsframe.AppendClose(nil, code, reason))
+	c.closeQueued = true
 	c.kick()
 	// Bound the wait for the peer's answer.
 	drain := closeDrain
@@ -422,17 +437,17 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 // down: a blocked read fails, and a polled connection is woken so that its
 // next read fails. Teardown so never races a request being handled.
 func (c *conn) abort() {
-	c.aborted.Store(true)
+	c.flags.Or(flagAborted)
 	if c.nc != nil {
 		c.nc.Close()
 	} else {
 		c.mu.Lock()
 		if !c.fdClosed {
-			netpoll.Shutdown(c.fd, true)
+			netpoll.Shutdown(int(c.fd), true)
 		}
 		c.mu.Unlock()
 	}
-	if c.polled.Load() {
+	if c.has(flagPolled) {
 		c.pd.Wake()
 	}
 }
@@ -457,18 +472,14 @@ func (c *conn) flush() {
 func (c *conn) writeQueue() {
 	for {
 		c.mu.Lock()
-		batch, last := c.queue, false
-		if len(batch) == 0 {
-			if c.closeFrame == nil || c.dead {
-				// Idle: hold no queue array while nothing is sent.
-				c.flushing = false
-				c.queue = nil
-				c.closeFDLocked()
-				c.mu.Unlock()
-				return
-			}
-			batch, last = append(batch, c.closeFrame), true
-			c.closeFrame = nil
+		batch, last := c.queue, c.closeQueued
+		if len(batch) == 0 || c.dead {
+			// Idle: hold no queue array while nothing is sent.
+			c.flushing = false
+			c.queue = nil
+			c.closeFDLocked()
+			c.mu.Unlock()
+			return
 		}
 		c.queue, c.queued, c.headPartial = nil, 0, false
 		c.mu.Unlock()
@@ -476,7 +487,7 @@ func (c *conn) writeQueue() {
 		n, err := c.write(batch)
 		c.h.stats.bytesOut.Add(uint64(n))
 		if err == syscall.EAGAIN {
-			c.waitForRoom(batch, int(n), last)
+			c.waitForRoom(batch, int(n))
 			return
 		}
 		clear(batch)
@@ -499,6 +510,7 @@ func (c *conn) writeQueue() {
 			// the handshake is done; otherwise half-close so the peer
 			// reads everything, and let the read side drain its answer.
 			c.mu.Lock()
+			c.closeQueued = false
 			c.closeSent = true
 			done := c.peerClosed
 			c.mu.Unlock()
@@ -506,7 +518,7 @@ func (c *conn) writeQueue() {
 			case done:
 				c.abort()
 			case c.nc == nil:
-				netpoll.Shutdown(c.fd, false) // ours until c.flushing is released
+				netpoll.Shutdown(int(c.fd), false) // ours until c.flushing is released
 			default:
 				if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 					tc.CloseWrite()
@@ -522,20 +534,21 @@ func (c *conn) writeQueue() {
 // when the socket is full.
 func (c *conn) write(batch [][]byte) (int64, error) {
 	if c.nc == nil {
-		n, err := netpoll.Writev(c.fd, batch)
+		n, err := netpoll.Writev(int(c.fd), batch)
 		return int64(n), err
 	}
-	c.stalled.Store(c.h.clock.Now().UnixNano())
+	c.waits.Add(1) // it may wait: the sweeper sees how long
 	bufs := net.Buffers(batch) // WriteTo consumes the copy, not batch's length
 	n, err := bufs.WriteTo(c.nc)
-	c.stalled.Store(0)
+	c.waits.Add(1)
 	return n, err
 }
 
 // waitForRoom puts back what a full socket did not take of batch, ahead of
-// what came meanwhile, and asks the poller to call when there is room. The
-// writes stay owned: no other writer may start, so order is kept.
-func (c *conn) waitForRoom(batch [][]byte, n int, last bool) {
+// what came meanwhile (if our close frame was in batch, nothing came), and
+// asks the poller to call when there is room. The writes stay owned: no
+// other writer may start, so order is kept.
+func (c *conn) waitForRoom(batch [][]byte, n int) {
 	i := 0
 	for i < len(batch) && n >= len(batch[i]) {
 		n -= len(batch[i])
@@ -544,14 +557,10 @@ func (c *conn) waitForRoom(batch [][]byte, n int, last bool) {
 	rest := batch[i:]
 	rest[0] = rest[0][n:]
 	c.mu.Lock()
-	if last { // the close frame goes after the queue, as before
-		c.closeFrame = rest[len(rest)-1]
-		rest = rest[:len(rest)-1]
-	}
 	for _, b := range rest {
 		c.queued += len(b)
 	}
-	c.headPartial = n > 0 && len(rest) > 0
+	c.headPartial = n > 0
 	c.queue = append(rest, c.queue...)
 	if c.dead {
 		c.flushing = false
@@ -560,7 +569,7 @@ func (c *conn) waitForRoom(batch [][]byte, n int, last bool) {
 		return
 	}
 	c.waitingOut = true
-	c.stalled.Store(c.h.clock.Now().UnixNano())
+	c.waits.Add(1)
 	c.mu.Unlock()
 	if err := c.pd.WantWrite(); err != nil && !errors.Is(err, netpoll.ErrClosed) {
 		c.abort() // ErrClosed: teardown is under way already
@@ -575,7 +584,7 @@ func (c *conn) onWritable() {
 	c.waitingOut = false
 	c.mu.Unlock()
 	if resume {
-		c.stalled.Store(0)
+		c.waits.Add(1)
 		c.writeQueue()
 	}
 }
@@ -588,17 +597,17 @@ func (c *conn) closeFDLocked() {
 		return
 	}
 	c.fdClosed = true
-	netpoll.Close(c.fd)
+	netpoll.Close(int(c.fd))
 }
 
 // finish tears the connection down, once, on the read side (so never while
 // a request of it is being handled): it leaves the Hub's maps, and the
 // user's Store record learns a connection went away.
 func (c *conn) finish() {
-	if !c.finished.CompareAndSwap(false, true) {
+	if c.flags.Or(flagFinished)&flagFinished != 0 {
 		return
 	}
-	if c.polled.Load() {
+	if c.has(flagPolled) {
 		c.pd.Remove() // before the close: the descriptor number gets reused
 	}
 	if c.nc != nil {
@@ -637,7 +646,7 @@ func (c *conn) finish() {
 	h.mu.Unlock()
 	h.guard.release(c.addr)
 
-	if c.identified.Load() {
+	if c.has(flagIdentified) {
 		if err := h.store.Detach(h.ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
 			h.log.Error("detach", "conn", c.id, "err", err)
 		}
@@ -672,11 +681,11 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.RateLimited, req.Room)
 		return
 	}
-	if req.Type != "hello" && !c.identified.Load() {
+	if req.Type != "hello" && !c.has(flagIdentified) {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
-	if c.identified.Load() {
+	if c.has(flagIdentified) {
 		c.touch()
 	}
 	switch req.Type {
@@ -734,7 +743,7 @@ func validNickname(s string) (string, bool) {
 // hello identifies the connection: a new user, or a returning one with a
 // session token.
 func (h *Hub) hello(c *conn, req *wire.Request) {
-	if c.identified.Load() {
+	if c.has(flagIdentified) {
 		c.refuse(req.ID, wire.AlreadyIdentified, "")
 		return
 	}
@@ -763,8 +772,8 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		}
 	} else {
 		nick, ok := validNickname(req.Nickname)
-		if c.presetNick != "" {
-			nick, ok = c.presetNick, true
+		if c.nick != "" { // set by the host
+			nick, ok = c.nick, true
 		}
 		if !ok {
 			c.replyError(req.ID, wire.InvalidNickname, "")
@@ -789,7 +798,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		return
 	}
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
-	c.identified.Store(true)
+	c.flags.Or(flagIdentified)
 
 	h.mu.Lock()
 	h.users[u.ID] = append(h.users[u.ID], c)

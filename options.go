@@ -220,8 +220,8 @@ func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimi
 // WithWriteTimeout bounds how long a write may wait for a peer that takes
 // no bytes: a connection whose write has waited this long is dropped,
 // without a close frame (it would not read one either), and counted as
-// slow. The sweeper checks it every second on the Hub's clock.
-// Default: 10 seconds.
+// slow. The sweeper times the wait on the Hub's clock, from the first
+// sweep that sees it (sweeps run every second). Default: 10 seconds.
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
 
 // WithHandshakeTimeout bounds the writing of the upgrade response.

@@ -37,12 +37,12 @@ type Reader struct {
 	// MaxFrame is the largest payload of one data frame. A frame that
 	// declares more fails with ErrFrameTooBig (1009) at its header, before
 	// any of its payload is read. Zero or negative: only MaxMessage applies.
-	MaxFrame int64
+	MaxFrame int32
 	// MaxMessage is the largest text message, over all its fragments. A
 	// frame that would take the message past it fails with
 	// ErrMessageTooBig (1009) at its header. Zero or negative means
 	// DefaultMaxMessage.
-	MaxMessage int64
+	MaxMessage int32
 
 	remain int64       // payload bytes of the current frame still to come
 	buf    *[]byte     // pooled buffer of the data message being assembled
@@ -149,7 +149,7 @@ func (r *Reader) maxMessage() int64 {
 	if r.MaxMessage <= 0 {
 		return DefaultMaxMessage
 	}
-	return r.MaxMessage
+	return int64(r.MaxMessage)
 }
 
 // msgLen is the number of bytes of the open data message received so far.
@@ -237,7 +237,7 @@ func (r *Reader) checkLength() *CloseError {
 		}
 		return nil
 	}
-	if r.MaxFrame > 0 && r.remain > r.MaxFrame {
+	if r.MaxFrame > 0 && r.remain > int64(r.MaxFrame) {
 		return ErrFrameTooBig
 	}
 	if r.remain > r.maxMessage()-r.msgLen() {

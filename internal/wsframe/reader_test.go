@@ -3,6 +3,7 @@ package wsframe
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -16,8 +17,8 @@ import (
 type ruleCase struct {
 	name       string
 	stream     []byte
-	maxFrame   int64
-	maxMessage int64
+	maxFrame   int32
+	maxMessage int32
 	want       []event
 	wantErr    *CloseError
 }
@@ -906,8 +907,8 @@ func TestFastPathDoesNotAllocate(t *testing.T) {
 }
 
 // TestHugeDeclaredLength: a header declaring 2^62 bytes is refused without
-// taking any memory for them, and when the limits allow it, the buffer grows
-// only with the bytes that actually arrive.
+// taking any memory for them, and when the limits allow a huge frame, the
+// buffer grows only with the bytes that actually arrive.
 func TestHugeDeclaredLength(t *testing.T) {
 	hdr := frameLen(finText, 64, 1<<62, "")
 	buf := make([]byte, len(hdr))
@@ -922,8 +923,9 @@ func TestHugeDeclaredLength(t *testing.T) {
 		t.Errorf("refusing a 2^62-byte frame took %v allocations, want 0", allocs)
 	}
 
-	r := Reader{MaxMessage: 1 << 62}
-	if err := r.Feed(slicesClone(hdr), nopHandler{}); err != nil {
+	// The largest limit a Reader takes, and a frame that declares it.
+	r := Reader{MaxMessage: math.MaxInt32}
+	if err := r.Feed(frameLen(finText, 64, math.MaxInt32, ""), nopHandler{}); err != nil {
 		t.Fatal(err)
 	}
 	if r.buf != nil {
@@ -948,7 +950,7 @@ func TestHugeDeclaredLength(t *testing.T) {
 			}
 		}
 		if c := cap(*r.buf); c > tc.maxCap {
-			t.Errorf("after %d bytes of a 2^62-byte frame: buffer of %d bytes, want at most %d", r.msgLen(), c, tc.maxCap)
+			t.Errorf("after %d bytes of a 2^31-byte frame: buffer of %d bytes, want at most %d", r.msgLen(), c, tc.maxCap)
 		}
 	}
 	r.Release()
