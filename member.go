@@ -120,7 +120,7 @@ type conn struct {
 	drainTimer *time.Timer
 	fd         int32 // poll mode: the socket; -1 in blocking mode
 	flushing   bool  // a writer owns the writes (it may be waiting for room)
-	waitingOut bool // poll mode: the writer waits for the poller to say there is room
+	waitingOut bool  // poll mode: the writer waits for the poller to say there is room
 	// headPartial: queue[0] is the end of a frame partly written, which
 	// must go out before anything else.
 	headPartial bool
@@ -537,7 +537,7 @@ func (c *conn) write(batch [][]byte) (int64, error) {
 		n, err := netpoll.Writev(int(c.fd), batch)
 		return int64(n), err
 	}
-	c.waits.Add(1) // it may wait: the sweeper sees how long
+	c.waits.Add(1)             // it may wait: the sweeper sees how long
 	bufs := net.Buffers(batch) // WriteTo consumes the copy, not batch's length
 	n, err := bufs.WriteTo(c.nc)
 	c.waits.Add(1)
