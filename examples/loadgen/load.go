@@ -30,7 +30,7 @@ type config struct {
 	Rate        float64       // messages per second per member; 0: as fast as Window allows
 	Window      int           // sends per member awaiting their sent reply, at most
 	Size        int           // bytes of each message text (at least the timestamp)
-	Sources     int           // loopback source addresses 127.0.0.1 ... 127.0.0.<Sources>
+	Sources     int           // loopback source addresses: see sourceAddr
 	Concurrency int           // rooms being seated at once
 	Duration    time.Duration // cap on the whole run
 	Settle      time.Duration // idle pause once everyone is seated, before the RSS reading
@@ -53,8 +53,8 @@ func (c config) validate() error {
 		return errors.New("rate must not be negative")
 	case c.Window < 1:
 		return errors.New("window must be at least 1")
-	case c.Sources < 1 || c.Sources > 254:
-		return errors.New("sources must be 1 to 254")
+	case c.Sources < 1 || c.Sources > maxSources:
+		return fmt.Errorf("sources must be 1 to %d", maxSources)
 	case c.Concurrency < 1:
 		return errors.New("concurrency must be at least 1")
 	case c.Duration <= 0:
@@ -142,7 +142,7 @@ func newRun(cfg config) *run {
 		r.rooms = append(r.rooms, roomPlan{first: first, size: min(cfg.RoomSize, cfg.Members-first)})
 	}
 	for i := range cfg.Sources {
-		local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i+1))}
+		local := &net.TCPAddr{IP: sourceAddr(i)}
 		nd := &net.Dialer{LocalAddr: local, Control: dialControl}
 		r.dials = append(r.dials, ws.Dialer{
 			Timeout: 10 * time.Second,
@@ -152,6 +152,16 @@ func newRun(cfg config) *run {
 		})
 	}
 	return r
+}
+
+// maxSources is how many loopback source addresses sourceAddr names.
+const maxSources = 254 * 256
+
+// sourceAddr is the i-th loopback source address: 127.0.0.1 to 127.0.0.254,
+// then 127.0.1.1 and on. With one address per member, the Hub keeps the
+// per-address state that members on the internet cost it.
+func sourceAddr(i int) net.IP {
+	return net.IPv4(127, 0, byte(i/254), byte(1+i%254))
 }
 
 func (r *run) now() int64 { return int64(time.Since(r.base)) }
@@ -388,7 +398,7 @@ func (r *run) connect(ctx context.Context, idx, roomSize int) (*client, error) {
 	d := r.dials[idx%len(r.dials)]
 	nc, br, _, err := d.Dial(ctx, r.cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("dial from 127.0.0.%d: %w", idx%len(r.dials)+1, err)
+		return nil, fmt.Errorf("dial from %v: %w", sourceAddr(idx%len(r.dials)), err)
 	}
 	c := &client{
 		r:        r,

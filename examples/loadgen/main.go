@@ -8,8 +8,8 @@
 //	go build -o /tmp/server ./examples/server && /tmp/server &
 //	go run ./examples/loadgen -n 2000 -k 10 -m 20 -rate 2 -server-pid $!
 //
-// It opens -n WebSocket connections, spread over the loopback source
-// addresses 127.0.0.1 ... 127.0.0.<-sources> so that one machine can open
+// It opens -n WebSocket connections, spread over
+// loopback source addresses (-sources) so that one machine can open
 // more than one source address's ~28 000 ephemeral ports. Each connection
 // says hello; the first of every -k creates a room and invites the others,
 // who join. Once everyone is seated and idle for -settle, each member sends
@@ -56,7 +56,7 @@ func runMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per member; 0 sends as fast as -window allows")
 	fs.IntVar(&cfg.Window, "window", 8, "sends per member awaiting their sent reply, at most")
 	fs.IntVar(&cfg.Size, "size", 64, "bytes of message text (the send timestamp, padded)")
-	fs.IntVar(&cfg.Sources, "sources", 4, "loopback source addresses to dial from: 127.0.0.1 to 127.0.0.<sources>")
+	fs.IntVar(&cfg.Sources, "sources", 4, "loopback source addresses to dial from: 127.0.0.1 to 127.0.0.254, then 127.0.1.1 and on (up to 65024; as many as -n gives each member its own)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "rooms seated at once")
 	fs.DurationVar(&cfg.Duration, "duration", time.Minute, "cap on the whole run; it stops earlier once every message is delivered")
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "idle pause after seating, before reading the server's RSS and sending")
