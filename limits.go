@@ -69,28 +69,14 @@ func (w *window) add(now time.Time, d time.Duration) int {
 
 // guard holds the Hub's per-address state: live connections, admitted
 // before the upgrade, and failed token guesses. It has its own lock, so
-// that admission and guessing never contend with fan-out.
+// that admission and guessing never contend with fan-out. An address has
+// an entry only while it holds a connection or its guesses are counted:
+// with one member per address, that is one small map entry per member.
 type guard struct {
-	mu    sync.Mutex
-	total int
-	addrs map[string]*addrState
-}
-
-type addrState struct {
-	conns   int
-	guesses window
-}
-
-func (g *guard) state(addr string) *addrState {
-	s := g.addrs[addr]
-	if s == nil {
-		if g.addrs == nil {
-			g.addrs = make(map[string]*addrState)
-		}
-		s = &addrState{}
-		g.addrs[addr] = s
-	}
-	return s
+	mu      sync.Mutex
+	total   int
+	conns   map[string]int32   // live connections by address; none at zero
+	guesses map[string]*window // failed token guesses by address
 }
 
 // admit takes a connection slot for addr, or reports false when the Hub
@@ -98,14 +84,14 @@ func (g *guard) state(addr string) *addrState {
 func (g *guard) admit(addr string, maxTotal, maxPerAddr int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.total >= maxTotal {
+	n := g.conns[addr]
+	if g.total >= maxTotal || int(n) >= maxPerAddr {
 		return false
 	}
-	s := g.state(addr)
-	if s.conns >= maxPerAddr {
-		return false
+	if g.conns == nil {
+		g.conns = make(map[string]int32)
 	}
-	s.conns++
+	g.conns[addr] = n + 1
 	g.total++
 	return true
 }
@@ -115,8 +101,10 @@ func (g *guard) release(addr string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.total--
-	if s := g.addrs[addr]; s != nil {
-		s.conns--
+	if n := g.conns[addr] - 1; n > 0 {
+		g.conns[addr] = n
+	} else {
+		delete(g.conns, addr)
 	}
 }
 
@@ -125,25 +113,33 @@ func (g *guard) release(addr string) {
 func (g *guard) guessesBlocked(addr string, now time.Time, limit int, d time.Duration) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s := g.addrs[addr]
-	return s != nil && s.guesses.count(now, d) >= limit
+	w := g.guesses[addr]
+	return w != nil && w.count(now, d) >= limit
 }
 
 // guessFailed counts a failed token guess from addr.
 func (g *guard) guessFailed(addr string, now time.Time, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.state(addr).guesses.add(now, d)
+	w := g.guesses[addr]
+	if w == nil {
+		if g.guesses == nil {
+			g.guesses = make(map[string]*window)
+		}
+		w = new(window)
+		g.guesses[addr] = w
+	}
+	w.add(now, d)
 }
 
-// sweep forgets the addresses with no connection and no guess in the
-// window running at now, so the table holds only what is in use.
+// sweep forgets the guesses of addresses whose window has passed, so the
+// sweeper walks only the addresses that guessed lately.
 func (g *guard) sweep(now time.Time, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for a, s := range g.addrs {
-		if s.conns <= 0 && s.guesses.count(now, d) == 0 {
-			delete(g.addrs, a)
+	for a, w := range g.guesses {
+		if w.count(now, d) == 0 {
+			delete(g.guesses, a)
 		}
 	}
 }

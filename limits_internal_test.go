@@ -81,7 +81,9 @@ func TestTokenBucket(t *testing.T) {
 	}
 }
 
-func TestGuardSweep(t *testing.T) {
+// The guard keeps an entry for an address only while it holds a
+// connection or its failed guesses count.
+func TestGuardForgets(t *testing.T) {
 	var g guard
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if !g.admit("a", 10, 1) || g.admit("a", 10, 1) {
@@ -89,12 +91,18 @@ func TestGuardSweep(t *testing.T) {
 	}
 	g.guessFailed("b", now, time.Minute)
 	g.sweep(now, time.Minute)
-	if len(g.addrs) != 2 {
-		t.Fatalf("swept live entries: %v", g.addrs)
+	if len(g.conns) != 1 || len(g.guesses) != 1 {
+		t.Fatalf("swept live entries: %v, %v", g.conns, g.guesses)
+	}
+	if !g.guessesBlocked("b", now, 1, time.Minute) {
+		t.Fatal("a guess in the window does not count")
 	}
 	g.release("a")
 	g.sweep(now.Add(time.Minute), time.Minute)
-	if len(g.addrs) != 0 || g.total != 0 {
-		t.Fatalf("entries left after release and window: %v, total %d", g.addrs, g.total)
+	if len(g.conns) != 0 || len(g.guesses) != 0 || g.total != 0 {
+		t.Fatalf("entries left after release and window: %v, %v, total %d", g.conns, g.guesses, g.total)
+	}
+	if g.guessesBlocked("b", now.Add(time.Minute), 1, time.Minute) {
+		t.Fatal("a guess outside the window still counts")
 	}
 }
