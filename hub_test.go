@@ -336,9 +336,9 @@ func TestInviteRules(t *testing.T) {
 	}
 	// Expired after the invite TTL, not before.
 	late := invite()
-	th.clock.advance(epchat.DefaultInviteTTL - time.Millisecond)
+	th.clock.Advance(epchat.DefaultInviteTTL - time.Millisecond)
 	early := invite()
-	th.clock.advance(time.Millisecond)
+	th.clock.Advance(time.Millisecond)
 	if e := cid.Call(map[string]any{"type": "join", "token": late}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("expired invite: %v", e)
 	}
@@ -440,12 +440,12 @@ func TestRoomIdleClose(t *testing.T) {
 	th := newTestHub(t, quiet)
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
-	th.clock.advance(9 * time.Minute)
+	th.clock.Advance(9 * time.Minute)
 	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
 	ben.Expect("message", room)
-	th.clock.advance(9 * time.Minute) // 9 minutes after the last message
+	th.clock.Advance(9 * time.Minute) // 9 minutes after the last message
 	ben.MustCall("members", map[string]any{"type": "members", "room": room})
-	th.clock.advance(time.Minute + time.Second)
+	th.clock.Advance(time.Minute + time.Second)
 	for _, c := range []*wstest.Client{ana, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 			t.Fatalf("room_closed: %v", e)
@@ -461,7 +461,7 @@ func TestReconnectWithinGrace(t *testing.T) {
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
 	ben.Conn.Close() // a page reload
-	th.clock.advance(epchat.DefaultReconnectGrace - time.Second)
+	th.clock.Advance(epchat.DefaultReconnectGrace - time.Second)
 
 	back := wstest.Dial(t, th.url)
 	w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
@@ -475,7 +475,7 @@ func TestReconnectWithinGrace(t *testing.T) {
 	if r, _ := rooms[0].(map[string]any); r["room"] != room || r["owner"] != ana.ID {
 		t.Fatalf("resume room: %v", rooms[0])
 	}
-	th.clock.advance(2 * epchat.DefaultReconnectGrace) // the grace no longer matters
+	th.clock.Advance(2 * epchat.DefaultReconnectGrace) // the grace no longer matters
 	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "welcome back"})
 	if e := back.Expect("message", room); e.Str("text") != "welcome back" {
 		t.Fatalf("message after resume: %v", e)
@@ -489,7 +489,7 @@ func TestSeatsFreedAfterGrace(t *testing.T) {
 	room := th.room(t, ana, ben)
 	ana.Conn.Close()
 	th.waitDetached(t, ana.Token)
-	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	th.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	e := ben.Expect("member_left", room)
 	if e.Str("member") != ana.ID || e.Str("reason") != "disconnected" {
 		t.Fatalf("member_left: %v", e)
@@ -510,13 +510,13 @@ func TestUserForgottenAfterIdle(t *testing.T) {
 	ana := th.client(t, "Ana")
 	ana.Conn.Close()
 	th.waitDetached(t, ana.Token)
-	th.clock.advance(epchat.DefaultUserIdleTimeout - time.Minute)
+	th.clock.Advance(epchat.DefaultUserIdleTimeout - time.Minute)
 	back := wstest.Dial(t, th.url)
 	back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	back.Conn.Close()
 	th.waitDetached(t, ana.Token)
 	// Disconnected again, idle for the full timeout: forgotten.
-	th.clock.advance(epchat.DefaultUserIdleTimeout + time.Minute)
+	th.clock.Advance(epchat.DefaultUserIdleTimeout + time.Minute)
 	again := wstest.Dial(t, th.url)
 	if e := again.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
 		t.Fatalf("forgotten token: %v", e)
@@ -529,14 +529,14 @@ func TestKeepalive(t *testing.T) {
 	room := th.room(t, ana, ben)
 	ben.NoPong.Store(true)
 	// Both silent for the ping interval: both are pinged; Ana answers.
-	th.clock.advance(epchat.DefaultPingInterval)
+	th.clock.Advance(epchat.DefaultPingInterval)
 	ana.MustCall("members", map[string]any{"type": "members", "room": room})
-	th.clock.advance(epchat.DefaultPongTimeout)
+	th.clock.Advance(epchat.DefaultPongTimeout)
 	if code := ben.CloseCode(); code != 4002 {
 		t.Fatalf("close code %d, want 4002", code)
 	}
 	th.waitDetached(t, ben.Token)
-	th.clock.advance(time.Second) // the grace (0) runs out
+	th.clock.Advance(time.Second) // the grace (0) runs out
 	if e := ana.Expect("member_left", room); e.Str("member") != ben.ID {
 		t.Fatalf("member_left: %v", e)
 	}
@@ -550,7 +550,7 @@ func TestIdentifyTimeout(t *testing.T) {
 	if e := c.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
-	th.clock.advance(epchat.DefaultIdentifyTimeout)
+	th.clock.Advance(epchat.DefaultIdentifyTimeout)
 	if code := c.CloseCode(); code != 4000 {
 		t.Fatalf("close code %d, want 4000", code)
 	}

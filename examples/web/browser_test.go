@@ -23,6 +23,7 @@ import (
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/examples/web"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // These tests drive a real headless Chromium (Debian's, found at
@@ -644,7 +645,7 @@ func assertUnseen(t *testing.T, cp *capture, secrets []secret) {
 // clear notice; the owner's countdown ends; a room nobody writes in closes.
 // The Hub runs on a manual clock, so time passes without sleeping.
 func TestInvites(t *testing.T) {
-	clock := newManualClock()
+	clock := wstest.NewClock(time.Now())
 	h := newHarness(t, epchat.WithClock(clock))
 	ana, ben, cleo := h.person("Ana"), h.person("Ben"), h.person("Cleo")
 	ana.open(h.srv.URL)
