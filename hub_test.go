@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -360,6 +361,97 @@ func TestInviteRules(t *testing.T) {
 		t.Fatalf("owner redeeming own invite: %v", e)
 	}
 	dan.MustCall("joined", map[string]any{"type": "join", "token": tok})
+}
+
+// TestWelcomeTellsLimits checks that welcome tells the limits a client
+// runs into, new or returning, and that they are the limits applied: a
+// text of max_message bytes is sent and one byte more is too_large; a room
+// seats max_members and no more.
+func TestWelcomeTellsLimits(t *testing.T) {
+	tests := []struct {
+		name       string
+		opts       []epchat.Option
+		maxMessage int
+		maxMembers int
+	}{
+		{
+			name:       "defaults",
+			maxMessage: epchat.DefaultMaxMessageSize,
+			maxMembers: epchat.DefaultMaxMembers,
+		},
+		{
+			name:       "set by options",
+			opts:       []epchat.Option{epchat.WithMaxMessageSize(100), epchat.WithMaxMembers(3)},
+			maxMessage: 100,
+			maxMembers: 3,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := newTestHub(t, tt.opts...)
+			want := map[string]any{"max_message": float64(tt.maxMessage), "max_members": float64(tt.maxMembers)}
+			ana := wstest.Dial(t, th.url)
+			if got := ana.Hello("Ana")["limits"]; !reflect.DeepEqual(got, want) {
+				t.Fatalf("welcome limits = %v, want %v", got, want)
+			}
+			again := wstest.Dial(t, th.url)
+			w := again.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+			if got := w["limits"]; !reflect.DeepEqual(got, want) {
+				t.Fatalf("welcome limits on return = %v, want %v", got, want)
+			}
+
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", tt.maxMessage)})
+			if e := ana.Call(map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", tt.maxMessage+1)}); e.Str("code") != "too_large" {
+				t.Fatalf("a text of max_message+1 bytes: %v", e)
+			}
+			for i := 1; i < tt.maxMembers; i++ {
+				tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+				th.client(t, fmt.Sprintf("M%d", i)).MustCall("joined", map[string]any{"type": "join", "token": tok})
+			}
+			if e := ana.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "room_full" {
+				t.Fatalf("invite with max_members seated: %v", e)
+			}
+		})
+	}
+}
+
+// TestInviteTellsServerTime checks that an invite reply carries the
+// server's clock, from which expires is the invite TTL away, so that a
+// client can count down without trusting its own clock.
+func TestInviteTellsServerTime(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []epchat.Option
+		ttl  time.Duration
+	}{
+		{
+			name: "default TTL",
+			ttl:  epchat.DefaultInviteTTL,
+		},
+		{
+			name: "TTL set by option",
+			opts: []epchat.Option{epchat.WithInviteTTL(90 * time.Second)},
+			ttl:  90 * time.Second,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := newTestHub(t, append(tt.opts, quiet)...)
+			ana := th.client(t, "Ana")
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			// The Hub's clock is not the machine's (newClock), and moves
+			// while the machine's does not; 7 minutes keep the room open.
+			for _, step := range []time.Duration{0, 7 * time.Minute} {
+				th.clock.Advance(step)
+				inv := ana.MustCall("invite", map[string]any{"type": "invite", "room": room})
+				now := th.clock.Now()
+				if inv.Num("now") != now.UnixMilli() || inv.Num("expires") != now.Add(tt.ttl).UnixMilli() {
+					t.Fatalf("invite at %v: now %d, expires %d; want %d and %d", now, inv.Num("now"), inv.Num("expires"), now.UnixMilli(), now.Add(tt.ttl).UnixMilli())
+				}
+			}
+		})
+	}
 }
 
 // A room never exceeds its limit and a token works once, whatever the race.
