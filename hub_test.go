@@ -454,6 +454,66 @@ func TestInviteTellsServerTime(t *testing.T) {
 	}
 }
 
+// TestRefusedJoinKeepsInvite checks what PROTOCOL.md promises: a join
+// refused with room_full, already_member or too_many_rooms does not spend
+// the invite, which seats its holder once the cause is gone.
+func TestRefusedJoinKeepsInvite(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []epchat.Option
+		code string
+		// refuse makes ben's join with tok refused, and returns what
+		// lifts the refusal.
+		refuse func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) (lift func())
+	}{
+		{
+			name: "room_full",
+			opts: []epchat.Option{epchat.WithMaxMembers(2)},
+			code: "room_full",
+			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+				cid := th.client(t, "Cid")
+				seat := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+				cid.MustCall("joined", map[string]any{"type": "join", "token": seat})
+				return func() { cid.MustCall("ok", map[string]any{"type": "leave", "room": room}) }
+			},
+		},
+		{
+			name: "already_member",
+			code: "already_member",
+			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+				seat := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+				ben.MustCall("joined", map[string]any{"type": "join", "token": seat})
+				return func() { ben.MustCall("ok", map[string]any{"type": "leave", "room": room}) }
+			},
+		},
+		{
+			name: "too_many_rooms",
+			opts: []epchat.Option{epchat.WithMaxRoomsPerUser(1)},
+			code: "too_many_rooms",
+			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+				own := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+				return func() { ben.MustCall("ok", map[string]any{"type": "leave", "room": own}) }
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := newTestHub(t, tt.opts...)
+			ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+			lift := tt.refuse(t, th, ana, ben, room)
+			if e := ben.Call(map[string]any{"type": "join", "token": tok}); e.Str("code") != tt.code {
+				t.Fatalf("join: %v, want %s", e, tt.code)
+			}
+			lift()
+			if e := ben.Call(map[string]any{"type": "join", "token": tok}); e.Type() != "joined" || e.Str("room") != room {
+				t.Fatalf("join with the same invite once the cause is gone: %v", e)
+			}
+		})
+	}
+}
+
 // A room never exceeds its limit and a token works once, whatever the race.
 func TestJoinRaces(t *testing.T) {
 	t.Run("50 joins with one token", func(t *testing.T) {
