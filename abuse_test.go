@@ -218,7 +218,7 @@ func TestViolationLimit(t *testing.T) {
 		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
 	}
 	// The window ends: the count starts again.
-	hh.clock.advance(time.Minute)
+	hh.clock.Advance(time.Minute)
 	for _, raw := range bad { // 4 of 5 again
 		ben.SendRaw(raw)
 		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
@@ -264,7 +264,7 @@ func TestRequestRate(t *testing.T) {
 	hh := newHardHub(t, quiet, epchat.WithRequestRate(2, 5), epchat.WithViolationLimit(3, time.Minute))
 	ana, ben := hh.client(t, "nick-ana-rate"), hh.client(t, "nick-ben-rate") // hello: 1 each
 	room := hh.testHub.room(t, ana, ben)                                     // ana: create, invite; ben: join
-	hh.clock.advance(2 * time.Second)                                        // both buckets full again (5)
+	hh.clock.Advance(2 * time.Second)                                        // both buckets full again (5)
 
 	for i := range 5 {
 		hh.say(t, ana, room, fmt.Sprint("burst ", i))
@@ -275,7 +275,7 @@ func TestRequestRate(t *testing.T) {
 	}
 	hh.secret("LEAK")
 	// Half a second later, one token is back.
-	hh.clock.advance(500 * time.Millisecond)
+	hh.clock.Advance(500 * time.Millisecond)
 	hh.say(t, ana, room, "refilled")
 	for i := range 5 {
 		expectText(t, ben, room, fmt.Sprint("burst ", i))
@@ -358,7 +358,7 @@ func TestTokenGuessing(t *testing.T) {
 		t.Fatalf("guesser close code %d, want 1008", code)
 	}
 	// Once the window is over, the address may try again.
-	hh.clock.advance(epchat.DefaultTokenGuessWindow)
+	hh.clock.Advance(epchat.DefaultTokenGuessWindow)
 	again := hh.invite(t, owner, room)
 	second.MustCall("joined", map[string]any{"type": "join", "token": again})
 	owner.Expect("member_joined", room)

@@ -58,7 +58,7 @@ func (b *memBroker) Subscribe(deliver func(room string, msg []byte)) (func(), er
 func TestTwoHubsShareRooms(t *testing.T) {
 	store := epchat.NewMemoryStore()
 	broker := &memBroker{}
-	clk := newFakeClock()
+	clk := newClock()
 	urls := make([]string, 2)
 	for i := range urls {
 		hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(broker), epchat.WithClock(clk))

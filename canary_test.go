@@ -276,12 +276,12 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	keep(nr.Members[1].Token)
 	ben2.MustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
 	carol.MustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
-	th.clock.advance(epchat.DefaultInviteTTL)
+	th.clock.Advance(epchat.DefaultInviteTTL)
 	carol.Conn.Close()
 	th.waitDetached(t, carol.Token)
-	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	th.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	ben2.Expect("member_left", nr.ID)
-	th.clock.advance(epchat.DefaultRoomIdleTimeout + time.Second)
+	th.clock.Advance(epchat.DefaultRoomIdleTimeout + time.Second)
 	ben2.Expect("room_closed", nr.ID)
 
 	// Protocol violations and a client's close, with content in them.
@@ -299,7 +299,7 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	r.CloseCode()
 
 	// Carol forgotten; a room open at shutdown.
-	th.clock.advance(epchat.DefaultUserIdleTimeout)
+	th.clock.Advance(epchat.DefaultUserIdleTimeout)
 	ana.MustCall("joined", map[string]any{"type": "create"})
 	if err := th.Shutdown(ctx); err != nil {
 		t.Fatal(err)

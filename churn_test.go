@@ -61,7 +61,7 @@ func TestChurn(t *testing.T) {
 			case <-stopClock:
 				return
 			case <-tick.C:
-				hh.clock.advance(100 * time.Millisecond)
+				hh.clock.Advance(100 * time.Millisecond)
 			}
 		}
 	})

@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,44 +22,10 @@ import (
 // never a sleep: tests move on as soon as it comes.
 const waitFor = 5 * time.Second
 
-// fakeClock is a Clock whose time moves only when the test says so.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) NewTicker(time.Duration) (<-chan time.Time, func()) {
-	ch := make(chan time.Time)
-	f.mu.Lock()
-	f.tickers = append(f.tickers, ch)
-	f.mu.Unlock()
-	return ch, func() {}
-}
-
-// advance moves the clock by d and runs one sweep at the new time. It
-// returns once that sweep is done: the second tick is only taken by the
-// sweeper after it finished the first.
-func (f *fakeClock) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	now := f.now
-	tickers := f.tickers
-	f.mu.Unlock()
-	for _, ch := range tickers {
-		ch <- now
-		ch <- now
-	}
+// newClock returns a clock that only the test moves, for the Hub's time
+// rules to be tested without sleeping.
+func newClock() *wstest.Clock {
+	return wstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 }
 
 // testHub is a Hub mounted under /chat/ on an httptest server.
@@ -68,7 +33,7 @@ type testHub struct {
 	*epchat.Hub
 	srv   *httptest.Server
 	url   string // ws:// URL of the hub
-	clock *fakeClock
+	clock *wstest.Clock
 	store *epchat.MemoryStore
 }
 
@@ -81,7 +46,7 @@ func newTestHub(t testing.TB, opts ...epchat.Option) *testHub {
 // through wrap, when not nil.
 func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts ...epchat.Option) *testHub {
 	t.Helper()
-	clk := newFakeClock()
+	clk := newClock()
 	store := epchat.NewMemoryStore()
 	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store), epchat.WithNetpoll(!blockingReads())}, opts...)
 	hub, err := epchat.New(opts...)

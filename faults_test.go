@@ -159,13 +159,13 @@ func TestResetMidFrame(t *testing.T) {
 	hh.say(t, ana, room, "after the reset")
 	expectText(t, ben, room, "after the reset")
 	hh.waitDetached(t, off.Token)
-	hh.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	hh.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	for _, c := range []*wstest.Client{ana, ben} {
 		if e := c.Expect("member_left", room); e.Str("member") != off.ID || e.Str("reason") != "disconnected" {
 			t.Fatalf("member_left: %v", e)
 		}
 	}
-	hh.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	hh.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	ana.MustCall("members", map[string]any{"type": "members", "room": room})
 	ana.None()
 	ben.None()
@@ -183,11 +183,11 @@ func TestSilentConnection(t *testing.T) {
 	if !errors.As(err, &status) || status != http.StatusServiceUnavailable {
 		t.Fatalf("second connection while the silent one holds the slot: %v", err)
 	}
-	hh.clock.advance(epchat.DefaultIdentifyTimeout - time.Second)
+	hh.clock.Advance(epchat.DefaultIdentifyTimeout - time.Second)
 	if conns, _ := hh.LiveConns(); conns != 1 {
 		t.Fatal("silent connection closed before the identify timeout")
 	}
-	hh.clock.advance(time.Second)
+	hh.clock.Advance(time.Second)
 	if code := silent.CloseCode(); code != 4000 {
 		t.Fatalf("close code %d, want 4000", code)
 	}
@@ -210,7 +210,7 @@ func TestHalfOpenMember(t *testing.T) {
 	// Ana speaks after every step of the clock, so she is never the one
 	// dropped for silence.
 	tick := func(d time.Duration) {
-		hh.clock.advance(d)
+		hh.clock.Advance(d)
 		ana.MustCall("members", map[string]any{"type": "members", "room": room})
 	}
 	tick(epchat.DefaultPingInterval)
@@ -383,12 +383,12 @@ func TestWriteTimeout(t *testing.T) {
 	// The stuck member's write waits; no other write may be under way as
 	// the clock jumps, or it would look stalled for as long.
 	waitUntil(t, "only the stuck member's write waiting", func() bool { return hh.StalledWrites() == 1 })
-	hh.clock.advance(time.Second) // the first sweep that sees the wait times it
-	hh.clock.advance(timeout - time.Second)
+	hh.clock.Advance(time.Second) // the first sweep that sees the wait times it
+	hh.clock.Advance(timeout - time.Second)
 	if conns, _ := hh.LiveConns(); conns != 3 {
 		t.Fatalf("%d connections a second before the write timeout, want 3", conns)
 	}
-	hh.clock.advance(time.Second)
+	hh.clock.Advance(time.Second)
 	waitUntil(t, "the stuck member dropped", func() bool { conns, _ := hh.LiveConns(); return conns == 2 })
 	if s := hh.Stats(); s.ConnectionsClosed.Slow != 1 {
 		t.Fatalf("closed: %+v, want one slow", s.ConnectionsClosed)

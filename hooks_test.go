@@ -86,7 +86,7 @@ func TestHooksSeeTheLifecycle(t *testing.T) {
 	ana.Expect("member_joined", nr.ID)
 	ben.Conn.Close()
 	th.waitDetached(t, ben.Token)
-	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	th.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	at = th.clock.Now()
 	ana.Expect("member_left", nr.ID)
 	expect("MemberLeft", epchat.MemberEvent{Room: nr.ID, Member: ben.ID, Reason: "disconnected", At: at})
@@ -105,7 +105,7 @@ func TestHooksSeeTheLifecycle(t *testing.T) {
 	r3 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	expect("RoomOpened", epchat.RoomEvent{Room: r3, Reason: "create", Members: 1, At: at})
 	expect("MemberJoined", epchat.MemberEvent{Room: r3, Member: ana.ID, Reason: "create", At: at})
-	th.clock.advance(epchat.DefaultRoomIdleTimeout + time.Second)
+	th.clock.Advance(epchat.DefaultRoomIdleTimeout + time.Second)
 	ana.Expect("room_closed", r3)
 	expect("RoomClosed", epchat.RoomEvent{Room: r3, Reason: "idle", Members: 1, At: th.clock.Now()})
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -336,9 +337,9 @@ func TestInviteRules(t *testing.T) {
 	}
 	// Expired after the invite TTL, not before.
 	late := invite()
-	th.clock.advance(epchat.DefaultInviteTTL - time.Millisecond)
+	th.clock.Advance(epchat.DefaultInviteTTL - time.Millisecond)
 	early := invite()
-	th.clock.advance(time.Millisecond)
+	th.clock.Advance(time.Millisecond)
 	if e := cid.Call(map[string]any{"type": "join", "token": late}); e.Str("code") != "invite_invalid" {
 		t.Fatalf("expired invite: %v", e)
 	}
@@ -360,6 +361,157 @@ func TestInviteRules(t *testing.T) {
 		t.Fatalf("owner redeeming own invite: %v", e)
 	}
 	dan.MustCall("joined", map[string]any{"type": "join", "token": tok})
+}
+
+// TestWelcomeTellsLimits checks that welcome tells the limits a client
+// runs into, new or returning, and that they are the limits applied: a
+// text of max_message bytes is sent and one byte more is too_large; a room
+// seats max_members and no more.
+func TestWelcomeTellsLimits(t *testing.T) {
+	tests := []struct {
+		name       string
+		opts       []epchat.Option
+		maxMessage int
+		maxMembers int
+	}{
+		{
+			name:       "defaults",
+			maxMessage: epchat.DefaultMaxMessageSize,
+			maxMembers: epchat.DefaultMaxMembers,
+		},
+		{
+			name:       "set by options",
+			opts:       []epchat.Option{epchat.WithMaxMessageSize(100), epchat.WithMaxMembers(3)},
+			maxMessage: 100,
+			maxMembers: 3,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := newTestHub(t, tt.opts...)
+			want := map[string]any{"max_message": float64(tt.maxMessage), "max_members": float64(tt.maxMembers)}
+			ana := wstest.Dial(t, th.url)
+			if got := ana.Hello("Ana")["limits"]; !reflect.DeepEqual(got, want) {
+				t.Fatalf("welcome limits = %v, want %v", got, want)
+			}
+			again := wstest.Dial(t, th.url)
+			w := again.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+			if got := w["limits"]; !reflect.DeepEqual(got, want) {
+				t.Fatalf("welcome limits on return = %v, want %v", got, want)
+			}
+
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", tt.maxMessage)})
+			if e := ana.Call(map[string]any{"type": "send", "room": room, "text": strings.Repeat("x", tt.maxMessage+1)}); e.Str("code") != "too_large" {
+				t.Fatalf("a text of max_message+1 bytes: %v", e)
+			}
+			for i := 1; i < tt.maxMembers; i++ {
+				tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+				th.client(t, fmt.Sprintf("M%d", i)).MustCall("joined", map[string]any{"type": "join", "token": tok})
+			}
+			if e := ana.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "room_full" {
+				t.Fatalf("invite with max_members seated: %v", e)
+			}
+		})
+	}
+}
+
+// TestInviteTellsServerTime checks that an invite reply carries the
+// server's clock, from which expires is the invite TTL away, so that a
+// client can count down without trusting its own clock.
+func TestInviteTellsServerTime(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []epchat.Option
+		ttl  time.Duration
+	}{
+		{
+			name: "default TTL",
+			ttl:  epchat.DefaultInviteTTL,
+		},
+		{
+			name: "TTL set by option",
+			opts: []epchat.Option{epchat.WithInviteTTL(90 * time.Second)},
+			ttl:  90 * time.Second,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := newTestHub(t, append(tt.opts, quiet)...)
+			ana := th.client(t, "Ana")
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			// The Hub's clock is not the machine's (newClock), and moves
+			// while the machine's does not; 7 minutes keep the room open.
+			for _, step := range []time.Duration{0, 7 * time.Minute} {
+				th.clock.Advance(step)
+				inv := ana.MustCall("invite", map[string]any{"type": "invite", "room": room})
+				now := th.clock.Now()
+				if inv.Num("now") != now.UnixMilli() || inv.Num("expires") != now.Add(tt.ttl).UnixMilli() {
+					t.Fatalf("invite at %v: now %d, expires %d; want %d and %d", now, inv.Num("now"), inv.Num("expires"), now.UnixMilli(), now.Add(tt.ttl).UnixMilli())
+				}
+			}
+		})
+	}
+}
+
+// TestRefusedJoinKeepsInvite checks what PROTOCOL.md promises: a join
+// refused with room_full, already_member or too_many_rooms does not spend
+// the invite, which seats its holder once the cause is gone.
+func TestRefusedJoinKeepsInvite(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []epchat.Option
+		code string
+		// refuse makes ben's join with tok refused, and returns what
+		// lifts the refusal.
+		refuse func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) (lift func())
+	}{
+		{
+			name: "room_full",
+			opts: []epchat.Option{epchat.WithMaxMembers(2)},
+			code: "room_full",
+			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+				cid := th.client(t, "Cid")
+				seat := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+				cid.MustCall("joined", map[string]any{"type": "join", "token": seat})
+				return func() { cid.MustCall("ok", map[string]any{"type": "leave", "room": room}) }
+			},
+		},
+		{
+			name: "already_member",
+			code: "already_member",
+			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+				seat := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+				ben.MustCall("joined", map[string]any{"type": "join", "token": seat})
+				return func() { ben.MustCall("ok", map[string]any{"type": "leave", "room": room}) }
+			},
+		},
+		{
+			name: "too_many_rooms",
+			opts: []epchat.Option{epchat.WithMaxRoomsPerUser(1)},
+			code: "too_many_rooms",
+			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+				own := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+				return func() { ben.MustCall("ok", map[string]any{"type": "leave", "room": own}) }
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := newTestHub(t, tt.opts...)
+			ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+			lift := tt.refuse(t, th, ana, ben, room)
+			if e := ben.Call(map[string]any{"type": "join", "token": tok}); e.Str("code") != tt.code {
+				t.Fatalf("join: %v, want %s", e, tt.code)
+			}
+			lift()
+			if e := ben.Call(map[string]any{"type": "join", "token": tok}); e.Type() != "joined" || e.Str("room") != room {
+				t.Fatalf("join with the same invite once the cause is gone: %v", e)
+			}
+		})
+	}
 }
 
 // A room never exceeds its limit and a token works once, whatever the race.
@@ -440,12 +592,12 @@ func TestRoomIdleClose(t *testing.T) {
 	th := newTestHub(t, quiet)
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
-	th.clock.advance(9 * time.Minute)
+	th.clock.Advance(9 * time.Minute)
 	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
 	ben.Expect("message", room)
-	th.clock.advance(9 * time.Minute) // 9 minutes after the last message
+	th.clock.Advance(9 * time.Minute) // 9 minutes after the last message
 	ben.MustCall("members", map[string]any{"type": "members", "room": room})
-	th.clock.advance(time.Minute + time.Second)
+	th.clock.Advance(time.Minute + time.Second)
 	for _, c := range []*wstest.Client{ana, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 			t.Fatalf("room_closed: %v", e)
@@ -461,7 +613,7 @@ func TestReconnectWithinGrace(t *testing.T) {
 	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
 	room := th.room(t, ana, ben)
 	ben.Conn.Close() // a page reload
-	th.clock.advance(epchat.DefaultReconnectGrace - time.Second)
+	th.clock.Advance(epchat.DefaultReconnectGrace - time.Second)
 
 	back := wstest.Dial(t, th.url)
 	w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
@@ -475,7 +627,7 @@ func TestReconnectWithinGrace(t *testing.T) {
 	if r, _ := rooms[0].(map[string]any); r["room"] != room || r["owner"] != ana.ID {
 		t.Fatalf("resume room: %v", rooms[0])
 	}
-	th.clock.advance(2 * epchat.DefaultReconnectGrace) // the grace no longer matters
+	th.clock.Advance(2 * epchat.DefaultReconnectGrace) // the grace no longer matters
 	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "welcome back"})
 	if e := back.Expect("message", room); e.Str("text") != "welcome back" {
 		t.Fatalf("message after resume: %v", e)
@@ -489,7 +641,7 @@ func TestSeatsFreedAfterGrace(t *testing.T) {
 	room := th.room(t, ana, ben)
 	ana.Conn.Close()
 	th.waitDetached(t, ana.Token)
-	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	th.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	e := ben.Expect("member_left", room)
 	if e.Str("member") != ana.ID || e.Str("reason") != "disconnected" {
 		t.Fatalf("member_left: %v", e)
@@ -510,13 +662,13 @@ func TestUserForgottenAfterIdle(t *testing.T) {
 	ana := th.client(t, "Ana")
 	ana.Conn.Close()
 	th.waitDetached(t, ana.Token)
-	th.clock.advance(epchat.DefaultUserIdleTimeout - time.Minute)
+	th.clock.Advance(epchat.DefaultUserIdleTimeout - time.Minute)
 	back := wstest.Dial(t, th.url)
 	back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	back.Conn.Close()
 	th.waitDetached(t, ana.Token)
 	// Disconnected again, idle for the full timeout: forgotten.
-	th.clock.advance(epchat.DefaultUserIdleTimeout + time.Minute)
+	th.clock.Advance(epchat.DefaultUserIdleTimeout + time.Minute)
 	again := wstest.Dial(t, th.url)
 	if e := again.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
 		t.Fatalf("forgotten token: %v", e)
@@ -529,14 +681,14 @@ func TestKeepalive(t *testing.T) {
 	room := th.room(t, ana, ben)
 	ben.NoPong.Store(true)
 	// Both silent for the ping interval: both are pinged; Ana answers.
-	th.clock.advance(epchat.DefaultPingInterval)
+	th.clock.Advance(epchat.DefaultPingInterval)
 	ana.MustCall("members", map[string]any{"type": "members", "room": room})
-	th.clock.advance(epchat.DefaultPongTimeout)
+	th.clock.Advance(epchat.DefaultPongTimeout)
 	if code := ben.CloseCode(); code != 4002 {
 		t.Fatalf("close code %d, want 4002", code)
 	}
 	th.waitDetached(t, ben.Token)
-	th.clock.advance(time.Second) // the grace (0) runs out
+	th.clock.Advance(time.Second) // the grace (0) runs out
 	if e := ana.Expect("member_left", room); e.Str("member") != ben.ID {
 		t.Fatalf("member_left: %v", e)
 	}
@@ -550,7 +702,7 @@ func TestIdentifyTimeout(t *testing.T) {
 	if e := c.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
-	th.clock.advance(epchat.DefaultIdentifyTimeout)
+	th.clock.Advance(epchat.DefaultIdentifyTimeout)
 	if code := c.CloseCode(); code != 4000 {
 		t.Fatalf("close code %d, want 4000", code)
 	}

@@ -28,7 +28,8 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.BadRequest, "")
 		return
 	}
-	tok, err := h.createInvite(ctx, req.Room, c.user, false, h.clock.Now(), h.cfg.inviteTTL)
+	now := h.clock.Now()
+	tok, err := h.createInvite(ctx, req.Room, c.user, false, now, h.cfg.inviteTTL)
 	if err != nil {
 		if errors.Is(err, ErrForbidden) {
 			// The Store refuses anyone but the owner; a stranger must
@@ -40,7 +41,9 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 		c.replyError(req.ID, h.codeOf(c, "invite", err), req.Room)
 		return
 	}
-	c.reply(wire.Invite(nil, req.ID, req.Room, tok.Token, tok.ExpiresAt.UnixMilli()))
+	// now lets the client count down to expires on the server's clock,
+	// whatever its own says.
+	c.reply(wire.Invite(nil, req.ID, req.Room, tok.Token, tok.ExpiresAt.UnixMilli(), now.UnixMilli()))
 	h.log.Debug("invite made", "room", req.Room, "by", c.user)
 }
 

@@ -815,7 +815,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	if token == "" {
 		h.stats.usersResumed.Add(1)
 	}
-	c.reply(wire.Welcome(nil, req.ID, wire.Member{ID: u.ID, Nickname: u.Nickname}, token, rooms))
+	c.reply(wire.Welcome(nil, req.ID, wire.Member{ID: u.ID, Nickname: u.Nickname}, token, rooms, wire.Limits{MaxMessage: h.cfg.maxMessageSize, MaxMembers: h.cfg.maxMembers}))
 	unlock()
 	h.log.Debug("identified", "conn", c.id, "user", u.ID, "resumed", token == "", "rooms", len(rooms))
 }

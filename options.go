@@ -179,7 +179,8 @@ func WithRoomIdleTimeout(d time.Duration) Option { return func(c *config) { c.ro
 
 // WithUserIdleTimeout sets how long a user with no connection and no
 // activity is remembered; after it, the session token stops working.
-// Default: 5 days.
+// Default: 5 days. Idle users are looked for at most once a minute, so a
+// user may be remembered up to a minute past the timeout.
 func WithUserIdleTimeout(d time.Duration) Option { return func(c *config) { c.userIdle = d } }
 
 // WithReconnectGrace sets how long a user whose last connection dropped

@@ -35,17 +35,17 @@ func TestWithRoomIdleTimeout(t *testing.T) {
 			room := th.room(t, ana, ben)
 			// A message halfway restarts the count: the room is idle from
 			// there, not from its creation.
-			th.clock.advance(tt.idle / 2)
+			th.clock.Advance(tt.idle / 2)
 			ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
 			ben.Expect("message", room)
 
-			th.clock.advance(tt.idle - time.Second)
+			th.clock.Advance(tt.idle - time.Second)
 			ben.MustCall("members", map[string]any{"type": "members", "room": room})
 			ana.None()
 
 			// The sweep runs every second, so the room closes within a
 			// second after the timeout.
-			th.clock.advance(2 * time.Second)
+			th.clock.Advance(2 * time.Second)
 			for _, c := range []*wstest.Client{ana, ben} {
 				if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 					t.Fatalf("room_closed: %v", e)
@@ -84,14 +84,14 @@ func TestWithUserIdleTimeout(t *testing.T) {
 				th.waitDetached(t, c.Token)
 			}
 
-			th.clock.advance(tt.idle - time.Minute)
+			th.clock.Advance(tt.idle - time.Minute)
 			back := wstest.Dial(t, th.url)
 			w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 			if you, _ := w["you"].(map[string]any); you["id"] != ana.ID {
 				t.Fatalf("resumed as %v, want %s", w, ana.ID)
 			}
 
-			th.clock.advance(2 * time.Minute)
+			th.clock.Advance(2 * time.Minute)
 			again := wstest.Dial(t, th.url)
 			if e := again.Call(map[string]any{"type": "hello", "token": ben.Token}); e.Str("code") != "session_invalid" {
 				t.Fatalf("hello %v after %v idle: %v", ben.ID, tt.idle+time.Minute, e)
@@ -127,10 +127,10 @@ func TestWithIdentifyTimeout(t *testing.T) {
 				}
 			}
 			notIdentified("at once")
-			th.clock.advance(tt.timeout - time.Second)
+			th.clock.Advance(tt.timeout - time.Second)
 			notIdentified(fmt.Sprintf("%v after connecting", tt.timeout-time.Second))
 
-			th.clock.advance(time.Second)
+			th.clock.Advance(time.Second)
 			if code := c.CloseCode(); code != 4000 {
 				t.Fatalf("close code %d, want 4000", code)
 			}

@@ -83,7 +83,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	// An invite that expires, and a room whose last member leaves.
 	r2 := cid.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	cid.MustCall("invite", map[string]any{"type": "invite", "room": r2})
-	th.clock.advance(epchat.DefaultInviteTTL)
+	th.clock.Advance(epchat.DefaultInviteTTL)
 	cid.MustCall("ok", map[string]any{"type": "leave", "room": r2})
 
 	// A room opened by the host; a member who does not come back within
@@ -100,7 +100,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	ben.Expect("member_joined", nr.ID)
 	cid.Conn.Close()
 	th.waitDetached(t, cid.Token)
-	th.clock.advance(epchat.DefaultReconnectGrace + time.Second)
+	th.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	ana.Expect("member_left", nr.ID)
 	ben.Expect("member_left", nr.ID)
 	ben.Conn.Close()
@@ -125,7 +125,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	if out := after.BytesOut - before.BytesOut; out < 1000 || out > 2000 {
 		t.Errorf("a 1000-byte message to one member moved BytesOut by %d", out)
 	}
-	th.clock.advance(epchat.DefaultRoomIdleTimeout + time.Second)
+	th.clock.Advance(epchat.DefaultRoomIdleTimeout + time.Second)
 	ana.Expect("room_closed", nr.ID)
 	back.Expect("room_closed", nr.ID)
 
@@ -134,7 +134,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	if e := dave.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
-	th.clock.advance(epchat.DefaultIdentifyTimeout)
+	th.clock.Advance(epchat.DefaultIdentifyTimeout)
 	if code := dave.CloseCode(); code != 4000 {
 		t.Fatalf("identify timeout: close %d", code)
 	}
@@ -149,7 +149,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	})
 
 	// Cid, gone for the user idle timeout, is forgotten.
-	th.clock.advance(epchat.DefaultUserIdleTimeout)
+	th.clock.Advance(epchat.DefaultUserIdleTimeout)
 	mid := th.Stats()
 	want := epchat.Stats{
 		Connections:       2,

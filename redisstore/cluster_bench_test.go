@@ -95,7 +95,7 @@ func BenchmarkClusterFanout(b *testing.B) {
 		for _, window := range []int{1, 32} {
 			b.Run(fmt.Sprintf("%s/window=%d", setup.name, window), func(b *testing.B) {
 				prefix := freshPrefix()
-				clk := &clusterClock{now: t0}
+				clk := wstest.NewClock(t0)
 				procs := make([]*hubProc, setup.hubs)
 				for i := range procs {
 					procs[i] = startHubProc(b, string(rune('a'+i)), prefix, clk, setup.broker)

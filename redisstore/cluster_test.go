@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,58 +21,6 @@ import (
 // the protocol over real WebSockets. Both Hubs run on one clock that only
 // the test moves, and the test beats the Stores' heartbeats with it.
 
-// clusterClock is an epchat.Clock shared by the Hubs of a deployment: one
-// time for all, and the sweepers' tickers, which the test drives. A dead
-// process's ticker is no longer driven: its sweeper stands still.
-type clusterClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []*clusterTicker
-}
-
-type clusterTicker struct {
-	ch   chan time.Time
-	dead atomic.Bool
-}
-
-func (c *clusterClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clusterClock) NewTicker(time.Duration) (<-chan time.Time, func()) {
-	tk := &clusterTicker{ch: make(chan time.Time)}
-	c.mu.Lock()
-	c.tickers = append(c.tickers, tk)
-	c.mu.Unlock()
-	return tk.ch, func() {}
-}
-
-// last returns the ticker made last.
-func (c *clusterClock) last() *clusterTicker {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.tickers[len(c.tickers)-1]
-}
-
-// advance moves the clock by d and returns once every live Hub has swept
-// at the new time: a sweeper takes its second tick only after the first
-// sweep is done. What the sweeps published has then reached Redis.
-func (c *clusterClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now, tickers := c.now, c.tickers
-	c.mu.Unlock()
-	for _, tk := range tickers {
-		if tk.dead.Load() {
-			continue
-		}
-		tk.ch <- now
-		tk.ch <- now
-	}
-}
-
 // hubProc is one Hub process of the deployment.
 type hubProc struct {
 	name   string
@@ -82,17 +29,17 @@ type hubProc struct {
 	store  *Store
 	srv    *httptest.Server
 	url    string
-	ticker *clusterTicker
-	clock  *clusterClock
+	ticker *wstest.Ticker
+	clock  *wstest.Clock
 	dead   bool
 }
 
 // startCluster starts n Hub processes of one deployment on one clock; each
 // has beaten its heartbeat once.
-func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *clusterClock) {
+func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *wstest.Clock) {
 	t.Helper()
 	prefix := freshPrefix()
-	clk := &clusterClock{now: t0}
+	clk := wstest.NewClock(t0)
 	procs := make([]*hubProc, n)
 	for i := range procs {
 		procs[i] = startHubProc(t, string(rune('a'+i)), prefix, clk, true, opts...)
@@ -102,7 +49,7 @@ func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *clus
 
 // startHubProc starts a process of the deployment prefix; without a
 // broker it takes itself for the only one.
-func startHubProc(t testing.TB, name, prefix string, clk *clusterClock, withBroker bool, opts ...epchat.Option) *hubProc {
+func startHubProc(t testing.TB, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
 	rdb := newClient(t)
 	store := newStoreOn(t, rdb, prefix)
@@ -125,7 +72,7 @@ func startHubProc(t testing.TB, name, prefix string, clk *clusterClock, withBrok
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &hubProc{name: name, hub: hub, rdb: rdb, store: store, ticker: clk.last(), clock: clk}
+	p := &hubProc{name: name, hub: hub, rdb: rdb, store: store, ticker: clk.LastTicker(), clock: clk}
 	p.srv = httptest.NewServer(http.StripPrefix("/chat", hub))
 	p.url = "ws" + strings.TrimPrefix(p.srv.URL, "http") + "/chat/"
 	t.Cleanup(func() {
@@ -155,7 +102,7 @@ func (p *hubProc) beat(t testing.TB) {
 // process.
 func (p *hubProc) kill(clients ...*wstest.Client) {
 	p.dead = true
-	p.ticker.dead.Store(true)
+	p.ticker.Hold()
 	p.rdb.Close()
 	p.srv.Listener.Close()
 	for _, c := range clients {
@@ -317,9 +264,9 @@ func TestClusterIdleClose(t *testing.T) {
 	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	seat(t, ben, invite(t, ann, room), room, ann)
 
-	clk.advance(10*time.Minute - time.Second)
+	clk.Advance(10*time.Minute - time.Second)
 	ben.None()
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	for _, c := range []*wstest.Client{ann, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 			t.Fatalf("room_closed: %v; want reason idle", e)
@@ -350,14 +297,14 @@ func TestClusterProcessDeath(t *testing.T) {
 	b.kill(ben)
 	// a beats every 5 s; b's last heartbeat was at t0.
 	for range 4 {
-		clk.advance(5 * time.Second)
+		clk.Advance(5 * time.Second)
 		a.beat(t)
 	}
-	clk.advance(grace - 20*time.Second - time.Millisecond)
+	clk.Advance(grace - 20*time.Second - time.Millisecond)
 	if e := ann.Call(map[string]any{"type": "invite", "room": room}); e.Str("code") != "room_full" {
 		t.Fatalf("invite within the grace after b died: %v; want room_full (ben keeps his seat)", e)
 	}
-	clk.advance(2 * time.Millisecond)
+	clk.Advance(2 * time.Millisecond)
 	if e := ann.Expect("member_left", room); e.Str("member") != ben.ID || e.Str("reason") != "disconnected" {
 		t.Fatalf("ann saw %v; want ben leaving, disconnected", e)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,43 +22,10 @@ import (
 // waitFor bounds every wait for the network; it is not a timed assertion.
 const waitFor = 10 * time.Second
 
-type testClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	tickers []chan time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) NewTicker(time.Duration) (<-chan time.Time, func()) {
-	ch := make(chan time.Time)
-	c.mu.Lock()
-	c.tickers = append(c.tickers, ch)
-	c.mu.Unlock()
-	return ch, func() {}
-}
-
-// advance moves the clock by d and waits until the Hub's sweeper has swept
-// at the new time (it takes the second tick only after the first sweep).
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now, tickers := c.now, c.tickers
-	c.mu.Unlock()
-	for _, ch := range tickers {
-		ch <- now
-		ch <- now
-	}
-}
-
 type process struct {
 	hub   *epchat.Hub
 	store *Store
-	clock *testClock
+	clock *wstest.Clock
 	url   string
 }
 
@@ -67,7 +33,7 @@ func startProcess(t *testing.T, prefix string) *process {
 	t.Helper()
 	p := &process{
 		store: newStoreOn(t, newClient(t), prefix),
-		clock: &testClock{now: t0},
+		clock: wstest.NewClock(t0),
 	}
 	hub, err := epchat.New(
 		epchat.WithStore(p.store),
@@ -136,9 +102,9 @@ func TestHubsShareRules(t *testing.T) {
 	}
 
 	// b dies: no more heartbeats, and its clock and sweeper stand still.
-	a.clock.advance(20 * time.Second)
+	a.clock.Advance(20 * time.Second)
 	a.heartbeat(t) // b's heartbeat is 20 s old: reaped
-	a.clock.advance(grace - 20*time.Second + time.Millisecond)
+	a.clock.Advance(grace - 20*time.Second + time.Millisecond)
 	left := ann.Expect("member_left", room)
 	if left["member"] != bob.ID || left["reason"] != "disconnected" {
 		t.Fatalf("ann saw %v; want bob leaving, disconnected", left)

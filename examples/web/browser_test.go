@@ -23,6 +23,7 @@ import (
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/examples/web"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // These tests drive a real headless Chromium (Debian's, found at
@@ -644,7 +645,7 @@ func assertUnseen(t *testing.T, cp *capture, secrets []secret) {
 // clear notice; the owner's countdown ends; a room nobody writes in closes.
 // The Hub runs on a manual clock, so time passes without sleeping.
 func TestInvites(t *testing.T) {
-	clock := newManualClock()
+	clock := wstest.NewClock(time.Now())
 	h := newHarness(t, epchat.WithClock(clock))
 	ana, ben, cleo := h.person("Ana"), h.person("Ben"), h.person("Cleo")
 	ana.open(h.srv.URL)
@@ -737,6 +738,138 @@ func TestInvites(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServerLimits shows the page going by the limits the server tells in
+// welcome rather than the defaults: a room's seats, and the longest message,
+// which the page works out after encryption. The server takes texts of 600
+// bytes; sealed, a text travels as base64url(iv 12 || {"v":1,"body":"…"} ||
+// tag 16), so the longest body the page may send is 600*3/4 - 28 - 17 = 405
+// bytes of UTF-8. A page that went by the default 16 KiB, or compared the
+// text itself with 600, would send the longer ones and get too_large.
+func TestServerLimits(t *testing.T) {
+	const maxMessage = 600
+	h := newHarness(t, epchat.WithMaxMessageSize(maxMessage), epchat.WithMaxMembers(3))
+	ana := h.person("Ana")
+	ana.open(h.srv.URL)
+	ana.nickname("Ana")
+	ana.createRoom()
+	if got := ana.text("#member-count"); got != "· 1 of 3" {
+		t.Errorf("member count = %q, want the server's 3 seats", got)
+	}
+
+	longest := maxMessage*3/4 - 12 - 16 - len(`{"v":1,"body":""}`)
+	tests := []struct {
+		name string
+		text string
+		fits bool
+	}{
+		{
+			name: "the longest that fits",
+			text: strings.Repeat("x", longest),
+			fits: true,
+		},
+		{
+			name: "one byte more",
+			text: strings.Repeat("x", longest+1),
+			fits: false,
+		},
+		{
+			name: "two-byte characters that fit",
+			text: strings.Repeat("é", (longest-1)/2) + "x",
+			fits: true,
+		},
+		{
+			name: "two-byte characters one byte over",
+			text: strings.Repeat("é", (longest+1)/2),
+			fits: false,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.hub.Stats()
+			ana.run("paste a message",
+				chromedp.Focus(chromedp.ID("composer-input")),
+				chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+					_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: tt.text})
+					return err
+				}),
+			)
+			shown := eval[bool](ana, `!document.getElementById('composer-limit').hidden && document.getElementById('composer-input').getAttribute('aria-invalid') === 'true'`)
+			if shown == tt.fits {
+				t.Errorf("%d bytes: too-long warning shown = %v before sending, want %v", len(tt.text), shown, !tt.fits)
+			}
+			ana.run("send", pressEnter())
+			if tt.fits {
+				ana.waitMessage("Ana", tt.text)
+				ana.wait("the composer emptied", `document.getElementById('composer-input').value === '' && document.getElementById('composer-limit').hidden`)
+				return
+			}
+			ana.wait("the refusal", `document.querySelector('#notices .notice[data-code="too_large"]') !== null`)
+			if got := eval[string](ana, `document.getElementById('composer-input').value`); got != tt.text {
+				t.Errorf("composer holds %d bytes after the refusal, want the %d bytes typed", len(got), len(tt.text))
+			}
+			after := h.hub.Stats()
+			if after.Messages != before.Messages || after.Errors["too_large"] != before.Errors["too_large"] {
+				t.Errorf("the page sent a text too long for the server: messages %d -> %d, too_large %d -> %d",
+					before.Messages, after.Messages, before.Errors["too_large"], after.Errors["too_large"])
+			}
+			ana.run("dismiss", chromedp.Click(chromedp.CSS(`#notices .notice[data-code="too_large"] .dismiss`)))
+			eval[bool](ana, `(() => { const c = document.getElementById('composer-input'); c.value = ''; return c.dispatchEvent(new Event('input')); })()`)
+			ana.wait("the warning gone", `document.getElementById('composer-limit').hidden`)
+		})
+	}
+	if got := len(ana.messages()); got != 2 {
+		t.Errorf("Ana sees %d messages, want the 2 that fit", got)
+	}
+}
+
+// TestInviteCountdownOnServerClock shows the invite countdown running on
+// the server's clock, set hours apart from the browser's: the page counts
+// from the now of the invite reply, not from its own clock, which would
+// show the invite expired (server behind) or hours long (server ahead).
+func TestInviteCountdownOnServerClock(t *testing.T) {
+	tests := []struct {
+		name string
+		skew time.Duration
+	}{
+		{
+			name: "server behind",
+			skew: -3 * time.Hour,
+		},
+		{
+			name: "server ahead",
+			skew: 3 * time.Hour,
+		},
+	}
+	const fresh = `/^(4:[0-5][0-9]|5:00)$/.test(document.getElementById('invite-countdown')?.textContent ?? '') && !document.getElementById('invite-panel').classList.contains('expired')`
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := wstest.NewClock(time.Now().Add(tt.skew))
+			h := newHarness(t, epchat.WithClock(clock))
+			ana := h.person("Ana")
+			ana.open(h.srv.URL)
+			ana.nickname("Ana")
+			ana.createRoom()
+			ana.invite()
+			ana.wait("a five-minute countdown", fresh)
+
+			// The server's clock moves on, the browser's does not: a new
+			// invite still counts down from five minutes.
+			clock.Advance(4 * time.Minute)
+			ana.invite()
+			ana.wait("a five-minute countdown after the server's clock moved", fresh)
+
+			// What the page learns of the server's time (here from the
+			// reply to a message) moves the countdown too.
+			clock.Advance(4 * time.Minute)
+			ana.say("Still there?")
+			ana.wait("the countdown at one minute", `/^(0:5[0-9]|1:00)$/.test(document.getElementById('invite-countdown')?.textContent ?? '')`)
+			clock.Advance(time.Minute)
+			ana.say("Anyone?")
+			ana.wait("the invite expired", `document.getElementById('invite-panel').classList.contains('expired')`)
+		})
+	}
 }
 
 // TestReconnect follows a member's connection: a reload keeps the seat,

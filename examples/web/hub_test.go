@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,36 +21,4 @@ func newHub(t *testing.T, opts ...epchat.Option) *epchat.Hub {
 		hub.Shutdown(ctx) // an error here means a test shut it down already
 	})
 	return hub
-}
-
-// manualClock is an epchat.Clock that moves only when told, and ticks the
-// Hub's sweeper once each time it moves.
-type manualClock struct {
-	mu   sync.Mutex
-	now  time.Time
-	tick chan time.Time
-}
-
-func newManualClock() *manualClock {
-	return &manualClock{now: time.Now(), tick: make(chan time.Time)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) NewTicker(time.Duration) (<-chan time.Time, func()) {
-	return c.tick, func() {}
-}
-
-// Advance moves the clock by d and hands the sweeper one tick, returning
-// once the sweeper has taken it.
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
-	c.tick <- now
 }

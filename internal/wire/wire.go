@@ -86,9 +86,16 @@ type RoomState struct {
 	Members []Member
 }
 
+// Limits are the server's limits that a client needs to know before it
+// hits them, told in welcome.
+type Limits struct {
+	MaxMessage int // the longest text or data, in bytes
+	MaxMembers int // the seats of a room, the owner's included
+}
+
 // Welcome appends a welcome event. token is omitted when empty.
-func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState) []byte {
-	dst = begin(dst, "welcome", id, 64+len(you.ID)+len(you.Nickname)+len(token)+len(rooms)*(64+10*48))
+func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState, lim Limits) []byte {
+	dst = begin(dst, "welcome", id, 112+len(you.ID)+len(you.Nickname)+len(token)+len(rooms)*(64+10*48))
 	dst = append(dst, `,"you":`...)
 	dst = member(dst, you)
 	if token != "" {
@@ -103,7 +110,10 @@ func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState)
 		dst = roomState(dst, r, true)
 		dst = append(dst, '}')
 	}
-	return append(dst, "]}"...)
+	dst = append(dst, `],"limits":{"max_message":`...)
+	dst = strconv.AppendInt(dst, int64(lim.MaxMessage), 10)
+	dst = inum(dst, "max_members", int64(lim.MaxMembers))
+	return append(dst, "}}"...)
 }
 
 // State appends a joined or members event (typ names which).
@@ -132,12 +142,14 @@ func roomState(dst []byte, r RoomState, first bool) []byte {
 	return append(dst, ']')
 }
 
-// Invite appends the reply to an invite request.
-func Invite(dst []byte, id, room, token string, expires int64) []byte {
-	dst = begin(dst, "invite", id, 64+len(room)+len(token))
+// Invite appends the reply to an invite request: the invite expires at
+// expires, and the server's clock read now when it was made.
+func Invite(dst []byte, id, room, token string, expires, now int64) []byte {
+	dst = begin(dst, "invite", id, 80+len(room)+len(token))
 	dst = str(dst, "room", room)
 	dst = str(dst, "token", token)
 	dst = inum(dst, "expires", expires)
+	dst = inum(dst, "now", now)
 	return append(dst, '}')
 }
 

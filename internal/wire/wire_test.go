@@ -60,10 +60,10 @@ func TestQuoteIsValidJSON(t *testing.T) {
 func TestEventsAreJSON(t *testing.T) {
 	st := RoomState{Room: "r", Owner: "a", Seq: 3, Members: []Member{{ID: "a", Nickname: "Ana"}, {ID: "b", Nickname: `B"en`}}}
 	events := [][]byte{
-		Welcome(nil, "1", Member{ID: "a", Nickname: "Ana"}, "tok", []RoomState{st, st}),
-		Welcome(nil, "", Member{ID: "a", Nickname: "Ana"}, "", nil),
+		Welcome(nil, "1", Member{ID: "a", Nickname: "Ana"}, "tok", []RoomState{st, st}, Limits{MaxMessage: 16384, MaxMembers: 10}),
+		Welcome(nil, "", Member{ID: "a", Nickname: "Ana"}, "", nil, Limits{MaxMessage: 1, MaxMembers: 1}),
 		State(nil, "joined", "2", st),
-		Invite(nil, "3", "r", "tok", 123),
+		Invite(nil, "3", "r", "tok", 300123, 123),
 		Sent(nil, "4", "r", 5, 6),
 		OK(nil, "5"),
 		Error(nil, "6", NotFound, "r"),
@@ -84,6 +84,14 @@ func TestEventsAreJSON(t *testing.T) {
 	json.Unmarshal(events[0], &w)
 	if rooms, _ := w["rooms"].([]any); len(rooms) != 2 || w["token"] != "tok" {
 		t.Errorf("welcome: %v", w)
+	}
+	if lim, _ := w["limits"].(map[string]any); lim["max_message"] != 16384.0 || lim["max_members"] != 10.0 || len(lim) != 2 {
+		t.Errorf("welcome limits: %v", w["limits"])
+	}
+	var inv map[string]any
+	json.Unmarshal(events[3], &inv)
+	if inv["expires"] != 300123.0 || inv["now"] != 123.0 {
+		t.Errorf("invite: %v", inv)
 	}
 }
 

@@ -6,7 +6,8 @@
 // valid UTF-8 JSON), answers pings as browsers do unless told not to,
 // queues the events it reads and records the close code it receives.
 // Waits for events are bounded by Wait: a deadline for failure, never a
-// sleep. It depends on the standard library and gobwas/ws only, and lives
+// sleep. Clock is the Hubs' clock that only the test moves, for the time
+// rules. It depends on the standard library and gobwas/ws only, and lives
 // under internal/ so that no code outside epchat can import it.
 package wstest
 

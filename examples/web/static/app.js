@@ -4,14 +4,15 @@
 
 import {
   exportKey, hasCrypto, historyAD, importKey, isKeyText, messageAD, newRoomKey,
-  open, plainBudget, safetyCode, seal, utf8Length,
+  open, plainBudget, safetyCode, seal, sealedLength, utf8Length,
 } from './crypto.js';
 import { Connection, ProtocolError } from './client.js';
 import { hue, initial, roomName } from './words.js';
 
-// MAX_TEXT is the Hub's default MaxMessageSize: the longest `text` or
-// `data` it relays.
-const MAX_TEXT = 16 * 1024;
+// DEFAULT_LIMITS are the Hub's defaults, for a server whose welcome does
+// not tell its limits: max_message is the longest `text` or `data` it
+// relays, in bytes; max_members the seats of a room.
+const DEFAULT_LIMITS = { max_message: 16 * 1024, max_members: 10 };
 // LOG_CAP bounds the conversation a tab keeps per room, and so the history
 // an owner passes on.
 const LOG_CAP = 500;
@@ -72,6 +73,7 @@ const S = {
   rooms: new Map(), // room id -> room (see newRoom)
   active: null, // id of the room on screen
   clockOffset: null, // estimate of server clock minus ours, in ms
+  limits: DEFAULT_LIMITS, // the server's, as told in welcome
   names: new Map(), // member id -> last nickname seen
   joining: false, // a join request is in flight
   early: [], // events for an unknown room that came while joining
@@ -228,6 +230,11 @@ function helloFailed(e) {
 
 function welcome(w) {
   conn.healthy();
+  S.limits = {
+    max_message: positive(w.limits?.max_message) ?? DEFAULT_LIMITS.max_message,
+    max_members: positive(w.limits?.max_members) ?? DEFAULT_LIMITS.max_members,
+  };
+  renderComposerLimit();
   S.me = w.you;
   S.names.set(w.you.id, w.you.nickname);
   if (w.token) S.token = w.token;
@@ -249,6 +256,11 @@ function welcome(w) {
   render();
   if (S.invite) joinPending();
   else if (!activeRoom()) focusSoon($('create-btn'));
+}
+
+// positive returns n if it is a positive integer, else undefined.
+function positive(n) {
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 // endSession forgets a session the server no longer knows (it restarted,
@@ -461,11 +473,14 @@ async function makeInvite() {
   btn.disabled = true;
   try {
     const r = await conn.request({ type: 'invite', room: room.id });
-    const remaining = r.expires - serverNow();
+    // The countdown runs on the server's clock: now says where it stood
+    // when the invite was made.
+    noteServerTime(r.now);
+    const ttl = r.expires - (typeof r.now === 'number' ? r.now : serverNow());
     room.invite = {
       link: `${pageURL()}#join=${r.token}.${room.keyText}`,
       expires: r.expires,
-      ttl: remaining > 0 ? remaining : 1,
+      ttl: ttl > 0 ? ttl : 1,
     };
     clearTimeout(copyInvite.timer);
     $('copy-label').textContent = 'Copy';
@@ -601,27 +616,58 @@ function roomGone(room) {
 async function sendMessage() {
   const room = activeRoom();
   const input = $('composer-input');
-  const text = input.value.replace(/^\s*\n|\s+$/g, '');
+  const text = composerText();
   if (!room || room.closed || text.trim() === '') return;
   if (!S.ready) {
     notify('You are offline: the message was not sent. It will be here when you are back.', { kind: 'warn', code: 'offline', key: 'send', timeout: 5000 });
     return;
   }
-  const sealed = await seal(room.key, messageAD(room.id, S.me.id), { v: 1, body: text });
-  if (sealed.length > MAX_TEXT) {
+  if (!fits(text)) {
     notify('That message is too long to send. Split it into several.', { kind: 'warn', code: 'too_large', key: 'send', timeout: 6000 });
     return;
   }
+  const sealed = await seal(room.key, messageAD(room.id, S.me.id), messageBody(text));
   input.value = '';
+  renderComposerLimit();
   try {
     const r = await conn.request({ type: 'send', room: room.id, text: sealed });
     noteServerTime(r.ts);
     addMessage(room, { seq: r.seq, ts: r.ts, from: S.me.id, nick: S.me.nickname, body: text });
     scrollToEnd(room, true);
   } catch (e) {
-    if (input.value === '') input.value = text;
+    if (input.value === '') {
+      input.value = text;
+      renderComposerLimit();
+    }
     requestFailed(e, { too_large: 'That message is too long to send. Split it into several.' });
   }
+}
+
+// composerText is the message in the composer, without the blank lines
+// before it and the spaces after it.
+function composerText() {
+  return $('composer-input').value.replace(/^\s*\n|\s+$/g, '');
+}
+
+// messageBody is what a message's text travels as, sealed.
+function messageBody(text) {
+  return { v: 1, body: text };
+}
+
+// fits reports whether text, sealed as sendMessage seals it, fits in the
+// server's max_message: encryption and base64url make it longer.
+function fits(text) {
+  return sealedLength(utf8Length(JSON.stringify(messageBody(text)))) <= S.limits.max_message;
+}
+
+// renderComposerLimit says, while it is so, that the text in the composer
+// is too long to send.
+function renderComposerLimit() {
+  const input = $('composer-input');
+  const over = !fits(composerText());
+  $('composer-limit').hidden = !over;
+  if (over) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
 }
 
 async function receiveMessage(room, msg) {
@@ -646,7 +692,8 @@ async function receiveMessage(room, msg) {
 // sendHistory passes the conversation so far to a newcomer, as the owner:
 // encrypted batches that each fit in one `history` request.
 async function sendHistory(room, to) {
-  const budget = plainBudget(MAX_TEXT) - 64;
+  const max = S.limits.max_message;
+  const budget = plainBudget(max) - 64;
   const batches = [];
   let batch = [];
   let size = 0;
@@ -664,7 +711,7 @@ async function sendHistory(room, to) {
   if (batch.length > 0) batches.push(batch);
   for (const msgs of batches) {
     const data = await seal(room.key, historyAD(room.id, S.me.id, to), { v: 1, msgs });
-    if (data.length > MAX_TEXT) continue; // one oversized entry: skip it, not the rest
+    if (data.length > max) continue; // one oversized entry: skip it, not the rest
     try {
       await conn.request({ type: 'history', room: room.id, to, data });
     } catch {
@@ -906,7 +953,7 @@ function renderRoom(room) {
 
 function renderMembers(room) {
   if (S.active !== room.id) return;
-  $('member-count').textContent = `· ${room.members.length}`;
+  $('member-count').textContent = `· ${room.members.length} of ${S.limits.max_members}`;
   const ul = $('member-list');
   ul.replaceChildren(...room.members.map((m) => {
     const li = document.createElement('li');
@@ -1201,6 +1248,7 @@ function bindUI() {
     e.preventDefault();
     sendMessage();
   });
+  $('composer-input').addEventListener('input', renderComposerLimit);
   $('composer-input').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
