@@ -3,6 +3,7 @@ package epchat
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -241,6 +242,10 @@ type MemoryStore struct {
 	// away holds the users with no connection and at least one seat, the
 	// only ones VacateUsers must look at every second.
 	away map[*memUser]struct{}
+	// peak holds the most entries each map held since it was made or last
+	// copied: a Go map keeps the memory of its largest size, so tidy copies
+	// a map that a burst (of invites, of reconnections) left mostly empty.
+	peak struct{ users, tokens, rooms, invites, away int }
 }
 
 // The records below are what MemoryStore keeps in place of the exported
@@ -289,12 +294,13 @@ type memInvite struct {
 // drops the monotonic clock reading: instants are then compared by the
 // wall clock, as every Store that is not in memory compares them.
 func memNanos(t time.Time) int64 {
-	switch {
-	case t.IsZero():
+	if t.IsZero() {
 		return math.MinInt64
-	case t.Before(memMinInstant):
+	}
+	switch s := t.Unix(); {
+	case s < math.MinInt64/int64(time.Second):
 		return math.MinInt64 + 1
-	case t.After(memMaxInstant):
+	case s >= math.MaxInt64/int64(time.Second):
 		return math.MaxInt64
 	}
 	return t.UnixNano()
@@ -308,12 +314,6 @@ func memTime(n int64) time.Time {
 	}
 	return time.Unix(0, n).UTC()
 }
-
-// The range of instants memNanos keeps exactly.
-var (
-	memMinInstant = time.Unix(0, math.MinInt64+1)
-	memMaxInstant = time.Unix(0, math.MaxInt64)
-)
 
 var _ Store = (*MemoryStore)(nil)
 
@@ -359,6 +359,8 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
 	mu.conns = 0
 	s.tokens[u.Token] = mu
 	s.noteAway(mu)
+	s.peak.users = max(s.peak.users, len(s.users))
+	s.peak.tokens = max(s.peak.tokens, len(s.tokens))
 	return nil
 }
 
@@ -391,6 +393,7 @@ func (s *MemoryStore) Attach(_ context.Context, user string, now time.Time) erro
 	u.conns++
 	u.seen = memNanos(now)
 	delete(s.away, u)
+	s.tidy()
 	return nil
 }
 
@@ -439,6 +442,7 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRo
 	}
 	mr := &memRoom{room: r}
 	s.rooms[r.ID] = mr
+	s.peak.rooms = max(s.peak.rooms, len(s.rooms))
 	if owner != nil {
 		s.seat(mr, *owner)
 	}
@@ -503,6 +507,7 @@ func (s *MemoryStore) CloseRoom(_ context.Context, room string) (ClosedRoom, err
 	if !ok {
 		return ClosedRoom{}, ErrNotFound
 	}
+	defer s.tidy()
 	return s.closeRoom(mr), nil
 }
 
@@ -548,6 +553,7 @@ func (s *MemoryStore) CreateInvite(_ context.Context, inv Invite, by string, now
 		return ErrTooManyInvites
 	}
 	s.invites[inv.Token] = memInvite{room: mr, expires: memNanos(inv.ExpiresAt), owner: inv.Owner}
+	s.peak.invites = max(s.peak.invites, len(s.invites))
 	mr.invites = append(mr.invites, inv.Token)
 	return nil
 }
@@ -576,6 +582,7 @@ func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.T
 	if inv.owner && mr.room.Owner == "" {
 		mr.room.Owner = m.ID
 	}
+	s.tidy()
 	return mr.room, mr.memberList(), nil
 }
 
@@ -598,6 +605,7 @@ func (s *MemoryStore) Leave(_ context.Context, room, user string, _ time.Time) (
 	if !ok {
 		return LeaveResult{}, ErrNotFound
 	}
+	defer s.tidy()
 	return s.leave(mr, s.users[user])
 }
 
@@ -651,6 +659,7 @@ func (s *MemoryStore) CloseIdleRooms(_ context.Context, before time.Time) ([]Clo
 			out = append(out, s.closeRoom(mr))
 		}
 	}
+	s.tidy()
 	return out, nil
 }
 
@@ -665,6 +674,7 @@ func (s *MemoryStore) VacateUsers(_ context.Context, before time.Time) ([]Depart
 			out = append(out, Departure{User: u.id, Left: s.leaveAll(u)})
 		}
 	}
+	s.tidy()
 	return out, nil
 }
 
@@ -682,6 +692,7 @@ func (s *MemoryStore) ForgetUsers(_ context.Context, before time.Time) ([]Depart
 			delete(s.away, u)
 		}
 	}
+	s.tidy()
 	return out, nil
 }
 
@@ -708,6 +719,7 @@ func (s *MemoryStore) ExpireInvites(_ context.Context, now time.Time) (int, erro
 			n++
 		}
 	}
+	s.tidy()
 	return n, nil
 }
 
@@ -717,6 +729,7 @@ func (s *MemoryStore) seat(mr *memRoom, m Member) {
 	if u == nil {
 		u = &memUser{id: m.ID}
 		s.users[m.ID] = u
+		s.peak.users = max(s.peak.users, len(s.users))
 	}
 	if len(mr.members) == cap(mr.members) {
 		// Grow towards the room's Limit, never past it: a full room of
@@ -750,5 +763,36 @@ func (s *MemoryStore) unseat(u *memUser, mr *memRoom) {
 func (s *MemoryStore) noteAway(u *memUser) {
 	if u.user && u.conns == 0 && len(u.rooms) > 0 {
 		s.away[u] = struct{}{}
+		s.peak.away = max(s.peak.away, len(s.away))
 	}
+}
+
+// tidy copies each map that holds an eighth or less of the most it held,
+// if that was at least memTidyMin entries, so that the copy holds only
+// the memory its entries need. The calls that delete call it last, never
+// while they range over a map. A copy moves at most one entry for every
+// seven deleted since the peak, and holds the lock no longer than copying
+// an eighth of the peak.
+func (s *MemoryStore) tidy() {
+	s.users = tidied(s.users, &s.peak.users)
+	s.tokens = tidied(s.tokens, &s.peak.tokens)
+	s.rooms = tidied(s.rooms, &s.peak.rooms)
+	s.invites = tidied(s.invites, &s.peak.invites)
+	s.away = tidied(s.away, &s.peak.away)
+}
+
+// memTidyMin is the fewest entries a map must have held for tidy to copy
+// it: a smaller one holds little memory.
+const memTidyMin = 1024
+
+// tidied returns m, or, if m holds an eighth or less of *peak and *peak is
+// at least memTidyMin, a copy of m, whose size becomes the new *peak.
+func tidied[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	if *peak < memTidyMin || len(m) > *peak/8 {
+		return m
+	}
+	c := make(map[K]V, len(m))
+	maps.Copy(c, m)
+	*peak = len(m)
+	return c
 }
