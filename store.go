@@ -271,14 +271,42 @@ type memRoom struct {
 	room    Room
 	members []memMember // join order
 	invites []Hash      // token hashes of the pending invites; nil if none
+	// nicks holds the nicknames of the seats whose nickname is not their
+	// user's; nil if none (the Hub seats users under their own).
+	nicks map[*memUser]string
 }
 
 // memMember is a seat. Its user is the memUser (or ghost) of the seated
 // id, which lives as long as the seat does.
 type memMember struct {
 	user   *memUser
-	nick   string
 	joined int64
+}
+
+// nick returns the nickname of the seat of u.
+func (mr *memRoom) nick(u *memUser) string {
+	if mr.nicks != nil {
+		if nick, ok := mr.nicks[u]; ok {
+			return nick
+		}
+	}
+	return u.nick
+}
+
+// setNick records nick as the nickname of the seat of u.
+func (mr *memRoom) setNick(u *memUser, nick string) {
+	switch {
+	case nick != u.nick:
+		if mr.nicks == nil {
+			mr.nicks = make(map[*memUser]string)
+		}
+		mr.nicks[u] = nick
+	case mr.nicks != nil:
+		delete(mr.nicks, u)
+		if len(mr.nicks) == 0 {
+			mr.nicks = nil
+		}
+	}
 }
 
 type memInvite struct {
@@ -353,7 +381,14 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
 		s.users[u.ID] = mu
 	}
 	mu.user = true
+	// The ghost's seats keep the nickname they were taken under.
+	ghostNick := mu.nick
 	mu.nick = u.Nickname
+	for _, mr := range mu.rooms {
+		if _, ok := mr.nicks[mu]; !ok {
+			mr.setNick(mu, ghostNick)
+		}
+	}
 	mu.seen = memNanos(u.SeenAt)
 	mu.detached = memNanos(u.DetachedAt)
 	mu.conns = 0
@@ -468,7 +503,7 @@ func (mr *memRoom) memberList() []Member {
 	}
 	out := make([]Member, len(mr.members))
 	for i, m := range mr.members {
-		out[i] = Member{ID: m.user.id, Nickname: m.nick, JoinedAt: memTime(m.joined)}
+		out[i] = Member{ID: m.user.id, Nickname: mr.nick(m.user), JoinedAt: memTime(m.joined)}
 	}
 	return out
 }
@@ -517,6 +552,7 @@ func (s *MemoryStore) closeRoom(mr *memRoom) ClosedRoom {
 		delete(s.invites, h)
 	}
 	mr.invites = nil
+	mr.nicks = nil
 	for _, m := range mr.members {
 		s.unseat(m.user, mr)
 	}
@@ -619,6 +655,7 @@ func (s *MemoryStore) leave(mr *memRoom, u *memUser) (LeaveResult, error) {
 		return LeaveResult{}, ErrNotMember
 	}
 	mr.members = slices.Delete(mr.members, i, i+1)
+	mr.setNick(u, u.nick)
 	s.unseat(u, mr)
 	res := LeaveResult{Room: mr.room.ID, User: u.id}
 	if len(mr.members) == 0 {
@@ -727,7 +764,7 @@ func (s *MemoryStore) ExpireInvites(_ context.Context, now time.Time) (int, erro
 func (s *MemoryStore) seat(mr *memRoom, m Member) {
 	u := s.users[m.ID]
 	if u == nil {
-		u = &memUser{id: m.ID}
+		u = &memUser{id: m.ID, nick: m.Nickname}
 		s.users[m.ID] = u
 		s.peak.users = max(s.peak.users, len(s.users))
 	}
@@ -739,7 +776,8 @@ func (s *MemoryStore) seat(mr *memRoom, m Member) {
 		copy(grown, mr.members)
 		mr.members = grown
 	}
-	mr.members = append(mr.members, memMember{user: u, nick: m.Nickname, joined: memNanos(m.JoinedAt)})
+	mr.members = append(mr.members, memMember{user: u, joined: memNanos(m.JoinedAt)})
+	mr.setNick(u, m.Nickname)
 	u.rooms = append(u.rooms, mr)
 	s.noteAway(u)
 }

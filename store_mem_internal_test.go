@@ -120,9 +120,18 @@ func TestMemoryStoreGhosts(t *testing.T) {
 		t.Fatalf("VacateUsers = %+v, want none: ids that are no users are never away", ds)
 	}
 
-	// gus becomes a user: the seat is theirs, and they are away.
-	if err := s.CreateUser(ctx, memUserFor("gus", memT0)); err != nil {
+	// gus becomes a user under another nickname: the seat is theirs, under
+	// the nickname it was taken with, and they are away.
+	gus := memUserFor("gus", memT0)
+	gus.Nickname = "Gus"
+	if err := s.CreateUser(ctx, gus); err != nil {
 		t.Fatalf("CreateUser of a seated id: %v", err)
+	}
+	if _, ms, _ := s.Room(ctx, "r1"); len(ms) != 2 || ms[0].Nickname != "nick of gus" {
+		t.Fatalf("members of r1 = %+v, want gus seated as %q", ms, "nick of gus")
+	}
+	if u, _ := s.UserByToken(ctx, gus.Token); u.Nickname != "Gus" {
+		t.Fatalf("UserByToken(gus).Nickname = %q, want Gus", u.Nickname)
 	}
 	if err := s.CreateUser(ctx, memUserFor("gus", memT0)); !errors.Is(err, ErrExists) {
 		t.Fatalf("CreateUser(gus) again = %v, want ErrExists", err)
@@ -142,6 +151,58 @@ func TestMemoryStoreGhosts(t *testing.T) {
 	if _, ok := s.users["hal"]; ok || len(s.users) != 1 {
 		t.Fatalf("users = %d records, want only gus: an id that is no user goes with its last seat", len(s.users))
 	}
+}
+
+// TestMemoryStoreSeatNicknames checks that a seat keeps the nickname it
+// was taken under when that is not its user's (MemoryStore keeps only the
+// user's, and the others aside), and that a new seat of the user does not
+// inherit it.
+func TestMemoryStoreSeatNicknames(t *testing.T) {
+	ctx := t.Context()
+	s := NewMemoryStore()
+	ana := memUserFor("ana", memT0)
+	must(t, s.CreateUser(ctx, ana))
+	must(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+	owner := memMemberFor("ben")
+	must(t, s.CreateRoom(ctx, memRoomFor("r1", "ben", 5, memT0), &owner, 0))
+	nicks := func(want ...string) {
+		t.Helper()
+		_, ms, err := s.Room(ctx, "r1")
+		must(t, err)
+		var got []string
+		for _, m := range ms {
+			got = append(got, m.Nickname)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("nicknames in r1 = %q, want %q", got, want)
+		}
+	}
+	join := func(nick string) {
+		t.Helper()
+		tok := memHash("invite for " + nick)
+		must(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r1", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+		m := memMemberFor("ana")
+		m.Nickname = nick
+		_, ms, err := s.Redeem(ctx, tok, m, memT0, 0)
+		must(t, err)
+		if got := ms[len(ms)-1].Nickname; got != nick {
+			t.Fatalf("Redeem returned the joiner as %q, want %q", got, nick)
+		}
+	}
+
+	join("ana at work")
+	nicks("nick of ben", "ana at work")
+	if u, _ := s.UserByToken(ctx, ana.Token); u.Nickname != ana.Nickname {
+		t.Fatalf("UserByToken(ana).Nickname = %q, want %q", u.Nickname, ana.Nickname)
+	}
+	if _, err := s.Leave(ctx, "r1", "ana", memT0); err != nil {
+		t.Fatal(err)
+	}
+	if s.rooms["r1"].nicks != nil {
+		t.Fatalf("r1 keeps %d nicknames aside after ana left, want none", len(s.rooms["r1"].nicks))
+	}
+	join(ana.Nickname)
+	nicks("nick of ben", ana.Nickname)
 }
 
 // TestMemoryStoreTidy checks that a map a burst left mostly empty is
