@@ -242,10 +242,13 @@ type MemoryStore struct {
 	// away holds the users with no connection and at least one seat, the
 	// only ones VacateUsers must look at every second.
 	away map[*memUser]struct{}
+	// more holds the rooms of users seated in more than one, after the
+	// first (memUser.room), in seating order.
+	more map[*memUser][]*memRoom
 	// peak holds the most entries each map held since it was made or last
 	// copied: a Go map keeps the memory of its largest size, so tidy copies
 	// a map that a burst (of invites, of reconnections) left mostly empty.
-	peak struct{ users, tokens, rooms, invites, away int }
+	peak struct{ users, tokens, rooms, invites, away, more int }
 }
 
 // The records below are what MemoryStore keeps in place of the exported
@@ -262,9 +265,13 @@ type memUser struct {
 	nick     string
 	seen     int64
 	detached int64
-	rooms    []*memRoom // the rooms seated in, in seating order; nil if none
-	conns    int32      // 2³¹ connections of one user will not happen
-	user     bool       // false for a ghost
+	// room is the first room the user is seated in, nil if none; further
+	// ones are in MemoryStore.more. Most users sit in one room, and a
+	// slice would take the record from 64 bytes to 80 and allocate.
+	room  *memRoom
+	conns int32 // 2³¹ connections of one user will not happen
+	user  bool  // false for a ghost
+	more  bool  // MemoryStore.more holds further rooms
 }
 
 type memRoom struct {
@@ -353,6 +360,7 @@ func NewMemoryStore() *MemoryStore {
 		rooms:   make(map[string]*memRoom),
 		invites: make(map[Hash]memInvite),
 		away:    make(map[*memUser]struct{}),
+		more:    make(map[*memUser][]*memRoom),
 	}
 }
 
@@ -384,7 +392,7 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
 	// The ghost's seats keep the nickname they were taken under.
 	ghostNick := mu.nick
 	mu.nick = u.Nickname
-	for _, mr := range mu.rooms {
+	for _, mr := range s.roomsOf(mu) {
 		if _, ok := mr.nicks[mu]; !ok {
 			mr.setNick(mu, ghostNick)
 		}
@@ -471,7 +479,7 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRo
 		return ErrExists
 	}
 	if owner != nil && maxRooms > 0 {
-		if u := s.users[owner.ID]; u != nil && len(u.rooms) >= maxRooms {
+		if u := s.users[owner.ID]; u != nil && s.seats(u) >= maxRooms {
 			return ErrTooManyRooms
 		}
 	}
@@ -524,12 +532,13 @@ func (s *MemoryStore) UserRooms(_ context.Context, user string) ([]string, error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[user]
-	if u == nil || len(u.rooms) == 0 {
+	if u == nil || u.room == nil {
 		return nil, nil
 	}
-	out := make([]string, len(u.rooms))
-	for i, mr := range u.rooms {
-		out[i] = mr.room.ID
+	out := make([]string, 0, s.seats(u))
+	out = append(out, u.room.room.ID)
+	for _, mr := range s.more[u] {
+		out = append(out, mr.room.ID)
 	}
 	return out, nil
 }
@@ -604,13 +613,13 @@ func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.T
 	}
 	mr := inv.room
 	u := s.users[m.ID]
-	if u != nil && slices.Contains(u.rooms, mr) {
+	if u != nil && s.seated(u, mr) {
 		return Room{}, nil, ErrAlreadyMember
 	}
 	if len(mr.members) >= mr.room.Limit {
 		return Room{}, nil, ErrRoomFull
 	}
-	if u != nil && maxRooms > 0 && len(u.rooms) >= maxRooms {
+	if u != nil && maxRooms > 0 && s.seats(u) >= maxRooms {
 		return Room{}, nil, ErrTooManyRooms
 	}
 	s.dropInvite(token, mr)
@@ -678,7 +687,7 @@ func (s *MemoryStore) Message(_ context.Context, room, user string, now time.Tim
 	if !ok {
 		return 0, ErrNotFound
 	}
-	if u := s.users[user]; u == nil || !slices.Contains(u.rooms, mr) {
+	if u := s.users[user]; u == nil || !s.seated(u, mr) {
 		return 0, ErrNotMember
 	}
 	mr.room.Seq++
@@ -707,7 +716,7 @@ func (s *MemoryStore) VacateUsers(_ context.Context, before time.Time) ([]Depart
 	cut := memNanos(before)
 	var out []Departure
 	for u := range s.away {
-		if u.conns == 0 && u.detached < cut && len(u.rooms) > 0 {
+		if u.conns == 0 && u.detached < cut && u.room != nil {
 			out = append(out, Departure{User: u.id, Left: s.leaveAll(u)})
 		}
 	}
@@ -735,7 +744,7 @@ func (s *MemoryStore) ForgetUsers(_ context.Context, before time.Time) ([]Depart
 
 func (s *MemoryStore) leaveAll(u *memUser) []LeaveResult {
 	var out []LeaveResult
-	for _, mr := range slices.Clone(u.rooms) {
+	for _, mr := range s.roomsOf(u) {
 		res, err := s.leave(mr, u)
 		if err == nil {
 			out = append(out, res)
@@ -778,28 +787,72 @@ func (s *MemoryStore) seat(mr *memRoom, m Member) {
 	}
 	mr.members = append(mr.members, memMember{user: u, joined: memNanos(m.JoinedAt)})
 	mr.setNick(u, m.Nickname)
-	u.rooms = append(u.rooms, mr)
+	if u.room == nil {
+		u.room = mr
+	} else {
+		s.more[u] = append(s.more[u], mr)
+		s.peak.more = max(s.peak.more, len(s.more))
+		u.more = true
+	}
 	s.noteAway(u)
 }
 
 // unseat removes mr from the rooms of u, which has left its seat there.
 func (s *MemoryStore) unseat(u *memUser, mr *memRoom) {
-	if i := slices.Index(u.rooms, mr); i >= 0 {
-		u.rooms = slices.Delete(u.rooms, i, i+1)
-	}
-	if len(u.rooms) > 0 {
+	if u.more {
+		rest := s.more[u]
+		if u.room == mr {
+			u.room = rest[0]
+			rest = slices.Delete(rest, 0, 1)
+		} else if i := slices.Index(rest, mr); i >= 0 {
+			rest = slices.Delete(rest, i, i+1)
+		}
+		if len(rest) > 0 {
+			s.more[u] = rest
+		} else {
+			delete(s.more, u)
+			u.more = false
+		}
 		return
 	}
-	u.rooms = nil
+	if u.room != mr {
+		return
+	}
+	u.room = nil
 	delete(s.away, u)
 	if !u.user {
 		delete(s.users, u.id)
 	}
 }
 
+// seated reports whether u holds a seat in mr.
+func (s *MemoryStore) seated(u *memUser, mr *memRoom) bool {
+	return u.room == mr || u.more && slices.Contains(s.more[u], mr)
+}
+
+// seats returns how many rooms u is seated in.
+func (s *MemoryStore) seats(u *memUser) int {
+	switch {
+	case u.room == nil:
+		return 0
+	case !u.more:
+		return 1
+	}
+	return 1 + len(s.more[u])
+}
+
+// roomsOf returns the rooms u is seated in, in seating order, in a slice
+// of its own.
+func (s *MemoryStore) roomsOf(u *memUser) []*memRoom {
+	if u.room == nil {
+		return nil
+	}
+	return append([]*memRoom{u.room}, s.more[u]...)
+}
+
 // noteAway records a user that may have seats and no connection.
 func (s *MemoryStore) noteAway(u *memUser) {
-	if u.user && u.conns == 0 && len(u.rooms) > 0 {
+	if u.user && u.conns == 0 && u.room != nil {
 		s.away[u] = struct{}{}
 		s.peak.away = max(s.peak.away, len(s.away))
 	}
@@ -817,6 +870,7 @@ func (s *MemoryStore) tidy() {
 	s.rooms = tidied(s.rooms, &s.peak.rooms)
 	s.invites = tidied(s.invites, &s.peak.invites)
 	s.away = tidied(s.away, &s.peak.away)
+	s.more = tidied(s.more, &s.peak.more)
 }
 
 // memTidyMin is the fewest entries a map must have held for tidy to copy

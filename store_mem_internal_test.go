@@ -205,6 +205,88 @@ func TestMemoryStoreSeatNicknames(t *testing.T) {
 	nicks("nick of ben", ana.Nickname)
 }
 
+// TestMemoryStoreSeveralRooms checks the seats of a user in several rooms
+// (MemoryStore keeps the first in the user's record, the others aside)
+// as they leave one room or another.
+func TestMemoryStoreSeveralRooms(t *testing.T) {
+	rooms := []string{"r1", "r2", "r3"}
+	tests := []struct {
+		name  string
+		leave []string
+	}{
+		{
+			name:  "the first",
+			leave: []string{"r1"},
+		},
+		{
+			name:  "one in the middle",
+			leave: []string{"r2"},
+		},
+		{
+			name:  "the last",
+			leave: []string{"r3"},
+		},
+		{
+			name:  "all but one",
+			leave: []string{"r1", "r3"},
+		},
+		{
+			name:  "all",
+			leave: []string{"r2", "r1", "r3"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := NewMemoryStore()
+			must(t, s.CreateUser(ctx, memUserFor("ana", memT0)))
+			must(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+			for _, r := range rooms {
+				owner := memMemberFor("ben")
+				must(t, s.CreateRoom(ctx, memRoomFor(r, "ben", 5, memT0), &owner, 0))
+				tok := memHash("invite " + r)
+				must(t, s.CreateInvite(ctx, Invite{Token: tok, Room: r, ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+				_, _, err := s.Redeem(ctx, tok, memMemberFor("ana"), memT0, len(rooms))
+				must(t, err)
+			}
+			for _, r := range tt.leave {
+				if _, err := s.Leave(ctx, r, "ana", memT0); err != nil {
+					t.Fatalf("Leave(%s): %v", r, err)
+				}
+			}
+			var want []string
+			for _, r := range rooms {
+				_, err := s.Message(ctx, r, "ana", memT0)
+				if slices.Contains(tt.leave, r) {
+					if !errors.Is(err, ErrNotMember) {
+						t.Fatalf("Message in %s, left: %v, want ErrNotMember", r, err)
+					}
+					continue
+				}
+				want = append(want, r)
+				if err != nil {
+					t.Fatalf("Message in %s: %v", r, err)
+				}
+			}
+			got, _ := s.UserRooms(ctx, "ana")
+			if slices.Sort(got); !slices.Equal(got, want) {
+				t.Fatalf("UserRooms(ana) = %q, want %q", got, want)
+			}
+			if aside := s.more[s.users["ana"]]; len(want) <= 1 && aside != nil {
+				t.Fatalf("ana has %d rooms aside, want none", len(aside))
+			}
+			// One seat is free again under maxRooms.
+			tok := memHash("invite r4")
+			owner := memMemberFor("ben")
+			must(t, s.CreateRoom(ctx, memRoomFor("r4", "ben", 5, memT0), &owner, 0))
+			must(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r4", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+			if _, _, err := s.Redeem(ctx, tok, memMemberFor("ana"), memT0, len(rooms)); err != nil {
+				t.Fatalf("Redeem with %d of %d rooms: %v", len(want), len(rooms), err)
+			}
+		})
+	}
+}
+
 // TestMemoryStoreTidy checks that a map a burst left mostly empty is
 // copied (a Go map keeps the memory of its largest size) and that what it
 // still held keeps working.
