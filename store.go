@@ -331,13 +331,13 @@ func memNanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// memTime reverses memNanos, in UTC: a Time with no *Location to copy
-// makes Room's list of members twice as quick to build.
+// memTime reverses memNanos, in the local time zone, as time.Now gives
+// instants to the Hub.
 func memTime(n int64) time.Time {
 	if n == math.MinInt64 {
 		return time.Time{}
 	}
-	return time.Unix(0, n).UTC()
+	return time.Unix(0, n)
 }
 
 var _ Store = (*MemoryStore)(nil)
