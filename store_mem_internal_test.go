@@ -161,14 +161,14 @@ func TestMemoryStoreSeatNicknames(t *testing.T) {
 	ctx := t.Context()
 	s := NewMemoryStore()
 	ana := memUserFor("ana", memT0)
-	must(t, s.CreateUser(ctx, ana))
-	must(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+	memMust(t, s.CreateUser(ctx, ana))
+	memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
 	owner := memMemberFor("ben")
-	must(t, s.CreateRoom(ctx, memRoomFor("r1", "ben", 5, memT0), &owner, 0))
+	memMust(t, s.CreateRoom(ctx, memRoomFor("r1", "ben", 5, memT0), &owner, 0))
 	nicks := func(want ...string) {
 		t.Helper()
 		_, ms, err := s.Room(ctx, "r1")
-		must(t, err)
+		memMust(t, err)
 		var got []string
 		for _, m := range ms {
 			got = append(got, m.Nickname)
@@ -180,11 +180,11 @@ func TestMemoryStoreSeatNicknames(t *testing.T) {
 	join := func(nick string) {
 		t.Helper()
 		tok := memHash("invite for " + nick)
-		must(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r1", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+		memMust(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r1", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
 		m := memMemberFor("ana")
 		m.Nickname = nick
 		_, ms, err := s.Redeem(ctx, tok, m, memT0, 0)
-		must(t, err)
+		memMust(t, err)
 		if got := ms[len(ms)-1].Nickname; got != nick {
 			t.Fatalf("Redeem returned the joiner as %q, want %q", got, nick)
 		}
@@ -239,15 +239,15 @@ func TestMemoryStoreSeveralRooms(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			s := NewMemoryStore()
-			must(t, s.CreateUser(ctx, memUserFor("ana", memT0)))
-			must(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+			memMust(t, s.CreateUser(ctx, memUserFor("ana", memT0)))
+			memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
 			for _, r := range rooms {
 				owner := memMemberFor("ben")
-				must(t, s.CreateRoom(ctx, memRoomFor(r, "ben", 5, memT0), &owner, 0))
+				memMust(t, s.CreateRoom(ctx, memRoomFor(r, "ben", 5, memT0), &owner, 0))
 				tok := memHash("invite " + r)
-				must(t, s.CreateInvite(ctx, Invite{Token: tok, Room: r, ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+				memMust(t, s.CreateInvite(ctx, Invite{Token: tok, Room: r, ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
 				_, _, err := s.Redeem(ctx, tok, memMemberFor("ana"), memT0, len(rooms))
-				must(t, err)
+				memMust(t, err)
 			}
 			for _, r := range tt.leave {
 				if _, err := s.Leave(ctx, r, "ana", memT0); err != nil {
@@ -278,8 +278,8 @@ func TestMemoryStoreSeveralRooms(t *testing.T) {
 			// One seat is free again under maxRooms.
 			tok := memHash("invite r4")
 			owner := memMemberFor("ben")
-			must(t, s.CreateRoom(ctx, memRoomFor("r4", "ben", 5, memT0), &owner, 0))
-			must(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r4", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+			memMust(t, s.CreateRoom(ctx, memRoomFor("r4", "ben", 5, memT0), &owner, 0))
+			memMust(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r4", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
 			if _, _, err := s.Redeem(ctx, tok, memMemberFor("ana"), memT0, len(rooms)); err != nil {
 				t.Fatalf("Redeem with %d of %d rooms: %v", len(want), len(rooms), err)
 			}
@@ -307,17 +307,17 @@ func TestMemoryStoreTidy(t *testing.T) {
 		{
 			name: "invites expired",
 			fill: func(t *testing.T, s *MemoryStore) {
-				must(t, s.CreateUser(ctx, memUserFor("own", memT0)))
+				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0)))
 				for r := range 2 {
 					room := fmt.Sprint("r", r)
 					owner := memMemberFor("own")
-					must(t, s.CreateRoom(ctx, memRoomFor(room, "own", 1000, memT0), &owner, 0))
+					memMust(t, s.CreateRoom(ctx, memRoomFor(room, "own", 1000, memT0), &owner, 0))
 					for i := range burst / 2 {
 						exp := memT0.Add(time.Minute)
 						if i == 0 {
 							exp = later.Add(time.Hour) // survives
 						}
-						must(t, s.CreateInvite(ctx, Invite{Token: memHash(fmt.Sprint(room, i)), Room: room, ExpiresAt: exp}, "own", memT0))
+						memMust(t, s.CreateInvite(ctx, Invite{Token: memHash(fmt.Sprint(room, i)), Room: room, ExpiresAt: exp}, "own", memT0))
 					}
 				}
 				if n, err := s.ExpireInvites(ctx, later); err != nil || n != burst-2 {
@@ -341,14 +341,14 @@ func TestMemoryStoreTidy(t *testing.T) {
 			fill: func(t *testing.T, s *MemoryStore) {
 				for i := range burst {
 					id := fmt.Sprint("u", i)
-					must(t, s.CreateUser(ctx, memUserFor(id, memT0)))
-					must(t, s.Attach(ctx, id, memT0))
+					memMust(t, s.CreateUser(ctx, memUserFor(id, memT0)))
+					memMust(t, s.Attach(ctx, id, memT0))
 					owner := memMemberFor(id)
-					must(t, s.CreateRoom(ctx, memRoomFor("r"+id, id, 2, memT0), &owner, 0))
-					must(t, s.Detach(ctx, id, memT0))
+					memMust(t, s.CreateRoom(ctx, memRoomFor("r"+id, id, 2, memT0), &owner, 0))
+					memMust(t, s.Detach(ctx, id, memT0))
 				}
 				for i := 3; i < burst; i++ {
-					must(t, s.Attach(ctx, fmt.Sprint("u", i), memT0))
+					memMust(t, s.Attach(ctx, fmt.Sprint("u", i), memT0))
 				}
 			},
 			peak: func(s *MemoryStore) int { return s.peak.away },
@@ -367,7 +367,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 					if i < 3 {
 						seen = later.Add(time.Hour) // survives
 					}
-					must(t, s.CreateUser(ctx, memUserFor(fmt.Sprint("u", i), seen)))
+					memMust(t, s.CreateUser(ctx, memUserFor(fmt.Sprint("u", i), seen)))
 				}
 				if ds, err := s.ForgetUsers(ctx, later); err != nil || len(ds) != burst-3 {
 					t.Fatalf("ForgetUsers forgot %d %v, want %d", len(ds), err, burst-3)
@@ -378,7 +378,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 				if u, err := s.UserByToken(ctx, memHash("session u2")); err != nil || u.ID != "u2" {
 					t.Fatalf("UserByToken(u2) = %+v %v", u, err)
 				}
-				must(t, s.Attach(ctx, "u2", later))
+				memMust(t, s.Attach(ctx, "u2", later))
 				if _, err := s.UserByToken(ctx, memHash("session u3")); !errors.Is(err, ErrNotFound) {
 					t.Fatalf("UserByToken(u3) = %v, want ErrNotFound", err)
 				}
@@ -387,14 +387,14 @@ func TestMemoryStoreTidy(t *testing.T) {
 		{
 			name: "rooms closed idle",
 			fill: func(t *testing.T, s *MemoryStore) {
-				must(t, s.CreateUser(ctx, memUserFor("own", memT0)))
+				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0)))
 				for i := range burst {
 					active := memT0
 					if i < 3 {
 						active = later.Add(time.Hour) // survives
 					}
 					owner := memMemberFor("own")
-					must(t, s.CreateRoom(ctx, memRoomFor(fmt.Sprint("r", i), "own", 2, active), &owner, 0))
+					memMust(t, s.CreateRoom(ctx, memRoomFor(fmt.Sprint("r", i), "own", 2, active), &owner, 0))
 				}
 				if closed, err := s.CloseIdleRooms(ctx, later); err != nil || len(closed) != burst-3 {
 					t.Fatalf("CloseIdleRooms closed %d %v, want %d", len(closed), err, burst-3)
@@ -423,7 +423,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func memMust(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
