@@ -1,0 +1,431 @@
+package epchat
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
+
+// memT0 is the instant these tests start at, with nanoseconds and a zone.
+var memT0 = time.Date(2026, time.March, 4, 5, 6, 7, 891011121, time.FixedZone("UTC-3", -3*3600))
+
+func memHash(label string) Hash { return sha256.Sum256([]byte(label)) }
+
+func memUserFor(id string, seen time.Time) User {
+	return User{ID: id, Nickname: "nick of " + id, Token: memHash("session " + id), SeenAt: seen}
+}
+
+func memMemberFor(id string) Member {
+	return Member{ID: id, Nickname: "nick of " + id, JoinedAt: memT0}
+}
+
+func memRoomFor(id, owner string, limit int, active time.Time) Room {
+	return Room{ID: id, Owner: owner, Limit: limit, CreatedAt: memT0, ActiveAt: active}
+}
+
+// TestMemoryStoreInstants checks that a user's instants come back as the
+// same instants: MemoryStore keeps them as Unix nanoseconds, which must
+// not confuse the zero time ("never") with the Unix epoch, and keeps
+// instants outside the range of nanoseconds as its ends, in order.
+func TestMemoryStoreInstants(t *testing.T) {
+	tests := []struct {
+		name string
+		in   time.Time
+		want time.Time
+	}{
+		{
+			name: "zero is never",
+			in:   time.Time{},
+			want: time.Time{},
+		},
+		{
+			name: "unix epoch",
+			in:   time.Unix(0, 0),
+			want: time.Unix(0, 0),
+		},
+		{
+			name: "nanoseconds and a zone",
+			in:   memT0,
+			want: memT0,
+		},
+		{
+			name: "before 1678 is its start",
+			in:   time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC),
+			want: time.Unix(0, math.MinInt64+1),
+		},
+		{
+			name: "after 2262 is its end",
+			in:   time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC),
+			want: time.Unix(0, math.MaxInt64),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewMemoryStore()
+			u := memUserFor("ana", tt.in)
+			u.DetachedAt = tt.in
+			if err := s.CreateUser(t.Context(), u); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.UserByToken(t.Context(), u.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.SeenAt.Equal(tt.want) || !got.DetachedAt.Equal(tt.want) || got.DetachedAt.IsZero() != tt.want.IsZero() {
+				t.Fatalf("SeenAt %v DetachedAt %v, want %v", got.SeenAt, got.DetachedAt, tt.want)
+			}
+		})
+	}
+}
+
+// TestMemoryStoreGhosts checks the seats of ids that are no users, which
+// the contract allows though the Hub never makes them: they are seats like
+// any other, the id is still no user, a user created later with that id
+// takes them over, and nothing of the id is left once its last seat goes.
+func TestMemoryStoreGhosts(t *testing.T) {
+	ctx := t.Context()
+	s := NewMemoryStore()
+	owner := memMemberFor("gus")
+	if err := s.CreateRoom(ctx, memRoomFor("r1", "gus", 5, memT0), &owner, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateInvite(ctx, Invite{Token: memHash("i1"), Room: "r1", ExpiresAt: memT0.Add(time.Hour)}, "gus", memT0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ms, err := s.Redeem(ctx, memHash("i1"), memMemberFor("hal"), memT0, 1); err != nil || len(ms) != 2 || ms[1].ID != "hal" {
+		t.Fatalf("Redeem by an id that is no user: %v %v", ms, err)
+	}
+	if rs, _ := s.UserRooms(ctx, "hal"); !slices.Equal(rs, []string{"r1"}) {
+		t.Fatalf("UserRooms(hal) = %q, want [r1]", rs)
+	}
+	if _, err := s.Message(ctx, "r1", "hal", memT0); err != nil {
+		t.Fatalf("Message by a seated id that is no user: %v", err)
+	}
+	if err := s.Attach(ctx, "hal", memT0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Attach(hal) = %v, want ErrNotFound: a seat makes no user", err)
+	}
+	if err := s.CreateUser(ctx, memUserFor("ivy", time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	later := memT0.Add(time.Hour)
+	if ds, _ := s.ForgetUsers(ctx, later); len(ds) != 1 || ds[0].User != "ivy" {
+		t.Fatalf("ForgetUsers = %+v, want only ivy, who is a user", ds)
+	}
+	if ds, _ := s.VacateUsers(ctx, later); len(ds) != 0 {
+		t.Fatalf("VacateUsers = %+v, want none: ids that are no users are never away", ds)
+	}
+
+	// gus becomes a user under another nickname: the seat is theirs, under
+	// the nickname it was taken with, and they are away.
+	gus := memUserFor("gus", memT0)
+	gus.Nickname = "Gus"
+	if err := s.CreateUser(ctx, gus); err != nil {
+		t.Fatalf("CreateUser of a seated id: %v", err)
+	}
+	if _, ms, _ := s.Room(ctx, "r1"); len(ms) != 2 || ms[0].Nickname != "nick of gus" {
+		t.Fatalf("members of r1 = %+v, want gus seated as %q", ms, "nick of gus")
+	}
+	if u, _ := s.UserByToken(ctx, gus.Token); u.Nickname != "Gus" {
+		t.Fatalf("UserByToken(gus).Nickname = %q, want Gus", u.Nickname)
+	}
+	if err := s.CreateUser(ctx, memUserFor("gus", memT0)); !errors.Is(err, ErrExists) {
+		t.Fatalf("CreateUser(gus) again = %v, want ErrExists", err)
+	}
+	if rs, _ := s.UserRooms(ctx, "gus"); !slices.Equal(rs, []string{"r1"}) {
+		t.Fatalf("UserRooms(gus) = %q, want [r1]", rs)
+	}
+	ds, err := s.VacateUsers(ctx, later)
+	if err != nil || len(ds) != 1 || ds[0].User != "gus" || len(ds[0].Left) != 1 || ds[0].Left[0].NewOwner != "hal" {
+		t.Fatalf("VacateUsers = %+v %v, want gus out of r1, hal the owner", ds, err)
+	}
+
+	res, err := s.Leave(ctx, "r1", "hal", memT0)
+	if err != nil || !res.Closed {
+		t.Fatalf("Leave(r1, hal) = %+v %v, want the room closed", res, err)
+	}
+	if _, ok := s.users["hal"]; ok || len(s.users) != 1 {
+		t.Fatalf("users = %d records, want only gus: an id that is no user goes with its last seat", len(s.users))
+	}
+}
+
+// TestMemoryStoreSeatNicknames checks that a seat keeps the nickname it
+// was taken under when that is not its user's (MemoryStore keeps only the
+// user's, and the others aside), and that a new seat of the user does not
+// inherit it.
+func TestMemoryStoreSeatNicknames(t *testing.T) {
+	ctx := t.Context()
+	s := NewMemoryStore()
+	ana := memUserFor("ana", memT0)
+	memMust(t, s.CreateUser(ctx, ana))
+	memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+	owner := memMemberFor("ben")
+	memMust(t, s.CreateRoom(ctx, memRoomFor("r1", "ben", 5, memT0), &owner, 0))
+	nicks := func(want ...string) {
+		t.Helper()
+		_, ms, err := s.Room(ctx, "r1")
+		memMust(t, err)
+		var got []string
+		for _, m := range ms {
+			got = append(got, m.Nickname)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("nicknames in r1 = %q, want %q", got, want)
+		}
+	}
+	join := func(nick string) {
+		t.Helper()
+		tok := memHash("invite for " + nick)
+		memMust(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r1", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+		m := memMemberFor("ana")
+		m.Nickname = nick
+		_, ms, err := s.Redeem(ctx, tok, m, memT0, 0)
+		memMust(t, err)
+		if got := ms[len(ms)-1].Nickname; got != nick {
+			t.Fatalf("Redeem returned the joiner as %q, want %q", got, nick)
+		}
+	}
+
+	join("ana at work")
+	nicks("nick of ben", "ana at work")
+	if u, _ := s.UserByToken(ctx, ana.Token); u.Nickname != ana.Nickname {
+		t.Fatalf("UserByToken(ana).Nickname = %q, want %q", u.Nickname, ana.Nickname)
+	}
+	if _, err := s.Leave(ctx, "r1", "ana", memT0); err != nil {
+		t.Fatal(err)
+	}
+	if s.rooms["r1"].nicks != nil {
+		t.Fatalf("r1 keeps %d nicknames aside after ana left, want none", len(s.rooms["r1"].nicks))
+	}
+	join(ana.Nickname)
+	nicks("nick of ben", ana.Nickname)
+}
+
+// TestMemoryStoreSeveralRooms checks the seats of a user in several rooms
+// (MemoryStore keeps the first in the user's record, the others aside)
+// as they leave one room or another.
+func TestMemoryStoreSeveralRooms(t *testing.T) {
+	rooms := []string{"r1", "r2", "r3"}
+	tests := []struct {
+		name  string
+		leave []string
+	}{
+		{
+			name:  "the first",
+			leave: []string{"r1"},
+		},
+		{
+			name:  "one in the middle",
+			leave: []string{"r2"},
+		},
+		{
+			name:  "the last",
+			leave: []string{"r3"},
+		},
+		{
+			name:  "all but one",
+			leave: []string{"r1", "r3"},
+		},
+		{
+			name:  "all",
+			leave: []string{"r2", "r1", "r3"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := NewMemoryStore()
+			memMust(t, s.CreateUser(ctx, memUserFor("ana", memT0)))
+			memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+			for _, r := range rooms {
+				owner := memMemberFor("ben")
+				memMust(t, s.CreateRoom(ctx, memRoomFor(r, "ben", 5, memT0), &owner, 0))
+				tok := memHash("invite " + r)
+				memMust(t, s.CreateInvite(ctx, Invite{Token: tok, Room: r, ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+				_, _, err := s.Redeem(ctx, tok, memMemberFor("ana"), memT0, len(rooms))
+				memMust(t, err)
+			}
+			for _, r := range tt.leave {
+				if _, err := s.Leave(ctx, r, "ana", memT0); err != nil {
+					t.Fatalf("Leave(%s): %v", r, err)
+				}
+			}
+			var want []string
+			for _, r := range rooms {
+				_, err := s.Message(ctx, r, "ana", memT0)
+				if slices.Contains(tt.leave, r) {
+					if !errors.Is(err, ErrNotMember) {
+						t.Fatalf("Message in %s, left: %v, want ErrNotMember", r, err)
+					}
+					continue
+				}
+				want = append(want, r)
+				if err != nil {
+					t.Fatalf("Message in %s: %v", r, err)
+				}
+			}
+			got, _ := s.UserRooms(ctx, "ana")
+			if slices.Sort(got); !slices.Equal(got, want) {
+				t.Fatalf("UserRooms(ana) = %q, want %q", got, want)
+			}
+			if aside := s.more[s.users["ana"]]; len(want) <= 1 && aside != nil {
+				t.Fatalf("ana has %d rooms aside, want none", len(aside))
+			}
+			// One seat is free again under maxRooms.
+			tok := memHash("invite r4")
+			owner := memMemberFor("ben")
+			memMust(t, s.CreateRoom(ctx, memRoomFor("r4", "ben", 5, memT0), &owner, 0))
+			memMust(t, s.CreateInvite(ctx, Invite{Token: tok, Room: "r4", ExpiresAt: memT0.Add(time.Hour)}, "", memT0))
+			if _, _, err := s.Redeem(ctx, tok, memMemberFor("ana"), memT0, len(rooms)); err != nil {
+				t.Fatalf("Redeem with %d of %d rooms: %v", len(want), len(rooms), err)
+			}
+		})
+	}
+}
+
+// TestMemoryStoreTidy checks that a map a burst left mostly empty is
+// copied (a Go map keeps the memory of its largest size) and that what it
+// still held keeps working.
+func TestMemoryStoreTidy(t *testing.T) {
+	const burst = memTidyMin + 100
+	ctx := context.Background()
+	later := memT0.Add(time.Hour)
+	tests := []struct {
+		name string
+		// fill makes a burst of entries in one map of s, then deletes all
+		// but a few of them.
+		fill func(t *testing.T, s *MemoryStore)
+		// peak is the map's peak entries afterwards.
+		peak func(s *MemoryStore) int
+		// check checks that the entries left still work.
+		check func(t *testing.T, s *MemoryStore)
+	}{
+		{
+			name: "invites expired",
+			fill: func(t *testing.T, s *MemoryStore) {
+				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0)))
+				for r := range 2 {
+					room := fmt.Sprint("r", r)
+					owner := memMemberFor("own")
+					memMust(t, s.CreateRoom(ctx, memRoomFor(room, "own", 1000, memT0), &owner, 0))
+					for i := range burst / 2 {
+						exp := memT0.Add(time.Minute)
+						if i == 0 {
+							exp = later.Add(time.Hour) // survives
+						}
+						memMust(t, s.CreateInvite(ctx, Invite{Token: memHash(fmt.Sprint(room, i)), Room: room, ExpiresAt: exp}, "own", memT0))
+					}
+				}
+				if n, err := s.ExpireInvites(ctx, later); err != nil || n != burst-2 {
+					t.Fatalf("ExpireInvites = %d %v, want %d", n, err, burst-2)
+				}
+			},
+			peak: func(s *MemoryStore) int { return s.peak.invites },
+			check: func(t *testing.T, s *MemoryStore) {
+				if _, _, err := s.Redeem(ctx, memHash("r01"), memMemberFor("ben"), later, 0); !errors.Is(err, ErrInviteInvalid) {
+					t.Fatalf("Redeem of an expired invite = %v, want ErrInviteInvalid", err)
+				}
+				for r := range 2 {
+					if _, ms, err := s.Redeem(ctx, memHash(fmt.Sprintf("r%d0", r)), memMemberFor("ben"), later, 0); err != nil || len(ms) != 2 {
+						t.Fatalf("Redeem of a pending invite: %v %v", ms, err)
+					}
+				}
+			},
+		},
+		{
+			name: "away users back",
+			fill: func(t *testing.T, s *MemoryStore) {
+				for i := range burst {
+					id := fmt.Sprint("u", i)
+					memMust(t, s.CreateUser(ctx, memUserFor(id, memT0)))
+					memMust(t, s.Attach(ctx, id, memT0))
+					owner := memMemberFor(id)
+					memMust(t, s.CreateRoom(ctx, memRoomFor("r"+id, id, 2, memT0), &owner, 0))
+					memMust(t, s.Detach(ctx, id, memT0))
+				}
+				for i := 3; i < burst; i++ {
+					memMust(t, s.Attach(ctx, fmt.Sprint("u", i), memT0))
+				}
+			},
+			peak: func(s *MemoryStore) int { return s.peak.away },
+			check: func(t *testing.T, s *MemoryStore) {
+				ds, err := s.VacateUsers(ctx, later)
+				if err != nil || len(ds) != 3 {
+					t.Fatalf("VacateUsers = %+v %v, want u0, u1, u2", ds, err)
+				}
+			},
+		},
+		{
+			name: "users forgotten",
+			fill: func(t *testing.T, s *MemoryStore) {
+				for i := range burst {
+					seen := memT0
+					if i < 3 {
+						seen = later.Add(time.Hour) // survives
+					}
+					memMust(t, s.CreateUser(ctx, memUserFor(fmt.Sprint("u", i), seen)))
+				}
+				if ds, err := s.ForgetUsers(ctx, later); err != nil || len(ds) != burst-3 {
+					t.Fatalf("ForgetUsers forgot %d %v, want %d", len(ds), err, burst-3)
+				}
+			},
+			peak: func(s *MemoryStore) int { return max(s.peak.users, s.peak.tokens) },
+			check: func(t *testing.T, s *MemoryStore) {
+				if u, err := s.UserByToken(ctx, memHash("session u2")); err != nil || u.ID != "u2" {
+					t.Fatalf("UserByToken(u2) = %+v %v", u, err)
+				}
+				memMust(t, s.Attach(ctx, "u2", later))
+				if _, err := s.UserByToken(ctx, memHash("session u3")); !errors.Is(err, ErrNotFound) {
+					t.Fatalf("UserByToken(u3) = %v, want ErrNotFound", err)
+				}
+			},
+		},
+		{
+			name: "rooms closed idle",
+			fill: func(t *testing.T, s *MemoryStore) {
+				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0)))
+				for i := range burst {
+					active := memT0
+					if i < 3 {
+						active = later.Add(time.Hour) // survives
+					}
+					owner := memMemberFor("own")
+					memMust(t, s.CreateRoom(ctx, memRoomFor(fmt.Sprint("r", i), "own", 2, active), &owner, 0))
+				}
+				if closed, err := s.CloseIdleRooms(ctx, later); err != nil || len(closed) != burst-3 {
+					t.Fatalf("CloseIdleRooms closed %d %v, want %d", len(closed), err, burst-3)
+				}
+			},
+			peak: func(s *MemoryStore) int { return s.peak.rooms },
+			check: func(t *testing.T, s *MemoryStore) {
+				if rs, _ := s.UserRooms(ctx, "own"); len(rs) != 3 {
+					t.Fatalf("UserRooms(own) = %q, want 3 rooms", rs)
+				}
+				if _, err := s.Message(ctx, "r2", "own", later); err != nil {
+					t.Fatalf("Message in a room left open: %v", err)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewMemoryStore()
+			tt.fill(t, s)
+			if p := tt.peak(s); p >= memTidyMin {
+				t.Fatalf("peak = %d after the burst emptied, want the map copied (peak < %d)", p, memTidyMin)
+			}
+			tt.check(t, s)
+		})
+	}
+}
+
+func memMust(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
