@@ -730,12 +730,13 @@ func (h *Hub) sweepConns(now time.Time) {
 		h.sweepBuf = conns[:0]
 	}()
 	nowNs := now.UnixNano()
+	mono := monoNow()
 	for _, c := range conns {
 		if !c.has(flagIdentified) && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
 			c.closeWith(closeIdentifyTimeout, "identify timeout")
 			continue
 		}
-		if h.writeStalled(c, nowNs) {
+		if h.writeStalled(c, mono) {
 			h.log.Info("write timeout", "conn", c.id)
 			c.noteCause(causeSlow)
 			c.abort()
@@ -753,20 +754,28 @@ func (h *Hub) sweepConns(now time.Time) {
 	}
 }
 
+// monoBase is the origin of monoNow.
+var monoBase = time.Now()
+
+// monoNow is the time elapsed on the monotonic clock since monoBase.
+func monoNow() time.Duration { return time.Since(monoBase) }
+
 // writeStalled reports whether a write of c has waited for its peer for
-// the write timeout. The wait is timed from the first sweep that sees it,
-// not from its start: a write under way as an injected clock jumps ahead
-// is not taken for a stalled one. Only the sweeper calls it.
-func (h *Hub) writeStalled(c *conn, now int64) bool {
+// the write timeout, from the first sweep that saw it waiting. Like a
+// socket deadline, the write timeout is real time, not the Hub's clock:
+// that clock is for the time rules, and a test that moves it ahead would
+// otherwise take a write merely not yet scheduled for a stalled one. Only
+// the sweeper calls it.
+func (h *Hub) writeStalled(c *conn, now time.Duration) bool {
 	w := c.waits.Load()
 	switch {
 	case w%2 == 0: // no write waits
 		c.stallSeen = 0
 		return false
 	case w != c.stallSeen:
-		c.stallSeen, c.stallSince = w, now
+		c.stallSeen, c.stallSince = w, int64(now)
 		return false
-	case time.Duration(now-c.stallSince) < h.cfg.writeTimeout:
+	case now-time.Duration(c.stallSince) < h.cfg.writeTimeout:
 		return false
 	}
 	c.stallSeen = 0 // act once

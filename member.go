@@ -101,7 +101,7 @@ type conn struct {
 	// waits is odd while a write waits for the peer, and moves on with
 	// each wait, so the sweeper tells one long wait from several short
 	// ones. stallSeen and stallSince are the sweeper's: the wait it saw,
-	// and when it first saw it (clock time, Unix ns).
+	// and when it first saw it (monotonic, see monoNow).
 	waits      atomic.Uint32
 	stallSeen  uint32
 	stallSince int64

@@ -221,8 +221,9 @@ func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimi
 // WithWriteTimeout bounds how long a write may wait for a peer that takes
 // no bytes: a connection whose write has waited this long is dropped,
 // without a close frame (it would not read one either), and counted as
-// slow. The sweeper times the wait on the Hub's clock, from the first
-// sweep that sees it (sweeps run every second). Default: 10 seconds.
+// slow. The sweeper times the wait in real time (not on WithClock's
+// clock, which is for the time rules), from the first sweep that sees it;
+// sweeps run every second. Default: 10 seconds.
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
 
 // WithHandshakeTimeout bounds the writing of the upgrade response.
