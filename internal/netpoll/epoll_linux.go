@@ -17,6 +17,7 @@ type Poller struct {
 	descs    []*Desc // by descriptor number: they are small and dense
 	closed   bool
 	woken    []*Desc       // for the wait loop to hand to the workers
+	spare    []*Desc       // the wait loop's other woken array, reused
 	waitDone chan struct{} // closed when the wait loop has returned
 	wg       sync.WaitGroup
 }
@@ -33,14 +34,30 @@ type Desc struct {
 	// the memory model's terms, which epoll alone does not.
 	mu sync.Mutex
 	// st guards the fields below, and orders epoll_ctl calls with Remove.
-	st      sync.Mutex
-	ready   Event // what the next callback is told
-	armed   bool  // the kernel may report an event (one-shot not spent)
-	wantOut bool  // a writer waits for room: arm for writing too
-	removed bool
+	st    sync.Mutex
+	ready Event // what the next callback is told
+	state uint8 // descArmed | descArmedOut | descWantOut | descRemoved
 }
 
 const readEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+// Desc states, bits of Desc.state.
+const (
+	descArmed    uint8 = 1 << iota // the kernel may report an event (one-shot not spent)
+	descArmedOut                   // and that arming includes writing
+	descWantOut                    // a writer waits for room: arm for writing too
+	descRemoved
+)
+
+func (d *Desc) is(b uint8) bool { return d.state&b != 0 }
+
+func (d *Desc) set(b uint8, on bool) {
+	if on {
+		d.state |= b
+	} else {
+		d.state &^= b
+	}
+}
 
 // New starts a Poller with the given number of workers running callbacks.
 func New(workers int) (*Poller, error) {
@@ -91,8 +108,13 @@ func (p *Poller) Add(d *Desc, fd int, h Handler) error {
 	}
 	d.st.Lock()
 	defer d.st.Unlock()
-	d.armed = true
-	ev := syscall.EpollEvent{Events: readEvents, Fd: d.fd}
+	d.set(descArmed, true)
+	d.set(descArmedOut, d.is(descWantOut)) // WantWrite may come before Add
+	events := uint32(readEvents)
+	if d.is(descWantOut) {
+		events |= syscall.EPOLLOUT
+	}
+	ev := syscall.EpollEvent{Events: events, Fd: d.fd}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return err
 	}
@@ -101,14 +123,19 @@ func (p *Poller) Add(d *Desc, fd int, h Handler) error {
 }
 
 // Resume re-arms the watch after a callback: for reading, and for writing
-// too if WantWrite asked and its callback has not come yet.
+// too if WantWrite asked and its callback has not come yet. After a
+// callback that no readiness caused (Wake), the watch may be armed
+// still; then Resume costs no system call.
 func (d *Desc) Resume() error {
 	d.st.Lock()
 	defer d.st.Unlock()
-	if d.removed {
+	if d.is(descRemoved) {
 		return ErrClosed
 	}
-	d.armed = true
+	if d.is(descArmed) && d.is(descArmedOut) == d.is(descWantOut) {
+		return nil
+	}
+	d.set(descArmed, true)
 	return d.arm()
 }
 
@@ -118,11 +145,11 @@ func (d *Desc) Resume() error {
 func (d *Desc) WantWrite() error {
 	d.st.Lock()
 	defer d.st.Unlock()
-	if d.removed {
+	if d.is(descRemoved) {
 		return ErrClosed
 	}
-	d.wantOut = true
-	if !d.armed {
+	d.set(descWantOut, true)
+	if !d.is(descArmed) {
 		return nil // the callback under way re-arms with it on Resume
 	}
 	return d.arm()
@@ -131,9 +158,10 @@ func (d *Desc) WantWrite() error {
 // arm sets the interest of the one-shot watch. Called with d.st held.
 func (d *Desc) arm() error {
 	events := uint32(readEvents)
-	if d.wantOut {
+	if d.is(descWantOut) {
 		events |= syscall.EPOLLOUT
 	}
+	d.set(descArmedOut, d.is(descWantOut))
 	ev := syscall.EpollEvent{Events: events, Fd: d.fd}
 	return syscall.EpollCtl(d.p.epfd, syscall.EPOLL_CTL_MOD, int(d.fd), &ev)
 }
@@ -142,15 +170,15 @@ func (d *Desc) arm() error {
 // example after the socket was shut down from another goroutine. Callbacks
 // stay serialised. Wake never blocks.
 func (d *Desc) Wake() {
-	d.st.Lock()
-	d.ready |= Woken
-	d.st.Unlock()
 	p := d.p
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return
 	}
+	d.st.Lock()
+	d.ready |= Woken
+	d.st.Unlock()
 	p.woken = append(p.woken, d)
 	first := len(p.woken) == 1
 	p.mu.Unlock()
@@ -167,10 +195,10 @@ func (d *Desc) Remove() {
 	defer p.mu.Unlock()
 	d.st.Lock()
 	defer d.st.Unlock()
-	if d.removed {
+	if d.is(descRemoved) {
 		return
 	}
-	d.removed = true
+	d.set(descRemoved, true)
 	if int(d.fd) < len(p.descs) && p.descs[d.fd] == d {
 		p.descs[d.fd] = nil
 		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(d.fd), nil)
@@ -180,13 +208,13 @@ func (d *Desc) Remove() {
 // note records what epoll reported: the one-shot watch is spent.
 func (d *Desc) note(events uint32) {
 	d.st.Lock()
-	d.armed = false
+	d.set(descArmed, false)
 	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		d.ready |= Readable
 	}
-	if d.wantOut && events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+	if d.is(descWantOut) && events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		d.ready |= Writable
-		d.wantOut = false
+		d.set(descWantOut, false)
 	}
 	d.st.Unlock()
 }
@@ -244,7 +272,7 @@ func (p *Poller) takeWoken() bool {
 	}
 	p.mu.Lock()
 	woken, closed := p.woken, p.closed
-	p.woken = nil
+	p.woken = p.spare[:0]
 	p.mu.Unlock()
 	if closed {
 		return false
@@ -252,6 +280,8 @@ func (p *Poller) takeWoken() bool {
 	for _, d := range woken {
 		p.work <- d
 	}
+	clear(woken)
+	p.spare = woken[:0]
 	return true
 }
 
@@ -269,7 +299,7 @@ func (p *Poller) worker() {
 }
 
 // Close stops the wait loop and the workers, after the callbacks under way
-// return. Watched sockets are not closed.
+// return; callbacks that Wake asked for and no worker took yet do not run. Watched sockets are not closed.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	if p.closed {

@@ -148,3 +148,47 @@ func TestWritevSmall(t *testing.T) {
 		t.Fatalf("read %q, %v", got, err)
 	}
 }
+
+// A writer may meet EAGAIN before its socket is watched: WantWrite before
+// Add still brings the Writable callback.
+func TestWantWriteBeforeAdd(t *testing.T) {
+	p, err := New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ln := listen(t)
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := Detach(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &source{fd: fd, done: make(chan error, 1), bufs: [][]byte{[]byte("hello")}}
+	t.Cleanup(func() {
+		s.desc.Remove()
+		Close(fd)
+	})
+	if err := s.desc.WantWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(&s.desc, fd, s); err != nil {
+		t.Fatal(err)
+	}
+	// The socket has room: the Writable callback comes at once and writes.
+	if err := <-s.done; err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	cc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(cc, got); err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
