@@ -75,7 +75,7 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindLeft:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 		h.mu.Lock()
-		for _, c := range h.users[ev.User] {
+		for c := range h.users.conns(ev.User) {
 			h.unsubscribeLocked(ev.Room, c)
 		}
 		if ev.Closed {

@@ -70,7 +70,7 @@ type Hub struct {
 	mu        sync.Mutex
 	listeners []net.Listener // given to Serve; closed by Shutdown
 	conns     map[*conn]struct{}
-	users     map[string][]*conn // user id -> this process's connections
+	users     userIndex          // user id -> this process's connections
 	rooms     map[string][]*conn // room id -> subscribed connections
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
@@ -137,7 +137,6 @@ func New(opts ...Option) (*Hub, error) {
 		broker:  cfg.broker,
 		node:    ids.Member(),
 		conns:   make(map[*conn]struct{}),
-		users:   make(map[string][]*conn),
 		rooms:   make(map[string][]*conn),
 		drained: make(chan struct{}),
 		seed:    maphash.MakeSeed(),

@@ -164,6 +164,22 @@ func remoteAddr(r *http.Request) string {
 	return ip.String()
 }
 
+// abuse is what a connection has done against the rules, counted on its
+// read side. Most connections never break one, and have none: an idle
+// member's connection is the memory budget's largest item.
+type abuse struct {
+	violations window
+	guesses    window
+}
+
+// abused returns c's abuse counts, made on first use. Read side only.
+func (c *conn) abused() *abuse {
+	if c.abuse == nil {
+		c.abuse = new(abuse)
+	}
+	return c.abuse
+}
+
 // refuse answers a request that broke the protocol's rules with an error,
 // and counts a violation: at the limit the connection is closed with 1008,
 // right after the error.
@@ -171,7 +187,7 @@ func (c *conn) refuse(id string, code wire.Code, room string) {
 	h := c.h
 	// Counted before the reply goes out: the violation happened now, not
 	// whenever the client has read the error.
-	n := c.violations.add(h.clock.Now(), h.cfg.violationWindow)
+	n := c.abused().violations.add(h.clock.Now(), h.cfg.violationWindow)
 	c.replyError(id, code, room)
 	if n >= h.cfg.violationLimit {
 		h.log.Info("connection closed: too many violations", "conn", c.id)
@@ -183,14 +199,14 @@ func (c *conn) refuse(id string, code wire.Code, room string) {
 // failed token guesses as allowed in the current window.
 func (h *Hub) guessBlocked(c *conn) bool {
 	now := h.clock.Now()
-	return c.guesses.count(now, h.cfg.guessWindow) >= h.cfg.guessLimit ||
+	return c.abuse != nil && c.abuse.guesses.count(now, h.cfg.guessWindow) >= h.cfg.guessLimit ||
 		h.guard.guessesBlocked(c.addr, now, h.cfg.guessLimit, h.cfg.guessWindow)
 }
 
 // guessFailed counts a failed token redemption by c and by its address.
 func (h *Hub) guessFailed(c *conn) {
 	now := h.clock.Now()
-	c.guesses.add(now, h.cfg.guessWindow)
+	c.abused().guesses.add(now, h.cfg.guessWindow)
 	h.guard.guessFailed(c.addr, now, h.cfg.guessWindow)
 	h.log.Debug("token guess failed", "conn", c.id)
 }

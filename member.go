@@ -84,12 +84,10 @@ type conn struct {
 	addr string
 
 	// Read side, owned by the read loop.
-	rd         wsframe.Reader
-	lastTouch  int64 // clock time of the last TouchUser, Unix ns
-	broken     bool  // a protocol violation: ignore the rest of the stream
-	bucket     tokenBucket
-	violations window
-	guesses    window
+	rd        wsframe.Reader
+	lastTouch int64 // clock time of the last TouchUser, Unix ns
+	bucket    tokenBucket
+	abuse     *abuse // nil until the first violation or failed guess
 
 	// pd is the poller's watch of fd; valid once flagPolled is set.
 	pd netpoll.Desc
@@ -131,6 +129,8 @@ type conn struct {
 	dead        bool // torn down: no more writes
 	fdClosed    bool
 	shortDrain  bool // after a protocol violation: see violationDrain
+
+	broken bool // read side: a protocol violation, ignore the rest of the stream
 }
 
 // newConn makes a connection of nc, in poll mode when the Hub has a poller
@@ -632,12 +632,7 @@ func (c *conn) finish() {
 	h.mu.Lock()
 	delete(h.conns, c)
 	if c.user != "" {
-		uc := slices.DeleteFunc(h.users[c.user], func(x *conn) bool { return x == c })
-		if len(uc) == 0 {
-			delete(h.users, c.user)
-		} else {
-			h.users[c.user] = uc
-		}
+		h.users.remove(c.user, c)
 	}
 	for _, room := range slices.Clone(c.rooms) {
 		h.unsubscribeLocked(room, c)
@@ -801,7 +796,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	c.flags.Or(flagIdentified)
 
 	h.mu.Lock()
-	h.users[u.ID] = append(h.users[u.ID], c)
+	h.users.add(u.ID, c)
 	h.mu.Unlock()
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)

@@ -3,6 +3,7 @@ package epchat
 import (
 	"context"
 	"errors"
+	"iter"
 	"slices"
 
 	"github.com/epchat-go/epchat/internal/ids"
@@ -64,7 +65,7 @@ func dropRoom(rooms []string, room string) []string {
 // subscribeUser subscribes every local connection of user to room.
 func (h *Hub) subscribeUser(room, user string) {
 	h.mu.Lock()
-	for _, c := range h.users[user] {
+	for c := range h.users.conns(user) {
 		h.subscribeLocked(room, c)
 	}
 	h.mu.Unlock()
@@ -92,7 +93,7 @@ func (h *Hub) deliverTo(room, user string, payload []byte) {
 	frame := textFrame(payload)
 	h.mu.Lock()
 	n := 0
-	for _, c := range h.users[user] {
+	for c := range h.users.conns(user) {
 		if slices.Contains(c.rooms, room) {
 			c.send(frame)
 			n++
@@ -362,4 +363,60 @@ func (h *Hub) history(c *conn, req *wire.Request) {
 		Payload: wire.History(nil, req.Room, c.user, req.Data),
 	})
 	c.reply(wire.OK(nil, req.ID))
+}
+
+// userIndex finds a user's connections on this process; the Hub's mu
+// guards it. Nearly every user has one connection, kept in one: a map
+// entry and no slice. more holds the further ones of users with several
+// (browser tabs).
+type userIndex struct {
+	one  map[string]*conn
+	more map[string][]*conn
+}
+
+func (u *userIndex) add(user string, c *conn) {
+	if u.one[user] == nil {
+		if u.one == nil {
+			u.one = make(map[string]*conn)
+		}
+		u.one[user] = c
+		return
+	}
+	if u.more == nil {
+		u.more = make(map[string][]*conn)
+	}
+	u.more[user] = append(u.more[user], c)
+}
+
+func (u *userIndex) remove(user string, c *conn) {
+	more := u.more[user]
+	if u.one[user] == c {
+		if len(more) == 0 {
+			delete(u.one, user)
+			return
+		}
+		u.one[user], more = more[len(more)-1], more[:len(more)-1]
+	} else {
+		more = slices.DeleteFunc(more, func(x *conn) bool { return x == c })
+	}
+	if len(more) == 0 {
+		delete(u.more, user)
+	} else {
+		u.more[user] = more
+	}
+}
+
+// conns yields the user's connections.
+func (u *userIndex) conns(user string) iter.Seq[*conn] {
+	return func(yield func(*conn) bool) {
+		c := u.one[user]
+		if c == nil || !yield(c) {
+			return
+		}
+		for _, c := range u.more[user] {
+			if !yield(c) {
+				return
+			}
+		}
+	}
 }

@@ -1,0 +1,49 @@
+package epchat
+
+import (
+	"slices"
+	"testing"
+	"unsafe"
+)
+
+// TestConnSize guards the idle-memory budget (README, Performance): every
+// member's connection is one conn, and the next size class up (384) costs 32
+// bytes more per member. Grow it only with a measurement.
+func TestConnSize(t *testing.T) {
+	if got := unsafe.Sizeof(conn{}); got > 352 {
+		t.Fatalf("conn is %d bytes, over the 352-byte size class", got)
+	}
+}
+
+// userIndex keeps every connection of a user until it is removed, in any
+// order, and forgets the user with the last.
+func TestUserIndex(t *testing.T) {
+	var u userIndex
+	a, b, c := &conn{id: 1}, &conn{id: 2}, &conn{id: 3}
+	ids := func() []uint64 {
+		var out []uint64
+		for x := range u.conns("ana") {
+			out = append(out, x.id)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, x := range []*conn{a, b, c} {
+		u.add("ana", x)
+	}
+	if got := ids(); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("after three adds: %v", got)
+	}
+	u.remove("ana", a) // the first: one of the others moves up
+	if got := ids(); !slices.Equal(got, []uint64{2, 3}) {
+		t.Fatalf("after removing the first: %v", got)
+	}
+	u.remove("ana", c)
+	if got := ids(); !slices.Equal(got, []uint64{2}) {
+		t.Fatalf("after removing another: %v", got)
+	}
+	u.remove("ana", b)
+	if got := ids(); len(got) != 0 || len(u.one) != 0 || len(u.more) != 0 {
+		t.Fatalf("after removing all: %v, %d, %d entries", got, len(u.one), len(u.more))
+	}
+}
