@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat/internal/ids"
@@ -417,12 +418,18 @@ func checkUpgrade(r *http.Request) (int, string) {
 	return 0, ""
 }
 
+// headerHasToken reports whether a header of hd named name lists token,
+// in any case: Firefox, for one, sends "Connection: keep-alive, Upgrade".
+// The lists are read as RFC 7230 says, as gobwas/ws reads them.
 func headerHasToken(hd http.Header, name, token string) bool {
+	found := false
 	for _, v := range hd.Values(name) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
+		httphead.ScanTokens([]byte(v), func(t []byte) bool {
+			found = strings.EqualFold(string(t), token)
+			return !found
+		})
+		if found {
+			return true
 		}
 	}
 	return false

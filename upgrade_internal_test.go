@@ -1,43 +1,52 @@
 package epchat
 
 import (
-	"errors"
-	"io"
-	"net"
-	"strings"
+	"net/http"
 	"testing"
 )
 
-// An upgrade failure is logged by kind only: a network error's text
-// carries the peer's address.
-func TestUpgradeFailureHidesAddresses(t *testing.T) {
-	addr := &net.TCPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 40000}
+func TestHeaderHasToken(t *testing.T) {
 	tests := []struct {
-		name string
-		err  error
-		want string
+		name   string
+		values []string
+		want   bool
 	}{
 		{
-			name: "reset by the peer",
-			err:  &net.OpError{Op: "read", Net: "tcp", Source: addr, Err: errors.New("connection reset by peer")},
-			want: "network",
+			name:   "alone",
+			values: []string{"Upgrade"},
+			want:   true,
 		},
 		{
-			name: "end of stream",
-			err:  io.ErrUnexpectedEOF,
-			want: "network",
+			name:   "in a list, any case (Firefox)",
+			values: []string{"keep-alive, UPGRADE"},
+			want:   true,
 		},
 		{
-			name: "malformed request",
-			err:  errors.New("bad request line"),
-			want: "handshake",
+			name:   "in a second header line",
+			values: []string{"keep-alive", "upgrade"},
+			want:   true,
+		},
+		{
+			name:   "absent",
+			values: []string{"keep-alive, close"},
+			want:   false,
+		},
+		{
+			name:   "a longer token is not it",
+			values: []string{"upgrades"},
+			want:   false,
+		},
+		{
+			name:   "no header",
+			values: nil,
+			want:   false,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := upgradeFailure(tt.err)
-			if got != tt.want || strings.Contains(got, "203.0.113.7") {
-				t.Fatalf("upgradeFailure(%v) = %q, want %q", tt.err, got, tt.want)
+			hd := http.Header{"Connection": tt.values}
+			if got := headerHasToken(hd, "Connection", "upgrade"); got != tt.want {
+				t.Fatalf("headerHasToken(%q) = %v, want %v", tt.values, got, tt.want)
 			}
 		})
 	}
