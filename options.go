@@ -310,11 +310,14 @@ func WithTokenGuessLimit(n int, window time.Duration) Option {
 }
 
 // WithNetpoll chooses how connections are read. Enabled (the default), an
-// idle connection costs no goroutine and no buffer: one goroutine waits on
-// epoll for all of them and a small pool of workers reads the ready ones.
-// Disabled, or where epoll is missing, or for a connection that is not a
-// plain TCP socket (TLS terminated by the host's http.Server), each
-// connection has a goroutine blocked in Read. Both behave the same.
+// idle connection costs no goroutine and no buffer: the Hub takes the
+// socket out of its net.Conn (a descriptor of its own; the net.Conn is
+// closed), one goroutine waits on epoll for all of them and a small pool
+// of workers reads the ready ones; writes never block, and a full socket
+// waits for epoll without a goroutine. Disabled, or where epoll is
+// missing, or for a connection that is not a plain TCP socket (TLS
+// terminated by the host's http.Server), each connection has a goroutine
+// blocked in Read and writes block. Both behave the same.
 func WithNetpoll(enabled bool) Option { return func(c *config) { c.netpoll = enabled } }
 
 // WithLogger sets the logger. The Hub logs ids, counts and reasons, never
