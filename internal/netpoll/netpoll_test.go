@@ -57,19 +57,52 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// watch detaches c's socket and watches it; the test's cleanup removes
-// the watch and closes the descriptor.
-func watch(t *testing.T, p *Poller, c net.Conn) *sink {
+// newPoller starts a Poller that the test's cleanup closes.
+func newPoller(t *testing.T, workers int) *Poller {
+	t.Helper()
+	p, err := New(workers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// connect opens a loopback TCP connection through ln and returns its two
+// ends; the test's cleanup closes the client's.
+func connect(t *testing.T, ln net.Listener) (client, server net.Conn) {
+	t.Helper()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc, sc
+}
+
+// detach takes the socket out of c; the test's cleanup closes it, after
+// the cleanups registered later (a watch's Remove).
+func detach(t *testing.T, c net.Conn) int {
 	t.Helper()
 	fd, err := Detach(c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { Close(fd) })
+	return fd
+}
+
+// watch detaches c's socket and watches it; the test's cleanup removes
+// the watch and closes the descriptor.
+func watch(t *testing.T, p *Poller, c net.Conn) *sink {
+	t.Helper()
+	fd := detach(t, c)
 	s := &sink{fd: fd, eof: make(chan struct{})}
-	t.Cleanup(func() {
-		s.desc.Remove()
-		Close(fd)
-	})
+	t.Cleanup(func() { s.desc.Remove() })
 	if err := p.Add(&s.desc, fd, s); err != nil {
 		t.Fatal(err)
 	}
@@ -77,24 +110,13 @@ func watch(t *testing.T, p *Poller, c net.Conn) *sink {
 }
 
 func TestPollerDeliversEveryByte(t *testing.T) {
-	p, err := New(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t, 2)
 	ln := listen(t)
 	const conns, writes, size = 20, 200, 100
 	var wg sync.WaitGroup
 	sinks := make([]*sink, conns)
 	for i := range conns {
-		cc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		cc, sc := connect(t, ln)
 		sinks[i] = watch(t, p, sc)
 		wg.Go(func() {
 			defer cc.Close()
@@ -125,24 +147,12 @@ func TestPollerDeliversEveryByte(t *testing.T) {
 
 // Idle watched connections cost no goroutine.
 func TestIdleConnectionsHaveNoGoroutine(t *testing.T) {
-	p, err := New(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t, 2)
 	ln := listen(t)
 	before := runtime.NumGoroutine()
 	const n = 500
 	for range n {
-		cc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cc.Close()
-		sc, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, sc := connect(t, ln)
 		watch(t, p, sc)
 	}
 	if grown := runtime.NumGoroutine() - before; grown > 10 {
@@ -163,14 +173,8 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	ln := listen(t)
-	cc, _ := net.Dial("tcp", ln.Addr().String())
-	defer cc.Close()
-	sc, _ := ln.Accept()
-	fd, err := Detach(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(fd)
+	_, sc := connect(t, ln)
+	fd := detach(t, sc)
 	s := &sink{fd: fd}
 	if err := p.Add(&s.desc, fd, s); err != ErrClosed {
 		t.Fatalf("Add after Close: %v", err)
@@ -187,23 +191,11 @@ func TestCloseStopsEverything(t *testing.T) {
 // Wake makes the callback run without readiness; after Shutdown from
 // another goroutine, the read there sees the end of the stream.
 func TestWakeAfterClose(t *testing.T) {
-	p, err := New(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t, 1)
 	ln := listen(t)
 	const n = 50
 	for range n { // more wakes than the work queue holds
-		cc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cc.Close()
-		sc, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, sc := connect(t, ln)
 		s := watch(t, p, sc)
 		if err := Shutdown(s.fd, true); err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ package netpoll
 import (
 	"bytes"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -63,25 +62,10 @@ func (s *source) OnReady(d *Desc, ev Event) {
 // Writev stops at EAGAIN with an exact count, and WantWrite brings a
 // Writable callback once the peer reads.
 func TestWritevWaitsForRoom(t *testing.T) {
-	p, err := New(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t, 2)
 	ln := listen(t)
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := Detach(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc, sc := connect(t, ln)
+	fd := detach(t, sc)
 	// A small send buffer makes the socket fill up early.
 	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096); err != nil {
 		t.Fatal(err)
@@ -93,10 +77,7 @@ func TestWritevWaitsForRoom(t *testing.T) {
 		want.Write(b)
 		s.bufs = append(s.bufs, b)
 	}
-	t.Cleanup(func() {
-		s.desc.Remove()
-		Close(fd)
-	})
+	t.Cleanup(func() { s.desc.Remove() })
 	if err := p.Add(&s.desc, fd, s); err != nil {
 		t.Fatal(err)
 	}
@@ -123,20 +104,8 @@ func TestWritevWaitsForRoom(t *testing.T) {
 // Writev skips empty buffers and reports every byte of a short stream.
 func TestWritevSmall(t *testing.T) {
 	ln := listen(t)
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := Detach(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(fd)
+	cc, sc := connect(t, ln)
+	fd := detach(t, sc)
 	bufs := [][]byte{[]byte("ab"), nil, []byte("c"), {}, []byte("def")}
 	n, err := Writev(fd, bufs)
 	if err != nil || n != 6 {
@@ -152,30 +121,12 @@ func TestWritevSmall(t *testing.T) {
 // A writer may meet EAGAIN before its socket is watched: WantWrite before
 // Add still brings the Writable callback.
 func TestWantWriteBeforeAdd(t *testing.T) {
-	p, err := New(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newPoller(t, 1)
 	ln := listen(t)
-	cc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := Detach(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc, sc := connect(t, ln)
+	fd := detach(t, sc)
 	s := &source{fd: fd, done: make(chan error, 1), bufs: [][]byte{[]byte("hello")}}
-	t.Cleanup(func() {
-		s.desc.Remove()
-		Close(fd)
-	})
+	t.Cleanup(func() { s.desc.Remove() })
 	if err := s.desc.WantWrite(); err != nil {
 		t.Fatal(err)
 	}
