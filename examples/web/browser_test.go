@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,29 +57,107 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// harness is one Hub with the demo page, served over loopback through a
+// harness is one Hub with the demo page, served over loopback behind a
 // tap, and the Chromium binary to visit it with.
 type harness struct {
-	t        *testing.T
-	hub      *epchat.Hub
-	srv      *httptest.Server
+	t    *testing.T
+	hub  *epchat.Hub
+	mode connMode
+	// url is the page, through the tap: the browsers never reach the
+	// server but through it.
+	url      string
 	tap      *tap
 	chromium string
 }
 
-func newHarness(t *testing.T, opts ...epchat.Option) *harness {
+// connMode is how the Hub serves the page's connections (see
+// epchat.WithNetpoll). The two differ in everything below the protocol,
+// reading, writing and tearing down, so the suite drives both.
+type connMode int
+
+const (
+	// pollMode is the default, and what deployments get on Linux: the
+	// Hub takes each socket out of its net.Conn, epoll says when it has
+	// bytes, writes never block, and no goroutine waits per connection.
+	pollMode connMode = iota
+	// blockingMode is epchat.WithNetpoll(false), as for a connection the
+	// Hub cannot take over (TLS, a wrapped net.Conn): a goroutine blocked
+	// in Read per connection, and blocking writes.
+	blockingMode
+)
+
+func (m connMode) String() string {
+	if m == blockingMode {
+		return "blocking mode"
+	}
+	return "poll mode"
+}
+
+func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	t.Helper()
 	path := chromiumPath(t)
+	if mode == pollMode && runtime.GOOS != "linux" {
+		t.Logf("no poller on %s: the Hub serves this test in blocking mode", runtime.GOOS)
+		mode = blockingMode
+	}
+	opts = append(slices.Clip(opts), epchat.WithNetpoll(mode == pollMode))
 	hub := newHub(t, opts...)
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
 	mux.Handle("/", web.Handler())
-	srv := httptest.NewUnstartedServer(mux)
-	tp := newTap(srv.Listener)
-	srv.Listener = tp
-	srv.Start()
+	// The server listens on a plain TCP listener: a wrapped one would hand
+	// the Hub connections it cannot poll. The tap sits on the wire instead.
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &harness{t: t, hub: hub, srv: srv, tap: tp, chromium: path}
+	tp := newTap(t, srv.Listener.Addr().String())
+	return &harness{t: t, hub: hub, mode: mode, url: tp.URL(), tap: tp, chromium: path}
+}
+
+// readLoopFunc is the Hub's blocking-mode reader (conn.readLoop in
+// member.go) as a goroutine's stack names it: one goroutine per connection
+// runs it in blocking mode, none in poll mode.
+const readLoopFunc = "github.com/epchat-go/epchat.(*conn).readLoop("
+
+// readLoops counts the goroutines of this process running readLoopFunc.
+func readLoops() int64 {
+	var b strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	var n int64
+	for g := range strings.SplitSeq(b.String(), "\n\n") {
+		if strings.Contains(g, readLoopFunc) {
+			n++
+		}
+	}
+	return n
+}
+
+// checkMode fails the test unless the Hub serves its open connections in
+// the harness's mode: in poll mode no goroutine reads a connection, so a
+// listener wrapped again (or anything else that keeps the Hub from taking
+// the sockets over) fails here; in blocking mode each connection has its
+// read loop, which shows the probe still finds it. Call it with the page
+// connected. The probe sees the whole process: it relies on the tests of
+// this package not running in parallel.
+func (h *harness) checkMode() {
+	h.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		conns, loops := h.hub.Stats().Connections, readLoops()
+		switch {
+		case conns > 0 && h.mode == pollMode:
+			if loops != 0 {
+				h.t.Fatalf("%d goroutine(s) in %s with %d connection(s) open: the Hub does not serve them in poll mode", loops, readLoopFunc, conns)
+			}
+			return
+		case conns > 0 && loops == conns:
+			return
+		case time.Now().After(deadline):
+			h.t.Fatalf("%s: %d connection(s) open and %d goroutine(s) in %s, want one each", h.mode, conns, loops, readLoopFunc)
+		}
+		// Polling real state: a connection being set up or torn down has
+		// its goroutine a moment before or after it counts.
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // person is one person at their own browser: a Chromium process with a
@@ -86,6 +167,7 @@ func newHarness(t *testing.T, opts ...epchat.Option) *harness {
 // after a cross-site navigation with Chromium 156.)
 type person struct {
 	t    *testing.T
+	h    *harness
 	name string
 	ctx  context.Context
 }
@@ -119,7 +201,7 @@ func (h *harness) person(name string) *person {
 	if err := chromedp.Do(bctx); err != nil {
 		h.t.Fatalf("%s: starting Chromium: %v", name, err)
 	}
-	p := &person{t: h.t, name: name, ctx: bctx}
+	p := &person{t: h.t, h: h, name: name, ctx: bctx}
 	p.run("set up the tab", p.viewport(1280, 800, 1, false), watchProblems())
 	h.t.Cleanup(p.checkProblems)
 	return p
@@ -266,7 +348,9 @@ func pressEnter() chromedp.Action[chromedp.Void] {
 	})
 }
 
-// nickname types a nickname and presses Enter, and waits to be identified.
+// nickname types a nickname and presses Enter, and waits to be
+// identified; then the page is connected, and the Hub must serve it in the
+// harness's mode.
 func (p *person) nickname(nick string) {
 	p.t.Helper()
 	p.run("type a nickname",
@@ -275,6 +359,7 @@ func (p *person) nickname(nick string) {
 		pressEnter(),
 	)
 	p.wait("identified", `document.body.dataset.conn === 'ready'`)
+	p.h.checkMode()
 }
 
 func (p *person) createRoom() {
@@ -423,13 +508,14 @@ func inviteParts(t *testing.T, link string) (token, key string) {
 }
 
 // TestChat is the whole story: a room, two invites, a conversation with
-// history for the latecomer, closing; and a tap on the server that shows
-// it saw neither a word of it nor the key.
+// history for the latecomer, closing; and a tap in front of the server
+// that shows it saw neither a word of it nor the key. The Hub runs in poll mode, as
+// deployments do by default.
 func TestChat(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, pollMode)
 	ana, ben, cleo := h.person("Ana"), h.person("Ben"), h.person("Cleo")
 
-	ana.open(h.srv.URL)
+	ana.open(h.url)
 	ana.nickname("Ana")
 	ana.createRoom()
 	if got := ana.members(); len(got) != 1 || got[0] != (shownMember{Name: "Ana", Owner: true}) {
@@ -438,8 +524,8 @@ func TestChat(t *testing.T) {
 
 	link1 := ana.invite()
 	token1, key1 := inviteParts(t, link1)
-	if !strings.HasPrefix(link1, h.srv.URL+"/#join=") {
-		t.Errorf("invite link %q does not point at the page %s", link1, h.srv.URL)
+	if !strings.HasPrefix(link1, h.url+"/#join=") {
+		t.Errorf("invite link %q does not point at the page %s", link1, h.url)
 	}
 	ana.wait("the expiry countdown", `/^[45]:[0-5][0-9]$/.test(document.getElementById('invite-countdown')?.textContent ?? '')`)
 	ana.run("copy the link", chromedp.Click(chromedp.ID("copy-btn")))
@@ -643,12 +729,14 @@ func assertUnseen(t *testing.T, cp *capture, secrets []secret) {
 // history too long for one request, in several; an invite already used,
 // one that never existed and one that expired are refused with the same
 // clear notice; the owner's countdown ends; a room nobody writes in closes.
-// The Hub runs on a manual clock, so time passes without sleeping.
+// The Hub runs on a manual clock, so time passes without sleeping, and in
+// blocking mode, so that a conversation between several browsers, and the
+// tap's checks, go through that mode too.
 func TestInvites(t *testing.T) {
 	clock := wstest.NewClock(time.Now())
-	h := newHarness(t, epchat.WithClock(clock))
+	h := newHarness(t, blockingMode, epchat.WithClock(clock))
 	ana, ben, cleo := h.person("Ana"), h.person("Ben"), h.person("Cleo")
-	ana.open(h.srv.URL)
+	ana.open(h.url)
 	ana.nickname("Ana")
 	ana.createRoom()
 
@@ -705,10 +793,10 @@ func TestInvites(t *testing.T) {
 		refused(t, link)
 	})
 	t.Run("unknown", func(t *testing.T) {
-		refused(t, h.srv.URL+"/#join="+strings.Repeat("A", 43)+"."+key)
+		refused(t, h.url+"/#join="+strings.Repeat("A", 43)+"."+key)
 	})
 	t.Run("damaged", func(t *testing.T) {
-		cleo.open(h.srv.URL + "/#join=" + strings.Repeat("A", 43) + ".too-short")
+		cleo.open(h.url + "/#join=" + strings.Repeat("A", 43) + ".too-short")
 		cleo.wait("the notice", `document.querySelector('#notices .notice[data-code="invite_damaged"]') !== null`)
 		if hash := eval[string](cleo, `location.hash`); hash != "" {
 			t.Errorf("the damaged link's fragment %q stayed in the address bar", hash)
@@ -749,9 +837,9 @@ func TestInvites(t *testing.T) {
 // text itself with 600, would send the longer ones and get too_large.
 func TestServerLimits(t *testing.T) {
 	const maxMessage = 600
-	h := newHarness(t, epchat.WithMaxMessageSize(maxMessage), epchat.WithMaxMembers(3))
+	h := newHarness(t, pollMode, epchat.WithMaxMessageSize(maxMessage), epchat.WithMaxMembers(3))
 	ana := h.person("Ana")
-	ana.open(h.srv.URL)
+	ana.open(h.url)
 	ana.nickname("Ana")
 	ana.createRoom()
 	if got := ana.text("#member-count"); got != "· 1 of 3" {
@@ -846,9 +934,9 @@ func TestInviteCountdownOnServerClock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := wstest.NewClock(time.Now().Add(tt.skew))
-			h := newHarness(t, epchat.WithClock(clock))
+			h := newHarness(t, pollMode, epchat.WithClock(clock))
 			ana := h.person("Ana")
-			ana.open(h.srv.URL)
+			ana.open(h.url)
 			ana.nickname("Ana")
 			ana.createRoom()
 			ana.invite()
@@ -875,11 +963,21 @@ func TestInviteCountdownOnServerClock(t *testing.T) {
 // TestReconnect follows a member's connection: a reload keeps the seat,
 // unnoticed by the others, with the conversation and the key; a dropped
 // connection comes back by itself; when the owner leaves, the next member
-// becomes the owner; when the server shuts down, everyone is told.
+// becomes the owner; when the server shuts down, everyone is told. It runs
+// in both modes: how a connection ends, and how the Hub notices, is where
+// they differ most.
 func TestReconnect(t *testing.T) {
-	h := newHarness(t)
+	for _, mode := range []connMode{pollMode, blockingMode} {
+		t.Run(mode.String(), func(t *testing.T) {
+			testReconnect(t, mode)
+		})
+	}
+}
+
+func testReconnect(t *testing.T, mode connMode) {
+	h := newHarness(t, mode)
 	ana, ben := h.person("Ana"), h.person("Ben")
-	ana.open(h.srv.URL)
+	ana.open(h.url)
 	ana.nickname("Ana")
 	ana.createRoom()
 	ben.open(ana.invite())
@@ -911,6 +1009,7 @@ func TestReconnect(t *testing.T) {
 	for _, p := range []*person{ana, ben} {
 		p.wait("reconnected", `document.body.dataset.conn === 'ready'`)
 	}
+	h.checkMode()
 	ben.say("And back after a drop.")
 	ana.waitMessage("Ben", "And back after a drop.")
 
@@ -948,9 +1047,9 @@ func TestReconnect(t *testing.T) {
 // than localhost, where browsers offer no Web Crypto, the page says so and
 // does not connect.
 func TestInsecureContext(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, pollMode)
 	p := h.person("Eve")
-	u, err := url.Parse(h.srv.URL)
+	u, err := url.Parse(h.url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -976,9 +1075,9 @@ func TestInsecureContext(t *testing.T) {
 // TestCrypto checks the page's crypto module in the browser: what it
 // seals opens only with the same key and additional data, untouched.
 func TestCrypto(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, pollMode)
 	p := h.person("Ana")
-	p.open(h.srv.URL)
+	p.open(h.url)
 	p.wait("the page", `document.body.dataset.view === 'nick'`)
 	res := eval[map[string]any](p, `(async () => {
 		const c = await import('./crypto.js');

@@ -12,51 +12,97 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/gobwas/ws"
 )
 
-// tap wraps a listener and records every byte the server reads from and
-// writes to each accepted connection, so a test can check what crossed the
-// server, as an eavesdropper on it (or the server itself) would see it.
+// tap is a relay on the wire between the browsers and the server: it
+// records every byte that crosses it each way, so a test can check what
+// crossed the server, as an eavesdropper on the wire (or the server
+// itself) would see it.
+//
+// It relays rather than wrapping the server's listener so that the Hub
+// still gets plain TCP sockets: the poller takes over only a net.Conn that
+// is a syscall.Conn, and a wrapped one would put every browser test in
+// blocking mode. A harness checks the mode it asked for (checkMode).
 type tap struct {
-	net.Listener
+	ln     net.Listener
+	target string // the server's address
+	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	conns []*tapConn
+	mu     sync.Mutex
+	conns  []*tapConn
+	closed bool
 }
 
-func newTap(l net.Listener) *tap {
-	return &tap{Listener: l}
-}
-
-func (t *tap) Accept() (net.Conn, error) {
-	c, err := t.Listener.Accept()
+// newTap starts a relay on a loopback port of its own to the server at
+// target. It stops when the test ends.
+func newTap(t *testing.T, target string) *tap {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	tc := &tapConn{Conn: c}
-	t.mu.Lock()
-	t.conns = append(t.conns, tc)
-	t.mu.Unlock()
-	return tc, nil
+	tp := &tap{ln: ln, target: target}
+	tp.wg.Go(tp.serve)
+	t.Cleanup(tp.close)
+	return tp
 }
 
-// dropAll closes every connection accepted so far, as a network failure
-// would: no close frame, the TCP connection just ends.
+// URL is the address the browsers open: the tap's, not the server's.
+func (t *tap) URL() string { return "http://" + t.ln.Addr().String() }
+
+func (t *tap) serve() {
+	for {
+		client, err := t.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		server, err := net.Dial("tcp", t.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		tc := &tapConn{client: client, server: server}
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			tc.drop()
+			return
+		}
+		t.conns = append(t.conns, tc)
+		t.mu.Unlock()
+		t.wg.Go(tc.relay)
+	}
+}
+
+// close stops the relay: no more connections, every one dropped.
+func (t *tap) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.ln.Close()
+	t.dropAll()
+	t.wg.Wait()
+}
+
+// dropAll ends every connection relayed so far both ways, as a network
+// failure would: no close frame, the TCP connections just end.
 func (t *tap) dropAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, c := range t.conns {
-		c.Conn.Close()
+		c.drop()
 	}
 }
 
+// tapConn is one relayed connection and what crossed it.
 type tapConn struct {
-	net.Conn
+	client, server net.Conn
 
 	mu        sync.Mutex
-	in, out   bytes.Buffer // read by the server, written by the server
+	in, out   bytes.Buffer // to the server, from the server
 	truncated bool
 }
 
@@ -64,16 +110,44 @@ type tapConn struct {
 // below it.
 const maxRecorded = 64 << 20
 
-func (c *tapConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.record(&c.in, p[:n])
-	return n, err
+// relay copies both ways until both ends are done, passing on a half
+// close (the WebSocket closing handshake ends with one).
+func (c *tapConn) relay() {
+	var wg sync.WaitGroup
+	wg.Go(func() { c.copy(c.server, c.client, &c.in) })
+	c.copy(c.client, c.server, &c.out)
+	wg.Wait()
+	c.drop()
 }
 
-func (c *tapConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.record(&c.out, p[:n])
-	return n, err
+// copy relays src to dst, recording each chunk before passing it on: by
+// the time the far end can act on a byte, the tap holds it. At the end of
+// src it half-closes dst; on an error it drops the connection.
+func (c *tapConn) copy(dst, src net.Conn, rec *bytes.Buffer) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			c.record(rec, buf[:n])
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				c.drop()
+				return
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			dst.(*net.TCPConn).CloseWrite()
+			return
+		}
+		if err != nil {
+			c.drop()
+			return
+		}
+	}
+}
+
+func (c *tapConn) drop() {
+	c.client.Close()
+	c.server.Close()
 }
 
 func (c *tapConn) record(b *bytes.Buffer, p []byte) {
