@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,8 +70,8 @@ type Hub struct {
 	poller *netpoll.Poller
 
 	mu        sync.Mutex
-	listeners []net.Listener // given to Serve; closed by Shutdown
-	conns     map[*conn]struct{}
+	listeners []net.Listener     // given to Serve; closed by Shutdown
+	conns     []*conn            // every live connection; conn.slot is its index
 	users     userIndex          // user id -> this process's connections
 	rooms     map[string][]*conn // room id -> subscribed connections
 	// drained is closed when Shutdown is under way and no connection is left.
@@ -96,8 +97,7 @@ type Hub struct {
 	// header but counts its per-address limits by the peer address.
 	proxyWarned atomic.Bool
 
-	// sweepBuf is the sweeper's reused list of connections: with many
-	// members, a new one every second would be garbage for the collector.
+	// sweepBuf is the sweeper's reused chunk of connections.
 	sweepBuf []*conn
 
 	closing atomic.Bool
@@ -137,7 +137,6 @@ func New(opts ...Option) (*Hub, error) {
 		log:     log,
 		broker:  cfg.broker,
 		node:    ids.Member(),
-		conns:   make(map[*conn]struct{}),
 		rooms:   make(map[string][]*conn),
 		drained: make(chan struct{}),
 		seed:    maphash.MakeSeed(),
@@ -484,9 +483,23 @@ func (h *Hub) register(c *conn) bool {
 		return false
 	}
 	h.wg.Add(1) // the connection; Done in conn.finish
-	h.conns[c] = struct{}{}
+	c.slot = int32(len(h.conns))
+	h.conns = append(h.conns, c)
 	h.noteConnOpened()
 	return true
+}
+
+// dropConnLocked removes c from the Hub's list of connections: the last
+// one takes its slot. h.mu is held.
+func (h *Hub) dropConnLocked(c *conn) {
+	last := len(h.conns) - 1
+	moved := h.conns[last]
+	h.conns[c.slot], moved.slot = moved, c.slot
+	h.conns[last] = nil
+	h.conns = h.conns[:last]
+	if cap(h.conns) > 1024 && len(h.conns) < cap(h.conns)/4 {
+		h.conns = slices.Clone(h.conns) // give a burst's array back
+	}
 }
 
 // Shutdown stops the Hub: new upgrades get 503, the sweeper stops, and
@@ -509,10 +522,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.closeAllRooms(ctx)
 	}
 	h.mu.Lock()
-	conns := make([]*conn, 0, len(h.conns))
-	for c := range h.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Clone(h.conns)
 	h.checkDrainedLocked()
 	h.mu.Unlock()
 	for _, c := range conns {
@@ -524,10 +534,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		h.mu.Lock()
-		cut := make([]*conn, 0, len(h.conns))
-		for c := range h.conns {
-			cut = append(cut, c)
-		}
+		cut := slices.Clone(h.conns)
 		h.mu.Unlock()
 		for _, c := range cut {
 			c.abort()
@@ -725,38 +732,51 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 // one still silent the pong timeout after that ping is dropped.
 // Only the sweeper calls it.
 func (h *Hub) sweepConns(now time.Time) {
-	h.mu.Lock()
-	conns := h.sweepBuf[:0]
-	for c := range h.conns {
-		conns = append(conns, c)
-	}
-	h.mu.Unlock()
-	defer func() {
-		clear(conns) // keep no connection alive through the buffer
-		h.sweepBuf = conns[:0]
-	}()
 	nowNs := now.UnixNano()
 	mono := monoNow()
-	for _, c := range conns {
-		if !c.has(flagIdentified) && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
-			c.closeWith(closeIdentifyTimeout, "identify timeout")
-			continue
+	// A chunk at a time, so that the Hub's lock is never held for long
+	// with many members. A connection that another's removal moves
+	// across the chunk boundary is seen twice or not at all this time:
+	// the rules run again next second.
+	for i := 0; ; i += sweepChunk {
+		h.mu.Lock()
+		if i >= len(h.conns) {
+			h.mu.Unlock()
+			break
 		}
-		if h.writeStalled(c, mono) {
-			h.log.Info("write timeout", "conn", c.id)
-			c.noteCause(causeSlow)
-			c.abort()
-			continue
+		chunk := append(h.sweepBuf[:0], h.conns[i:min(i+sweepChunk, len(h.conns))]...)
+		h.mu.Unlock()
+		for _, c := range chunk {
+			h.sweepConn(c, now, nowNs, mono)
 		}
-		last, pinged := c.lastRead.Load(), c.pinged.Load()
-		switch {
-		case pinged > last && time.Duration(nowNs-pinged) >= h.cfg.pongTimeout:
-			h.log.Debug("no pong", "conn", c.id)
-			c.closeWith(closePingTimeout, "no pong")
-		case pinged <= last && time.Duration(nowNs-last) >= h.cfg.pingInterval:
-			c.pinged.Store(nowNs)
-			c.ping()
-		}
+		clear(chunk) // keep no connection alive through the buffer
+		h.sweepBuf = chunk[:0]
+	}
+}
+
+// sweepChunk is how many connections the sweeper takes at once.
+const sweepChunk = 1024
+
+// sweepConn applies sweepConns' rules to one connection.
+func (h *Hub) sweepConn(c *conn, now time.Time, nowNs int64, mono time.Duration) {
+	if !c.has(flagIdentified) && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
+		c.closeWith(closeIdentifyTimeout, "identify timeout")
+		return
+	}
+	if h.writeStalled(c, mono) {
+		h.log.Info("write timeout", "conn", c.id)
+		c.noteCause(causeSlow)
+		c.abort()
+		return
+	}
+	last, pinged := c.lastRead.Load(), c.pinged.Load()
+	switch {
+	case pinged > last && time.Duration(nowNs-pinged) >= h.cfg.pongTimeout:
+		h.log.Debug("no pong", "conn", c.id)
+		c.closeWith(closePingTimeout, "no pong")
+	case pinged <= last && time.Duration(nowNs-last) >= h.cfg.pingInterval:
+		c.pinged.Store(nowNs)
+		c.ping()
 	}
 }
 

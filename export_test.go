@@ -8,7 +8,7 @@ package epchat
 func (h *Hub) QueuedBytes() []int {
 	h.mu.Lock()
 	conns := make([]*conn, 0, len(h.conns))
-	for c := range h.conns {
+	for _, c := range h.conns {
 		conns = append(conns, c)
 	}
 	h.mu.Unlock()
@@ -39,7 +39,7 @@ func (h *Hub) StalledWrites() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
-	for c := range h.conns {
+	for _, c := range h.conns {
 		if c.waits.Load()%2 == 1 {
 			n++
 		}

@@ -52,6 +52,8 @@ const (
 	flagAborted                       // abort was called
 	flagFinished                      // torn down
 	flagIdentified                    // hello succeeded: user and nick are set
+
+	causeShift = 8 // conn.flags >> causeShift is a closeCause
 )
 
 // has reports whether flag f is set.
@@ -92,16 +94,16 @@ type conn struct {
 	// pd is the poller's watch of fd; valid once flagPolled is set.
 	pd netpoll.Desc
 
-	lastRead atomic.Int64 // clock time of the last bytes read, Unix ns
-	pinged   atomic.Int64 // clock time of the last ping sent, Unix ns
-	flags    atomic.Uint32
-	cause    atomic.Uint32 // closeCause: why it ends (stats.go)
+	lastRead atomic.Int64  // clock time of the last bytes read, Unix ns
+	pinged   atomic.Int64  // clock time of the last ping sent, Unix ns
+	flags    atomic.Uint32 // flag bits, and from causeShift why it ends (stats.go)
 	// waits is odd while a write waits for the peer, and moves on with
 	// each wait, so the sweeper tells one long wait from several short
 	// ones. stallSeen and stallSince are the sweeper's: the wait it saw,
 	// and when it first saw it (monotonic, see monoNow).
 	waits      atomic.Uint32
 	stallSeen  uint32
+	slot       int32 // index in h.conns; guarded by h.mu
 	stallSince int64
 
 	// user and nick are set once by hello, before identified is set; a
@@ -630,7 +632,7 @@ func (c *conn) finish() {
 
 	h := c.h
 	h.mu.Lock()
-	delete(h.conns, c)
+	h.dropConnLocked(c)
 	if c.user != "" {
 		h.users.remove(c.user, c)
 	}

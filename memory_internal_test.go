@@ -47,3 +47,41 @@ func TestUserIndex(t *testing.T) {
 		t.Fatalf("after removing all: %v, %d, %d entries", got, len(u.one), len(u.more))
 	}
 }
+
+// The Hub's connection list stays a list of the live ones, each at the
+// index its slot says, whatever order they leave in.
+func TestConnList(t *testing.T) {
+	var h Hub
+	all := make([]*conn, 2000)
+	for i := range all {
+		all[i] = &conn{id: uint64(i)}
+		all[i].slot = int32(len(h.conns))
+		h.conns = append(h.conns, all[i])
+	}
+	left := map[*conn]bool{}
+	for _, c := range all {
+		left[c] = true
+	}
+	for i, j := range []int{0, 1999, 7, 1000, 3, 4, 5, 1998} {
+		h.dropConnLocked(all[j])
+		delete(left, all[j])
+		if len(h.conns) != len(left) {
+			t.Fatalf("after %d removals: %d listed, want %d", i+1, len(h.conns), len(left))
+		}
+	}
+	for j := 8; j < 1500; j++ { // enough to give the array back
+		if !left[all[j]] {
+			continue
+		}
+		h.dropConnLocked(all[j])
+		delete(left, all[j])
+	}
+	for i, c := range h.conns {
+		if !left[c] || int(c.slot) != i {
+			t.Fatalf("index %d: conn %d with slot %d, live %v", i, c.id, c.slot, left[c])
+		}
+	}
+	if len(h.conns) != len(left) || cap(h.conns) > 1024 {
+		t.Fatalf("%d listed (cap %d), want %d", len(h.conns), cap(h.conns), len(left))
+	}
+}

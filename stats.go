@@ -359,9 +359,19 @@ func causeOf(code ws.StatusCode) closeCause {
 }
 
 // noteCause records why c is ending, unless a cause is recorded already.
+// The cause shares the connection's flag word (bits from causeShift).
 func (c *conn) noteCause(cause closeCause) {
-	c.cause.CompareAndSwap(uint32(causeNone), uint32(cause))
+	for {
+		old := c.flags.Load()
+		if closeCause(old>>causeShift) != causeNone ||
+			c.flags.CompareAndSwap(old, old|uint32(cause)<<causeShift) {
+			return
+		}
+	}
 }
+
+// endCause is the cause noteCause recorded, causeNone if none.
+func (c *conn) endCause() closeCause { return closeCause(c.flags.Load() >> causeShift) }
 
 // noteConnOpened counts a new connection.
 func (h *Hub) noteConnOpened() {
@@ -371,7 +381,7 @@ func (h *Hub) noteConnOpened() {
 
 // noteConnClosed counts a connection that ended, under its cause.
 func (h *Hub) noteConnClosed(c *conn) {
-	cause := closeCause(c.cause.Load())
+	cause := c.endCause()
 	if cause == causeNone {
 		cause = causeClient // the read side ended first: the peer went away
 	}
