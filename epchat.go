@@ -96,6 +96,9 @@ type Hub struct {
 	// proxyWarned is set once the Hub warned that it sees a forwarding
 	// header but counts its per-address limits by the peer address.
 	proxyWarned atomic.Bool
+	// unpolledWarned is set once the Hub said that a connection could not
+	// be polled.
+	unpolledWarned atomic.Bool
 
 	// sweepBuf is the sweeper's reused chunk of connections.
 	sweepBuf []*conn

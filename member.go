@@ -149,6 +149,8 @@ func newConn(h *Hub, nc net.Conn) *conn {
 	if h.poller != nil {
 		if fd, err := netpoll.Detach(nc); err == nil {
 			c.nc, c.fd = nil, int32(fd)
+		} else if h.unpolledWarned.CompareAndSwap(false, true) {
+			h.log.Info("a connection is served without the poller, with a goroutine of its own: it is not a plain TCP socket (TLS terminated by the http.Server?); Stats.ConnectionsPolled counts the others")
 		}
 	}
 	c.rd.MaxFrame = int32(h.cfg.readLimit())
@@ -173,6 +175,7 @@ func (c *conn) watch(early []byte) {
 		c.finish()
 		return
 	}
+	c.h.stats.connsPolled.Add(1)
 	if c.flags.Or(flagPolled)&flagAborted != 0 {
 		c.pd.Wake() // abort came before the watch was known
 	}
@@ -611,6 +614,7 @@ func (c *conn) finish() {
 	}
 	if c.has(flagPolled) {
 		c.pd.Remove() // before the close: the descriptor number gets reused
+		c.h.stats.connsPolled.Add(-1)
 	}
 	if c.nc != nil {
 		c.nc.Close()

@@ -317,7 +317,9 @@ func WithTokenGuessLimit(n int, window time.Duration) Option {
 // waits for epoll without a goroutine. Disabled, or where epoll is
 // missing, or for a connection that is not a plain TCP socket (TLS
 // terminated by the host's http.Server), each connection has a goroutine
-// blocked in Read and writes block. Both behave the same.
+// blocked in Read and writes block. Both behave the same;
+// Stats.ConnectionsPolled tells how many connections the poller serves,
+// and the Hub logs once when it cannot poll one.
 func WithNetpoll(enabled bool) Option { return func(c *config) { c.netpoll = enabled } }
 
 // WithLogger sets the logger. The Hub logs ids, counts and reasons, never

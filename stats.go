@@ -35,6 +35,11 @@ type Stats struct {
 	// Connections is the number of WebSocket connections open now,
 	// identified or not.
 	Connections int64
+	// ConnectionsPolled is how many of them the Hub's poller serves: idle,
+	// they hold no goroutine and no buffer. The others have a goroutine
+	// each: TLS terminated by the host's http.Server, WithNetpoll(false),
+	// or a system without epoll (see WithNetpoll).
+	ConnectionsPolled int64
 	// ConnectionsOpened counts the WebSocket connections served (upgrades
 	// refused during Shutdown are not).
 	ConnectionsOpened uint64
@@ -203,6 +208,7 @@ type counters struct {
 	bytesOut   paddedCounter
 
 	conns        atomic.Int64
+	connsPolled  atomic.Int64
 	connsOpened  atomic.Uint64
 	connsRefused atomic.Uint64
 	connsClosed  [numCloseCauses]atomic.Uint64
@@ -258,6 +264,7 @@ func (h *Hub) Stats() Stats {
 
 	st := Stats{
 		Connections:        s.conns.Load(),
+		ConnectionsPolled:  s.connsPolled.Load(),
 		ConnectionsOpened:  s.connsOpened.Load(),
 		ConnectionsRefused: s.connsRefused.Load(),
 		ConnectionsClosed: ConnCloses{

@@ -2,6 +2,7 @@ package epchat_test
 
 import (
 	"context"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -153,6 +154,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	mid := th.Stats()
 	want := epchat.Stats{
 		Connections:       2,
+		ConnectionsPolled: polled(2),
 		ConnectionsOpened: 6,
 		ConnectionsClosed: epchat.ConnCloses{
 			Client:          2,
@@ -203,7 +205,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	}
 	ana.Expect("room_closed", r4)
 	end := th.Stats()
-	want.Connections = 0
+	want.Connections, want.ConnectionsPolled = 0, 0
 	want.ConnectionsClosed.Shutdown = 2
 	want.RoomsOpened++
 	want.RoomsClosed.Shutdown++
@@ -275,4 +277,45 @@ func BenchmarkStats(b *testing.B) {
 	for b.Loop() {
 		h.Stats()
 	}
+}
+
+// polled is how many of n connections the poller serves in this run of
+// the suite: all, or none with EPCHAT_NETPOLL=off.
+func polled(n int64) int64 {
+	if blockingReads() {
+		return 0
+	}
+	return n
+}
+
+// A connection the poller cannot take (here: not a plain TCP socket, as
+// with TLS) is served with a goroutine, left out of ConnectionsPolled, and
+// said once in the log.
+func TestStatsUnpolledConnection(t *testing.T) {
+	wrapped := func(ln net.Listener) net.Listener { return opaqueListener{ln} }
+	hh := newHardHubListener(t, wrapped, quiet)
+	ana, ben := hh.client(t, "nick-ana-tls"), hh.client(t, "nick-ben-tls")
+	hh.testHub.room(t, ana, ben)
+	if s := hh.Stats(); s.Connections != 2 || s.ConnectionsPolled != 0 {
+		t.Fatalf("two wrapped connections: %d open, %d polled; want 2, 0", s.Connections, s.ConnectionsPolled)
+	}
+	want := 1
+	if blockingReads() {
+		want = 0 // no poller, nothing to say
+	}
+	if n := hh.logs.count("served without the poller"); n != want {
+		t.Fatalf("said %d times, want %d", n, want)
+	}
+}
+
+// opaqueListener hands out connections that hide their socket, as a TLS
+// listener does.
+type opaqueListener struct{ net.Listener }
+
+func (l opaqueListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return struct{ net.Conn }{nc}, nil
 }

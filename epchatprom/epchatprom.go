@@ -99,6 +99,9 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 	gauge("epchat_connections",
 		"WebSocket connections open now, identified or not.",
 		func(s *epchat.Stats) int64 { return s.Connections })
+	gauge("epchat_connections_polled",
+		"Open connections served by the poller, with no goroutine while idle.",
+		func(s *epchat.Stats) int64 { return s.ConnectionsPolled })
 	counter("epchat_connections_opened_total",
 		"WebSocket upgrades accepted.",
 		func(s *epchat.Stats) uint64 { return s.ConnectionsOpened })

@@ -26,6 +26,7 @@ func (f fixedStats) Stats() epchat.Stats { return epchat.Stats(f) }
 func TestCollectorMapsEveryField(t *testing.T) {
 	s := epchat.Stats{
 		Connections:        1,
+		ConnectionsPolled:  40,
 		ConnectionsOpened:  2,
 		ConnectionsRefused: 38,
 		ConnectionsClosed: epchat.ConnCloses{
@@ -77,6 +78,9 @@ func TestCollectorMapsEveryField(t *testing.T) {
 # HELP epchat_connections WebSocket connections open now, identified or not.
 # TYPE epchat_connections gauge
 epchat_connections{hub="a"} 1
+# HELP epchat_connections_polled Open connections served by the poller, with no goroutine while idle.
+# TYPE epchat_connections_polled gauge
+epchat_connections_polled{hub="a"} 40
 # HELP epchat_connections_opened_total WebSocket upgrades accepted.
 # TYPE epchat_connections_opened_total counter
 epchat_connections_opened_total{hub="a"} 2
