@@ -129,7 +129,7 @@ type conn struct {
 	closeSent   bool // our close frame is out
 	peerClosed  bool // the peer's close frame came in
 	dead        bool // torn down: no more writes
-	fdClosed    bool
+	fdClosed    bool // poll mode: closeFDLocked closed fd
 	shortDrain  bool // after a protocol violation: see violationDrain
 
 	broken bool // read side: a protocol violation, ignore the rest of the stream
