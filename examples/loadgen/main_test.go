@@ -67,6 +67,17 @@ func TestLoadCounts(t *testing.T) {
 			deliveries: 10 * 3 * 4,
 		},
 		{
+			// The Hub allows 100 connections per address: 300 members pass
+			// only from several addresses, here one each.
+			name:       "an address per member, past 127.0.0.254",
+			members:    300,
+			roomSize:   10,
+			messages:   1,
+			sources:    300,
+			rooms:      30,
+			deliveries: 300 * 1 * 9,
+		},
+		{
 			name:       "uneven rooms",
 			members:    7,
 			roomSize:   3,
