@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // startRedis runs a redis-server without persistence on a free loopback
@@ -77,13 +75,7 @@ func TestDemoCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ana, ben := wstest.Dial(t, "ws://"+addrs[0]+"/chat/"), wstest.Dial(t, "ws://"+addrs[1]+"/chat/")
-	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
-	room := call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
-	ana.MustNext("member_joined")
+	ana, ben, room := seatPair(t, "ws://"+addrs[0]+"/chat/", "ws://"+addrs[1]+"/chat/")
 	call(ben, `{"type":"send","id":"3","room":"`+room+`","text":"hi Ana"}`, "sent")
 	if m := ana.MustNext("message"); m["text"] != "hi Ana" {
 		t.Fatalf("message across processes: %v", m)

@@ -53,13 +53,7 @@ func chatThroughDemo(t *testing.T, args ...string) {
 	}
 
 	url := "ws://" + addr + "/chat/"
-	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
-	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
-	room := call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
-	ana.MustNext("member_joined")
+	ana, ben, room := seatPair(t, url, url)
 	call(ben, `{"type":"send","id":"3","room":"`+room+`","text":"hi Ana"}`, "sent")
 	if m := ana.MustNext("message"); m["text"] != "hi Ana" {
 		t.Fatalf("message: %v", m)
@@ -76,6 +70,20 @@ func chatThroughDemo(t *testing.T, args ...string) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seatPair connects Ana at anaURL and Ben at benURL, Ana creates a room and
+// invites Ben, who joins; Ana has seen him join.
+func seatPair(t *testing.T, anaURL, benURL string) (ana, ben *wstest.Client, room string) {
+	t.Helper()
+	ana, ben = wstest.Dial(t, anaURL), wstest.Dial(t, benURL)
+	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
+	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
+	room = call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
+	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
+	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
+	ana.MustNext("member_joined")
+	return ana, ben, room
 }
 
 // call sends req, raw JSON as PROTOCOL.md writes it, and returns the next

@@ -11,8 +11,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-
-	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // chromium returns the path of Debian's Chromium ($EPCHAT_CHROMIUM first).
@@ -68,12 +66,7 @@ func TestStatsPageInChromium(t *testing.T) {
 	}
 
 	url := "ws://" + addr + "/chat/"
-	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
-	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
-	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
-	room := call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
-	tok := call(ana, `{"type":"invite","id":"3","room":"`+room+`"}`, "invite")["token"].(string)
-	call(ben, `{"type":"join","id":"2","token":"`+tok+`"}`, "joined")
+	_, ben, room := seatPair(t, url, url)
 	for i := range 20 {
 		call(ben, fmt.Sprintf(`{"type":"send","id":"s%d","room":"%s","text":"hi"}`, i, room), "sent")
 	}
