@@ -3,7 +3,7 @@ module github.com/epchat-go/epchat/epchatprom
 go 1.26.0
 
 require (
-	github.com/epchat-go/epchat v0.0.0
+	github.com/epchat-go/epchat v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 )
 

@@ -5,10 +5,10 @@ go 1.26.0
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
-	github.com/epchat-go/epchat v0.0.0
-	github.com/epchat-go/epchat/epchatprom v0.0.0
-	github.com/epchat-go/epchat/redisstore v0.0.0
-	github.com/epchat-go/epchat/sqlitestore v0.0.0
+	github.com/epchat-go/epchat v0.1.0
+	github.com/epchat-go/epchat/epchatprom v0.1.0
+	github.com/epchat-go/epchat/redisstore v0.1.0
+	github.com/epchat-go/epchat/sqlitestore v0.1.0
 	github.com/gobwas/ws v1.5.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs all checks of every Go module in the repository: gofmt, go vet and
-# go test -race. Each module is tested on its own go.mod (GOWORK=off), as a
-# user importing it would build it.
+# go test -race. Each module is tested on its own go.mod (GOWORK=off): its
+# requirements as written, with the replace back to the root checkout that
+# serves development (README "Releasing").
 #
 # Browser tests need Debian's chromium and the multi-node tests a
 # redis-server; without them those tests skip, unless CI=true, where they

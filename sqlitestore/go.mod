@@ -3,7 +3,7 @@ module github.com/epchat-go/epchat/sqlitestore
 go 1.26.0
 
 require (
-	github.com/epchat-go/epchat v0.0.0
+	github.com/epchat-go/epchat v0.1.0
 	modernc.org/sqlite v1.62.0
 )
 
