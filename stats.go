@@ -118,8 +118,8 @@ type Stats struct {
 	// their TTL. Invites deleted with their room are not counted.
 	InvitesExpired uint64
 	// InvitesRefused counts the joins whose invite was refused: unknown,
-	// used or expired, or the room full, or the joiner already a member or
-	// in too many rooms.
+	// used, expired or revoked by a kick, or the room locked or full, or
+	// the joiner already a member or in too many rooms.
 	InvitesRefused uint64
 
 	// Errors counts the error events sent to clients, by code (the codes
