@@ -686,6 +686,10 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
+	if need := required(req.Type); need&^carried(req) != 0 {
+		c.refuse(req.ID, wire.BadRequest, req.Room)
+		return
+	}
 	if c.has(flagIdentified) {
 		c.touch()
 	}
@@ -711,6 +715,40 @@ func (h *Hub) handle(c *conn, p []byte) {
 	default:
 		c.refuse(req.ID, wire.UnknownType, req.Room)
 	}
+}
+
+// required returns the fields a request of type typ must carry
+// (PROTOCOL.md lists them); one without them gets bad_request. hello
+// needs a nickname or a token, and gets invalid_nickname without either.
+func required(typ string) wire.Fields {
+	switch typ {
+	case "invite", "members", "leave", "close":
+		return wire.FieldRoom
+	case "join":
+		return wire.FieldToken
+	case "send":
+		return wire.FieldRoom | wire.FieldText
+	case "history":
+		return wire.FieldRoom | wire.FieldTo | wire.FieldData
+	}
+	return 0
+}
+
+// carried returns the fields req carried with a value: an id (room,
+// token, to) that is empty names nothing, and counts as missing; a text
+// or data may be empty.
+func carried(req *wire.Request) wire.Fields {
+	has := req.Has
+	if req.Room == "" {
+		has &^= wire.FieldRoom
+	}
+	if req.Token == "" {
+		has &^= wire.FieldToken
+	}
+	if req.To == "" {
+		has &^= wire.FieldTo
+	}
+	return has
 }
 
 // touch records the user's activity, at most once a minute.

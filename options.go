@@ -206,6 +206,8 @@ func WithPongTimeout(d time.Duration) Option { return func(c *config) { c.pongTi
 
 // WithIdentifyTimeout sets how long a new connection has to send a valid
 // hello; after it the connection is closed with 4000. Default: 10 seconds.
+// The check runs every second, so a connection is closed up to a second
+// late.
 func WithIdentifyTimeout(d time.Duration) Option { return func(c *config) { c.identifyTimeout = d } }
 
 // WithMaxRoomsPerUser bounds the rooms a user may be seated in at once;

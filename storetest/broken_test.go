@@ -106,6 +106,11 @@ var brokenStores = []brokenStore{
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return membersByID{m} },
 	},
 	{
+		name:  "RedeemReadsAgain",
+		fails: "Concurrency/RedeemJoinOrder",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return redeemReadsAgain{m} },
+	},
+	{
 		name:  "SeqReadThenWrite",
 		fails: "Concurrency/Message",
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &racySeq{MemoryStore: m} },
@@ -544,6 +549,20 @@ func (s membersByID) Room(ctx context.Context, room string) (epchat.Room, []epch
 	r, ms, err := s.MemoryStore.Room(ctx, room)
 	slices.SortFunc(ms, func(a, b epchat.Member) int { return strings.Compare(a.ID, b.ID) })
 	return r, ms, err
+}
+
+// redeemReadsAgain answers Redeem with the room read in a second step
+// after the seat: by then other joiners may be seated after the
+// redeemer. The pause stands for the round trip of a networked store.
+type redeemReadsAgain struct{ *epchat.MemoryStore }
+
+func (s redeemReadsAgain) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, _, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if err != nil {
+		return r, nil, err
+	}
+	time.Sleep(5 * time.Millisecond)
+	return s.MemoryStore.Room(ctx, r.ID)
 }
 
 // racySeq keeps its own sequence numbers, read and written in two steps.

@@ -52,6 +52,43 @@ var concurrencyRules = []rule{
 			}
 		}
 	}},
+	{name: "RedeemJoinOrder", run: func(f *fixture) {
+		// Joiners race into one room at one instant. Each Redeem answers
+		// with the members seated up to and including the redeemer, in
+		// join order, the redeemer last: a prefix of the final list. A
+		// list read again after the seat, in a second step, holds
+		// members seated later.
+		const n = 16
+		f.user("own")
+		f.room("r1", "own", n+1)
+		toks := make([]epchat.Hash, n)
+		for i := range n {
+			f.user(fmt.Sprintf("u%02d", i))
+			toks[i] = f.invite("r1")
+		}
+		lists := make([][]string, n)
+		errs := make([]error, n)
+		race(n, func(i int) {
+			var ms []epchat.Member
+			_, ms, errs[i] = f.s.Redeem(f.ctx, toks[i], member(fmt.Sprintf("u%02d", i), t0), t0, 0)
+			lists[i] = ids(ms)
+		})
+		if ok := f.outcomes("Redeem", errs); ok != n {
+			f.t.Fatalf("%d of %d Redeem calls succeeded", ok, n)
+		}
+		_, final := f.get("r1")
+		order := ids(final)
+		for i, got := range lists {
+			u := fmt.Sprintf("u%02d", i)
+			at := slices.Index(order, u)
+			if at < 0 {
+				f.t.Fatalf("%s is not seated after its Redeem: %v", u, order)
+			}
+			if want := order[:at+1]; !slices.Equal(got, want) {
+				f.t.Fatalf("Redeem of %s answered members %v, want %v (the join order up to it, it last; final order %v)", u, got, want, order)
+			}
+		}
+	}},
 	{name: "LastSeat", run: func(f *fixture) {
 		const n = 20
 		f.user("own")

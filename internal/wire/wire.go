@@ -21,7 +21,26 @@ type Request struct {
 	Text     string `json:"text"`
 	To       string `json:"to"`
 	Data     string `json:"data"`
+	// Has tells which fields the request carried as strings (absent and
+	// null are not carried): an empty text is a message, a missing one
+	// is a bad request.
+	Has Fields `json:"-"`
 }
+
+// Fields is a set of request fields, one bit each.
+type Fields uint8
+
+// The request fields, as bits of Fields.
+const (
+	FieldType Fields = 1 << iota
+	FieldID
+	FieldNickname
+	FieldToken
+	FieldRoom
+	FieldText
+	FieldTo
+	FieldData
+)
 
 // MaxIDLen bounds the client-chosen request id.
 const MaxIDLen = 64
