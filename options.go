@@ -1,10 +1,10 @@
 package epchat
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"time"
 )
 
@@ -62,6 +62,8 @@ type config struct {
 	handshakeTimeout time.Duration
 	netpoll          bool
 	originPatterns   []string
+	allowedHosts     []string
+	trustFwdProto    bool
 	maxConns         int
 	maxConnsPerAddr  int
 	clientAddr       func(*http.Request) string
@@ -149,8 +151,13 @@ func (c *config) validate() error {
 			minSendQueueLimitPerSize*c.readLimit(), c.sendQueueLimit)
 	}
 	for _, p := range c.originPatterns {
-		if p == "" {
-			return errors.New("epchat: empty origin pattern")
+		if _, err := path.Match(p, ""); p == "" || err != nil {
+			return fmt.Errorf("epchat: bad origin pattern %q", p)
+		}
+	}
+	for _, p := range c.allowedHosts {
+		if _, err := path.Match(p, ""); p == "" || err != nil {
+			return fmt.Errorf("epchat: bad allowed host %q", p)
 		}
 	}
 	return nil
@@ -238,14 +245,44 @@ func WithHandshakeTimeout(d time.Duration) Option {
 
 // WithOriginPatterns allows cross-origin WebSocket handshakes from the
 // hosts matching any of the patterns (path.Match syntax against the
-// Origin's host[:port], for example "*.example.com" or "localhost:*").
-// Default: none, so only an Origin naming the request's own host passes;
-// any other gets 403 before the upgrade. A request without an Origin header
-// (not a browser) is always let through. The pattern "*" allows every
-// origin and so lets any web site open chats with your users' cookies:
-// use it only in tests.
+// Origin's host[:port], without the scheme's default port, for example
+// "*.example.com" or "localhost:*"), over https, or over http when the
+// request itself came over plain http. Default: none, so only the
+// request's own origin (its scheme and Host) passes; any other gets 403
+// before the upgrade, and so does a request with two Origin headers or an
+// Origin that is not a plain http or https origin (user info, a path,
+// another scheme). A request without an Origin header (not a browser) is
+// always let through. The pattern "*" allows every origin and so lets any
+// web site open chats with your users' cookies: use it only in tests.
 func WithOriginPatterns(patterns ...string) Option {
 	return func(c *config) { c.originPatterns = append(c.originPatterns, patterns...) }
+}
+
+// WithAllowedHosts restricts the Host a request may name: one matching an
+// entry (path.Match syntax, no case; an entry without a port matches the
+// host on any port, "chat.example.com" or "*.example.com" or
+// "localhost:8080"). Any other request gets 403 before the upgrade.
+// Default: none, every Host. Set it whenever the Hub serves known names,
+// and always for a Hub reachable on a loopback or private address (a
+// development server, a device on a home network): without it, a page of
+// a hostile site whose name the attacker points at that address (DNS
+// rebinding) sends its own name as both Host and Origin, which the origin
+// check alone takes for same-origin.
+func WithAllowedHosts(hosts ...string) Option {
+	return func(c *config) { c.allowedHosts = append(c.allowedHosts, hosts...) }
+}
+
+// WithTrustForwardedProto makes the Hub take the scheme of a request from
+// the X-Forwarded-Proto (or Forwarded proto=) header the nearest proxy
+// sets, for the origin check: behind a reverse proxy that terminates TLS,
+// the page's origin is https but the request reaches the Hub over plain
+// http, and without this option is refused with 403. Default: false, the
+// scheme is https only for a request that came over TLS (ServeHTTP on a
+// TLS http.Server, Serve on a tls.Listener). Set it only when a proxy you
+// trust always sets or overwrites that header; the Hub logs once when it
+// refuses an origin that the header would have let through.
+func WithTrustForwardedProto(trust bool) Option {
+	return func(c *config) { c.trustFwdProto = trust }
 }
 
 // WithAuthorize sets a hook that sees every upgrade request before the
