@@ -139,6 +139,9 @@ type conn struct {
 // and nc a socket it can take over.
 func newConn(h *Hub, nc net.Conn) *conn {
 	now := h.clock.Now()
+	if n := h.cfg.sockSendBuf; n > 0 {
+		setSendBuffer(nc, n)
+	}
 	c := &conn{
 		h:       h,
 		nc:      nc,
@@ -157,6 +160,23 @@ func newConn(h *Hub, nc net.Conn) *conn {
 	c.rd.MaxMessage = int32(h.cfg.readLimit())
 	c.lastRead.Store(now.UnixNano())
 	return c
+}
+
+// setSendBuffer sets the kernel send buffer of nc's socket, under TLS
+// too; a connection that is no socket keeps what it has. Set before the
+// poller detaches the descriptor, so both read modes get it.
+func setSendBuffer(nc net.Conn, n int) {
+	for {
+		switch c := nc.(type) {
+		case interface{ SetWriteBuffer(int) error }:
+			c.SetWriteBuffer(n)
+			return
+		case interface{ NetConn() net.Conn }: // *tls.Conn
+			nc = c.NetConn()
+		default:
+			return
+		}
+	}
 }
 
 // maxReadsPerWake bounds the reads one readiness callback makes, so one

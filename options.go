@@ -23,6 +23,7 @@ const (
 	DefaultSendQueueLimit    = 1 << 20
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultSocketSendBuffer  = 64 << 10
 	maxMembersCeiling        = 1000
 	maxMessageSizeCeiling    = 16 << 20
 	minSendQueueLimitPerSize = 2 // the queue must hold at least two largest events
@@ -60,6 +61,7 @@ type config struct {
 	sendQueueLimit   int
 	writeTimeout     time.Duration
 	handshakeTimeout time.Duration
+	sockSendBuf      int
 	netpoll          bool
 	originPatterns   []string
 	allowedHosts     []string
@@ -94,6 +96,7 @@ func defaultConfig() config {
 		sendQueueLimit:   DefaultSendQueueLimit,
 		writeTimeout:     DefaultWriteTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		sockSendBuf:      DefaultSocketSendBuffer,
 		netpoll:          true,
 		maxConns:         DefaultMaxConnections,
 		maxConnsPerAddr:  DefaultMaxConnectionsPerAddr,
@@ -134,6 +137,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("epchat: max members must be 1 to %d, got %d", maxMembersCeiling, c.maxMembers)
 	case c.maxMessageSize < 1 || c.maxMessageSize > maxMessageSizeCeiling:
 		return fmt.Errorf("epchat: max message size must be 1 to %d bytes, got %d", maxMessageSizeCeiling, c.maxMessageSize)
+	case c.sockSendBuf < 0:
+		return fmt.Errorf("epchat: socket send buffer must not be negative, got %d", c.sockSendBuf)
 	case c.maxRoomsPerUser < 1:
 		return fmt.Errorf("epchat: max rooms per user must be positive, got %d", c.maxRoomsPerUser)
 	case c.maxConns < 1:
@@ -226,6 +231,17 @@ func WithMaxRoomsPerUser(n int) Option { return func(c *config) { c.maxRoomsPerU
 // closed with 4001, and the rest of its room never waits for it.
 // Default: 1 MiB; at least twice the read limit (2*MaxMessageSize+1024).
 func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimit = n } }
+
+// WithSocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of every
+// connection the Hub serves, in bytes: what the kernel holds for a peer
+// beyond the Hub's own send queue. Without a bound, Linux grows it to
+// megabytes (net.ipv4.tcp_wmem), and a peer that reads slowly through a
+// small window holds all that without its queue ever overflowing. Linux
+// doubles the value for its bookkeeping and has a floor of about 4 KiB.
+// It also bounds one connection's throughput to about n per round trip:
+// 64 KiB is 640 KB/s at 100 ms, far more than chat needs. Default: 64
+// KiB; 0 leaves the kernel's default (auto-tuning).
+func WithSocketSendBuffer(n int) Option { return func(c *config) { c.sockSendBuf = n } }
 
 // WithWriteTimeout bounds how long a write may wait for a peer that takes
 // no bytes: a connection whose write has waited this long is dropped,
