@@ -525,6 +525,7 @@ func TestSlowReaderClosed(t *testing.T) {
 			// the close frame, then the end of the stream.
 			rest, _ := io.ReadAll(nc)
 			if code := lastClose(t, append(stream, rest...)); code != 4001 {
+				t.Logf("sent %d messages; logged %d write timeouts, %d overflows; read %d bytes after the loop", sent, hh.logs.count("write timeout"), hh.logs.count("connection too slow"), len(rest))
 				t.Fatalf("the slow reader's stream ends with close code %d, want 4001", code)
 			}
 			waitUntil(t, "the slow reader counted", func() bool { return hh.Stats().ConnectionsClosed.Slow == 1 })

@@ -63,6 +63,31 @@ func TestHelloNicknames(t *testing.T) {
 			nick: "An\u0007a",
 			want: "invalid_nickname",
 		},
+		{
+			name: "bidi override",
+			nick: "ab\u202ecd",
+			want: "invalid_nickname",
+		},
+		{
+			name: "zero-width space",
+			nick: "ow\u200bner",
+			want: "invalid_nickname",
+		},
+		{
+			name: "invisible",
+			nick: "\u3164",
+			want: "invalid_nickname",
+		},
+		{
+			name: "stacked marks",
+			nick: "a" + strings.Repeat("\u0301", 31),
+			want: "invalid_nickname",
+		},
+		{
+			name: "emoji sequence",
+			nick: "Ana 👩\u200d💻",
+			want: "welcome",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +115,30 @@ func TestHelloNicknames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNicknameTakenInRoom: a join whose nickname looks like a member's
+// (case, look-alike letters) is refused with nickname_taken without
+// spending the invite; the nickname is free again once that member left.
+func TestNicknameTakenInRoom(t *testing.T) {
+	th := newTestHub(t)
+	ana, ben := th.client(t, "Alice"), th.client(t, "Ben")
+	room := th.room(t, ana, ben)
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	for _, nick := range []string{"Alice", "alice", "AIice", "\u0410lice"} {
+		c := th.client(t, nick)
+		e := c.Call(map[string]any{"type": "join", "id": "j", "token": tok})
+		if e.Type() != "error" || e.Str("code") != "nickname_taken" || e.Str("id") != "j" {
+			t.Fatalf("join as %+q beside Alice: %v, want nickname_taken", nick, e)
+		}
+	}
+	ana.None() // nobody joined
+	cid := th.client(t, "Cid")
+	cid.MustCall("joined", map[string]any{"type": "join", "token": tok}) // not spent
+	ana.Expect("member_joined", room)
+	ana.MustCall("ok", map[string]any{"type": "leave", "room": room})
+	tok = ben.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	th.client(t, "alice").MustCall("joined", map[string]any{"type": "join", "token": tok})
 }
 
 func TestRequestErrors(t *testing.T) {
@@ -632,7 +681,7 @@ func TestJoinRaces(t *testing.T) {
 		// Fill all seats but one.
 		filler := make([]*wstest.Client, 19)
 		for i := range filler {
-			filler[i] = th.client(t, "F")
+			filler[i] = th.client(t, fmt.Sprint("F", i))
 			filler[i].MustCall("joined", map[string]any{"type": "join", "token": toks[i]})
 		}
 		// One invite is left pending; 20 more make 21, the cap.
@@ -1155,7 +1204,7 @@ func TestIdleMembersHaveNoGoroutine(t *testing.T) {
 		o := th.client(t, fmt.Sprint("o", r))
 		members := make([]*wstest.Client, 9)
 		for i := range members {
-			members[i] = th.client(t, "m")
+			members[i] = th.client(t, fmt.Sprint("m", i))
 		}
 		th.room(t, o, members...)
 	}

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
@@ -33,9 +30,6 @@ const (
 // reply, but closing at once could reset the socket before the peer read
 // the close code.
 const violationDrain = 250 * time.Millisecond
-
-// maxNickname is the longest nickname, in characters.
-const maxNickname = 32
 
 // readBufSize is the size of the buffer a connection reads into.
 const readBufSize = 4096
@@ -781,22 +775,6 @@ func (c *conn) touch() {
 	if err := c.h.store.TouchUser(c.h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 		c.h.log.Error("touch user", "conn", c.id, "err", err)
 	}
-}
-
-// validNickname trims s and checks it: 1 to 32 characters, no control
-// characters.
-func validNickname(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	n := utf8.RuneCountInString(s)
-	if n < 1 || n > maxNickname {
-		return "", false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return "", false
-		}
-	}
-	return s, true
 }
 
 // hello identifies the connection: a new user, or a returning one with a

@@ -218,6 +218,8 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 		return wire.AlreadyMember
 	case errors.Is(err, ErrTooManyRooms):
 		return wire.TooManyRooms
+	case errors.Is(err, ErrNicknameTaken):
+		return wire.NicknameTaken
 	}
 	h.log.Error("store failed", "op", op, "conn", c.id, "err", err)
 	return wire.Internal

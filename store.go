@@ -28,6 +28,9 @@ var (
 	ErrForbidden = errors.New("epchat: forbidden")
 	// ErrTooManyRooms means the user is seated in as many rooms as allowed.
 	ErrTooManyRooms = errors.New("epchat: too many rooms")
+	// ErrNicknameTaken means a member of the room has a nickname that
+	// looks the same (the same NicknameKey).
+	ErrNicknameTaken = errors.New("epchat: nickname taken in that room")
 )
 
 // Hash is the SHA-256 of a secret token (session or invite). Stores keep
@@ -193,9 +196,15 @@ type Store interface {
 	// ErrInviteInvalid if the invite is unknown, used, or expired at now (an
 	// invite whose room is gone is unknown); ErrAlreadyMember if m is seated
 	// there already and ErrRoomFull if no seat is free, ErrTooManyRooms if m
-	// is seated in maxRooms rooms already (maxRooms <= 0: no limit): in these
-	// three cases the invite is not consumed. On success it returns the room
-	// and its members, m last.
+	// is seated in maxRooms rooms already (maxRooms <= 0: no limit),
+	// ErrNicknameTaken if a member seated there has a nickname with the
+	// same NicknameKey as m.Nickname (an empty one is like none): in these
+	// four cases the invite is not
+	// consumed. The nickname check is part of the atomic step, so of two
+	// racing joiners with look-alike nicknames at most one is seated. On
+	// success it returns the room and its members in join order, m last
+	// (those seated up to m: a list read in a second step may hold later
+	// joiners).
 	Redeem(ctx context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error)
 	// Leave removes the user's seat. When the owner leaves, ownership passes
 	// to the earliest-joined remaining member; when the last member leaves,

@@ -66,6 +66,7 @@ const (
 	TooManyInvites    Code = "too_many_invites"
 	AlreadyMember     Code = "already_member"
 	TooManyRooms      Code = "too_many_rooms"
+	NicknameTaken     Code = "nickname_taken"
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
 	Internal          Code = "internal"
@@ -76,7 +77,7 @@ var messages = map[Code]string{
 	UnknownType:       "unknown request type",
 	NotIdentified:     "send hello first",
 	AlreadyIdentified: "already identified",
-	InvalidNickname:   "nickname must be 1 to 32 characters without control characters",
+	InvalidNickname:   "nickname must be 1 to 32 visible characters",
 	SessionInvalid:    "session token is unknown or expired",
 	NotFound:          "no such room or member",
 	Forbidden:         "only the owner may do that",
@@ -85,6 +86,7 @@ var messages = map[Code]string{
 	TooManyInvites:    "too many pending invites",
 	AlreadyMember:     "already a member of that room",
 	TooManyRooms:      "too many rooms",
+	NicknameTaken:     "a member of that room has a nickname that looks the same",
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
 	Internal:          "internal error, try again",
