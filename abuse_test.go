@@ -126,7 +126,7 @@ func TestMalformedRequests(t *testing.T) {
 		},
 		{
 			name: "nesting the decoder allows",
-			raw:  `{"type":"send","id":"d1","x":` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `}`,
+			raw:  `{"type":"send","id":"d1","room":"nope","text":"x","x":` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `}`,
 			code: "not_found",
 			id:   "d1",
 		},

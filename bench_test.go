@@ -39,7 +39,7 @@ func benchFanout(b *testing.B, opts ...epchat.Option) {
 	owner := th.client(b, "owner")
 	others := make([]*wstest.Client, 9)
 	for i := range others {
-		others[i] = th.client(b, "m")
+		others[i] = th.client(b, fmt.Sprint("m", i))
 	}
 	room := th.room(b, owner, others...)
 

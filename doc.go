@@ -25,6 +25,11 @@
 //	srv.Shutdown(ctx) // stops new requests; does not touch WebSockets
 //	hub.Shutdown(ctx) // closes every WebSocket with 1001
 //
+// Both ways of serving admit a request the same way (SECURITY.md): set
+// [WithAllowedHosts] to the names you serve, against DNS rebinding, and
+// behind a reverse proxy that terminates TLS, [WithTrustForwardedProto],
+// or the browsers' https origins are refused.
+//
 // A host that gives chat a listener of its own can call [Hub.Serve]
 // instead, which upgrades with gobwas/ws's zero-copy upgrader. Idle
 // connections are watched with epoll and hold no goroutine and no buffer,

@@ -2,6 +2,7 @@ package epchat
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -10,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -97,6 +97,9 @@ type Hub struct {
 	// proxyWarned is set once the Hub warned that it sees a forwarding
 	// header but counts its per-address limits by the peer address.
 	proxyWarned atomic.Bool
+	// protoWarned is set once the Hub warned that it refused an origin
+	// that a proxy's X-Forwarded-Proto would have let through.
+	protoWarned atomic.Bool
 	// unpolledWarned is set once the Hub said that a connection could not
 	// be polled.
 	unpolledWarned atomic.Bool
@@ -181,7 +184,7 @@ func New(opts ...Option) (*Hub, error) {
 // client's address holds as many connections as allowed, the answer is 503.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.closing.Load() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		refuseClosing.write(w) // before anything else, as admit would
 		return
 	}
 	if status, msg := checkUpgrade(r); status != 0 {
@@ -192,31 +195,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	if !h.originAllowed(r) {
-		http.Error(w, "cross-origin WebSocket refused", http.StatusForbidden)
-		return
-	}
-	var nickname string
-	if f := h.cfg.authorize; f != nil {
-		nick, err := f(r)
-		if err != nil {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
-		nickname = nick
-	}
-	addr := h.clientAddr(r)
-	if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
-		h.log.Info("connection refused: limit reached")
-		h.stats.connsRefused.Add(1)
-		w.Header().Set("Retry-After", "10")
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+	a, refused := h.admit(r, r.TLS != nil)
+	if refused != nil {
+		refused.write(w)
 		return
 	}
 	up := ws.HTTPUpgrader{Timeout: h.cfg.handshakeTimeout}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
-		h.guard.release(addr)
+		h.guard.release(a.addr)
 		if nc != nil {
 			nc.Close()
 		}
@@ -230,7 +217,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		early, _ = rw.Reader.Peek(n)
 		early = append([]byte(nil), early...)
 	}
-	h.serveConn(nc, early, nickname, addr)
+	h.serveConn(nc, early, a.nickname, a.addr)
 }
 
 // serveConn serves an upgraded connection, which holds a connection slot
@@ -309,73 +296,71 @@ func (h *Hub) Serve(ln net.Listener) error {
 	}
 }
 
-// upgradeRaw performs the upgrade of a connection accepted by Serve.
+// upgradeRaw performs the upgrade of a connection accepted by Serve. The
+// request is parsed in place; only the headers admission reads are kept,
+// or all of them for the authorize and client address hooks.
 func (h *Hub) upgradeRaw(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(h.cfg.handshakeTimeout))
+	_, secure := nc.(*tls.Conn)
 	var (
-		uri, host, origin string
-		hdr               http.Header
-		nickname, addr    string
-		admitted          bool
+		uri, host string
+		hdr       http.Header
+		a         admitted
+		took      bool
 	)
-	if h.cfg.authorize != nil || h.cfg.clientAddr != nil {
-		hdr = make(http.Header)
-	}
+	all := h.cfg.authorize != nil || h.cfg.clientAddr != nil
 	up := ws.Upgrader{
 		OnRequest: func(b []byte) error { uri = string(b); return nil },
 		OnHost:    func(b []byte) error { host = string(b); return nil },
 		OnHeader: func(k, v []byte) error {
-			if strings.EqualFold(string(k), "Origin") {
-				origin = string(v)
-			}
-			if hdr != nil {
+			if all || isAdmissionHeader(k) {
+				if hdr == nil {
+					hdr = make(http.Header)
+				}
 				hdr.Add(string(k), string(v))
-			} else if isForwardingHeader(k) {
-				hdr = http.Header{http.CanonicalHeaderKey(string(k)): {string(v)}} // for the proxy warning
 			}
 			return nil
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
-			if h.closing.Load() {
-				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable))
-			}
-			if !h.originOK(origin, host) {
-				return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
-			}
+			// hdr is nil when no header admission reads came: reading a
+			// nil Header is fine, and the hooks that might write it get
+			// every header.
 			r := &http.Request{Method: http.MethodGet, Header: hdr, Host: host, RemoteAddr: nc.RemoteAddr().String(), RequestURI: uri}
-			if f := h.cfg.authorize; f != nil {
+			if h.cfg.authorize != nil {
 				if u, err := url.ParseRequestURI(uri); err == nil {
 					r.URL = u
 				}
-				nick, err := f(r)
-				if err != nil {
-					return nil, ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden))
+			}
+			var refused *refusal
+			a, refused = h.admit(r, secure)
+			if refused != nil {
+				opts := []ws.RejectOption{ws.RejectionStatus(refused.status)}
+				if refused.retry {
+					opts = append(opts, ws.RejectionHeader(ws.HandshakeHeaderString("Retry-After: "+retryAfter+"\r\n")))
 				}
-				nickname = nick
+				return nil, ws.RejectConnectionError(opts...)
 			}
-			addr = h.clientAddr(r)
-			if !h.guard.admit(addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
-				h.log.Info("connection refused: limit reached")
-				h.stats.connsRefused.Add(1)
-				return nil, ws.RejectConnectionError(
-					ws.RejectionStatus(http.StatusServiceUnavailable),
-					ws.RejectionHeader(ws.HandshakeHeaderString("Retry-After: 10\r\n")),
-				)
-			}
-			admitted = true
+			took = true
 			return nil, nil
 		},
 	}
 	if _, err := up.Upgrade(nc); err != nil {
-		if admitted {
-			h.guard.release(addr)
+		if took {
+			h.guard.release(a.addr)
 		}
 		nc.Close()
 		h.log.Debug("upgrade failed", "reason", upgradeFailure(err))
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	h.serveConn(nc, nil, nickname, addr)
+	h.serveConn(nc, nil, a.nickname, a.addr)
+}
+
+// isAdmissionHeader reports whether k names a header admission reads
+// when no hook needs them all: Origin, and those a reverse proxy sets.
+func isAdmissionHeader(k []byte) bool {
+	return strings.EqualFold(string(k), "Origin") || isForwardingHeader(k) ||
+		strings.EqualFold(string(k), "X-Forwarded-Proto")
 }
 
 // isForwardingHeader reports whether k names a header a reverse proxy
@@ -448,32 +433,6 @@ func (h *Hub) clientAddr(r *http.Request) string {
 		h.log.Warn("request forwarded by a proxy: per-address limits count the proxy's address; set WithClientAddr")
 	}
 	return remoteAddr(r)
-}
-
-func (h *Hub) originAllowed(r *http.Request) bool {
-	return h.originOK(r.Header.Get("Origin"), r.Host)
-}
-
-// originOK applies the origin rule: no Origin (not a browser), the
-// request's own host, or a host matching an allowed pattern.
-func (h *Hub) originOK(origin, reqHost string) bool {
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, reqHost) {
-		return true
-	}
-	host := strings.ToLower(u.Host)
-	for _, p := range h.cfg.originPatterns {
-		if ok, _ := path.Match(strings.ToLower(p), host); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // register adds c to the Hub; it reports false during Shutdown. The check

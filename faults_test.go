@@ -57,7 +57,7 @@ func TestSlowConsumer(t *testing.T) {
 		size       = 4000
 		n          = 300 // 1.2 MB: many times the queue and the buffers
 	)
-	hh := newHardHubListener(t, smallBuffers, quiet,
+	hh := newHardHub(t, smallSendBuffer, quiet,
 		epchat.WithMaxMessageSize(size),
 		epchat.WithSendQueueLimit(queueLimit),
 		epchat.WithRequestRate(1000, 1000),
@@ -107,7 +107,7 @@ func TestSlowConsumer(t *testing.T) {
 // and is dropped with 4001, instead of growing it without end.
 func TestPingFloodWithoutReading(t *testing.T) {
 	const queueLimit = 64 << 10
-	hh := newHardHubListener(t, smallBuffers, epchat.WithMaxMessageSize(1000), epchat.WithSendQueueLimit(queueLimit))
+	hh := newHardHub(t, smallSendBuffer, epchat.WithMaxMessageSize(1000), epchat.WithSendQueueLimit(queueLimit))
 	c := dialSmall(t, hh.url)
 	c.Pause()
 	ping := rawFrame(finBit|opPing, []byte(strings.Repeat("p", 125)))
@@ -133,7 +133,7 @@ func TestPingFloodWithoutReading(t *testing.T) {
 // up: nothing of the half frame is relayed, the room goes on, and after the
 // grace the others see it leave once.
 func TestResetMidFrame(t *testing.T) {
-	hh := newHardHubListener(t, smallBuffers, quiet,
+	hh := newHardHub(t, smallSendBuffer, quiet,
 		epchat.WithMaxMessageSize(4000),
 		epchat.WithRequestRate(1000, 1000),
 	)
@@ -380,7 +380,7 @@ func TestWriteTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const size = 4000
-			hh := newHardHubListener(t, smallBuffers, quiet,
+			hh := newHardHub(t, smallSendBuffer, quiet,
 				epchat.WithMaxMessageSize(size),
 				epchat.WithSendQueueLimit(64<<20), // never reached here
 				epchat.WithRequestRate(1000, 1000),
@@ -434,6 +434,151 @@ func TestWriteTimeout(t *testing.T) {
 			hh.say(t, ana, room, "after the stuck one")
 			expectText(t, ben, room, "after the stuck one")
 			ben.None()
+		})
+	}
+}
+
+// slowReaderLimits are the sizes of the slow reader tests: a frame of
+// about 1 KB, a queue of 16 KiB and the default kernel send buffer.
+const (
+	slowText  = 900
+	slowQueue = 16 << 10
+)
+
+// slowBound is the most messages the Hub may take for a reader that
+// falls behind before it overflows the queue: what the kernel holds on
+// both sides (Linux counts twice the buffer sizes set) and the queue,
+// with room for what the reader read meanwhile, in frames of slowText.
+func slowBound(readRatio float64) int {
+	held := 2*epchat.DefaultSocketSendBuffer + 2*4096 + slowQueue
+	return int(float64(held)/slowText/(1-readRatio)) + 100
+}
+
+// takeOver stops a test client's reader so the test reads its socket.
+func takeOver(c *wstest.Client) net.Conn {
+	c.Conn.SetReadDeadline(pastDeadline)
+	c.WaitReaderDone()
+	c.Conn.SetReadDeadline(time.Time{})
+	return c.Conn
+}
+
+// lastClose parses the server's frames in stream and returns the code of
+// the close frame that ends them, or 0 when the stream ends without one.
+func lastClose(t *testing.T, stream []byte) ws.StatusCode {
+	t.Helper()
+	r := bufio.NewReader(strings.NewReader(string(stream)))
+	for {
+		f, err := ws.ReadFrame(r)
+		if err != nil {
+			return 0 // the stream ended, maybe mid-frame: no close frame
+		}
+		if f.Header.OpCode == ws.OpClose {
+			code, _ := ws.ParseCloseFrameData(f.Payload)
+			return code
+		}
+	}
+}
+
+// TestSlowReaderClosed: a member that reads, but at a fifth of the rate of
+// the room, through a small window, is closed with 4001 once its bounded
+// queue overflows: the kernel holds at most WithSocketSendBuffer for it,
+// not megabytes, so the queue fills. As it goes on reading, it reads the
+// 4001 close frame. Both read modes.
+func TestSlowReaderClosed(t *testing.T) {
+	for _, polled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("netpoll=%v", polled), func(t *testing.T) {
+			hh := newHardHub(t, quiet, epchat.WithNetpoll(polled),
+				epchat.WithMaxMessageSize(1000),
+				epchat.WithSendQueueLimit(slowQueue),
+				epchat.WithRequestRate(1e6, 1<<20),
+				// In blocking mode the write timeout times one write
+				// call, which a reader this slow can make last seconds
+				// on a loaded machine: only the queue rule is tested.
+				epchat.WithWriteTimeout(time.Hour),
+			)
+			ana := hh.client(t, "nick-ana-slowreader")
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			slow := dialSmall(t, hh.url)
+			slow.Hello("nick-slowreader")
+			hh.secret(slow.Token)
+			slow.MustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, ana, room)})
+			ana.Expect("member_joined", room)
+			nc := takeOver(slow)
+
+			text := strings.Repeat("t", slowText)
+			bound := slowBound(0.2)
+			var stream []byte
+			buf := make([]byte, slowText/5)
+			sent := 0
+			for ; hh.logs.count("connection too slow") == 0 && sent < 4*bound; sent++ {
+				ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
+				n, err := io.ReadFull(nc, buf)
+				stream = append(stream, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			if sent > bound {
+				t.Fatalf("the Hub took %d messages for a reader at a fifth of the rate before closing it; the kernel and the queue hold at most %d", sent, bound)
+			}
+			// It goes on reading, now at once: what the kernel held, then
+			// the close frame, then the end of the stream.
+			rest, _ := io.ReadAll(nc)
+			if code := lastClose(t, append(stream, rest...)); code != 4001 {
+				t.Logf("sent %d messages; logged %d write timeouts, %d overflows; read %d bytes after the loop", sent, hh.logs.count("write timeout"), hh.logs.count("connection too slow"), len(rest))
+				t.Fatalf("the slow reader's stream ends with close code %d, want 4001", code)
+			}
+			waitUntil(t, "the slow reader counted", func() bool { return hh.Stats().ConnectionsClosed.Slow == 1 })
+		})
+	}
+}
+
+// TestStoppedReaderDropped: a member that stops reading altogether is
+// closed once its queue overflows, with the kernel holding no more than
+// WithSocketSendBuffer for it; its 4001 close frame waits behind the full
+// buffers, and 2 s later the connection is dropped: when the client reads
+// again, it finds the messages the kernel held, then the end of the
+// stream, with or without the close frame (PROTOCOL.md). Both read modes.
+func TestStoppedReaderDropped(t *testing.T) {
+	for _, polled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("netpoll=%v", polled), func(t *testing.T) {
+			t.Parallel()
+			hh := newHardHub(t, quiet, epchat.WithNetpoll(polled),
+				epchat.WithMaxMessageSize(1000),
+				epchat.WithSendQueueLimit(slowQueue),
+				epchat.WithRequestRate(1e6, 1<<20),
+			)
+			ana := hh.client(t, "nick-ana-stopped")
+			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			stopped := dialSmall(t, hh.url)
+			stopped.Hello("nick-stopped")
+			hh.secret(stopped.Token)
+			stopped.MustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, ana, room)})
+			ana.Expect("member_joined", room)
+			nc := takeOver(stopped)
+
+			text := strings.Repeat("t", slowText)
+			bound := slowBound(0)
+			sent := 0
+			for ; hh.logs.count("connection too slow") == 0 && sent < 4*bound; sent++ {
+				ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
+			}
+			if sent > bound {
+				t.Fatalf("the Hub took %d messages for a reader that stopped before closing it; the kernel and the queue hold at most %d", sent, bound)
+			}
+			waitUntil(t, "the stopped reader's connection gone", func() bool { conns, _ := hh.LiveConns(); return conns == 1 })
+			// The kernel sends what it held slowly, as the peer's window
+			// was shut for a while (TCP persist backoff): seconds.
+			stream, _ := io.ReadAll(nc)
+			// Nothing is written past the full buffers, but a kernel that
+			// compacts the peer's receive queue may open the window a
+			// little, so the close frame itself may have got out.
+			if code := lastClose(t, stream); code != 0 && code != 4001 {
+				t.Fatalf("the stopped reader read close code %d, want 4001 or none", code)
+			}
+			if len(stream) == 0 {
+				t.Fatal("the stopped reader read nothing the kernel held")
+			}
 		})
 	}
 }

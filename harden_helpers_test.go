@@ -303,20 +303,11 @@ func dialRawUpgrade(t testing.TB, addr string, extra []byte) *wstest.Client {
 	return wstest.New(t, nc, br)
 }
 
-// smallBuffers makes the kernel send buffer of accepted connections
+// smallSendBuffer makes the kernel send buffer of the Hub's connections
 // small, so that a peer that stops reading fills it after a few kilobytes,
-// not megabytes.
-func smallBuffers(ln net.Listener) net.Listener { return smallBufListener{ln} }
-
-type smallBufListener struct{ net.Listener }
-
-func (l smallBufListener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(4096) // the read side keeps its size: tiny windows are slow
-	}
-	return nc, err
-}
+// not the default 64 KiB (the read side keeps its size: tiny windows are
+// slow).
+var smallSendBuffer = epchat.WithSocketSendBuffer(4096)
 
 // dialSmall is dial with a small receive buffer on the client's socket.
 func dialSmall(t testing.TB, url string) *wstest.Client {

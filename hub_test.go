@@ -63,6 +63,31 @@ func TestHelloNicknames(t *testing.T) {
 			nick: "An\u0007a",
 			want: "invalid_nickname",
 		},
+		{
+			name: "bidi override",
+			nick: "ab\u202ecd",
+			want: "invalid_nickname",
+		},
+		{
+			name: "zero-width space",
+			nick: "ow\u200bner",
+			want: "invalid_nickname",
+		},
+		{
+			name: "invisible",
+			nick: "\u3164",
+			want: "invalid_nickname",
+		},
+		{
+			name: "stacked marks",
+			nick: "a" + strings.Repeat("\u0301", 31),
+			want: "invalid_nickname",
+		},
+		{
+			name: "emoji sequence",
+			nick: "Ana 👩\u200d💻",
+			want: "welcome",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +115,30 @@ func TestHelloNicknames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNicknameTakenInRoom: a join whose nickname looks like a member's
+// (case, look-alike letters) is refused with nickname_taken without
+// spending the invite; the nickname is free again once that member left.
+func TestNicknameTakenInRoom(t *testing.T) {
+	th := newTestHub(t)
+	ana, ben := th.client(t, "Alice"), th.client(t, "Ben")
+	room := th.room(t, ana, ben)
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	for _, nick := range []string{"Alice", "alice", "AIice", "\u0410lice"} {
+		c := th.client(t, nick)
+		e := c.Call(map[string]any{"type": "join", "id": "j", "token": tok})
+		if e.Type() != "error" || e.Str("code") != "nickname_taken" || e.Str("id") != "j" {
+			t.Fatalf("join as %+q beside Alice: %v, want nickname_taken", nick, e)
+		}
+	}
+	ana.None() // nobody joined
+	cid := th.client(t, "Cid")
+	cid.MustCall("joined", map[string]any{"type": "join", "token": tok}) // not spent
+	ana.Expect("member_joined", room)
+	ana.MustCall("ok", map[string]any{"type": "leave", "room": room})
+	tok = ben.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	th.client(t, "alice").MustCall("joined", map[string]any{"type": "join", "token": tok})
 }
 
 func TestRequestErrors(t *testing.T) {
@@ -166,6 +215,99 @@ func TestRequestErrors(t *testing.T) {
 	}
 	// The connection still works.
 	c.MustCall("joined", map[string]any{"type": "create"})
+}
+
+// TestRequiredFields: a request without a field PROTOCOL.md requires is
+// refused with bad_request naming it, whatever room it names, and does
+// nothing: a send without text relays no empty message.
+func TestRequiredFields(t *testing.T) {
+	th := newTestHub(t)
+	ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
+	room := th.room(t, ana, ben)
+	tests := []struct {
+		name string
+		req  map[string]any
+	}{
+		{
+			name: "send without text",
+			req:  map[string]any{"type": "send", "room": room},
+		},
+		{
+			name: "send with a null text",
+			req:  map[string]any{"type": "send", "room": room, "text": nil},
+		},
+		{
+			name: "send without room",
+			req:  map[string]any{"type": "send", "text": "hi"},
+		},
+		{
+			name: "send with an empty room",
+			req:  map[string]any{"type": "send", "room": "", "text": "hi"},
+		},
+		{
+			name: "history without to",
+			req:  map[string]any{"type": "history", "room": room, "data": "d"},
+		},
+		{
+			name: "history without data",
+			req:  map[string]any{"type": "history", "room": room, "to": ben.ID},
+		},
+		{
+			name: "history without room",
+			req:  map[string]any{"type": "history", "to": ben.ID, "data": "d"},
+		},
+		{
+			name: "invite without room",
+			req:  map[string]any{"type": "invite"},
+		},
+		{
+			name: "members without room",
+			req:  map[string]any{"type": "members"},
+		},
+		{
+			name: "leave without room",
+			req:  map[string]any{"type": "leave"},
+		},
+		{
+			name: "close without room",
+			req:  map[string]any{"type": "close"},
+		},
+		{
+			name: "join without token",
+			req:  map[string]any{"type": "join"},
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("r%d", i)
+			tt.req["id"] = id
+			e := ana.Call(tt.req)
+			if e.Type() != "error" || e.Str("code") != "bad_request" || e.Str("id") != id {
+				t.Fatalf("got %v, want bad_request with id %s", e, id)
+			}
+		})
+	}
+	// Nothing reached Ben; an empty text is still a message.
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": ""})
+	expectText(t, ben, room, "")
+	ben.None()
+}
+
+// TestErrorKeepsIDAfterWrongType: a field of the wrong type before the id
+// does not lose it.
+func TestErrorKeepsIDAfterWrongType(t *testing.T) {
+	th := newTestHub(t)
+	c := th.client(t, "Ana")
+	for _, raw := range []string{
+		`{"type":7,"id":"o2"}`,
+		`{"type":"send","room":["r"],"text":{},"id":"o2"}`,
+	} {
+		c.SendRaw(raw)
+		e := c.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+		if e.Str("code") != "bad_request" || e.Str("id") != "o2" {
+			t.Fatalf("%s: got %v, want bad_request with id o2", raw, e)
+		}
+	}
 }
 
 func TestRoomLifecycle(t *testing.T) {
@@ -539,7 +681,7 @@ func TestJoinRaces(t *testing.T) {
 		// Fill all seats but one.
 		filler := make([]*wstest.Client, 19)
 		for i := range filler {
-			filler[i] = th.client(t, "F")
+			filler[i] = th.client(t, fmt.Sprint("F", i))
 			filler[i].MustCall("joined", map[string]any{"type": "join", "token": toks[i]})
 		}
 		// One invite is left pending; 20 more make 21, the cap.
@@ -556,6 +698,65 @@ func TestJoinRaces(t *testing.T) {
 			t.Fatalf("rooms: %+v", rooms)
 		}
 	})
+}
+
+// slowRedeem stands for a networked store: its Redeem answers a while
+// after the seat, so racing joins are seated before any joiner reads its
+// room again.
+type slowRedeem struct{ *epchat.MemoryStore }
+
+func (s slowRedeem) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	time.Sleep(10 * time.Millisecond)
+	return r, ms, err
+}
+
+// TestJoinedMembersInJoinOrder: under racing joins, each joiner's joined
+// lists the members in join order up to it, it last; it learns of the
+// members seated after it through member_joined.
+func TestJoinedMembersInJoinOrder(t *testing.T) {
+	const n = 8
+	th := newTestHub(t, epchat.WithMaxMembers(n+1), epchat.WithStore(slowRedeem{epchat.NewMemoryStore()}))
+	ana := th.client(t, "Ana")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	toks := make([]string, n)
+	joiners := make([]*wstest.Client, n)
+	for i := range n {
+		toks[i] = ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+		joiners[i] = th.client(t, fmt.Sprint("J", i))
+	}
+	lists := make([][]string, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range joiners {
+		wg.Go(func() {
+			<-start
+			e := c.Call(map[string]any{"type": "join", "token": toks[i]})
+			ms, _ := e["members"].([]any)
+			for _, m := range ms {
+				id, _ := m.(map[string]any)["id"].(string)
+				lists[i] = append(lists[i], id)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	var order []string
+	for _, m := range ana.MustCall("members", map[string]any{"type": "members", "room": room})["members"].([]any) {
+		order = append(order, m.(map[string]any)["id"].(string))
+	}
+	for i, c := range joiners {
+		at := slices.Index(order, c.ID)
+		if want := order[:at+1]; !slices.Equal(lists[i], want) {
+			t.Errorf("joiner %d got members %v, want %v (final order %v)", i, lists[i], want, order)
+		}
+		for _, later := range order[at+1:] {
+			c.Take("member_joined of "+later, func(e wstest.Event) bool {
+				m, _ := e["member"].(map[string]any)
+				return e.Type() == "member_joined" && m["id"] == later
+			})
+		}
+	}
 }
 
 func raceJoins(t *testing.T, th *testHub, n int, token func(int) string) int {
@@ -1003,7 +1204,7 @@ func TestIdleMembersHaveNoGoroutine(t *testing.T) {
 		o := th.client(t, fmt.Sprint("o", r))
 		members := make([]*wstest.Client, 9)
 		for i := range members {
-			members[i] = th.client(t, "m")
+			members[i] = th.client(t, fmt.Sprint("m", i))
 		}
 		th.room(t, o, members...)
 	}

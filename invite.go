@@ -25,10 +25,6 @@ func (h *Hub) createInvite(ctx context.Context, room, by string, owner bool, now
 // invite makes an invite at the owner's request.
 func (h *Hub) invite(c *conn, req *wire.Request) {
 	ctx := h.ctx
-	if req.Room == "" {
-		c.replyError(req.ID, wire.BadRequest, "")
-		return
-	}
 	now := h.clock.Now()
 	tok, err := h.createInvite(ctx, req.Room, c.user, false, now, h.cfg.inviteTTL)
 	if err != nil {
@@ -50,10 +46,6 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 
 // join redeems an invite token and seats the requester, in one Store step.
 func (h *Hub) join(c *conn, req *wire.Request) {
-	if req.Token == "" {
-		c.refuse(req.ID, wire.BadRequest, "")
-		return
-	}
 	if h.guessBlocked(c) {
 		c.refuse(req.ID, wire.RateLimited, "")
 		return
@@ -87,7 +79,19 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		c.replyError(req.ID, h.codeOf(c, "room", err), "")
 		return
 	}
+	// joined lists the members in join order up to the joiner, who is
+	// last; those seated after it (by joins racing this one) follow as
+	// member_joined events. Their own announcements may have gone out
+	// before this connection was subscribed, so they are told here, and
+	// may come twice (PROTOCOL.md: member events are idempotent).
+	var later []Member
+	if i := slices.IndexFunc(members, func(m Member) bool { return m.ID == c.user }); i >= 0 {
+		members, later = members[:i+1], members[i+1:]
+	}
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, members)))
+	for _, m := range later {
+		c.reply(wire.MemberJoined(nil, r.ID, wire.Member{ID: m.ID, Nickname: m.Nickname}))
+	}
 	h.subscribeUser(r.ID, c.user) // at once: the broker may take a while
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindJoined,

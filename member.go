@@ -5,13 +5,10 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
@@ -33,9 +30,6 @@ const (
 // reply, but closing at once could reset the socket before the peer read
 // the close code.
 const violationDrain = 250 * time.Millisecond
-
-// maxNickname is the longest nickname, in characters.
-const maxNickname = 32
 
 // readBufSize is the size of the buffer a connection reads into.
 const readBufSize = 4096
@@ -139,6 +133,9 @@ type conn struct {
 // and nc a socket it can take over.
 func newConn(h *Hub, nc net.Conn) *conn {
 	now := h.clock.Now()
+	if n := h.cfg.sockSendBuf; n > 0 {
+		setSendBuffer(nc, n)
+	}
 	c := &conn{
 		h:       h,
 		nc:      nc,
@@ -157,6 +154,23 @@ func newConn(h *Hub, nc net.Conn) *conn {
 	c.rd.MaxMessage = int32(h.cfg.readLimit())
 	c.lastRead.Store(now.UnixNano())
 	return c
+}
+
+// setSendBuffer sets the kernel send buffer of nc's socket, under TLS
+// too; a connection that is no socket keeps what it has. Set before the
+// poller detaches the descriptor, so both read modes get it.
+func setSendBuffer(nc net.Conn, n int) {
+	for {
+		switch c := nc.(type) {
+		case interface{ SetWriteBuffer(int) error }:
+			c.SetWriteBuffer(n)
+			return
+		case interface{ NetConn() net.Conn }: // *tls.Conn
+			nc = c.NetConn()
+		default:
+			return
+		}
+	}
 }
 
 // maxReadsPerWake bounds the reads one readiness callback makes, so one
@@ -686,6 +700,10 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
+	if need := required(req.Type); need&^carried(req) != 0 {
+		c.refuse(req.ID, wire.BadRequest, req.Room)
+		return
+	}
 	if c.has(flagIdentified) {
 		c.touch()
 	}
@@ -719,6 +737,45 @@ func (h *Hub) handle(c *conn, p []byte) {
 	}
 }
 
+// required returns the fields a request of type typ must carry
+// (PROTOCOL.md lists them); one without them gets bad_request. hello
+// needs a nickname or a token, and gets invalid_nickname without either.
+func required(typ string) wire.Fields {
+	switch typ {
+	case "invite", "members", "leave", "close", "lock", "unlock":
+		return wire.FieldRoom
+	case "kick":
+		return wire.FieldRoom | wire.FieldMember
+	case "join":
+		return wire.FieldToken
+	case "send":
+		return wire.FieldRoom | wire.FieldText
+	case "history":
+		return wire.FieldRoom | wire.FieldTo | wire.FieldData
+	}
+	return 0
+}
+
+// carried returns the fields req carried with a value: an id (room,
+// token, to, member) that is empty names nothing, and counts as missing; a text
+// or data may be empty.
+func carried(req *wire.Request) wire.Fields {
+	has := req.Has
+	if req.Room == "" {
+		has &^= wire.FieldRoom
+	}
+	if req.Token == "" {
+		has &^= wire.FieldToken
+	}
+	if req.To == "" {
+		has &^= wire.FieldTo
+	}
+	if req.Member == "" {
+		has &^= wire.FieldMember
+	}
+	return has
+}
+
 // touch records the user's activity, at most once a minute.
 func (c *conn) touch() {
 	now := c.h.clock.Now()
@@ -729,22 +786,6 @@ func (c *conn) touch() {
 	if err := c.h.store.TouchUser(c.h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 		c.h.log.Error("touch user", "conn", c.id, "err", err)
 	}
-}
-
-// validNickname trims s and checks it: 1 to 32 characters, no control
-// characters.
-func validNickname(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	n := utf8.RuneCountInString(s)
-	if n < 1 || n > maxNickname {
-		return "", false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return "", false
-		}
-	}
-	return s, true
 }
 
 // hello identifies the connection: a new user, or a returning one with a

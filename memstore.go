@@ -411,6 +411,13 @@ func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.T
 	if u != nil && maxRooms > 0 && s.seats(u) >= maxRooms {
 		return Room{}, nil, ErrTooManyRooms
 	}
+	if key := NicknameKey(m.Nickname); key != "" && len(mr.members) > 0 {
+		for _, o := range mr.memberList() {
+			if NicknameKey(o.Nickname) == key {
+				return Room{}, nil, ErrNicknameTaken
+			}
+		}
+	}
 	s.dropInvite(token, mr)
 	s.seat(mr, m)
 	if inv.owner && mr.room.Owner == "" {

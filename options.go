@@ -1,10 +1,10 @@
 package epchat
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"time"
 )
 
@@ -23,6 +23,7 @@ const (
 	DefaultSendQueueLimit    = 1 << 20
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultSocketSendBuffer  = 64 << 10
 	maxMembersCeiling        = 1000
 	maxMessageSizeCeiling    = 16 << 20
 	minSendQueueLimitPerSize = 2 // the queue must hold at least two largest events
@@ -60,8 +61,11 @@ type config struct {
 	sendQueueLimit   int
 	writeTimeout     time.Duration
 	handshakeTimeout time.Duration
+	sockSendBuf      int
 	netpoll          bool
 	originPatterns   []string
+	allowedHosts     []string
+	trustFwdProto    bool
 	maxConns         int
 	maxConnsPerAddr  int
 	clientAddr       func(*http.Request) string
@@ -92,6 +96,7 @@ func defaultConfig() config {
 		sendQueueLimit:   DefaultSendQueueLimit,
 		writeTimeout:     DefaultWriteTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
+		sockSendBuf:      DefaultSocketSendBuffer,
 		netpoll:          true,
 		maxConns:         DefaultMaxConnections,
 		maxConnsPerAddr:  DefaultMaxConnectionsPerAddr,
@@ -132,6 +137,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("epchat: max members must be 1 to %d, got %d", maxMembersCeiling, c.maxMembers)
 	case c.maxMessageSize < 1 || c.maxMessageSize > maxMessageSizeCeiling:
 		return fmt.Errorf("epchat: max message size must be 1 to %d bytes, got %d", maxMessageSizeCeiling, c.maxMessageSize)
+	case c.sockSendBuf < 0:
+		return fmt.Errorf("epchat: socket send buffer must not be negative, got %d", c.sockSendBuf)
 	case c.maxRoomsPerUser < 1:
 		return fmt.Errorf("epchat: max rooms per user must be positive, got %d", c.maxRoomsPerUser)
 	case c.maxConns < 1:
@@ -149,8 +156,13 @@ func (c *config) validate() error {
 			minSendQueueLimitPerSize*c.readLimit(), c.sendQueueLimit)
 	}
 	for _, p := range c.originPatterns {
-		if p == "" {
-			return errors.New("epchat: empty origin pattern")
+		if _, err := path.Match(p, ""); p == "" || err != nil {
+			return fmt.Errorf("epchat: bad origin pattern %q", p)
+		}
+	}
+	for _, p := range c.allowedHosts {
+		if _, err := path.Match(p, ""); p == "" || err != nil {
+			return fmt.Errorf("epchat: bad allowed host %q", p)
 		}
 	}
 	return nil
@@ -206,6 +218,8 @@ func WithPongTimeout(d time.Duration) Option { return func(c *config) { c.pongTi
 
 // WithIdentifyTimeout sets how long a new connection has to send a valid
 // hello; after it the connection is closed with 4000. Default: 10 seconds.
+// The check runs every second, so a connection is closed up to a second
+// late.
 func WithIdentifyTimeout(d time.Duration) Option { return func(c *config) { c.identifyTimeout = d } }
 
 // WithMaxRoomsPerUser bounds the rooms a user may be seated in at once;
@@ -217,6 +231,17 @@ func WithMaxRoomsPerUser(n int) Option { return func(c *config) { c.maxRoomsPerU
 // closed with 4001, and the rest of its room never waits for it.
 // Default: 1 MiB; at least twice the read limit (2*MaxMessageSize+1024).
 func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimit = n } }
+
+// WithSocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of every
+// connection the Hub serves, in bytes: what the kernel holds for a peer
+// beyond the Hub's own send queue. Without a bound, Linux grows it to
+// megabytes (net.ipv4.tcp_wmem), and a peer that reads slowly through a
+// small window holds all that without its queue ever overflowing. Linux
+// doubles the value for its bookkeeping and has a floor of about 4 KiB.
+// It also bounds one connection's throughput to about n per round trip:
+// 64 KiB is 640 KB/s at 100 ms, far more than chat needs. Default: 64
+// KiB; 0 leaves the kernel's default (auto-tuning).
+func WithSocketSendBuffer(n int) Option { return func(c *config) { c.sockSendBuf = n } }
 
 // WithWriteTimeout bounds how long a write may wait for a peer that takes
 // no bytes: a connection whose write has waited this long is dropped,
@@ -236,14 +261,44 @@ func WithHandshakeTimeout(d time.Duration) Option {
 
 // WithOriginPatterns allows cross-origin WebSocket handshakes from the
 // hosts matching any of the patterns (path.Match syntax against the
-// Origin's host[:port], for example "*.example.com" or "localhost:*").
-// Default: none, so only an Origin naming the request's own host passes;
-// any other gets 403 before the upgrade. A request without an Origin header
-// (not a browser) is always let through. The pattern "*" allows every
-// origin and so lets any web site open chats with your users' cookies:
-// use it only in tests.
+// Origin's host[:port], without the scheme's default port, for example
+// "*.example.com" or "localhost:*"), over https, or over http when the
+// request itself came over plain http. Default: none, so only the
+// request's own origin (its scheme and Host) passes; any other gets 403
+// before the upgrade, and so does a request with two Origin headers or an
+// Origin that is not a plain http or https origin (user info, a path,
+// another scheme). A request without an Origin header (not a browser) is
+// always let through. The pattern "*" allows every origin and so lets any
+// web site open chats with your users' cookies: use it only in tests.
 func WithOriginPatterns(patterns ...string) Option {
 	return func(c *config) { c.originPatterns = append(c.originPatterns, patterns...) }
+}
+
+// WithAllowedHosts restricts the Host a request may name: one matching an
+// entry (path.Match syntax, no case; an entry without a port matches the
+// host on any port, "chat.example.com" or "*.example.com" or
+// "localhost:8080"). Any other request gets 403 before the upgrade.
+// Default: none, every Host. Set it whenever the Hub serves known names,
+// and always for a Hub reachable on a loopback or private address (a
+// development server, a device on a home network): without it, a page of
+// a hostile site whose name the attacker points at that address (DNS
+// rebinding) sends its own name as both Host and Origin, which the origin
+// check alone takes for same-origin.
+func WithAllowedHosts(hosts ...string) Option {
+	return func(c *config) { c.allowedHosts = append(c.allowedHosts, hosts...) }
+}
+
+// WithTrustForwardedProto makes the Hub take the scheme of a request from
+// the X-Forwarded-Proto (or Forwarded proto=) header the nearest proxy
+// sets, for the origin check: behind a reverse proxy that terminates TLS,
+// the page's origin is https but the request reaches the Hub over plain
+// http, and without this option is refused with 403. Default: false, the
+// scheme is https only for a request that came over TLS (ServeHTTP on a
+// TLS http.Server, Serve on a tls.Listener). Set it only when a proxy you
+// trust always sets or overwrites that header; the Hub logs once when it
+// refuses an origin that the header would have let through.
+func WithTrustForwardedProto(trust bool) Option {
+	return func(c *config) { c.trustFwdProto = trust }
 }
 
 // WithAuthorize sets a hook that sees every upgrade request before the

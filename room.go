@@ -220,6 +220,8 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 		return wire.TooManyRooms
 	case errors.Is(err, ErrRoomLocked):
 		return wire.RoomLocked
+	case errors.Is(err, ErrNicknameTaken):
+		return wire.NicknameTaken
 	}
 	h.log.Error("store failed", "op", op, "conn", c.id, "err", err)
 	return wire.Internal

@@ -31,6 +31,9 @@ var (
 	// ErrRoomLocked means the room's owner (or the host) locked it: it
 	// takes no new invite and no join until it is unlocked.
 	ErrRoomLocked = errors.New("epchat: room is locked")
+	// ErrNicknameTaken means a member of the room has a nickname that
+	// looks the same (the same NicknameKey).
+	ErrNicknameTaken = errors.New("epchat: nickname taken in that room")
 )
 
 // Hash is the SHA-256 of a secret token (session or invite). Stores keep
@@ -202,10 +205,15 @@ type Store interface {
 	// invite whose room is gone is unknown); ErrRoomLocked if its room is
 	// locked, ErrAlreadyMember if m is seated there already and ErrRoomFull
 	// if no seat is free, ErrTooManyRooms if m is seated in maxRooms rooms
-	// already (maxRooms <= 0: no limit): in these four cases the invite is
-	// not consumed (a locked room's invite works again once it is unlocked,
-	// until it expires). On success it returns the room and its members, m
-	// last.
+	// already (maxRooms <= 0: no limit), ErrNicknameTaken if a member
+	// seated there has a nickname with the same NicknameKey as m.Nickname
+	// (an empty one is like none): in these five cases the invite is not
+	// consumed (a locked room's invite works again once it is unlocked,
+	// until it expires). The nickname check is part of the atomic step, so
+	// of two racing joiners with look-alike nicknames at most one is
+	// seated. On success it returns the room and its members in join order,
+	// m last (those seated up to m: a list read in a second step may hold
+	// later joiners).
 	Redeem(ctx context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error)
 	// Leave removes the user's seat. When the owner leaves, ownership passes
 	// to the earliest-joined remaining member; when the last member leaves,

@@ -108,7 +108,7 @@ func BenchmarkRedeem(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i, tok := range toks {
-		m := epchat.Member{ID: fmt.Sprint("guest", i), Nickname: "guest", JoinedAt: t0}
+		m := epchat.Member{ID: fmt.Sprint("guest", i), Nickname: fmt.Sprint("guest ", i), JoinedAt: t0}
 		if _, _, err := s.Redeem(bg, tok, m, t0, 20); err != nil {
 			b.Fatal(err)
 		}

@@ -80,9 +80,23 @@ func parseHash(s string) (epchat.Hash, error) {
 	return h, nil
 }
 
-// memberValue is how a seat's details are kept: "joined nickname". An
-// encoded time has no space, so the first space ends it.
-func memberValue(m epchat.Member) string { return encTime(m.JoinedAt) + " " + m.Nickname }
+// memberValue is how a seat's details are kept: "joined key\nnickname",
+// key being the nickname's epchat.NicknameKey, which Redeem compares. An
+// encoded time has no space, so the first space ends it; a key has no
+// line feed (NicknameKey makes white space a space), so the first one
+// after it ends the key.
+func memberValue(m epchat.Member) string {
+	return encTime(m.JoinedAt) + " " + epchat.NicknameKey(m.Nickname) + "\n" + m.Nickname
+}
+
+// splitMember reads a memberValue: the join time and the nickname.
+func splitMember(v string) (joined, nick string) {
+	joined, rest, _ := strings.Cut(v, " ")
+	if _, n, ok := strings.Cut(rest, "\n"); ok {
+		return joined, n
+	}
+	return joined, rest // written before keys were kept
+}
 
 // errCodes maps the scripts' error replies ("EPCHAT code") to the sentinels.
 var errCodes = map[string]error{
@@ -96,6 +110,7 @@ var errCodes = map[string]error{
 	"forbidden":      epchat.ErrForbidden,
 	"toomanyrooms":   epchat.ErrTooManyRooms,
 	"locked":         epchat.ErrRoomLocked,
+	"nicknametaken":  epchat.ErrNicknameTaken,
 }
 
 // mapErr turns a rule refusal into its sentinel and wraps any other error
@@ -217,7 +232,7 @@ func (r *reply) room() (epchat.Room, []epchat.Member) {
 	var ms []epchat.Member
 	for r.more() {
 		id := r.str()
-		joined, nick, _ := strings.Cut(r.str(), " ")
+		joined, nick := splitMember(r.str())
 		t, err := decTime(joined)
 		if err != nil && r.err == nil {
 			r.err = err

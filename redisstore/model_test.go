@@ -246,7 +246,8 @@ func (m *model) op() (string, op) {
 		}
 	case 10, 11, 21, 22:
 		tok := m.invite()
-		mem := epchat.Member{ID: m.user(), Nickname: "a nick with spaces", JoinedAt: now}
+		uid := m.user()
+		mem := epchat.Member{ID: uid, Nickname: "a nick with spaces " + uid, JoinedAt: now}
 		maxRooms := m.pick(4)
 		return fmt.Sprintf("Redeem %x by %s max=%d", tok[:4], mem.ID, maxRooms), func(ctx context.Context, s epchat.Store) string {
 			r, ms, err := s.Redeem(ctx, tok, mem, now, maxRooms)

@@ -56,7 +56,8 @@ local function hmget(key, fields)
 end
 
 -- roomReply is a room and its members in join order: id, owner, limit,
--- created, active, seq, locked (0/1), then id and "joined nickname" per member.
+-- created, active, seq, locked (0/1), then id and "joined key\nnickname"
+-- per member.
 local function roomReply(rid)
   local r = redis.call('HMGET', k('r', rid), 'owner', 'limit', 'created', 'active', 'seq', 'locked')
   local out = {rid, r[1] or '', r[2] or '0', r[3] or '', r[4] or '', r[5] or '0', r[6] or '0'}
@@ -214,7 +215,7 @@ return 'OK'
 `)
 
 // scriptCreateRoom: ARGV room, owner, limit, created, active, seq,
-// has-owner-member (0/1), member id, member "joined nickname", maxRooms.
+// has-owner-member (0/1), member id, member "joined key\nnickname", maxRooms.
 var scriptCreateRoom = newScript(`
 local rid = ARGV[2]
 local r = k('r', rid)
@@ -291,7 +292,10 @@ redis.call('ZADD', IIDX, ms(exp), hex)
 return 'OK'
 `)
 
-// scriptRedeem: ARGV token, member id, member "joined nickname", now, maxRooms.
+// scriptRedeem: ARGV token, member id, member "joined key\nnickname", now,
+// maxRooms, nickname key. The key is compared with those of the seats
+// (memberValue), in the script, so no racing join seats a look-alike
+// between the check and the seat.
 var scriptRedeem = newScript(`
 local hex, uid, now = ARGV[2], ARGV[3], ARGV[5]
 local i = k('i', hex)
@@ -308,6 +312,12 @@ if redis.call('ZSCORE', rm, uid) then return fail('already') end
 if redis.call('ZCARD', rm) >= tonumber(limit) then return fail('full') end
 local maxRooms = tonumber(ARGV[6])
 if maxRooms > 0 and redis.call('SCARD', k('ur', uid)) >= maxRooms then return fail('toomanyrooms') end
+local key = ARGV[7]
+for _, v in ipairs(key ~= '' and redis.call('HVALS', k('rd', rid)) or {}) do
+  local sp = string.find(v, ' ', 1, true)
+  local nl = sp and string.find(v, '\n', sp + 1, true)
+  if nl and string.sub(v, sp + 1, nl - 1) == key then return fail('nicknametaken') end
+end
 redis.call('DEL', i)
 redis.call('SREM', k('ri', rid), hex)
 redis.call('ZREM', IIDX, hex)

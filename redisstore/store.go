@@ -330,7 +330,7 @@ func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, 
 // Redeem implements epchat.Store.
 func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
 	vals, err := s.run(ctx, scriptRedeem, "i:"+hexHash(token),
-		hexHash(token), m.ID, memberValue(m), encTime(now), maxRooms).Slice()
+		hexHash(token), m.ID, memberValue(m), encTime(now), maxRooms, epchat.NicknameKey(m.Nickname)).Slice()
 	if err != nil {
 		return epchat.Room{}, nil, mapErr(err)
 	}

@@ -72,6 +72,9 @@ func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, 
 		case maxRooms > 0 && seatedIn >= maxRooms:
 			return epchat.ErrTooManyRooms
 		}
+		if err := nicknameFree(ctx, tx.StmtContext(ctx, s.st.roomNicks), room, m.Nickname); err != nil {
+			return err
+		}
 		if _, err := tx.StmtContext(ctx, s.st.useInvite).ExecContext(ctx, token[:]); err != nil {
 			return fail("Redeem", err)
 		}
@@ -93,6 +96,35 @@ func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, 
 		return epchat.Room{}, nil, err
 	}
 	return r, ms, nil
+}
+
+// nicknameFree returns epchat.ErrNicknameTaken if a member of room has a
+// nickname with the same epchat.NicknameKey as nick. It runs inside
+// Redeem's write transaction, so no racing join can seat a look-alike
+// between the check and the seat.
+func nicknameFree(ctx context.Context, q *sql.Stmt, room, nick string) error {
+	rows, err := q.QueryContext(ctx, room)
+	if err != nil {
+		return fail("Redeem", err)
+	}
+	defer rows.Close()
+	key := epchat.NicknameKey(nick)
+	if key == "" {
+		return nil // no nickname: like none
+	}
+	for rows.Next() {
+		var other string
+		if err := rows.Scan(&other); err != nil {
+			return fail("Redeem", err)
+		}
+		if epchat.NicknameKey(other) == key {
+			return epchat.ErrNicknameTaken
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fail("Redeem", err)
+	}
+	return nil
 }
 
 // ExpireInvites implements epchat.Store.

@@ -86,6 +86,7 @@ type statements struct {
 	inviteCheck  *sql.Stmt
 	createInvite *sql.Stmt
 	redeemCheck  *sql.Stmt
+	roomNicks    *sql.Stmt
 	useInvite    *sql.Stmt
 	expire       *sql.Stmt
 
@@ -145,6 +146,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 			EXISTS (SELECT 1 FROM seats WHERE room = i.room AND user = ?2),
 			(SELECT count(*) FROM seats WHERE user = ?2)
 			FROM invites i JOIN rooms r ON r.id = i.room WHERE i.token = ?1`},
+		{&st.roomNicks, `SELECT nickname FROM seats WHERE room = ?`},
 		{&st.useInvite, `DELETE FROM invites WHERE token = ?`},
 		{&st.expire, `DELETE FROM invites WHERE expires_at <= ?`},
 

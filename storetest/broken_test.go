@@ -106,6 +106,16 @@ var brokenStores = []brokenStore{
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return membersByID{m} },
 	},
 	{
+		name:  "RedeemReadsAgain",
+		fails: "Concurrency/RedeemJoinOrder",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return redeemReadsAgain{m} },
+	},
+	{
+		name:  "NicknameExactMatch",
+		fails: "Redeem/NicknameTakenKeepsInvite",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &exactNicknames{MemoryStore: m} },
+	},
+	{
 		name:  "SeqReadThenWrite",
 		fails: "Concurrency/Message",
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &racySeq{MemoryStore: m} },
@@ -599,6 +609,70 @@ func (s membersByID) Room(ctx context.Context, room string) (epchat.Room, []epch
 	r, ms, err := s.MemoryStore.Room(ctx, room)
 	slices.SortFunc(ms, func(a, b epchat.Member) int { return strings.Compare(a.ID, b.ID) })
 	return r, ms, err
+}
+
+// redeemReadsAgain answers Redeem with the room read in a second step
+// after the seat: by then other joiners may be seated after the
+// redeemer. The pause stands for the round trip of a networked store.
+type redeemReadsAgain struct{ *epchat.MemoryStore }
+
+func (s redeemReadsAgain) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, _, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if err != nil {
+		return r, nil, err
+	}
+	time.Sleep(5 * time.Millisecond)
+	return s.MemoryStore.Room(ctx, r.ID)
+}
+
+// exactNicknames refuses a joiner only when its nickname equals a
+// member's byte for byte, not when it merely looks the same. It tells the
+// wrapped store a nickname made unique by the member id behind a
+// zero-width space (which NicknameKey drops), and strips it on the way
+// out; it checks under a lock of its own, so only the comparison is
+// wrong.
+type exactNicknames struct {
+	*epchat.MemoryStore
+	mu    sync.Mutex
+	rooms map[epchat.Hash]string // invite -> room
+}
+
+func (s *exactNicknames) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms == nil {
+		s.rooms = make(map[epchat.Hash]string)
+	}
+	s.rooms[inv.Token] = inv.Room
+	return s.MemoryStore.CreateInvite(ctx, inv, by, now)
+}
+
+func (s *exactNicknames) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ms, err := s.Room(ctx, s.rooms[token]); err == nil {
+		for _, o := range ms {
+			if o.Nickname == m.Nickname {
+				return epchat.Room{}, nil, epchat.ErrNicknameTaken
+			}
+		}
+	}
+	m.Nickname += "\u200b" + m.ID
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	return r, plainNicks(ms), err
+}
+
+func (s *exactNicknames) Room(ctx context.Context, room string) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Room(ctx, room)
+	return r, plainNicks(ms), err
+}
+
+// plainNicks strips what exactNicknames added to the nicknames.
+func plainNicks(ms []epchat.Member) []epchat.Member {
+	for i := range ms {
+		ms[i].Nickname, _, _ = strings.Cut(ms[i].Nickname, "\u200b")
+	}
+	return ms
 }
 
 // racySeq keeps its own sequence numbers, read and written in two steps.

@@ -52,6 +52,68 @@ var concurrencyRules = []rule{
 			}
 		}
 	}},
+	{name: "RedeemJoinOrder", run: func(f *fixture) {
+		// Joiners race into one room at one instant. Each Redeem answers
+		// with the members seated up to and including the redeemer, in
+		// join order, the redeemer last: a prefix of the final list. A
+		// list read again after the seat, in a second step, holds
+		// members seated later.
+		const n = 16
+		f.user("own")
+		f.room("r1", "own", n+1)
+		toks := make([]epchat.Hash, n)
+		for i := range n {
+			f.user(fmt.Sprintf("u%02d", i))
+			toks[i] = f.invite("r1")
+		}
+		lists := make([][]string, n)
+		errs := make([]error, n)
+		race(n, func(i int) {
+			var ms []epchat.Member
+			_, ms, errs[i] = f.s.Redeem(f.ctx, toks[i], member(fmt.Sprintf("u%02d", i), t0), t0, 0)
+			lists[i] = ids(ms)
+		})
+		if ok := f.outcomes("Redeem", errs); ok != n {
+			f.t.Fatalf("%d of %d Redeem calls succeeded", ok, n)
+		}
+		_, final := f.get("r1")
+		order := ids(final)
+		for i, got := range lists {
+			u := fmt.Sprintf("u%02d", i)
+			at := slices.Index(order, u)
+			if at < 0 {
+				f.t.Fatalf("%s is not seated after its Redeem: %v", u, order)
+			}
+			if want := order[:at+1]; !slices.Equal(got, want) {
+				f.t.Fatalf("Redeem of %s answered members %v, want %v (the join order up to it, it last; final order %v)", u, got, want, order)
+			}
+		}
+	}},
+	{name: "NicknameRace", run: func(f *fixture) {
+		// Joiners with one nickname race into a room, each with its own
+		// invite: exactly one is seated; the others' invites are kept.
+		const n = 16
+		f.user("own")
+		f.room("r1", "own", n+1)
+		toks := make([]epchat.Hash, n)
+		for i := range n {
+			f.user(fmt.Sprintf("u%02d", i))
+			toks[i] = f.invite("r1")
+		}
+		errs := make([]error, n)
+		race(n, func(i int) {
+			m := epchat.Member{ID: fmt.Sprintf("u%02d", i), Nickname: "Twin", JoinedAt: t0}
+			_, _, errs[i] = f.s.Redeem(f.ctx, toks[i], m, t0, 0)
+		})
+		if ok := f.outcomes("Redeem", errs, epchat.ErrNicknameTaken); ok != 1 {
+			f.t.Fatalf("%d of %d racing Redeem calls with one nickname succeeded, want exactly 1", ok, n)
+		}
+		w := slices.Index(errs, nil)
+		f.seated("r1", "own", fmt.Sprintf("u%02d", w))
+		loser := (w + 1) % n
+		_, _, err := f.s.Redeem(f.ctx, toks[loser], member(fmt.Sprintf("u%02d", loser), t0), t0, 0)
+		f.ok(err, "Redeem of an invite that lost the nickname race, with another nickname")
+	}},
 	{name: "LastSeat", run: func(f *fixture) {
 		const n = 20
 		f.user("own")

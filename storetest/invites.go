@@ -190,6 +190,29 @@ var redeemRules = []rule{
 		f.ok(err, "Redeem with maxRooms 0 (no limit)")
 		f.userRooms("ben", "r0", "r1", "r2")
 	}},
+	{name: "NicknameTakenKeepsInvite", run: func(f *fixture) {
+		// A joiner whose nickname looks like a member's (the same
+		// epchat.NicknameKey: case, look-alike letters) is refused, and
+		// the invite still works for another nickname.
+		f.users("ana", "ben")
+		f.room("r1", "ana", 5) // seated as "nick of ana"
+		tok := f.invite("r1")
+		for _, nick := range []string{"nick of ana", "NICK OF ANA", "nick of \u0430na"} {
+			_, _, err := f.s.Redeem(f.ctx, tok, epchat.Member{ID: "ben", Nickname: nick, JoinedAt: t0}, t0, 0)
+			f.is(err, epchat.ErrNicknameTaken, "Redeem as %+q into a room where %q is seated", nick, "nick of ana")
+		}
+		f.seated("r1", "ana")
+		_, ms, err := f.s.Redeem(f.ctx, tok, epchat.Member{ID: "ben", Nickname: "nick of ben", JoinedAt: t0}, t0, 0)
+		f.ok(err, "Redeem of the same invite with another nickname")
+		if len(ms) != 2 || ms[1].Nickname != "nick of ben" {
+			f.t.Fatalf("Redeem answered members %+v", ms)
+		}
+		// Once the member leaves, its nickname is free.
+		f.leave("r1", "ana")
+		f.user("cat")
+		_, _, err = f.s.Redeem(f.ctx, f.invite("r1"), epchat.Member{ID: "cat", Nickname: "Nick of Ana", JoinedAt: t0}, t0, 0)
+		f.ok(err, "Redeem as the nickname of a member who left")
+	}},
 	{name: "OwnerInvite", run: func(f *fixture) {
 		f.users("ben", "cat")
 		f.room("r1", "", 5)

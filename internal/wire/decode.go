@@ -9,10 +9,14 @@ import (
 const maxDepth = 32
 
 // DecodeRequest decodes p into r. It fails with ErrBadRequest when p is not
-// one JSON object, a known field is not a string (null counts as empty),
+// one JSON object, a known field is not a string (a null is no value: it
+// leaves the field as it was, absent or not),
 // type is missing, a value nests deeper than 32 levels, or id is longer
-// than MaxIDLen. On failure r.ID holds the request id if it was read
-// before the problem, so the error can still name the request.
+// than MaxIDLen. On failure r.ID holds the request id whenever p is a JSON
+// object whose id is a string, wherever id stands: a field of the wrong
+// type does not stop the reading (as with encoding/json), only broken
+// syntax does, and then the id is kept if it came before it. So the error
+// can still name the request.
 //
 // It is hand-written rather than encoding/json: a request is decoded per
 // message on the hot path, and this costs one allocation per string field
@@ -72,6 +76,9 @@ func (d *decoder) request(r *Request) error {
 		d.i++
 		return d.end()
 	}
+	// wrongType is set by a known field that is not a string: the request
+	// is bad, but the rest is read for its id.
+	wrongType := false
 	for {
 		if d.peek() != '"' {
 			return ErrBadRequest
@@ -81,12 +88,27 @@ func (d *decoder) request(r *Request) error {
 			return ErrBadRequest
 		}
 		d.i++
-		if f := r.field(key); f != nil {
-			s, ok := d.stringOrNull()
-			if !ok {
-				return ErrBadRequest
+		if f, bit := r.field(key); f != nil {
+			switch d.peek() {
+			case '"':
+				s, ok := d.str(true)
+				if !ok {
+					return ErrBadRequest
+				}
+				*f = s
+				r.Has |= bit
+			case 'n':
+				if !d.lit("null") {
+					return ErrBadRequest
+				}
+				// As encoding/json does: a null is no value, and
+				// leaves the field as it was.
+			default:
+				if !d.skip(0) {
+					return ErrBadRequest
+				}
+				wrongType = true
 			}
-			*f = s
 		} else if !d.skip(0) {
 			return ErrBadRequest
 		}
@@ -95,7 +117,10 @@ func (d *decoder) request(r *Request) error {
 			d.i++
 		case '}':
 			d.i++
-			return d.end()
+			if err := d.end(); err != nil || !wrongType {
+				return err
+			}
+			return ErrBadRequest
 		default:
 			return ErrBadRequest
 		}
@@ -110,29 +135,30 @@ func (d *decoder) end() error {
 	return nil
 }
 
-// field returns the field named by key, or nil for an unknown key.
-func (r *Request) field(key []byte) *string {
+// field returns the field named by key and its bit, or nil for an
+// unknown key.
+func (r *Request) field(key []byte) (*string, Fields) {
 	switch string(key) { // no allocation: the compiler compares in place
 	case "type":
-		return &r.Type
+		return &r.Type, FieldType
 	case "id":
-		return &r.ID
+		return &r.ID, FieldID
 	case "nickname":
-		return &r.Nickname
+		return &r.Nickname, FieldNickname
 	case "token":
-		return &r.Token
+		return &r.Token, FieldToken
 	case "room":
-		return &r.Room
+		return &r.Room, FieldRoom
 	case "text":
-		return &r.Text
+		return &r.Text, FieldText
 	case "to":
-		return &r.To
+		return &r.To, FieldTo
 	case "data":
-		return &r.Data
+		return &r.Data, FieldData
 	case "member":
-		return &r.Member
+		return &r.Member, FieldMember
 	}
-	return nil
+	return nil, 0
 }
 
 // rawKey reads a key without unescaping; an escaped key matches no field
@@ -143,16 +169,6 @@ func (d *decoder) rawKey() ([]byte, bool) {
 		return nil, false
 	}
 	return d.b[start : d.i-1], true
-}
-
-func (d *decoder) stringOrNull() (string, bool) {
-	switch d.peek() {
-	case '"':
-		return d.str(true)
-	case 'n':
-		return "", d.lit("null")
-	}
-	return "", false
 }
 
 // known request types, so that decoding type allocates nothing.

@@ -2,18 +2,55 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-// decodeStd is what encoding/json makes of p, for comparison.
-func decodeStd(p []byte) (Request, bool) {
-	var r Request
-	if json.Unmarshal(p, &r) != nil || r.Type == "" || len(r.ID) > MaxIDLen {
-		return Request{}, false
+// seen is set by any JSON value but null, which encoding/json treats as
+// no value at all for a string (it leaves the string as it was).
+type seen bool
+
+func (s *seen) UnmarshalJSON(b []byte) error {
+	if string(b) != "null" {
+		*s = true
 	}
-	return r, true
+	return nil
+}
+
+// presence mirrors Request: it tells which fields a request carried, as
+// Request.Has does.
+type presence struct {
+	Type, ID, Nickname, Token, Room, Text, To, Data, Member seen
+}
+
+func (p presence) has() Fields {
+	var f Fields
+	for i, v := range []seen{p.Type, p.ID, p.Nickname, p.Token, p.Room, p.Text, p.To, p.Data, p.Member} {
+		if v {
+			f |= 1 << i
+		}
+	}
+	return f
+}
+
+// decodeStd is what encoding/json makes of p, for comparison. When p is
+// a JSON object with a field of the wrong type, ok is false and id is
+// the id encoding/json read anyway (it reads on past such a field).
+func decodeStd(p []byte) (r Request, ok bool, id string) {
+	err := json.Unmarshal(p, &r)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && len(r.ID) <= MaxIDLen {
+		id = r.ID
+	}
+	if err != nil || r.Type == "" || len(r.ID) > MaxIDLen {
+		return Request{}, false, id
+	}
+	var pr presence
+	json.Unmarshal(p, &pr)
+	r.Has = pr.has()
+	return r, true, r.ID
 }
 
 var corpus = []string{
@@ -32,6 +69,15 @@ var corpus = []string{
 	`{}`,
 	`{"id":"x"}`,
 	`{"type":7}`,
+	`{"type":7,"id":"o2"}`,
+	`{"id":"o3","type":"send","room":5,"text":"x"}`,
+	`{"type":"send","room":{"a":[1]},"id":"o4"}`,
+	`{"type":"send","to":false,"id":"o5","id":null}`,
+	`{"type":"send","id":"o6","id":7}`,
+	`{"type":"send","room":1,"id":"o7",}`,
+	`{"type":"send","room":"r","text":null}`,
+	`{"type":"send","room":"r","text":"a","text":null}`,
+	`{"type":"send","room":"r","text":null,"text":""}`,
 	`{"type":"send","room":["r"]}`,
 	`{"type":"send","room":true}`,
 	`{"type":"send",}`,
@@ -69,9 +115,12 @@ func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
 func compare(t *testing.T, p []byte) {
 	var got Request
 	err := DecodeRequest(p, &got)
-	want, ok := decodeStd(p)
+	want, ok, wantID := decodeStd(p)
 	if !utf8.Valid(p) {
-		if err == nil && !ok {
+		// encoding/json makes each invalid byte a 3-byte U+FFFD, so its
+		// id may pass MaxIDLen where ours does not: compare the rest.
+		var std Request
+		if err == nil && (json.Unmarshal(p, &std) != nil || std.Type == "") {
 			t.Fatalf("%q: accepted, but encoding/json refuses it", p)
 		}
 		return
@@ -86,6 +135,9 @@ func compare(t *testing.T, p []byte) {
 	}
 	if (err == nil) != ok {
 		t.Fatalf("%q: err %v, but encoding/json ok=%v (%+v)", p, err, ok, want)
+	}
+	if err != nil && wantID != "" && got.ID != wantID {
+		t.Fatalf("%q: refused with id %q, but encoding/json read id %q", p, got.ID, wantID)
 	}
 	if ok && got != want {
 		t.Fatalf("%q:\n got %+v\nwant %+v", p, got, want)
@@ -103,7 +155,7 @@ func strict(p []byte) bool {
 	}
 	for k := range m {
 		var r Request
-		if r.field([]byte(strings.ToLower(k))) != nil && !strings.Contains(string(p), `"`+k+`"`) {
+		if f, _ := r.field([]byte(strings.ToLower(k))); f != nil && !strings.Contains(string(p), `"`+k+`"`) {
 			return true // the key was written with escapes
 		}
 		if strings.ToLower(k) != k {
@@ -118,6 +170,15 @@ func TestDecodeKeepsIDOnError(t *testing.T) {
 	if err := DecodeRequest([]byte(`{"id":"q1","type":"send","room":5}`), &r); err == nil || r.ID != "q1" {
 		t.Fatalf("err %v, id %q", err, r.ID)
 	}
+	// A field of the wrong type before the id: the id is read all the same.
+	for _, in := range []string{
+		`{"type":7,"id":"o2"}`,
+		`{"type":"send","room":[1,{"a":2}],"text":true,"id":"o2"}`,
+	} {
+		if err := DecodeRequest([]byte(in), &r); err == nil || r.ID != "o2" {
+			t.Fatalf("%s: err %v, id %q, want the error to name o2", in, err, r.ID)
+		}
+	}
 	deep := `{"type":"send","id":"q2","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`
 	if err := DecodeRequest([]byte(deep), &r); err == nil || r.ID != "q2" {
 		t.Fatalf("deep: err %v, id %q", err, r.ID)
@@ -131,6 +192,36 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		compare(t, p)
 	})
+}
+
+// TestDecodeHas: Has tells absent and null from an empty string.
+func TestDecodeHas(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Fields
+	}{
+		{
+			in:   `{"type":"send","room":"r"}`,
+			want: FieldType | FieldRoom,
+		},
+		{
+			in:   `{"type":"send","room":"r","text":""}`,
+			want: FieldType | FieldRoom | FieldText,
+		},
+		{
+			in:   `{"type":"send","room":"r","text":null}`,
+			want: FieldType | FieldRoom,
+		},
+		{
+			in:   `{"type":"history","id":"1","to":"m","data":"d","nickname":"n","token":"t"}`,
+			want: FieldType | FieldID | FieldTo | FieldData | FieldNickname | FieldToken,
+		},
+	} {
+		var r Request
+		if err := DecodeRequest([]byte(tc.in), &r); err != nil || r.Has != tc.want {
+			t.Errorf("%s: Has %08b (err %v), want %08b", tc.in, r.Has, err, tc.want)
+		}
+	}
 }
 
 func BenchmarkDecodeRequest(b *testing.B) {

@@ -59,11 +59,18 @@ func FuzzDecodeRoundTrip(f *testing.F) {
 		if err := DecodeRequest(b, &back); err != nil {
 			t.Fatalf("re-encoded request %s refused: %v", b, err)
 		}
+		if back.Has != allFields {
+			t.Fatalf("re-encoded request %s carries fields %08b, want all", b, back.Has)
+		}
+		back.Has = r.Has // json.Marshal writes every field
 		if back != r {
 			t.Fatalf("round trip: %+v, want %+v", back, r)
 		}
 	})
 }
+
+// allFields is every field: json.Marshal writes them all.
+const allFields = FieldMember<<1 - 1
 
 // FuzzRequestRoundTrip: any request a client can encode (valid UTF-8
 // fields) decodes to exactly its fields.
@@ -72,7 +79,7 @@ func FuzzRequestRoundTrip(f *testing.F) {
 	f.Add("hello", "", "Ana 🌍", "", "", "", "", "")
 	f.Add("history", strings.Repeat("x", 64), "", "", "r", "", "m", "\u2028\u0000")
 	f.Fuzz(func(t *testing.T, typ, id, nick, token, room, text, to, data string) {
-		in := Request{Type: typ, ID: id, Nickname: nick, Token: token, Room: room, Text: text, To: to, Data: data}
+		in := Request{Type: typ, ID: id, Nickname: nick, Token: token, Room: room, Text: text, To: to, Data: data, Has: allFields}
 		for _, s := range []string{typ, id, nick, token, room, text, to, data} {
 			if !utf8.ValidString(s) {
 				return // json.Marshal would change it

@@ -22,7 +22,27 @@ type Request struct {
 	To       string `json:"to"`
 	Data     string `json:"data"`
 	Member   string `json:"member"`
+	// Has tells which fields the request carried as strings (absent and
+	// null are not carried): an empty text is a message, a missing one
+	// is a bad request.
+	Has Fields `json:"-"`
 }
+
+// Fields is a set of request fields, one bit each.
+type Fields uint16
+
+// The request fields, as bits of Fields.
+const (
+	FieldType Fields = 1 << iota
+	FieldID
+	FieldNickname
+	FieldToken
+	FieldRoom
+	FieldText
+	FieldTo
+	FieldData
+	FieldMember
+)
 
 // MaxIDLen bounds the client-chosen request id.
 const MaxIDLen = 64
@@ -49,6 +69,7 @@ const (
 	AlreadyMember     Code = "already_member"
 	TooManyRooms      Code = "too_many_rooms"
 	RoomLocked        Code = "room_locked"
+	NicknameTaken     Code = "nickname_taken"
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
 	Internal          Code = "internal"
@@ -59,7 +80,7 @@ var messages = map[Code]string{
 	UnknownType:       "unknown request type",
 	NotIdentified:     "send hello first",
 	AlreadyIdentified: "already identified",
-	InvalidNickname:   "nickname must be 1 to 32 characters without control characters",
+	InvalidNickname:   "nickname must be 1 to 32 visible characters",
 	SessionInvalid:    "session token is unknown or expired",
 	NotFound:          "no such room or member",
 	Forbidden:         "only the owner may do that",
@@ -69,6 +90,7 @@ var messages = map[Code]string{
 	AlreadyMember:     "already a member of that room",
 	TooManyRooms:      "too many rooms",
 	RoomLocked:        "the room is locked",
+	NicknameTaken:     "a member of that room has a nickname that looks the same",
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
 	Internal:          "internal error, try again",
