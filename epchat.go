@@ -710,7 +710,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 		h.announceDepartures(deps)
 	}
 	if forget {
-		deps, err := h.store.ForgetUsers(ctx, now.Add(-h.cfg.userIdle))
+		deps, err := h.store.ForgetUsers(ctx, now.Add(-h.cfg.userIdle), now.Add(-h.cfg.userIdle))
 		if err != nil {
 			h.log.Error("sweep idle users", "err", err)
 		} else {

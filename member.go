@@ -782,7 +782,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		}
 		token = ids.Token()
 		u = User{ID: ids.Member(), Nickname: nick, Token: ids.Hash(token), SeenAt: now}
-		if err := h.store.CreateUser(ctx, u); err != nil {
+		if err := h.store.CreateUser(ctx, u, 0); err != nil {
 			h.log.Error("create user", "conn", c.id, "err", err)
 			c.replyError(req.ID, wire.Internal, "")
 			return
