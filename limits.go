@@ -109,7 +109,7 @@ func (g *guard) release(addr string) {
 }
 
 // guessesBlocked reports whether addr made the allowed number of failed
-// token guesses in the window running at now.
+// invite guesses in the window running at now.
 func (g *guard) guessesBlocked(addr string, now time.Time, limit int, d time.Duration) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -117,7 +117,7 @@ func (g *guard) guessesBlocked(addr string, now time.Time, limit int, d time.Dur
 	return w != nil && w.count(now, d) >= limit
 }
 
-// guessFailed counts a failed token guess from addr.
+// guessFailed counts a failed invite guess from addr.
 func (g *guard) guessFailed(addr string, now time.Time, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -196,14 +196,19 @@ func (c *conn) refuse(id string, code wire.Code, room string) {
 }
 
 // guessBlocked reports whether c, or its client address, has made as many
-// failed token guesses as allowed in the current window.
+// failed invite guesses as allowed in the current window. Only join asks:
+// a hello with a session token is never refused by it, so that members
+// behind one address reconnecting with tokens a restart made unknown all
+// get session_invalid at once, and a neighbour's bad joins block no
+// resume. A session token holds 256 bits: guessing one is hopeless, and
+// the request rate bounds the Store lookups it costs.
 func (h *Hub) guessBlocked(c *conn) bool {
 	now := h.clock.Now()
 	return c.abuse != nil && c.abuse.guesses.count(now, h.cfg.guessWindow) >= h.cfg.guessLimit ||
 		h.guard.guessesBlocked(c.addr, now, h.cfg.guessLimit, h.cfg.guessWindow)
 }
 
-// guessFailed counts a failed token redemption by c and by its address.
+// guessFailed counts a failed invite redemption by c and by its address.
 func (h *Hub) guessFailed(c *conn) {
 	now := h.clock.Now()
 	c.abused().guesses.add(now, h.cfg.guessWindow)

@@ -298,13 +298,16 @@ func WithViolationLimit(n int, window time.Duration) Option {
 	return func(c *config) { c.violationLimit, c.violationWindow = n, window }
 }
 
-// WithTokenGuessLimit throttles guessing of secrets: once a connection, or
-// all the connections of one client address together, made n failed token
-// redemptions within window (join with an unknown, used or expired invite;
-// hello with an unknown session token), further join and hello-with-token
-// requests get rate_limited without being checked, until the window
-// ends. Each refusal is a violation (WithViolationLimit), so a connection
-// that goes on guessing is closed with 1008. Default: 10 per minute.
+// WithTokenGuessLimit throttles guessing of invites: once a connection, or
+// all the connections of one client address together, made n failed
+// invite redemptions within window (join with an unknown, used or expired
+// invite), further joins get rate_limited without being checked, until
+// the window ends. Each refusal is a violation (WithViolationLimit), so a
+// connection that goes on guessing is closed with 1008. A hello with a
+// session token is neither counted nor refused: after a restart that
+// forgot the sessions, every member behind one address must get
+// session_invalid at once, and a session token (256 bits) cannot be
+// guessed anyway. Default: 10 per minute.
 func WithTokenGuessLimit(n int, window time.Duration) Option {
 	return func(c *config) { c.guessLimit, c.guessWindow = n, window }
 }
