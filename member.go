@@ -779,12 +779,10 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		}
 		token = ids.Token()
 		u = User{ID: ids.Member(), Nickname: nick, Token: ids.Hash(token), SeenAt: now}
-		if err := h.store.CreateUser(ctx, u, 0); err != nil {
-			h.log.Error("create user", "conn", c.id, "err", err)
-			c.replyError(req.ID, wire.Internal, "")
+		if code := h.createUser(ctx, c, u, now); code != "" {
+			c.replyError(req.ID, code, "")
 			return
 		}
-		h.stats.usersCreated.Add(1)
 	}
 	if err := h.store.Attach(ctx, u.ID, now); err != nil {
 		if errors.Is(err, ErrNotFound) { // forgotten in between
