@@ -3,13 +3,15 @@ package epchat
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/epchat-go/epchat/internal/wire"
 )
 
-// Sessions: what the Hub does when a hello makes a user, and when users
-// are forgotten. A user is the session; its token is the only key to it.
+// Sessions: what the Hub does when a hello makes a user, when a second
+// connection presents a session's token, and when a user ends the
+// session. A user is the session; its token is the only key to it.
 
 // createUser adds the user u that a hello of c makes, within the user
 // caps: the address's, counted here (addresses never go to the Store),
@@ -32,6 +34,73 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 	}
 	h.stats.usersCreated.Add(1)
 	return ""
+}
+
+// addSessionConn makes c, just identified, one of its user's connections.
+// When the token was presented while other connections of the session
+// are open on this process, each of them is told session_connected, with
+// the number of the session's connections now, c included: a token used
+// somewhere else is then no secret to its owner.
+func (h *Hub) addSessionConn(c *conn, resumed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.users.add(c.user, c)
+	if !resumed {
+		return
+	}
+	n := 0
+	for range h.users.conns(c.user) {
+		n++
+	}
+	if n == 1 {
+		return
+	}
+	frame := textFrame(wire.SessionConnected(nil, n))
+	for oc := range h.users.conns(c.user) {
+		if oc != c {
+			oc.send(frame) // only queues: safe under h.mu, as fanout does
+		}
+	}
+}
+
+// endSession ends the requester's session at its request: the user leaves
+// every room (the others see member_left, reason left) and is deleted, so
+// the token stops working, and every connection of the session on this
+// process gets session_ended and is closed with 4003.
+func (h *Hub) endSession(c *conn, req *wire.Request) {
+	ctx := h.ctx
+	left, err := h.store.DeleteUser(ctx, c.user, h.clock.Now())
+	if err != nil && !errors.Is(err, ErrNotFound) { // not found: ended already
+		c.replyError(req.ID, h.codeOf(c, "delete user", err), "")
+		return
+	}
+	// The session's connections receive nothing more of its rooms, not
+	// even their own departure.
+	h.mu.Lock()
+	conns := slices.Collect(h.users.conns(c.user))
+	for _, sc := range conns {
+		for _, room := range slices.Clone(sc.rooms) {
+			h.unsubscribeLocked(room, sc)
+		}
+	}
+	h.mu.Unlock()
+	c.reply(wire.OK(nil, req.ID))
+	for _, res := range left {
+		lk := h.roomLock(res.Room)
+		lk.Lock()
+		h.publishLeave(res, reasonLeft, 0)
+		lk.Unlock()
+	}
+	if err == nil {
+		h.stats.usersEnded.Add(1)
+		h.guard.dropUser(c.user)
+		h.log.Debug("session ended", "conn", c.id, "user", c.user, "rooms", len(left))
+	}
+	frame := textFrame(wire.SessionEnded(nil))
+	for _, sc := range conns {
+		sc.send(frame)
+		sc.closeWith(closeSessionEnded, "session ended")
+	}
 }
 
 // userLife is how long after its last connection to this process a user
