@@ -178,7 +178,7 @@ func (c RoomCloses) Total() uint64 { return c.Owner + c.Idle + c.Empty + c.Host 
 // MemberLeaves counts the members who left a room by reason: the reasons
 // of member_left in PROTOCOL.md.
 type MemberLeaves struct {
-	// Left: the member sent leave.
+	// Left: the member sent leave, or ended its session (end_session).
 	Left uint64
 	// Disconnected: the member's last connection went away and they did
 	// not come back within the reconnect grace, or the user was forgotten.
