@@ -20,13 +20,13 @@ import (
 func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wire.Code {
 	total, perAddr := h.cfg.userLimits()
 	if !h.guard.takeUser(c.addr, u.ID, now, perAddr) {
-		h.log.Info("user refused: address holds too many", "conn", c.id)
+		h.log.Debug("user refused: address holds too many", "conn", c.id) // counted in Stats.Errors; a churner must not flood the log
 		return wire.TooManyUsers
 	}
 	if err := h.store.CreateUser(ctx, u, total); err != nil {
 		h.guard.dropUser(u.ID)
 		if errors.Is(err, ErrTooManyUsers) {
-			h.log.Info("user refused: store holds too many", "conn", c.id)
+			h.log.Debug("user refused: store holds too many", "conn", c.id)
 			return wire.TooManyUsers
 		}
 		h.log.Error("create user", "conn", c.id, "err", err)
