@@ -63,10 +63,10 @@ func (h *Hub) addSessionConn(c *conn, resumed bool) {
 	}
 }
 
-// endSession ends the requester's session at its request: the user leaves
-// every room (the others see member_left, reason left) and is deleted, so
-// the token stops working, and every connection of the session on this
-// process gets session_ended and is closed with 4003.
+// endSession ends the requester's session at its request: the user is
+// deleted, so the token stops working; every connection of the session,
+// on every process, gets session_ended and is closed with 4003; and the
+// user leaves every room (the others see member_left, reason left).
 func (h *Hub) endSession(c *conn, req *wire.Request) {
 	ctx := h.ctx
 	left, err := h.store.DeleteUser(ctx, c.user, h.clock.Now())
@@ -74,17 +74,15 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 		c.replyError(req.ID, h.codeOf(c, "delete user", err), "")
 		return
 	}
-	// The session's connections receive nothing more of its rooms, not
-	// even their own departure.
-	h.mu.Lock()
-	conns := slices.Collect(h.users.conns(c.user))
-	for _, sc := range conns {
-		for _, room := range slices.Clone(sc.rooms) {
-			h.unsubscribeLocked(room, sc)
-		}
-	}
-	h.mu.Unlock()
 	c.reply(wire.OK(nil, req.ID))
+	// This process's connections of the session at once, and those of
+	// the others through the broker: ahead of the departures, so that
+	// they see nothing more of the rooms, not even their own departure.
+	payload := wire.SessionEnded(nil)
+	h.closeSession(c.user, payload)
+	if h.broker != nil {
+		h.publish(&wire.Envelope{Kind: wire.KindEnded, User: c.user, Payload: payload})
+	}
 	for _, res := range left {
 		lk := h.roomLock(res.Room)
 		lk.Lock()
@@ -96,9 +94,24 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 		h.guard.dropUser(c.user)
 		h.log.Debug("session ended", "conn", c.id, "user", c.user, "rooms", len(left))
 	}
-	frame := textFrame(wire.SessionEnded(nil))
+}
+
+// closeSession ends this process's connections of user, whose session
+// ended: they stop receiving their rooms' events, get payload (the
+// session_ended event) and are closed with 4003. A connection closing
+// already takes nothing more, so a second call does nothing.
+func (h *Hub) closeSession(user string, payload []byte) {
+	frame := textFrame(payload)
+	h.mu.Lock()
+	conns := slices.Collect(h.users.conns(user))
 	for _, sc := range conns {
-		sc.send(frame)
+		for _, room := range slices.Clone(sc.rooms) {
+			h.unsubscribeLocked(room, sc)
+		}
+		sc.send(frame) // only queues: safe under h.mu, as fanout does
+	}
+	h.mu.Unlock()
+	for _, sc := range conns {
 		sc.closeWith(closeSessionEnded, "session ended")
 	}
 }

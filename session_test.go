@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,4 +283,51 @@ func TestSessionConnected(t *testing.T) {
 	th.client(t, "Ben")
 	ana.MustCall("joined", map[string]any{"type": "create"})
 	ana.None()
+}
+
+// TestEndSessionAcrossHubs: two Hubs share a Store and a Broker; ending
+// the session on one closes its connections on the other too, before
+// they see anything more of the rooms.
+func TestEndSessionAcrossHubs(t *testing.T) {
+	store := epchat.NewMemoryStore()
+	broker := &memBroker{}
+	clk := newClock()
+	urls := make([]string, 2)
+	for i := range urls {
+		hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(broker), epchat.WithClock(clk), quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/chat/", http.StripPrefix("/chat", hub))
+		srv := httptest.NewServer(mux)
+		urls[i] = "ws" + strings.TrimPrefix(srv.URL, "http") + "/chat/"
+		t.Cleanup(func() {
+			hub.Shutdown(context.Background())
+			srv.Close()
+		})
+	}
+	ana, ben := wstest.Dial(t, urls[0]), wstest.Dial(t, urls[1])
+	ana.Hello("Ana")
+	ben.Hello("Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	ana.Expect("member_joined", room)
+	tab := wstest.Dial(t, urls[1]) // Ana's second tab, on the other Hub
+	if rooms, _ := tab.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})["rooms"].([]any); len(rooms) != 1 {
+		t.Fatal("the tab is not in the room")
+	}
+
+	ana.MustCall("ok", map[string]any{"type": "end_session"})
+	for _, c := range []*wstest.Client{ana, tab} {
+		c.MustNext("session_ended")
+		if code := c.CloseCode(); code != 4003 {
+			t.Fatalf("close code %d, want 4003", code)
+		}
+		c.None()
+	}
+	if e := ben.Expect("member_left", room); e.Str("member") != ana.ID || e.Str("reason") != "left" {
+		t.Fatalf("member_left: %v", e)
+	}
 }

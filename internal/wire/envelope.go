@@ -16,6 +16,7 @@ const (
 	KindLeft                    // User left: deliver, then unsubscribe them (and drop the room if Closed)
 	KindClosed                  // deliver, then drop the room
 	KindDirect                  // deliver to the connections of To only
+	KindEnded                   // User ended the session: deliver to their connections, which then close
 )
 
 // Envelope is a room event as it travels between Hub processes: the
@@ -26,7 +27,7 @@ type Envelope struct {
 	Node    string // the publishing Hub
 	Skip    uint64 // a connection of Node not to deliver to (the requester), 0 for none
 	Room    string
-	User    string // KindJoined, KindLeft
+	User    string // KindJoined, KindLeft, KindEnded
 	To      string // KindDirect
 	Payload []byte // the JSON event
 }
