@@ -93,5 +93,7 @@ func (h *Hub) apply(ev *wire.Envelope) {
 		h.deliverTo(ev.Room, ev.To, ev.Payload)
 	case wire.KindEnded:
 		h.closeSession(ev.User, ev.Payload)
+	case wire.KindSession:
+		h.tellSession(ev.User, ev.Payload, ev.Skip)
 	}
 }

@@ -799,7 +799,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
 	c.flags.Or(flagIdentified)
 
-	h.addSessionConn(c, token == "")
+	h.addSessionConn(c, token == "", u.Conns)
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)
 	if err != nil {

@@ -38,26 +38,45 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 
 // addSessionConn makes c, just identified, one of its user's connections.
 // When the token was presented while other connections of the session
-// are open on this process, each of them is told session_connected, with
-// the number of the session's connections now, c included: a token used
-// somewhere else is then no secret to its owner.
-func (h *Hub) addSessionConn(c *conn, resumed bool) {
+// are open, each of them is told session_connected with the number of the
+// session's connections now, c included: a token used somewhere else is
+// then no secret to its owner. others is how many connections the Store
+// counted for the user before c (User.Conns): with a Broker they may be on
+// any process, and that count is the one told; alone, this process counts
+// its own.
+func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.users.add(c.user, c)
-	if !resumed {
-		return
-	}
 	n := 0
 	for range h.users.conns(c.user) {
 		n++
 	}
+	h.mu.Unlock()
+	if !resumed {
+		return
+	}
+	if h.broker != nil {
+		n = max(n, others+1)
+	}
 	if n == 1 {
 		return
 	}
-	frame := textFrame(wire.SessionConnected(nil, n))
-	for oc := range h.users.conns(c.user) {
-		if oc != c {
+	ev := &wire.Envelope{Kind: wire.KindSession, Skip: c.id, User: c.user, Payload: wire.SessionConnected(nil, n)}
+	if h.broker != nil {
+		h.publish(ev)
+		return
+	}
+	h.apply(ev)
+}
+
+// tellSession sends payload to this process's connections of user but
+// the one whose id is skip.
+func (h *Hub) tellSession(user string, payload []byte, skip uint64) {
+	frame := textFrame(payload)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for oc := range h.users.conns(user) {
+		if oc.id != skip {
 			oc.send(frame) // only queues: safe under h.mu, as fanout does
 		}
 	}
@@ -74,6 +93,11 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 		c.replyError(req.ID, h.codeOf(c, "delete user", err), "")
 		return
 	}
+	if err == nil {
+		h.stats.usersEnded.Add(1)
+		h.guard.dropUser(c.user)
+		h.log.Debug("session ended", "conn", c.id, "user", c.user, "rooms", len(left))
+	}
 	c.reply(wire.OK(nil, req.ID))
 	// This process's connections of the session at once, and those of
 	// the others through the broker: ahead of the departures, so that
@@ -88,11 +112,6 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 		lk.Lock()
 		h.publishLeave(res, reasonLeft, 0)
 		lk.Unlock()
-	}
-	if err == nil {
-		h.stats.usersEnded.Add(1)
-		h.guard.dropUser(c.user)
-		h.log.Debug("session ended", "conn", c.id, "user", c.user, "rooms", len(left))
 	}
 }
 

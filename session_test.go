@@ -318,6 +318,10 @@ func TestEndSessionAcrossHubs(t *testing.T) {
 	if rooms, _ := tab.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})["rooms"].([]any); len(rooms) != 1 {
 		t.Fatal("the tab is not in the room")
 	}
+	// The first tab, on the other Hub, is told.
+	if e := ana.MustNext("session_connected"); e.Num("connections") != 2 {
+		t.Fatalf("session_connected across hubs: %v", e)
+	}
 
 	ana.MustCall("ok", map[string]any{"type": "end_session"})
 	for _, c := range []*wstest.Client{ana, tab} {

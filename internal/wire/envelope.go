@@ -17,6 +17,7 @@ const (
 	KindClosed                  // deliver, then drop the room
 	KindDirect                  // deliver to the connections of To only
 	KindEnded                   // User ended the session: deliver to their connections, which then close
+	KindSession                 // deliver to the connections of User, but Skip
 )
 
 // Envelope is a room event as it travels between Hub processes: the
@@ -27,7 +28,7 @@ type Envelope struct {
 	Node    string // the publishing Hub
 	Skip    uint64 // a connection of Node not to deliver to (the requester), 0 for none
 	Room    string
-	User    string // KindJoined, KindLeft, KindEnded
+	User    string // KindJoined, KindLeft, KindEnded, KindSession
 	To      string // KindDirect
 	Payload []byte // the JSON event
 }
