@@ -20,7 +20,8 @@ import (
 func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wire.Code {
 	total, perAddr := h.cfg.userLimits()
 	if !h.guard.takeUser(c.addr, u.ID, now, perAddr) {
-		h.log.Debug("user refused: address holds too many", "conn", c.id) // counted in Stats.Errors; a churner must not flood the log
+		// Debug: counted in Stats.Errors, and a churner must not flood the log.
+		h.log.Debug("user refused: address holds too many", "conn", c.id)
 		return wire.TooManyUsers
 	}
 	if err := h.store.CreateUser(ctx, u, total); err != nil {
@@ -61,12 +62,7 @@ func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
 	if n == 1 {
 		return
 	}
-	ev := &wire.Envelope{Kind: wire.KindSession, Skip: c.id, User: c.user, Payload: wire.SessionConnected(nil, n)}
-	if h.broker != nil {
-		h.publish(ev)
-		return
-	}
-	h.apply(ev)
+	h.publish(&wire.Envelope{Kind: wire.KindSession, Skip: c.id, User: c.user, Payload: wire.SessionConnected(nil, n)})
 }
 
 // tellSession sends payload to this process's connections of user but
