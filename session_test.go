@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/internal/wstest"
 )
@@ -249,7 +251,9 @@ func TestEndSessionRace(t *testing.T) {
 		tabs = append(tabs, c)
 	}
 	for _, c := range tabs {
-		c.Send(map[string]any{"type": "end_session"})
+		// Not Send: a tab another tab's end_session closed already
+		// refuses the write, which is what the race is about.
+		c.WriteFrame(ws.OpText, []byte(`{"type":"end_session","id":"end"}`))
 	}
 	for _, c := range tabs {
 		if code := c.CloseCode(); code != 4003 {
