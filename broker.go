@@ -20,6 +20,8 @@ import (
 // The redisstore module has a Broker on Redis pub/sub.
 type Broker interface {
 	// Publish sends msg, an event of room, to every subscribed process.
+	// room is "" for an event about a user rather than a room (a session
+	// ended everywhere).
 	Publish(ctx context.Context, room string, msg []byte) error
 	// Subscribe makes the broker call deliver for every published message,
 	// from one goroutine at a time, until the returned function is called.
@@ -91,5 +93,9 @@ func (h *Hub) apply(ev *wire.Envelope) {
 		h.deliverTo(ev.Room, ev.To, ev.Payload)
 	case wire.KindKicked:
 		h.applyKick(ev)
+	case wire.KindEnded:
+		h.closeSession(ev.User, ev.Payload)
+	case wire.KindSession:
+		h.tellSession(ev.User, ev.Payload, ev.Skip)
 	}
 }

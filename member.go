@@ -23,6 +23,7 @@ const (
 	closeIdentifyTimeout ws.StatusCode = 4000
 	closeTooSlow         ws.StatusCode = 4001
 	closePingTimeout     ws.StatusCode = 4002
+	closeSessionEnded    ws.StatusCode = 4003
 )
 
 // violationDrain is how long a connection closed for a protocol violation
@@ -732,6 +733,8 @@ func (h *Hub) handle(c *conn, p []byte) {
 		h.lockByOwner(c, req, true)
 	case "unlock":
 		h.lockByOwner(c, req, false)
+	case "end_session":
+		h.endSession(c, req)
 	default:
 		c.refuse(req.ID, wire.UnknownType, req.Room)
 	}
@@ -802,10 +805,8 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		token string
 	)
 	if req.Token != "" {
-		if h.guessBlocked(c) {
-			c.refuse(req.ID, wire.RateLimited, "")
-			return
-		}
+		// Not a guess (see guessBlocked): unknown tokens are what members
+		// hold after a restart on a Store that forgot them.
 		var err error
 		u, err = h.store.UserByToken(ctx, ids.Hash(req.Token))
 		if err != nil {
@@ -814,7 +815,6 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 				c.replyError(req.ID, wire.Internal, "")
 				return
 			}
-			h.guessFailed(c)
 			c.replyError(req.ID, wire.SessionInvalid, "")
 			return
 		}
@@ -829,12 +829,10 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		}
 		token = ids.Token()
 		u = User{ID: ids.Member(), Nickname: nick, Token: ids.Hash(token), SeenAt: now}
-		if err := h.store.CreateUser(ctx, u); err != nil {
-			h.log.Error("create user", "conn", c.id, "err", err)
-			c.replyError(req.ID, wire.Internal, "")
+		if code := h.createUser(ctx, c, u, now); code != "" {
+			c.replyError(req.ID, code, "")
 			return
 		}
-		h.stats.usersCreated.Add(1)
 	}
 	if err := h.store.Attach(ctx, u.ID, now); err != nil {
 		if errors.Is(err, ErrNotFound) { // forgotten in between
@@ -848,9 +846,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
 	c.flags.Or(flagIdentified)
 
-	h.mu.Lock()
-	h.users.add(u.ID, c)
-	h.mu.Unlock()
+	h.addSessionConn(c, token == "", u.Conns)
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)
 	if err != nil {

@@ -102,6 +102,7 @@ func splitMember(v string) (joined, nick string) {
 var errCodes = map[string]error{
 	"notfound":       epchat.ErrNotFound,
 	"exists":         epchat.ErrExists,
+	"toomanyusers":   epchat.ErrTooManyUsers,
 	"full":           epchat.ErrRoomFull,
 	"invalid":        epchat.ErrInviteInvalid,
 	"toomanyinvites": epchat.ErrTooManyInvites,

@@ -72,6 +72,7 @@ const (
 	NicknameTaken     Code = "nickname_taken"
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
+	TooManyUsers      Code = "too_many_users"
 	Internal          Code = "internal"
 )
 
@@ -93,6 +94,7 @@ var messages = map[Code]string{
 	NicknameTaken:     "a member of that room has a nickname that looks the same",
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
+	TooManyUsers:      "too many sessions, try again later",
 	Internal:          "internal error, try again",
 }
 
@@ -270,6 +272,20 @@ func RoomClosed(dst []byte, room, reason string) []byte {
 	dst = begin(dst, "room_closed", "", 32+len(room)+len(reason))
 	dst = str(dst, "room", room)
 	dst = str(dst, "reason", reason)
+	return append(dst, '}')
+}
+
+// SessionEnded appends a session_ended event: the session was ended by
+// end_session and the connection closes.
+func SessionEnded(dst []byte) []byte {
+	return append(begin(dst, "session_ended", "", 0), '}')
+}
+
+// SessionConnected appends a session_connected event: another connection
+// presented the session's token; conns is the session's connections now.
+func SessionConnected(dst []byte, conns int) []byte {
+	dst = begin(dst, "session_connected", "", 24)
+	dst = inum(dst, "connections", int64(conns))
 	return append(dst, '}')
 }
 
