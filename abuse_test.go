@@ -308,8 +308,9 @@ func TestRequestRate(t *testing.T) {
 	ben.None()
 }
 
-// TestTokenGuessing throttles failed invite and session token guesses, per
-// connection and per client address, without touching other addresses.
+// TestTokenGuessing throttles failed invite guesses, per connection and
+// per client address, without touching other addresses, and without
+// refusing a valid resume from the guessing address.
 func TestTokenGuessing(t *testing.T) {
 	hh := newHardHub(t, quiet, byTestAddr)
 	owner := mustDialFrom(t, hh, "10.0.0.1", "nick-owner-guess")
@@ -330,17 +331,20 @@ func TestTokenGuessing(t *testing.T) {
 		t.Fatalf("join after %d failures: %v", epchat.DefaultTokenGuessLimit, e)
 	}
 	// A second connection from the same address is throttled too, for
-	// joins and for session tokens.
+	// joins.
 	second := mustDialFrom(t, hh, "10.6.6.6", "nick-guesser-2")
 	if e := second.Call(map[string]any{"type": "join", "token": valid}); e.Str("code") != "rate_limited" {
 		t.Fatalf("join from the same address: %v", e)
 	}
+	// But a neighbour behind the same address resumes its session: the
+	// invite guess limit never refuses a hello with a token.
 	third, err := dialFrom(t, hh.url, "10.6.6.6")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := third.Call(map[string]any{"type": "hello", "token": owner.Token}); e.Str("code") != "rate_limited" {
-		t.Fatalf("hello with a token from the same address: %v", e)
+	w := third.MustCall("welcome", map[string]any{"type": "hello", "token": owner.Token})
+	if rooms, _ := w["rooms"].([]any); len(rooms) != 1 {
+		t.Fatalf("resume from the guessing address: %v", w)
 	}
 	// Another address is not affected: the valid token works there.
 	friend := mustDialFrom(t, hh, "10.0.0.2", "nick-friend")
@@ -365,23 +369,37 @@ func TestTokenGuessing(t *testing.T) {
 	friend.Expect("member_joined", room)
 }
 
-// TestSessionTokenGuessing: hello with unknown session tokens counts as
-// guessing, on a connection that never identifies.
-func TestSessionTokenGuessing(t *testing.T) {
-	hh := newHardHub(t, epchat.WithTokenGuessLimit(3, time.Minute))
-	ana := hh.client(t, "nick-ana-session")
-	c := wstest.Dial(t, hh.url)
-	for i := range 3 {
+// TestUnknownSessionTokensAreNotGuesses: hellos with unknown session
+// tokens, what every member holds after a restart on a Store that forgot
+// them, all get session_invalid; they do not throttle the address's
+// invites or its valid resumes, while invite guessing stays limited.
+func TestUnknownSessionTokensAreNotGuesses(t *testing.T) {
+	hh := newHardHub(t, byTestAddr, epchat.WithTokenGuessLimit(3, time.Minute))
+	ana := mustDialFrom(t, hh, "10.0.0.9", "nick-ana-session")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	c, err := dialFrom(t, hh.url, "10.0.0.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
 		if e := c.Call(map[string]any{"type": "hello", "token": fmt.Sprint("wrong", i)}); e.Str("code") != "session_invalid" {
-			t.Fatalf("guess %d: %v", i, e)
+			t.Fatalf("unknown token %d: %v", i, e)
 		}
 	}
-	if e := c.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "rate_limited" {
-		t.Fatalf("hello after 3 failures: %v", e)
+	c.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+	// Invite guessing from that address is still counted and limited.
+	valid := hh.invite(t, ana, room)
+	ben := mustDialFrom(t, hh, "10.0.0.9", "nick-ben-session")
+	for i := range 3 {
+		tok := fmt.Sprintf("guess-%02d-%s", i, strings.Repeat("y", 34))
+		hh.secret(tok)
+		if e := ben.Call(map[string]any{"type": "join", "token": tok}); e.Str("code") != "invite_invalid" {
+			t.Fatalf("invite guess %d: %v", i, e)
+		}
 	}
-	// A hello without a token is not a guess.
-	c.Hello("nick-after-guesses")
-	hh.secret("nick-after-guesses", c.Token)
+	if e := ben.Call(map[string]any{"type": "join", "token": valid}); e.Str("code") != "rate_limited" {
+		t.Fatalf("join after 3 bad invites: %v", e)
+	}
 }
 
 // TestConnectionLimits refuses upgrades beyond the limits, in total and

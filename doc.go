@@ -41,8 +41,11 @@
 // earliest-joined member. A room with no message for 10 minutes closes
 // ([WithRoomIdleTimeout]); so does a room whose last member leaves. A user
 // whose connection drops keeps their seats for 30 seconds
-// ([WithReconnectGrace]) and comes back with the session token; a user
-// inactive for 5 days is forgotten ([WithUserIdleTimeout]). Every time rule
+// ([WithReconnectGrace]) and comes back with the session token; a user in
+// no room is forgotten 10 minutes after its last connection
+// ([WithSeatlessUserTimeout]), one still seated after 5 days without
+// activity ([WithUserIdleTimeout]). Remembered users are capped per client address and in
+// total ([WithMaxUsersPerAddr], [WithMaxUsers]). Every time rule
 // runs on the [Clock], which tests replace ([WithClock]).
 //
 // # Acting from the host application

@@ -29,8 +29,8 @@ import (
 // sweepInterval is how often the sweeper applies the time rules.
 const sweepInterval = time.Second
 
-// forgetEvery is how often idle users are swept: the 5-day rule does not
-// need second precision.
+// forgetEvery is how often idle users are swept: neither the 5-day rule
+// nor the seatless one needs second precision.
 const forgetEvery = time.Minute
 
 // closeDrain is how long a closing connection is given to read our close
@@ -710,16 +710,7 @@ func (h *Hub) sweep(now time.Time, forget bool) {
 		h.announceDepartures(deps)
 	}
 	if forget {
-		deps, err := h.store.ForgetUsers(ctx, now.Add(-h.cfg.userIdle))
-		if err != nil {
-			h.log.Error("sweep idle users", "err", err)
-		} else {
-			h.announceDepartures(deps)
-			h.stats.usersForgotten.Add(uint64(len(deps)))
-			if len(deps) > 0 {
-				h.log.Info("users forgotten", "count", len(deps))
-			}
-		}
+		h.forgetUsers(now)
 	}
 	if n, err := h.store.ExpireInvites(ctx, now); err != nil {
 		h.log.Error("sweep invites", "err", err)

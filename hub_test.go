@@ -657,8 +657,10 @@ func TestSeatsFreedAfterGrace(t *testing.T) {
 	}
 }
 
+// TestUserForgottenAfterIdle: the user idle rule, alone (the seatless
+// rule, which would forget this user in no room sooner, is set as long).
 func TestUserForgottenAfterIdle(t *testing.T) {
-	th := newTestHub(t, quiet)
+	th := newTestHub(t, quiet, epchat.WithSeatlessUserTimeout(epchat.DefaultUserIdleTimeout))
 	ana := th.client(t, "Ana")
 	ana.Conn.Close()
 	th.waitDetached(t, ana.Token)

@@ -68,15 +68,103 @@ func (w *window) add(now time.Time, d time.Duration) int {
 }
 
 // guard holds the Hub's per-address state: live connections, admitted
-// before the upgrade, and failed token guesses. It has its own lock, so
-// that admission and guessing never contend with fan-out. An address has
-// an entry only while it holds a connection or its guesses are counted:
-// with one member per address, that is one small map entry per member.
+// before the upgrade, failed invite guesses, and the users each address
+// created. It has its own lock, so that admission and guessing never
+// contend with fan-out. An address has an entry only while it holds a
+// connection, its guesses are counted or a user it created is
+// remembered: with one member per address, that is a few small map
+// entries per member. Addresses live here, in memory, and never in the
+// Store.
 type guard struct {
 	mu      sync.Mutex
 	total   int
 	conns   map[string]int32   // live connections by address; none at zero
-	guesses map[string]*window // failed token guesses by address
+	guesses map[string]*window // failed invite guesses by address
+	users   map[string]int32   // users created and remembered, by address; none at zero
+	made    map[string]madeBy  // user id -> the address that created it
+}
+
+// madeBy is where a user counted in guard.users came from, and when this
+// process last saw it connected (clock time, Unix ns).
+type madeBy struct {
+	addr string
+	seen int64
+}
+
+// takeUser counts a new user id created by addr at now, or reports false
+// when addr has created max users that are still remembered.
+func (g *guard) takeUser(addr, id string, now time.Time, max int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.users[addr]
+	if int(n) >= max {
+		return false
+	}
+	if g.users == nil {
+		g.users = make(map[string]int32)
+		g.made = make(map[string]madeBy)
+	}
+	g.users[addr] = n + 1
+	g.made[id] = madeBy{addr: addr, seen: now.UnixNano()}
+	return true
+}
+
+// dropUser stops counting the user id: it was forgotten, ended its
+// session, or was never created. Unknown ids are ignored.
+func (g *guard) dropUser(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.dropUserLocked(id)
+}
+
+func (g *guard) dropUserLocked(id string) {
+	m, ok := g.made[id]
+	if !ok {
+		return
+	}
+	delete(g.made, id)
+	if n := g.users[m.addr] - 1; n > 0 {
+		g.users[m.addr] = n
+	} else {
+		delete(g.users, m.addr)
+	}
+}
+
+// expireUsers stops counting the users not seen connected to this process
+// for life: the Store has forgotten them by then (another process's sweep
+// did, which this one never hears of), or a live connection elsewhere
+// keeps them. connected reports whether this process holds a connection
+// of a user; those are seen now. It is called without the Hub's lock.
+func (g *guard) expireUsers(now time.Time, life time.Duration, connected func(user string) bool) {
+	cut := now.Add(-life).UnixNano()
+	g.mu.Lock()
+	var old []string
+	for id, m := range g.made {
+		if m.seen < cut {
+			old = append(old, id)
+		}
+	}
+	g.mu.Unlock()
+	if len(old) == 0 {
+		return
+	}
+	live := make([]bool, len(old))
+	for i, id := range old {
+		live[i] = connected(id)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, id := range old {
+		m, ok := g.made[id]
+		switch {
+		case !ok:
+		case live[i]:
+			m.seen = now.UnixNano()
+			g.made[id] = m
+		default:
+			g.dropUserLocked(id)
+		}
+	}
 }
 
 // admit takes a connection slot for addr, or reports false when the Hub
@@ -109,7 +197,7 @@ func (g *guard) release(addr string) {
 }
 
 // guessesBlocked reports whether addr made the allowed number of failed
-// token guesses in the window running at now.
+// invite guesses in the window running at now.
 func (g *guard) guessesBlocked(addr string, now time.Time, limit int, d time.Duration) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -117,7 +205,7 @@ func (g *guard) guessesBlocked(addr string, now time.Time, limit int, d time.Dur
 	return w != nil && w.count(now, d) >= limit
 }
 
-// guessFailed counts a failed token guess from addr.
+// guessFailed counts a failed invite guess from addr.
 func (g *guard) guessFailed(addr string, now time.Time, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -196,14 +284,19 @@ func (c *conn) refuse(id string, code wire.Code, room string) {
 }
 
 // guessBlocked reports whether c, or its client address, has made as many
-// failed token guesses as allowed in the current window.
+// failed invite guesses as allowed in the current window. Only join asks:
+// a hello with a session token is never refused by it, so that members
+// behind one address reconnecting with tokens a restart made unknown all
+// get session_invalid at once, and a neighbour's bad joins block no
+// resume. A session token holds 256 bits: guessing one is hopeless, and
+// the request rate bounds the Store lookups it costs.
 func (h *Hub) guessBlocked(c *conn) bool {
 	now := h.clock.Now()
 	return c.abuse != nil && c.abuse.guesses.count(now, h.cfg.guessWindow) >= h.cfg.guessLimit ||
 		h.guard.guessesBlocked(c.addr, now, h.cfg.guessLimit, h.cfg.guessWindow)
 }
 
-// guessFailed counts a failed token redemption by c and by its address.
+// guessFailed counts a failed invite redemption by c and by its address.
 func (h *Hub) guessFailed(c *conn) {
 	now := h.clock.Now()
 	c.abused().guesses.add(now, h.cfg.guessWindow)

@@ -755,10 +755,8 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		token string
 	)
 	if req.Token != "" {
-		if h.guessBlocked(c) {
-			c.refuse(req.ID, wire.RateLimited, "")
-			return
-		}
+		// Not a guess (see guessBlocked): unknown tokens are what members
+		// hold after a restart on a Store that forgot them.
 		var err error
 		u, err = h.store.UserByToken(ctx, ids.Hash(req.Token))
 		if err != nil {
@@ -767,7 +765,6 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 				c.replyError(req.ID, wire.Internal, "")
 				return
 			}
-			h.guessFailed(c)
 			c.replyError(req.ID, wire.SessionInvalid, "")
 			return
 		}
@@ -782,12 +779,10 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		}
 		token = ids.Token()
 		u = User{ID: ids.Member(), Nickname: nick, Token: ids.Hash(token), SeenAt: now}
-		if err := h.store.CreateUser(ctx, u); err != nil {
-			h.log.Error("create user", "conn", c.id, "err", err)
-			c.replyError(req.ID, wire.Internal, "")
+		if code := h.createUser(ctx, c, u, now); code != "" {
+			c.replyError(req.ID, code, "")
 			return
 		}
-		h.stats.usersCreated.Add(1)
 	}
 	if err := h.store.Attach(ctx, u.ID, now); err != nil {
 		if errors.Is(err, ErrNotFound) { // forgotten in between

@@ -45,9 +45,10 @@ type memUser struct {
 	nick     string
 	seen     int64
 	detached int64
+	token    Hash // the key of MemoryStore.tokens, for DeleteUser
 	// room is the first room the user is seated in, nil if none; further
 	// ones are in MemoryStore.more. Most users sit in one room, and a
-	// slice would take the record from 64 bytes to 80 and allocate.
+	// slice would take the record from 96 bytes to 112 and allocate.
 	room  *memRoom
 	conns int32 // 2³¹ connections of one user will not happen
 	user  bool  // false for a ghost
@@ -144,7 +145,7 @@ func (s *MemoryStore) user(id string) *memUser {
 }
 
 // CreateUser implements Store.
-func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
+func (s *MemoryStore) CreateUser(_ context.Context, u User, maxUsers int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mu := s.users[u.ID]
@@ -153,6 +154,9 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
 	}
 	if _, ok := s.tokens[u.Token]; ok {
 		return ErrExists
+	}
+	if maxUsers > 0 && len(s.tokens) >= maxUsers { // every user, and no ghost, has a token
+		return ErrTooManyUsers
 	}
 	if mu == nil {
 		mu = &memUser{id: u.ID}
@@ -170,6 +174,7 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User) error {
 	mu.seen = memNanos(u.SeenAt)
 	mu.detached = memNanos(u.DetachedAt)
 	mu.conns = 0
+	mu.token = u.Token
 	s.tokens[u.Token] = mu
 	s.noteAway(mu)
 	s.peak.users = max(s.peak.users, len(s.users))
@@ -239,6 +244,19 @@ func (s *MemoryStore) TouchUser(_ context.Context, user string, now time.Time) e
 	}
 	u.seen = memNanos(now)
 	return nil
+}
+
+// DeleteUser implements Store.
+func (s *MemoryStore) DeleteUser(_ context.Context, user string, _ time.Time) ([]LeaveResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.user(user)
+	if u == nil {
+		return nil, ErrNotFound
+	}
+	left := s.forget(u)
+	s.tidy()
+	return left, nil
 }
 
 // CreateRoom implements Store.
@@ -507,21 +525,27 @@ func (s *MemoryStore) VacateUsers(_ context.Context, before time.Time) ([]Depart
 }
 
 // ForgetUsers implements Store.
-func (s *MemoryStore) ForgetUsers(_ context.Context, before time.Time) ([]Departure, error) {
+func (s *MemoryStore) ForgetUsers(_ context.Context, before, seatless time.Time) ([]Departure, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cut := memNanos(before)
+	cut, seatlessCut := memNanos(before), memNanos(seatless)
 	var out []Departure
-	for h, u := range s.tokens {
-		if u.conns == 0 && u.seen < cut {
-			out = append(out, Departure{User: u.id, Left: s.leaveAll(u)})
-			delete(s.tokens, h)
-			delete(s.users, u.id)
-			delete(s.away, u)
+	for _, u := range s.tokens {
+		if u.conns == 0 && (u.seen < cut || u.room == nil && u.seen < seatlessCut) {
+			out = append(out, Departure{User: u.id, Left: s.forget(u)})
 		}
 	}
 	s.tidy()
 	return out, nil
+}
+
+// forget removes u from all its rooms, as Leave does, and deletes it.
+func (s *MemoryStore) forget(u *memUser) []LeaveResult {
+	left := s.leaveAll(u)
+	delete(s.tokens, u.token)
+	delete(s.users, u.id)
+	delete(s.away, u)
+	return left
 }
 
 func (s *MemoryStore) leaveAll(u *memUser) []LeaveResult {

@@ -69,7 +69,7 @@ func TestMemoryStoreInstants(t *testing.T) {
 			s := NewMemoryStore()
 			u := memUserFor("ana", tt.in)
 			u.DetachedAt = tt.in
-			if err := s.CreateUser(t.Context(), u); err != nil {
+			if err := s.CreateUser(t.Context(), u, 0); err != nil {
 				t.Fatal(err)
 			}
 			got, err := s.UserByToken(t.Context(), u.Token)
@@ -109,11 +109,11 @@ func TestMemoryStoreGhosts(t *testing.T) {
 	if err := s.Attach(ctx, "hal", memT0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Attach(hal) = %v, want ErrNotFound: a seat makes no user", err)
 	}
-	if err := s.CreateUser(ctx, memUserFor("ivy", time.Time{})); err != nil {
+	if err := s.CreateUser(ctx, memUserFor("ivy", time.Time{}), 0); err != nil {
 		t.Fatal(err)
 	}
 	later := memT0.Add(time.Hour)
-	if ds, _ := s.ForgetUsers(ctx, later); len(ds) != 1 || ds[0].User != "ivy" {
+	if ds, _ := s.ForgetUsers(ctx, later, later); len(ds) != 1 || ds[0].User != "ivy" {
 		t.Fatalf("ForgetUsers = %+v, want only ivy, who is a user", ds)
 	}
 	if ds, _ := s.VacateUsers(ctx, later); len(ds) != 0 {
@@ -124,7 +124,7 @@ func TestMemoryStoreGhosts(t *testing.T) {
 	// the nickname it was taken with, and they are away.
 	gus := memUserFor("gus", memT0)
 	gus.Nickname = "Gus"
-	if err := s.CreateUser(ctx, gus); err != nil {
+	if err := s.CreateUser(ctx, gus, 0); err != nil {
 		t.Fatalf("CreateUser of a seated id: %v", err)
 	}
 	if _, ms, _ := s.Room(ctx, "r1"); len(ms) != 2 || ms[0].Nickname != "nick of gus" {
@@ -133,8 +133,8 @@ func TestMemoryStoreGhosts(t *testing.T) {
 	if u, _ := s.UserByToken(ctx, gus.Token); u.Nickname != "Gus" {
 		t.Fatalf("UserByToken(gus).Nickname = %q, want Gus", u.Nickname)
 	}
-	if err := s.CreateUser(ctx, memUserFor("gus", memT0)); !errors.Is(err, ErrExists) {
-		t.Fatalf("CreateUser(gus) again = %v, want ErrExists", err)
+	if err := s.CreateUser(ctx, memUserFor("gus", memT0), 0); !errors.Is(err, ErrExists) {
+		t.Fatalf("CreateUser(gus, 0) again = %v, want ErrExists", err)
 	}
 	if rs, _ := s.UserRooms(ctx, "gus"); !slices.Equal(rs, []string{"r1"}) {
 		t.Fatalf("UserRooms(gus) = %q, want [r1]", rs)
@@ -161,8 +161,8 @@ func TestMemoryStoreSeatNicknames(t *testing.T) {
 	ctx := t.Context()
 	s := NewMemoryStore()
 	ana := memUserFor("ana", memT0)
-	memMust(t, s.CreateUser(ctx, ana))
-	memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+	memMust(t, s.CreateUser(ctx, ana, 0))
+	memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0), 0))
 	owner := memMemberFor("ben")
 	memMust(t, s.CreateRoom(ctx, memRoomFor("r1", "ben", 5, memT0), &owner, 0))
 	nicks := func(want ...string) {
@@ -239,8 +239,8 @@ func TestMemoryStoreSeveralRooms(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			s := NewMemoryStore()
-			memMust(t, s.CreateUser(ctx, memUserFor("ana", memT0)))
-			memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0)))
+			memMust(t, s.CreateUser(ctx, memUserFor("ana", memT0), 0))
+			memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0), 0))
 			for _, r := range rooms {
 				owner := memMemberFor("ben")
 				memMust(t, s.CreateRoom(ctx, memRoomFor(r, "ben", 5, memT0), &owner, 0))
@@ -307,7 +307,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 		{
 			name: "invites expired",
 			fill: func(t *testing.T, s *MemoryStore) {
-				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0)))
+				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0), 0))
 				for r := range 2 {
 					room := fmt.Sprint("r", r)
 					owner := memMemberFor("own")
@@ -341,7 +341,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 			fill: func(t *testing.T, s *MemoryStore) {
 				for i := range burst {
 					id := fmt.Sprint("u", i)
-					memMust(t, s.CreateUser(ctx, memUserFor(id, memT0)))
+					memMust(t, s.CreateUser(ctx, memUserFor(id, memT0), 0))
 					memMust(t, s.Attach(ctx, id, memT0))
 					owner := memMemberFor(id)
 					memMust(t, s.CreateRoom(ctx, memRoomFor("r"+id, id, 2, memT0), &owner, 0))
@@ -367,9 +367,9 @@ func TestMemoryStoreTidy(t *testing.T) {
 					if i < 3 {
 						seen = later.Add(time.Hour) // survives
 					}
-					memMust(t, s.CreateUser(ctx, memUserFor(fmt.Sprint("u", i), seen)))
+					memMust(t, s.CreateUser(ctx, memUserFor(fmt.Sprint("u", i), seen), 0))
 				}
-				if ds, err := s.ForgetUsers(ctx, later); err != nil || len(ds) != burst-3 {
+				if ds, err := s.ForgetUsers(ctx, later, later); err != nil || len(ds) != burst-3 {
 					t.Fatalf("ForgetUsers forgot %d %v, want %d", len(ds), err, burst-3)
 				}
 			},
@@ -387,7 +387,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 		{
 			name: "rooms closed idle",
 			fill: func(t *testing.T, s *MemoryStore) {
-				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0)))
+				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0), 0))
 				for i := range burst {
 					active := memT0
 					if i < 3 {

@@ -66,7 +66,7 @@ func fillMemoryStore(b *testing.B, burst bool) *epchat.MemoryStore {
 		n++
 		id, nick = memBenchID(12, n), memBenchID(6, n) // a 16-char id, an 8-char nickname
 		u := epchat.User{ID: id, Nickname: nick, Token: memBenchHash("session", n), SeenAt: now}
-		if err := s.CreateUser(ctx, u); err != nil {
+		if err := s.CreateUser(ctx, u, 0); err != nil {
 			b.Fatal(err)
 		}
 		if err := s.Attach(ctx, id, now); err != nil {

@@ -14,6 +14,7 @@ const (
 	DefaultInviteTTL         = 5 * time.Minute
 	DefaultRoomIdleTimeout   = 10 * time.Minute
 	DefaultUserIdleTimeout   = 5 * 24 * time.Hour
+	DefaultSeatlessTimeout   = 10 * time.Minute
 	DefaultReconnectGrace    = 30 * time.Second
 	DefaultMaxMessageSize    = 16 << 10
 	DefaultPingInterval      = 30 * time.Second
@@ -38,6 +39,11 @@ const (
 	DefaultViolationWindow       = time.Minute
 	DefaultTokenGuessLimit       = 10
 	DefaultTokenGuessWindow      = time.Minute
+	// DefaultUsersPerConnection is how many remembered users the default
+	// user caps allow per connection allowed: WithMaxUsers defaults to
+	// 10 × WithMaxConnections, WithMaxUsersPerAddr to 10 ×
+	// WithMaxConnectionsPerAddr.
+	DefaultUsersPerConnection = 10
 )
 
 // An Option configures a Hub. Options are applied in order by New, which
@@ -51,6 +57,7 @@ type config struct {
 	inviteTTL        time.Duration
 	roomIdle         time.Duration
 	userIdle         time.Duration
+	seatlessIdle     time.Duration
 	grace            time.Duration
 	maxMessageSize   int
 	pingInterval     time.Duration
@@ -64,6 +71,10 @@ type config struct {
 	originPatterns   []string
 	maxConns         int
 	maxConnsPerAddr  int
+	maxUsers         int // unless set: DefaultUsersPerConnection × maxConns
+	maxUsersPerAddr  int // unless set: DefaultUsersPerConnection × maxConnsPerAddr
+	maxUsersSet      bool
+	maxUsersAddrSet  bool
 	clientAddr       func(*http.Request) string
 	requestRate      float64
 	requestBurst     int
@@ -83,6 +94,7 @@ func defaultConfig() config {
 		inviteTTL:        DefaultInviteTTL,
 		roomIdle:         DefaultRoomIdleTimeout,
 		userIdle:         DefaultUserIdleTimeout,
+		seatlessIdle:     DefaultSeatlessTimeout,
 		grace:            DefaultReconnectGrace,
 		maxMessageSize:   DefaultMaxMessageSize,
 		pingInterval:     DefaultPingInterval,
@@ -112,6 +124,7 @@ func (c *config) validate() error {
 		{"invite TTL", c.inviteTTL},
 		{"room idle timeout", c.roomIdle},
 		{"user idle timeout", c.userIdle},
+		{"seatless user timeout", c.seatlessIdle},
 		{"ping interval", c.pingInterval},
 		{"pong timeout", c.pongTimeout},
 		{"identify timeout", c.identifyTimeout},
@@ -138,6 +151,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("epchat: max connections must be positive, got %d", c.maxConns)
 	case c.maxConnsPerAddr < 1:
 		return fmt.Errorf("epchat: max connections per address must be positive, got %d", c.maxConnsPerAddr)
+	case c.maxUsersSet && c.maxUsers < 1:
+		return fmt.Errorf("epchat: max users must be positive, got %d", c.maxUsers)
+	case c.maxUsersAddrSet && c.maxUsersPerAddr < 1:
+		return fmt.Errorf("epchat: max users per address must be positive, got %d", c.maxUsersPerAddr)
 	case !(c.requestRate > 0) || c.requestBurst < 1:
 		return fmt.Errorf("epchat: request rate and burst must be positive, got %v/s and %d", c.requestRate, c.requestBurst)
 	case c.violationLimit < 1:
@@ -154,6 +171,18 @@ func (c *config) validate() error {
 		}
 	}
 	return nil
+}
+
+// userLimits returns the user caps, the defaults filled in.
+func (c *config) userLimits() (total, perAddr int) {
+	total, perAddr = c.maxUsers, c.maxUsersPerAddr
+	if !c.maxUsersSet {
+		total = DefaultUsersPerConnection * c.maxConns
+	}
+	if !c.maxUsersAddrSet {
+		perAddr = DefaultUsersPerConnection * c.maxConnsPerAddr
+	}
+	return total, perAddr
 }
 
 // readLimit is the largest WebSocket message a client may send: room for a
@@ -178,10 +207,47 @@ func WithInviteTTL(d time.Duration) Option { return func(c *config) { c.inviteTT
 func WithRoomIdleTimeout(d time.Duration) Option { return func(c *config) { c.roomIdle = d } }
 
 // WithUserIdleTimeout sets how long a user with no connection and no
-// activity is remembered; after it, the session token stops working.
+// activity is remembered; after it, the session token stops working. A
+// user who holds no seat is forgotten sooner (WithSeatlessUserTimeout).
 // Default: 5 days. Idle users are looked for at most once a minute, so a
 // user may be remembered up to a minute past the timeout.
 func WithUserIdleTimeout(d time.Duration) Option { return func(c *config) { c.userIdle = d } }
+
+// WithSeatlessUserTimeout sets how long a user who holds no seat in any
+// room and has no connection is remembered: a hello that made an identity
+// and never joined, or a member who left every room (or lost the seats
+// after the reconnect grace), then went away. After it the session token
+// stops working (session_invalid). The user idle timeout
+// (WithUserIdleTimeout) stays the rule for users seated in a room.
+// Default: 10 minutes; like the user idle timeout, looked for at most once
+// a minute.
+func WithSeatlessUserTimeout(d time.Duration) Option {
+	return func(c *config) { c.seatlessIdle = d }
+}
+
+// WithMaxUsers bounds the users (sessions) remembered at once, counted in
+// the Store: a hello that would create one more gets too_many_users, and
+// returning users are not affected. With several Hub processes sharing a
+// Store, the bound is for the Store, all processes together; give every
+// process the same value. Default: 10 times WithMaxConnections (100 000
+// with its default).
+func WithMaxUsers(n int) Option {
+	return func(c *config) { c.maxUsers, c.maxUsersSet = n, true }
+}
+
+// WithMaxUsersPerAddr bounds the users one client address (see
+// WithClientAddr) may have created that are still remembered: a hello
+// that would create one more gets too_many_users, until one of them is
+// forgotten or ends its session. Returning users are not affected. The
+// Hub counts in its memory the users it created (the Store never sees an
+// address); with several Hub processes each counts its own, and a user
+// another process forgot stops counting here at the latest the reconnect
+// grace plus the seatless user timeout plus two minutes after its last
+// connection to this process. Default: 10 times
+// WithMaxConnectionsPerAddr (1000 with its default).
+func WithMaxUsersPerAddr(n int) Option {
+	return func(c *config) { c.maxUsersPerAddr, c.maxUsersAddrSet = n, true }
+}
 
 // WithReconnectGrace sets how long a user whose last connection dropped
 // keeps their seats. A user who comes back with their session token within
@@ -270,7 +336,7 @@ func WithMaxConnectionsPerAddr(n int) Option {
 }
 
 // WithClientAddr sets how the Hub tells client addresses apart for its
-// per-address limits (connections, failed token guesses). Default: the IP
+// per-address limits (connections, failed invite guesses, users created). Default: the IP
 // of the request's RemoteAddr, with IPv6 addresses cut to their /64
 // prefix. Behind a reverse proxy, return the client address the proxy
 // forwards, and only from a proxy you trust: the header is the client's
@@ -298,13 +364,16 @@ func WithViolationLimit(n int, window time.Duration) Option {
 	return func(c *config) { c.violationLimit, c.violationWindow = n, window }
 }
 
-// WithTokenGuessLimit throttles guessing of secrets: once a connection, or
-// all the connections of one client address together, made n failed token
-// redemptions within window (join with an unknown, used or expired invite;
-// hello with an unknown session token), further join and hello-with-token
-// requests get rate_limited without being checked, until the window
-// ends. Each refusal is a violation (WithViolationLimit), so a connection
-// that goes on guessing is closed with 1008. Default: 10 per minute.
+// WithTokenGuessLimit throttles guessing of invites: once a connection, or
+// all the connections of one client address together, made n failed
+// invite redemptions within window (join with an unknown, used or expired
+// invite), further joins get rate_limited without being checked, until
+// the window ends. Each refusal is a violation (WithViolationLimit), so a
+// connection that goes on guessing is closed with 1008. A hello with a
+// session token is neither counted nor refused: after a restart that
+// forgot the sessions, every member behind one address must get
+// session_invalid at once, and a session token (256 bits) cannot be
+// guessed anyway. Default: 10 per minute.
 func WithTokenGuessLimit(n int, window time.Duration) Option {
 	return func(c *config) { c.guessLimit, c.guessWindow = n, window }
 }

@@ -74,7 +74,7 @@ func TestWithUserIdleTimeout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			th := newTestHub(t, quiet, epchat.WithUserIdleTimeout(tt.idle))
+			th := newTestHub(t, quiet, epchat.WithUserIdleTimeout(tt.idle), epchat.WithSeatlessUserTimeout(tt.idle))
 			// Both leave at once. Ana comes back just before the timeout;
 			// Ben, who does not, is forgotten just after it. Idle users
 			// are swept once a minute.

@@ -28,6 +28,9 @@ var (
 	ErrForbidden = errors.New("epchat: forbidden")
 	// ErrTooManyRooms means the user is seated in as many rooms as allowed.
 	ErrTooManyRooms = errors.New("epchat: too many rooms")
+	// ErrTooManyUsers means the Store, or the client address, holds as
+	// many users as allowed (WithMaxUsers, WithMaxUsersPerAddr).
+	ErrTooManyUsers = errors.New("epchat: too many users")
 )
 
 // Hash is the SHA-256 of a secret token (session or invite). Stores keep
@@ -61,7 +64,9 @@ type Member struct {
 }
 
 // User is a session: the identity a connection presents. There are no
-// accounts; a user is forgotten after the user idle timeout.
+// accounts; a user is forgotten after the user idle timeout, or sooner
+// when it holds no seat (WithSeatlessUserTimeout), or when it ends its
+// session.
 type User struct {
 	// ID is the public member id.
 	ID string
@@ -146,8 +151,10 @@ type Departure struct {
 // The storetest package checks a Store against this contract.
 type Store interface {
 	// CreateUser adds a user with no connection. ErrExists if the id or
-	// token hash is taken.
-	CreateUser(ctx context.Context, u User) error
+	// token hash is taken; ErrTooManyUsers if the Store holds maxUsers
+	// users already (maxUsers <= 0: no limit), counted with the check in
+	// one atomic step, so that racing callers never pass the limit.
+	CreateUser(ctx context.Context, u User, maxUsers int) error
 	// UserByToken returns the user holding the session token hash.
 	// ErrNotFound if there is none.
 	UserByToken(ctx context.Context, token Hash) (User, error)
@@ -161,6 +168,12 @@ type Store interface {
 	// TouchUser records activity: SeenAt=now. ErrNotFound if the user does
 	// not exist.
 	TouchUser(ctx context.Context, user string, now time.Time) error
+	// DeleteUser removes the user from all their rooms, as Leave does, and
+	// deletes the user in one step: its token no longer identifies anyone.
+	// It returns the departures, one per room left. ErrNotFound if the user
+	// does not exist, so of several racing callers exactly one gets the
+	// departures.
+	DeleteUser(ctx context.Context, user string, now time.Time) ([]LeaveResult, error)
 
 	// CreateRoom adds room r. If owner is not nil it is seated as the first
 	// member and r.Owner must equal owner.ID. ErrExists if the id is taken;
@@ -217,10 +230,12 @@ type Store interface {
 	// their token still identifies them.
 	VacateUsers(ctx context.Context, before time.Time) ([]Departure, error)
 	// ForgetUsers deletes every user that has no connection and whose SeenAt
-	// is before the given instant, after removing them from all their rooms
-	// as Leave does, and returns them (with an empty Left for those who held
-	// no seat).
-	ForgetUsers(ctx context.Context, before time.Time) ([]Departure, error)
+	// is before the instant before, or that has no connection, holds no
+	// seat and whose SeenAt is before the instant seatless (the Hub passes
+	// a seatless later than before: a user in no room is forgotten
+	// sooner). It removes them from all their rooms first, as Leave does,
+	// and returns them (with an empty Left for those who held no seat).
+	ForgetUsers(ctx context.Context, before, seatless time.Time) ([]Departure, error)
 	// ExpireInvites deletes the invites expired at now and returns how many.
 	ExpireInvites(ctx context.Context, now time.Time) (int, error)
 }

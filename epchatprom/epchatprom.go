@@ -134,7 +134,7 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 		"Hellos that came back with a valid session token.",
 		func(s *epchat.Stats) uint64 { return s.UsersResumed })
 	counter("epchat_users_forgotten_total",
-		"Users forgotten after the user idle timeout.",
+		"Users forgotten after the user idle timeout, or the seatless user timeout.",
 		func(s *epchat.Stats) uint64 { return s.UsersForgotten })
 
 	gauge("epchat_rooms",

@@ -106,7 +106,7 @@ epchat_users_created_total{hub="a"} 11
 # HELP epchat_users_resumed_total Hellos that came back with a valid session token.
 # TYPE epchat_users_resumed_total counter
 epchat_users_resumed_total{hub="a"} 12
-# HELP epchat_users_forgotten_total Users forgotten after the user idle timeout.
+# HELP epchat_users_forgotten_total Users forgotten after the user idle timeout, or the seatless user timeout.
 # TYPE epchat_users_forgotten_total counter
 epchat_users_forgotten_total{hub="a"} 13
 # HELP epchat_rooms Rooms open: opened minus closed by this process.

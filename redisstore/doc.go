@@ -65,7 +65,8 @@
 // counted as gone since its last heartbeat (Conns drops, DetachedAt and
 // SeenAt become that heartbeat), so VacateUsers frees its members one
 // reconnect grace after its death and ForgetUsers forgets them after the
-// user idle timeout, as if they had closed their connections then. Keep
+// seatless or the user idle timeout, as if they had closed their
+// connections then. Keep
 // the node timeout below the Hub's reconnect grace; with a shorter grace,
 // members of a dead process are freed only when it is taken for dead. The
 // processes' clocks must agree to well within the node timeout (NTP).

@@ -88,6 +88,7 @@ func memberValue(m epchat.Member) string { return encTime(m.JoinedAt) + " " + m.
 var errCodes = map[string]error{
 	"notfound":       epchat.ErrNotFound,
 	"exists":         epchat.ErrExists,
+	"toomanyusers":   epchat.ErrTooManyUsers,
 	"full":           epchat.ErrRoomFull,
 	"invalid":        epchat.ErrInviteInvalid,
 	"toomanyinvites": epchat.ErrTooManyInvites,

@@ -189,7 +189,7 @@ func (m *model) op() (string, op) {
 			return "CreateUser skipped", func(context.Context, epchat.Store) string { return "" }
 		}
 		return "CreateUser " + u.ID, func(ctx context.Context, s epchat.Store) string {
-			return result(s.CreateUser(ctx, u))
+			return result(s.CreateUser(ctx, u, 0))
 		}
 	case 2:
 		i := m.pick(modelUsers + 1)
@@ -294,7 +294,7 @@ func (m *model) op() (string, op) {
 		}
 		before := m.ago(5 * 24 * time.Hour)
 		return "ForgetUsers", func(ctx context.Context, s epchat.Store) string {
-			ds, err := s.ForgetUsers(ctx, before)
+			ds, err := s.ForgetUsers(ctx, before, before)
 			return result(err, fmtDepartures(ds))
 		}
 	default:

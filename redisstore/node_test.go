@@ -116,10 +116,10 @@ func TestDeadNodeUsersAreForgotten(t *testing.T) {
 	later := t0.Add(time.Hour)
 	beat(t, c.a, later)
 	const idle = 5 * 24 * time.Hour
-	if ds, _ := c.a.ForgetUsers(bg, t0); len(ds) != 0 {
+	if ds, _ := c.a.ForgetUsers(bg, t0, t0); len(ds) != 0 {
 		t.Fatalf("ForgetUsers(last heartbeat): %+v, want nobody", ds)
 	}
-	ds, err := c.a.ForgetUsers(bg, t0.Add(idle+time.Second).Add(-idle))
+	ds, err := c.a.ForgetUsers(bg, t0.Add(time.Second), t0.Add(time.Second))
 	if err != nil || len(ds) != 1 || ds[0].User != "ann" {
 		t.Fatalf("ForgetUsers after 5 days: %+v, %v; want ann", ds, err)
 	}

@@ -272,7 +272,7 @@ func TestRaceSweeps(t *testing.T) {
 
 	var forgot []string
 	for _, d := range sweepers(t, stores, func(s *Store) ([]epchat.Departure, error) {
-		return s.ForgetUsers(bg, later)
+		return s.ForgetUsers(bg, later, later)
 	}) {
 		forgot = append(forgot, d.User)
 	}

@@ -28,6 +28,7 @@ local SIDX = P .. 'seen'
 local DIDX = P .. 'detached'
 local NIDX = P .. 'nodes'
 local HBS = P .. 'hb'
+local NUSERS = P .. 'nusers' -- the users, counted by CreateUser and forgetUser
 local function fail(code) return redis.error_reply('EPCHAT ' .. code) end
 -- earlier tells whether encoded time a is before encoded time b, exactly:
 -- it compares the two 10-digit halves as numbers.
@@ -125,16 +126,43 @@ local function leaveAll(uid)
   redis.call('ZREM', DIDX, uid)
   return out
 end
+
+-- forgetUser removes the user from every room and deletes it with its
+-- token and node records; it returns the leave results.
+local function forgetUser(uid)
+  local left = leaveAll(uid)
+  local u = k('u', uid)
+  local all = redis.call('HGETALL', u)
+  for j = 1, #all, 2 do
+    local f = all[j]
+    if f == 'tok' then
+      redis.call('DEL', k('t', all[j + 1]))
+    elseif string.sub(f, 1, 2) == 'd:' then
+      redis.call('SREM', k('nd', string.sub(f, 3)), uid)
+    elseif string.sub(f, 1, 2) == 'c:' then
+      redis.call('SREM', k('n', string.sub(f, 3)), uid)
+    end
+  end
+  redis.call('DEL', u, k('ur', uid))
+  redis.call('ZREM', SIDX, uid)
+  redis.call('ZREM', DIDX, uid)
+  if redis.call('DECR', NUSERS) < 0 then redis.call('SET', NUSERS, 0) end
+  return left
+end
 `
 
 func newScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
 
-// scriptCreateUser: ARGV id, nick, token, seen, detached.
+// scriptCreateUser: ARGV id, nick, token, seen, detached, max users (<= 0:
+// no limit).
 var scriptCreateUser = newScript(`
 local id, tok = ARGV[2], ARGV[4]
 if redis.call('EXISTS', k('u', id)) == 1 or redis.call('EXISTS', k('t', tok)) == 1 then
   return fail('exists')
 end
+local max = tonumber(ARGV[7])
+if max > 0 and tonumber(redis.call('GET', NUSERS) or '0') >= max then return fail('toomanyusers') end
+redis.call('INCR', NUSERS)
 redis.call('HSET', k('u', id), 'nick', ARGV[3], 'tok', tok, 'seen', ARGV[5], 'det', ARGV[6], 'conns', 0)
 redis.call('SET', k('t', tok), id)
 redis.call('ZADD', SIDX, ms(ARGV[5]), id)
@@ -388,33 +416,24 @@ return sweep(DIDX, ARGV[3], tonumber(ARGV[4]), function(uid)
 end, function(uid) return {uid, leaveAll(uid)} end)
 `)
 
-// scriptForget: ARGV before, before ms, batch.
+// scriptForget: ARGV seatless, seatless ms, batch, before. The seen index
+// is walked to the later cut, seatless; a user seated somewhere is
+// forgotten only before the earlier one.
 var scriptForget = newScript(sweep + `
-local before = ARGV[2]
+local seatless, before = ARGV[2], ARGV[5]
 return sweep(SIDX, ARGV[3], tonumber(ARGV[4]), function(uid)
   local f = redis.call('HMGET', k('u', uid), 'conns', 'seen')
   if not f[1] or f[1] ~= '0' then return 'drop' end
   if earlier(f[2], before) then return 'act' end
+  if earlier(f[2], seatless) and redis.call('SCARD', k('ur', uid)) == 0 then return 'act' end
   return 'skip'
-end, function(uid)
-  local left = leaveAll(uid)
-  local u = k('u', uid)
-  local all = redis.call('HGETALL', u)
-  for j = 1, #all, 2 do
-    local f = all[j]
-    if f == 'tok' then
-      redis.call('DEL', k('t', all[j + 1]))
-    elseif string.sub(f, 1, 2) == 'd:' then
-      redis.call('SREM', k('nd', string.sub(f, 3)), uid)
-    elseif string.sub(f, 1, 2) == 'c:' then
-      redis.call('SREM', k('n', string.sub(f, 3)), uid)
-    end
-  end
-  redis.call('DEL', u, k('ur', uid))
-  redis.call('ZREM', SIDX, uid)
-  redis.call('ZREM', DIDX, uid)
-  return {uid, left}
-end)
+end, function(uid) return {uid, forgetUser(uid)} end)
+`)
+
+// scriptDeleteUser: ARGV user. Returns the leave results.
+var scriptDeleteUser = newScript(`
+if redis.call('EXISTS', k('u', ARGV[2])) == 0 then return fail('notfound') end
+return forgetUser(ARGV[2])
 `)
 
 // scriptExpireInvites: ARGV now, now ms, batch. Returns {more, 1, 1, ...}.
@@ -522,7 +541,7 @@ return {more, revived, reaped, removed}
 
 // allScripts are loaded by New, so that a pipeline-free EVALSHA finds them.
 var allScripts = []*redis.Script{
-	scriptCreateUser, scriptUserByToken, scriptAttach, scriptDetach, scriptTouch,
+	scriptCreateUser, scriptDeleteUser, scriptUserByToken, scriptAttach, scriptDetach, scriptTouch,
 	scriptCreateRoom, scriptRoom, scriptRoomsInfo, scriptCloseRoom,
 	scriptCreateInvite, scriptRedeem, scriptLeave, scriptMessage,
 	scriptCloseIdle, scriptVacate, scriptForget, scriptExpireInvites,

@@ -189,9 +189,29 @@ func (s *Store) run(ctx context.Context, sc *redis.Script, key string, args ...a
 }
 
 // CreateUser implements epchat.Store.
-func (s *Store) CreateUser(ctx context.Context, u epchat.User) error {
+// The users are counted in one key, which CreateUser and the deletions
+// keep; a deployment upgraded in place counts the users made since.
+func (s *Store) CreateUser(ctx context.Context, u epchat.User, maxUsers int) error {
 	return mapErr(s.run(ctx, scriptCreateUser, "u:"+u.ID,
-		u.ID, u.Nickname, hexHash(u.Token), encTime(u.SeenAt), encTime(u.DetachedAt)).Err())
+		u.ID, u.Nickname, hexHash(u.Token), encTime(u.SeenAt), encTime(u.DetachedAt), maxUsers).Err())
+}
+
+// DeleteUser implements epchat.Store.
+func (s *Store) DeleteUser(ctx context.Context, user string, _ time.Time) ([]epchat.LeaveResult, error) {
+	vals, err := s.run(ctx, scriptDeleteUser, "u:"+user, user).Slice()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	var out []epchat.LeaveResult
+	for r.more() {
+		l := r.list()
+		out = append(out, l.leave())
+		if l.err != nil {
+			return nil, errReply
+		}
+	}
+	return out, r.err
 }
 
 // UserByToken implements epchat.Store.
@@ -360,10 +380,10 @@ func (s *Store) Message(ctx context.Context, room, user string, now time.Time) (
 
 // sweep runs a sweep script until it reports no more work and hands each
 // result to each.
-func (s *Store) sweep(ctx context.Context, sc *redis.Script, index string, at time.Time, each func(*reply)) error {
+func (s *Store) sweep(ctx context.Context, sc *redis.Script, index string, at time.Time, each func(*reply), extra ...any) error {
 	a := encTime(at)
 	for {
-		vals, err := s.run(ctx, sc, index, a, msScore(a), sweepBatch).Slice()
+		vals, err := s.run(ctx, sc, index, append([]any{a, msScore(a), sweepBatch}, extra...)...).Slice()
 		if err != nil {
 			return mapErr(err)
 		}
@@ -419,9 +439,12 @@ func (s *Store) VacateUsers(ctx context.Context, before time.Time) ([]epchat.Dep
 
 // ForgetUsers implements epchat.Store. Several processes may run it at
 // once: each user is returned by exactly one.
-func (s *Store) ForgetUsers(ctx context.Context, before time.Time) ([]epchat.Departure, error) {
+func (s *Store) ForgetUsers(ctx context.Context, before, seatless time.Time) ([]epchat.Departure, error) {
 	var out []epchat.Departure
-	err := s.sweep(ctx, scriptForget, "seen", before, departures(&out))
+	if seatless.Before(before) {
+		seatless = before // the index is walked to the later cut
+	}
+	err := s.sweep(ctx, scriptForget, "seen", seatless, departures(&out), encTime(before))
 	return out, err
 }
 

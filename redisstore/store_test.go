@@ -64,7 +64,7 @@ func mustUser(t testing.TB, s *Store, id string, at time.Time) {
 		Token:    hashOf("session " + id),
 		SeenAt:   at,
 	}
-	if err := s.CreateUser(bg, u); err != nil {
+	if err := s.CreateUser(bg, u, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -308,7 +308,7 @@ func TestSweepsTakeManyBatches(t *testing.T) {
 	if got, err := s.VacateUsers(bg, later); len(got) != n || err != nil {
 		t.Fatalf("VacateUsers vacated %d users, %v; want %d", len(got), err, n)
 	}
-	if got, err := s.ForgetUsers(bg, later); len(got) != n || err != nil {
+	if got, err := s.ForgetUsers(bg, later, later); len(got) != n || err != nil {
 		t.Fatalf("ForgetUsers forgot %d users, %v; want %d", len(got), err, n)
 	}
 	for i := range n {

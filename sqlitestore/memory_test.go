@@ -74,7 +74,7 @@ func TestOneDatabase(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if err := s.CreateUser(ctx, user(fmt.Sprint("u", i))); err != nil {
+			if err := s.CreateUser(ctx, user(fmt.Sprint("u", i)), 0); err != nil {
 				errs <- err
 			}
 		})
@@ -130,7 +130,7 @@ func TestStoresApart(t *testing.T) {
 		t.Fatalf("two stores share the database name %q", a.Name())
 	}
 	u := user("ana")
-	if err := a.CreateUser(t.Context(), u); err != nil {
+	if err := a.CreateUser(t.Context(), u, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.UserByToken(t.Context(), u.Token); !errors.Is(err, epchat.ErrNotFound) {
@@ -146,7 +146,7 @@ func TestCloseFreesDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	if err := s.CreateUser(ctx, user("ana")); err != nil {
+	if err := s.CreateUser(ctx, user("ana"), 0); err != nil {
 		t.Fatal(err)
 	}
 	count := func(query string) int {
@@ -279,7 +279,7 @@ func workload(t *testing.T, s *sqlitestore.Store) {
 	}
 	for r := range rooms {
 		for m := range members {
-			must(s.CreateUser(ctx, user(fmt.Sprintf("r%du%d", r, m))))
+			must(s.CreateUser(ctx, user(fmt.Sprintf("r%du%d", r, m)), 0))
 		}
 		owner := epchat.Member{ID: fmt.Sprintf("r%du0", r), Nickname: "owner", JoinedAt: t0}
 		room := epchat.Room{ID: fmt.Sprint("r", r), Owner: owner.ID, Limit: members, CreatedAt: t0, ActiveAt: t0}
@@ -298,7 +298,7 @@ func workload(t *testing.T, s *sqlitestore.Store) {
 	}
 	closed, err := s.CloseIdleRooms(ctx, t0.Add(rooms/2*time.Second))
 	must(err)
-	ds, err := s.ForgetUsers(ctx, t0.Add(time.Hour))
+	ds, err := s.ForgetUsers(ctx, t0.Add(time.Hour), t0.Add(time.Hour))
 	must(err)
 	if len(closed) != rooms/2 || len(ds) != rooms*members {
 		t.Fatalf("closed %d rooms and forgot %d users, want %d and %d", len(closed), len(ds), rooms/2, rooms*members)

@@ -60,6 +60,7 @@ type statements struct {
 	all []*sql.Stmt
 
 	createUser  *sql.Stmt
+	countUsers  *sql.Stmt
 	userByToken *sql.Stmt
 	attach      *sql.Stmt
 	detach      *sql.Stmt
@@ -99,6 +100,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 	}{
 		{&st.createUser, `INSERT INTO users (id, nickname, token, seen_at, conns, detached_at)
 			VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING`},
+		{&st.countUsers, `SELECT count(*) FROM users`},
 		{&st.userByToken, `SELECT id, nickname, seen_at, conns, detached_at FROM users WHERE token = ?`},
 		{&st.attach, `UPDATE users SET conns = conns + 1, seen_at = ?1 WHERE id = ?2`},
 		// In an UPDATE, conns names the old value: conns <= 1 is "reaches zero".
@@ -147,7 +149,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 
 		{&st.vacatable, `SELECT u.id FROM users u WHERE u.conns = 0 AND u.detached_at < ?
 			AND EXISTS (SELECT 1 FROM seats s WHERE s.user = u.id)`},
-		{&st.forgettable, `SELECT id FROM users WHERE conns = 0 AND seen_at < ?`},
+		{&st.forgettable, `SELECT u.id FROM users u WHERE u.conns = 0 AND (u.seen_at < ?1
+			OR u.seen_at < ?2 AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.user = u.id))`},
 		{&st.deleteUser, `DELETE FROM users WHERE id = ?`},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql)

@@ -33,20 +33,20 @@ func (s *Store) CloseIdleRooms(ctx context.Context, before time.Time) ([]epchat.
 
 // VacateUsers implements epchat.Store.
 func (s *Store) VacateUsers(ctx context.Context, before time.Time) ([]epchat.Departure, error) {
-	return s.sweepUsers(ctx, "VacateUsers", s.st.vacatable, before, false)
+	return s.sweepUsers(ctx, "VacateUsers", s.st.vacatable, false, nanos(before))
 }
 
 // ForgetUsers implements epchat.Store.
-func (s *Store) ForgetUsers(ctx context.Context, before time.Time) ([]epchat.Departure, error) {
-	return s.sweepUsers(ctx, "ForgetUsers", s.st.forgettable, before, true)
+func (s *Store) ForgetUsers(ctx context.Context, before, seatless time.Time) ([]epchat.Departure, error) {
+	return s.sweepUsers(ctx, "ForgetUsers", s.st.forgettable, true, nanos(before), nanos(seatless))
 }
 
-// sweepUsers removes the users that stmt selects for before from all their
+// sweepUsers removes the users that stmt selects with args from all their
 // rooms, and deletes them if forget, in one transaction.
-func (s *Store) sweepUsers(ctx context.Context, op string, stmt *sql.Stmt, before time.Time, forget bool) ([]epchat.Departure, error) {
+func (s *Store) sweepUsers(ctx context.Context, op string, stmt *sql.Stmt, forget bool, args ...any) ([]epchat.Departure, error) {
 	var out []epchat.Departure
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		users, err := column(ctx, tx.StmtContext(ctx, stmt), nanos(before))
+		users, err := column(ctx, tx.StmtContext(ctx, stmt), args...)
 		if err != nil {
 			return fail(op, err)
 		}

@@ -143,7 +143,7 @@ func benchUser(b *testing.B, s epchat.Store, id string) {
 		Token:    tokenOf(id),
 		SeenAt:   t0,
 	}
-	if err := s.CreateUser(b.Context(), u); err != nil {
+	if err := s.CreateUser(b.Context(), u, 0); err != nil {
 		b.Fatal(err)
 	}
 }

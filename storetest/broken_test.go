@@ -125,6 +125,21 @@ var brokenStores = []brokenStore{
 		fails: "Sweeps/ForgetUsers",
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &forgetKeepsUsers{MemoryStore: m} },
 	},
+	{
+		name:  "SeatlessKeptAsLong",
+		fails: "Sweeps/ForgetSeatlessSooner",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return seatlessKept{m} },
+	},
+	{
+		name:  "UserCapOffByOne",
+		fails: "Users/MaxUsers",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return userCapOffByOne{m} },
+	},
+	{
+		name:  "DeleteKeepsUser",
+		fails: "Users/DeleteUser",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return deleteKeepsUser{m} },
+	},
 }
 
 // failLine matches the line go test prints for a failed (sub)test.
@@ -631,8 +646,8 @@ type forgetKeepsUsers struct {
 	users map[string]epchat.User
 }
 
-func (s *forgetKeepsUsers) CreateUser(ctx context.Context, u epchat.User) error {
-	err := s.MemoryStore.CreateUser(ctx, u)
+func (s *forgetKeepsUsers) CreateUser(ctx context.Context, u epchat.User, maxUsers int) error {
+	err := s.MemoryStore.CreateUser(ctx, u, maxUsers)
 	if err == nil {
 		s.mu.Lock()
 		if s.users == nil {
@@ -644,13 +659,51 @@ func (s *forgetKeepsUsers) CreateUser(ctx context.Context, u epchat.User) error 
 	return err
 }
 
-func (s *forgetKeepsUsers) ForgetUsers(ctx context.Context, before time.Time) ([]epchat.Departure, error) {
-	ds, err := s.MemoryStore.ForgetUsers(ctx, before)
+func (s *forgetKeepsUsers) ForgetUsers(ctx context.Context, before, seatless time.Time) ([]epchat.Departure, error) {
+	ds, err := s.MemoryStore.ForgetUsers(ctx, before, seatless)
 	for _, d := range ds {
 		s.mu.Lock()
 		u := s.users[d.User]
 		s.mu.Unlock()
-		_ = s.MemoryStore.CreateUser(ctx, u)
+		_ = s.MemoryStore.CreateUser(ctx, u, 0)
 	}
 	return ds, err
+}
+
+// seatlessKept applies the user idle cut to every user, seated or not: it
+// ignores the sooner cut of users who hold no seat.
+type seatlessKept struct{ *epchat.MemoryStore }
+
+func (s seatlessKept) ForgetUsers(ctx context.Context, before, _ time.Time) ([]epchat.Departure, error) {
+	return s.MemoryStore.ForgetUsers(ctx, before, before)
+}
+
+// userCapOffByOne lets one user more than the cap in: a <= written <.
+type userCapOffByOne struct{ *epchat.MemoryStore }
+
+func (s userCapOffByOne) CreateUser(ctx context.Context, u epchat.User, maxUsers int) error {
+	if maxUsers > 0 {
+		maxUsers++
+	}
+	return s.MemoryStore.CreateUser(ctx, u, maxUsers)
+}
+
+// deleteKeepsUser leaves the user's rooms but does not delete the user:
+// its session token still works.
+type deleteKeepsUser struct{ *epchat.MemoryStore }
+
+func (s deleteKeepsUser) DeleteUser(ctx context.Context, user string, now time.Time) ([]epchat.LeaveResult, error) {
+	rooms, err := s.MemoryStore.UserRooms(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	var out []epchat.LeaveResult
+	for _, r := range rooms {
+		res, err := s.MemoryStore.Leave(ctx, r, user, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
 }

@@ -141,7 +141,7 @@ func (f *fixture) user(id string) epchat.User {
 		Token:    tokenOf(id),
 		SeenAt:   t0,
 	}
-	f.ok(f.s.CreateUser(f.ctx, u), "CreateUser(%q)", id)
+	f.ok(f.s.CreateUser(f.ctx, u, 0), "CreateUser(%q)", id)
 	return u
 }
 

@@ -161,7 +161,7 @@ var sweepRules = []rule{
 		f.join("r1", "ben", "cat")
 		f.room("r2", "eve", 5)
 
-		ds, err := f.s.ForgetUsers(f.ctx, cut)
+		ds, err := f.s.ForgetUsers(f.ctx, cut, cut)
 		f.ok(err, "ForgetUsers")
 		byUser := f.departures("ForgetUsers", ds, "ana", "dan", "eve")
 		if ana := f.left("ana", byUser["ana"], "r1"); ana["r1"].NewOwner != "ben" {
@@ -185,6 +185,46 @@ var sweepRules = []rule{
 			f.lookup(tokenOf(id))
 		}
 		f.user("ana") // the id and the token are free again
+	}},
+	{name: "ForgetSeatlessSooner", run: func(f *fixture) {
+		// The user idle cut is t0; users in no room are cut an hour later.
+		cut, seatless := t0, at(time.Hour)
+		f.users("ana", "ben", "cat", "dan", "eve", "fay", "gus")
+		f.detached("ana", seatless.Add(-time.Nanosecond)) // no seat, gone before the seatless cut
+		f.detached("ben", seatless)                       // no seat, gone at the seatless cut
+		f.detached("cat", at(time.Minute))                // seated, gone before the seatless cut
+		f.ok(f.s.Attach(f.ctx, "dan", t0), "Attach")      // no seat, connected
+		f.detached("eve", at(time.Minute))                // left her room, so no seat now
+		// fay never connected: SeenAt t0, no seat.
+		f.detached("gus", cut.Add(-time.Nanosecond)) // seated, gone before the user idle cut
+		f.room("r1", "cat", 5)
+		f.room("r2", "eve", 5)
+		f.join("r2", "cat", "gus")
+		f.leave("r2", "eve")
+
+		ds, err := f.s.ForgetUsers(f.ctx, cut, seatless)
+		f.ok(err, "ForgetUsers")
+		byUser := f.departures("ForgetUsers", ds, "ana", "eve", "fay", "gus")
+		for _, id := range []string{"ana", "eve", "fay"} {
+			f.left(id, byUser[id])
+		}
+		f.left("gus", byUser["gus"], "r2")
+		for _, id := range []string{"ana", "eve", "fay", "gus"} {
+			_, err := f.s.UserByToken(f.ctx, tokenOf(id))
+			f.is(err, epchat.ErrNotFound, "UserByToken of forgotten %s", id)
+		}
+		for _, id := range []string{"ben", "cat", "dan"} {
+			f.lookup(tokenOf(id))
+		}
+		f.seated("r1", "cat")
+		f.seated("r2", "cat")
+		// Past the user idle cut, the seated are forgotten too.
+		later := at(6 * 24 * time.Hour)
+		ds, err = f.s.ForgetUsers(f.ctx, later, later)
+		f.ok(err, "ForgetUsers later")
+		byUser = f.departures("ForgetUsers later", ds, "ben", "cat")
+		f.left("cat", byUser["cat"], "r1", "r2")
+		f.gone("r1")
 	}},
 	{name: "ExpireInvites", run: func(f *fixture) {
 		f.users("ana", "ben", "cat")

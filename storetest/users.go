@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/epchat-go/epchat"
@@ -15,7 +17,7 @@ var userRules = []rule{
 			SeenAt:     at(time.Minute),
 			DetachedAt: at(time.Second),
 		}
-		f.ok(f.s.CreateUser(f.ctx, u), "CreateUser")
+		f.ok(f.s.CreateUser(f.ctx, u, 0), "CreateUser")
 		got := f.lookup(u.Token)
 		if got.ID != u.ID || got.Nickname != u.Nickname || got.Token != u.Token {
 			f.t.Fatalf("UserByToken = %q %q, want %q %q", got.ID, got.Nickname, u.ID, u.Nickname)
@@ -37,7 +39,7 @@ var userRules = []rule{
 			SeenAt:   t0,
 			Conns:    3,
 		}
-		f.ok(f.s.CreateUser(f.ctx, u), "CreateUser")
+		f.ok(f.s.CreateUser(f.ctx, u, 0), "CreateUser")
 		if got := f.lookup(u.Token); got.Conns != 0 {
 			f.t.Fatalf("Conns of a new user = %d, want 0", got.Conns)
 		}
@@ -55,7 +57,7 @@ var userRules = []rule{
 			Token:    tokenOf("other"),
 			SeenAt:   t0,
 		}
-		f.is(f.s.CreateUser(f.ctx, clash), epchat.ErrExists, "CreateUser with a taken id")
+		f.is(f.s.CreateUser(f.ctx, clash, 0), epchat.ErrExists, "CreateUser with a taken id")
 		if got := f.lookup(tokenOf("ana")); got.Nickname != "nick of ana" {
 			f.t.Fatalf("the first user was changed: nickname %q", got.Nickname)
 		}
@@ -70,7 +72,7 @@ var userRules = []rule{
 			Token:    tokenOf("ana"),
 			SeenAt:   t0,
 		}
-		f.is(f.s.CreateUser(f.ctx, clash), epchat.ErrExists, "CreateUser with a taken token")
+		f.is(f.s.CreateUser(f.ctx, clash, 0), epchat.ErrExists, "CreateUser with a taken token")
 		if got := f.lookup(tokenOf("ana")); got.ID != "ana" {
 			f.t.Fatalf("the token now names %q, want ana", got.ID)
 		}
@@ -131,5 +133,70 @@ var userRules = []rule{
 		f.is(f.s.Detach(f.ctx, "ghost", t0), epchat.ErrNotFound, "Detach of an unknown user")
 		f.is(f.s.TouchUser(f.ctx, "ghost", t0), epchat.ErrNotFound, "TouchUser of an unknown user")
 		f.userRooms("ghost")
+	}},
+	{name: "MaxUsers", run: func(f *fixture) {
+		mk := func(id string) epchat.User {
+			return epchat.User{ID: id, Nickname: "nick of " + id, Token: tokenOf(id), SeenAt: t0}
+		}
+		f.ok(f.s.CreateUser(f.ctx, mk("ana"), 2), "CreateUser 1 of 2")
+		f.ok(f.s.CreateUser(f.ctx, mk("ben"), 2), "CreateUser 2 of 2")
+		f.is(f.s.CreateUser(f.ctx, mk("cat"), 2), epchat.ErrTooManyUsers, "CreateUser beyond maxUsers")
+		_, err := f.s.UserByToken(f.ctx, tokenOf("cat"))
+		f.is(err, epchat.ErrNotFound, "UserByToken of the refused user")
+		f.ok(f.s.CreateUser(f.ctx, mk("cat"), 0), "CreateUser with no limit")
+		f.is(f.s.CreateUser(f.ctx, mk("dan"), 3), epchat.ErrTooManyUsers, "CreateUser at maxUsers")
+		// A user deleted or forgotten frees its place.
+		_, err = f.s.DeleteUser(f.ctx, "ana", t0)
+		f.ok(err, "DeleteUser")
+		f.ok(f.s.CreateUser(f.ctx, mk("dan"), 3), "CreateUser after a DeleteUser")
+		_, err = f.s.ForgetUsers(f.ctx, at(time.Hour), at(time.Hour))
+		f.ok(err, "ForgetUsers")
+		f.ok(f.s.CreateUser(f.ctx, mk("eve"), 1), "CreateUser after ForgetUsers")
+		// Racing callers never pass the limit together.
+		var made int
+		var mu sync.Mutex
+		race(16, func(i int) {
+			if f.s.CreateUser(f.ctx, mk(fmt.Sprint("racer", i)), 5) == nil {
+				mu.Lock()
+				made++
+				mu.Unlock()
+			}
+		})
+		if made != 4 {
+			f.t.Fatalf("%d of 16 racing CreateUser calls passed a limit of 5 with 1 user in, want 4", made)
+		}
+	}},
+	{name: "DeleteUser", run: func(f *fixture) {
+		f.users("ana", "ben", "cat")
+		f.ok(f.s.Attach(f.ctx, "ana", t0), "Attach") // connected: deleted all the same
+		f.room("r1", "ana", 5)
+		f.join("r1", "ben")
+		f.room("r2", "ana", 5)
+		f.room("r3", "cat", 5)
+		left, err := f.s.DeleteUser(f.ctx, "ana", at(time.Minute))
+		f.ok(err, "DeleteUser")
+		byRoom := f.left("ana", left, "r1", "r2")
+		if byRoom["r1"].NewOwner != "ben" || byRoom["r1"].Closed {
+			f.t.Fatalf("ana leaving r1 = %+v, want ownership to ben", byRoom["r1"])
+		}
+		if !byRoom["r2"].Closed {
+			f.t.Fatalf("ana leaving r2 = %+v, want the room closed", byRoom["r2"])
+		}
+		f.seated("r1", "ben")
+		f.gone("r2")
+		f.seated("r3", "cat")
+		f.userRooms("ana")
+		_, err = f.s.UserByToken(f.ctx, tokenOf("ana"))
+		f.is(err, epchat.ErrNotFound, "UserByToken of a deleted user")
+		f.is(f.s.Attach(f.ctx, "ana", t0), epchat.ErrNotFound, "Attach of a deleted user")
+		f.is(f.s.Detach(f.ctx, "ana", t0), epchat.ErrNotFound, "Detach of a deleted user")
+		_, err = f.s.DeleteUser(f.ctx, "ana", t0)
+		f.is(err, epchat.ErrNotFound, "DeleteUser again")
+		_, err = f.s.DeleteUser(f.ctx, "ghost", t0)
+		f.is(err, epchat.ErrNotFound, "DeleteUser of an unknown user")
+		ds, err := f.s.ForgetUsers(f.ctx, at(time.Hour), at(time.Hour))
+		f.ok(err, "ForgetUsers")
+		f.departures("ForgetUsers after DeleteUser", ds, "ben", "cat")
+		f.user("ana") // the id and the token are free again
 	}},
 }

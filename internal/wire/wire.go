@@ -49,6 +49,7 @@ const (
 	TooManyRooms      Code = "too_many_rooms"
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
+	TooManyUsers      Code = "too_many_users"
 	Internal          Code = "internal"
 )
 
@@ -68,6 +69,7 @@ var messages = map[Code]string{
 	TooManyRooms:      "too many rooms",
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
+	TooManyUsers:      "too many sessions, try again later",
 	Internal:          "internal error, try again",
 }
 
