@@ -89,5 +89,7 @@ func (h *Hub) apply(ev *wire.Envelope) {
 		h.mu.Unlock()
 	case wire.KindDirect:
 		h.deliverTo(ev.Room, ev.To, ev.Payload)
+	case wire.KindKicked:
+		h.applyKick(ev)
 	}
 }

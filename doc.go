@@ -32,13 +32,17 @@
 //
 // Clients then speak the JSON protocol of PROTOCOL.md: hello (pick a
 // nickname, get a session token), create a room, invite with a one-time
-// token valid five minutes, join, send, leave, close.
+// token valid five minutes, join, send, leave, close; and for the owner
+// kick, lock and unlock.
 //
 // # The rules
 //
-// A room has at most 10 seats ([WithMaxMembers]). Only its owner invites
-// and closes it; when the owner leaves, ownership passes to the
-// earliest-joined member. A room with no message for 10 minutes closes
+// A room has at most 10 seats ([WithMaxMembers]). Only its owner invites,
+// kicks, locks and closes it; when the owner leaves, ownership passes to
+// the earliest-joined member. A kick frees the seat at once and revokes
+// every invite pending in the room, so nobody comes back through a link
+// made before it; a locked room takes no new invite and no join (the
+// invite is kept for after unlock), and its members stay. A room with no message for 10 minutes closes
 // ([WithRoomIdleTimeout]); so does a room whose last member leaves. A user
 // whose connection drops keeps their seats for 30 seconds
 // ([WithReconnectGrace]) and comes back with the session token; a user in
@@ -52,7 +56,9 @@
 //
 // [Hub.CreateRoom] opens a room together with one-time invites for its
 // owner and first members, for example a help-desk application opening a
-// room for a ticket; [Hub.CloseRoom] closes one; [Hub.Rooms] lists them.
+// room for a ticket; [Hub.CloseRoom] closes one; [Hub.KickMember],
+// [Hub.LockRoom] and [Hub.UnlockRoom] moderate one as its owner would;
+// [Hub.Rooms] lists them.
 //
 // # Writing a Store
 //
@@ -67,7 +73,8 @@
 //	}
 //
 // Every rule that spans several records (redeem and seat, the seat limit,
-// the close cascade, the sweeps) is one atomic call, never a read followed
+// the close cascade, a kick and its revoked invites, the sweeps) is one
+// atomic call, never a read followed
 // by a write; a Store never reads the clock but acts at the instant it is
 // given; errors are this package's sentinels. The sqlitestore module is a
 // worked example on an in-memory SQLite database.

@@ -46,8 +46,9 @@ const storeTimeout = 10 * time.Second
 //	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
 //
 // Every request to it is a WebSocket upgrade; see PROTOCOL.md for what
-// clients say once connected. The Go methods (CreateRoom, CloseRoom, Rooms)
-// let the host act without a socket.
+// clients say once connected. The Go methods (CreateRoom, CloseRoom,
+// KickMember, LockRoom, UnlockRoom, Rooms) let the host act without a
+// socket.
 //
 // A Hub is safe for concurrent use. Stop it with Shutdown:
 // http.Server.Shutdown does not touch the Hub's connections, which it

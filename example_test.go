@@ -2,6 +2,7 @@ package epchat_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -48,4 +49,33 @@ func ExampleHub_CreateRoom() {
 	rooms, _ := hub.Rooms(context.Background())
 	fmt.Println(len(rooms), rooms[0].Members)
 	// Output: 1 0
+}
+
+// A moderation tool of the host application removes a member and keeps
+// the room closed to newcomers while a dispute is settled.
+func ExampleHub_KickMember() {
+	hub, err := epchat.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hub.Shutdown(context.Background())
+	ctx := context.Background()
+	room, err := hub.CreateRoom(ctx, epchat.RoomSpec{Invites: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The member id comes from the host's records (hooks, a report).
+	err = hub.KickMember(ctx, room.ID, "m7Qb2kLx0aZcVw1e")
+	fmt.Println(errors.Is(err, epchat.ErrNotMember))
+
+	fmt.Println(hub.LockRoom(ctx, room.ID))
+	rooms, _ := hub.Rooms(ctx)
+	fmt.Println(rooms[0].Locked)
+	fmt.Println(hub.UnlockRoom(ctx, room.ID))
+	// Output:
+	// true
+	// <nil>
+	// true
+	// <nil>
 }

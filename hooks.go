@@ -47,18 +47,24 @@ type Hooks struct {
 	// creator of a room) or "invite" (after InviteRedeemed).
 	MemberJoined func(MemberEvent)
 	// MemberLeft is called when a member leaves a room. Reason is "left"
-	// (the member sent leave) or "disconnected" (the member's connections
+	// (the member sent leave), "disconnected" (the member's connections
 	// went away and did not come back within the reconnect grace, or the
-	// user was forgotten). A room whose last member left then closes with
+	// user was forgotten) or "kicked" (the owner's kick, or
+	// Hub.KickMember). A room whose last member left then closes with
 	// reason "empty".
 	MemberLeft func(MemberEvent)
 	// InviteRedeemed is called when a join redeems an invite.
 	InviteRedeemed func(InviteEvent)
+	// RoomLocked is called when a room is locked or unlocked: by its
+	// owner's lock or unlock, or by Hub.LockRoom or Hub.UnlockRoom. It is
+	// called for every such request, even one that leaves the room as it
+	// was.
+	RoomLocked func(LockEvent)
 }
 
 func (hk Hooks) any() bool {
 	return hk.RoomOpened != nil || hk.RoomClosed != nil || hk.MemberJoined != nil ||
-		hk.MemberLeft != nil || hk.InviteRedeemed != nil
+		hk.MemberLeft != nil || hk.InviteRedeemed != nil || hk.RoomLocked != nil
 }
 
 // RoomEvent is a room opening or closing.
@@ -94,6 +100,16 @@ type InviteEvent struct {
 	// Owner reports that the redeemer is the room's owner: an owner invite
 	// made by Hub.CreateRoom.
 	Owner bool
+	// At is the time of the event, on the Hub's clock.
+	At time.Time
+}
+
+// LockEvent is a room locked or unlocked.
+type LockEvent struct {
+	// Room is the room id.
+	Room string
+	// Locked is the room's state now: true when it was locked.
+	Locked bool
 	// At is the time of the event, on the Hub's clock.
 	At time.Time
 }
@@ -224,6 +240,19 @@ func (h *Hub) memberLeft(res LeaveResult, reason string) {
 	if res.Closed {
 		h.roomClosed(res.Room, reasonEmpty, 0)
 		h.log.Debug("room closed", "room", res.Room, "reason", reasonEmpty)
+	}
+}
+
+// roomLockChanged counts a room locked or unlocked.
+func (h *Hub) roomLockChanged(room string, locked bool) {
+	if locked {
+		h.stats.roomsLocked.Add(1)
+	} else {
+		h.stats.roomsUnlocked.Add(1)
+	}
+	if f := h.cfg.hooks.RoomLocked; f != nil {
+		ev := LockEvent{Room: room, Locked: locked, At: h.clock.Now()}
+		h.emit(func() { f(ev) })
 	}
 }
 

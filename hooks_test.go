@@ -41,6 +41,7 @@ func (l *hookLog) hooks() epchat.Hooks {
 		MemberJoined:   func(e epchat.MemberEvent) { l.add("MemberJoined", e) },
 		MemberLeft:     func(e epchat.MemberEvent) { l.add("MemberLeft", e) },
 		InviteRedeemed: func(e epchat.InviteEvent) { l.add("InviteRedeemed", e) },
+		RoomLocked:     func(e epchat.LockEvent) { l.add("RoomLocked", e) },
 	}
 }
 

@@ -3,6 +3,7 @@ package epchat
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/epchat-go/epchat/internal/ids"
@@ -76,6 +77,12 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	defer lk.Unlock()
 	h.inviteRedeemed(r.ID, c.user, r.Owner == c.user)
 	r, members, err := h.store.Room(ctx, r.ID)
+	if err == nil && !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
+		// Kicked (or gone) between the Redeem and the lock: the kick was
+		// told to the room already, so joining now would let the kicked
+		// member receive the room again.
+		err = ErrNotMember
+	}
 	if err != nil {
 		c.replyError(req.ID, h.codeOf(c, "room", err), "")
 		return

@@ -708,6 +708,12 @@ func (h *Hub) handle(c *conn, p []byte) {
 		h.closeByOwner(c, req)
 	case "history":
 		h.history(c, req)
+	case "kick":
+		h.kick(c, req)
+	case "lock":
+		h.lockByOwner(c, req, true)
+	case "unlock":
+		h.lockByOwner(c, req, false)
 	default:
 		c.refuse(req.ID, wire.UnknownType, req.Room)
 	}

@@ -272,6 +272,7 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRo
 		}
 	}
 	mr := &memRoom{room: r}
+	mr.room.Locked = false // rooms are created open
 	s.rooms[r.ID] = mr
 	s.peak.rooms = max(s.peak.rooms, len(s.rooms))
 	if owner != nil {
@@ -381,6 +382,9 @@ func (s *MemoryStore) CreateInvite(_ context.Context, inv Invite, by string, now
 	if by != "" && mr.room.Owner != by {
 		return ErrForbidden
 	}
+	if mr.room.Locked {
+		return ErrRoomLocked
+	}
 	if len(mr.members) >= mr.room.Limit {
 		return ErrRoomFull
 	}
@@ -412,6 +416,9 @@ func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.T
 		return Room{}, nil, ErrInviteInvalid
 	}
 	mr := inv.room
+	if mr.room.Locked {
+		return Room{}, nil, ErrRoomLocked
+	}
 	u := s.users[m.ID]
 	if u != nil && s.seated(u, mr) {
 		return Room{}, nil, ErrAlreadyMember
@@ -477,6 +484,44 @@ func (s *MemoryStore) leave(mr *memRoom, u *memUser) (LeaveResult, error) {
 		res.NewOwner = mr.room.Owner
 	}
 	return res, nil
+}
+
+// Kick implements Store.
+func (s *MemoryStore) Kick(_ context.Context, room, by, member string, _ time.Time) (LeaveResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr, ok := s.rooms[room]
+	if !ok {
+		return LeaveResult{}, ErrNotFound
+	}
+	if by != "" && (mr.room.Owner != by || by == member) {
+		return LeaveResult{}, ErrForbidden
+	}
+	defer s.tidy()
+	res, err := s.leave(mr, s.users[member])
+	if err != nil || res.Closed {
+		return res, err // a closed room took its invites along
+	}
+	for _, h := range mr.invites {
+		delete(s.invites, h)
+	}
+	mr.invites = nil
+	return res, nil
+}
+
+// SetLocked implements Store.
+func (s *MemoryStore) SetLocked(_ context.Context, room, by string, locked bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mr, ok := s.rooms[room]
+	if !ok {
+		return ErrNotFound
+	}
+	if by != "" && mr.room.Owner != by {
+		return ErrForbidden
+	}
+	mr.room.Locked = locked
+	return nil
 }
 
 // Message implements Store.

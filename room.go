@@ -194,7 +194,7 @@ func (h *Hub) lockRooms(rooms []string) func() {
 }
 
 func roomState(r Room, members []Member) wire.RoomState {
-	st := wire.RoomState{Room: r.ID, Owner: r.Owner, Seq: r.Seq, Members: make([]wire.Member, len(members))}
+	st := wire.RoomState{Room: r.ID, Owner: r.Owner, Seq: r.Seq, Locked: r.Locked, Members: make([]wire.Member, len(members))}
 	for i, m := range members {
 		st.Members[i] = wire.Member{ID: m.ID, Nickname: m.Nickname}
 	}
@@ -218,6 +218,8 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 		return wire.AlreadyMember
 	case errors.Is(err, ErrTooManyRooms):
 		return wire.TooManyRooms
+	case errors.Is(err, ErrRoomLocked):
+		return wire.RoomLocked
 	}
 	h.log.Error("store failed", "op", op, "conn", c.id, "err", err)
 	return wire.Internal

@@ -75,6 +75,12 @@ type Stats struct {
 	RoomsOpened uint64
 	// RoomsClosed counts the rooms closed, by reason.
 	RoomsClosed RoomCloses
+	// RoomsLocked counts the lock requests of owners and the calls of
+	// Hub.LockRoom that succeeded (a room locked already counts again).
+	RoomsLocked uint64
+	// RoomsUnlocked counts the unlock requests and Hub.UnlockRoom calls
+	// that succeeded.
+	RoomsUnlocked uint64
 
 	// Members is the number of seats taken now: MembersJoined minus
 	// MembersLeft.Total() minus the seats still taken in the rooms that
@@ -112,8 +118,8 @@ type Stats struct {
 	// their TTL. Invites deleted with their room are not counted.
 	InvitesExpired uint64
 	// InvitesRefused counts the joins whose invite was refused: unknown,
-	// used or expired, or the room full, or the joiner already a member or
-	// in too many rooms.
+	// used, expired or revoked by a kick, or the room locked or full, or
+	// the joiner already a member or in too many rooms.
 	InvitesRefused uint64
 
 	// Errors counts the error events sent to clients, by code (the codes
@@ -181,10 +187,13 @@ type MemberLeaves struct {
 	// Disconnected: the member's last connection went away and they did
 	// not come back within the reconnect grace, or the user was forgotten.
 	Disconnected uint64
+	// Kicked: the owner kicked the member, or the host did with
+	// Hub.KickMember.
+	Kicked uint64
 }
 
 // Total returns the sum of every reason.
-func (c MemberLeaves) Total() uint64 { return c.Left + c.Disconnected }
+func (c MemberLeaves) Total() uint64 { return c.Left + c.Disconnected + c.Kicked }
 
 // cacheLine is the size the hot counters are padded to, so that the cores
 // updating different counters do not fight over one cache line.
@@ -217,8 +226,10 @@ type counters struct {
 	usersResumed   atomic.Uint64
 	usersForgotten atomic.Uint64
 
-	roomsOpened atomic.Uint64
-	roomsClosed [numRoomReasons]atomic.Uint64
+	roomsOpened   atomic.Uint64
+	roomsClosed   [numRoomReasons]atomic.Uint64
+	roomsLocked   atomic.Uint64
+	roomsUnlocked atomic.Uint64
 
 	membersJoined atomic.Uint64
 	membersLeft   [numLeaveReasons]atomic.Uint64
@@ -289,10 +300,13 @@ func (h *Hub) Stats() Stats {
 			Host:     s.roomsClosed[roomHost].Load(),
 			Shutdown: s.roomsClosed[roomShutdown].Load(),
 		},
+		RoomsLocked:   s.roomsLocked.Load(),
+		RoomsUnlocked: s.roomsUnlocked.Load(),
 		MembersJoined: s.membersJoined.Load(),
 		MembersLeft: MemberLeaves{
 			Left:         s.membersLeft[leaveLeft].Load(),
 			Disconnected: s.membersLeft[leaveDisconnected].Load(),
+			Kicked:       s.membersLeft[leaveKicked].Load(),
 		},
 		Messages:        s.messages.Load(),
 		Histories:       s.histories.Load(),
@@ -429,12 +443,16 @@ func roomReasonIndex(reason string) int {
 const (
 	leaveLeft = iota
 	leaveDisconnected
+	leaveKicked
 	numLeaveReasons
 )
 
 func leaveReasonIndex(reason string) int {
-	if reason == reasonLeft {
+	switch reason {
+	case reasonLeft:
 		return leaveLeft
+	case reasonKicked:
+		return leaveKicked
 	}
 	return leaveDisconnected
 }

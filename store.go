@@ -31,6 +31,9 @@ var (
 	// ErrTooManyUsers means the Store, or the client address, holds as
 	// many users as allowed (WithMaxUsers, WithMaxUsersPerAddr).
 	ErrTooManyUsers = errors.New("epchat: too many users")
+	// ErrRoomLocked means the room's owner (or the host) locked it: it
+	// takes no new invite and no join until it is unlocked.
+	ErrRoomLocked = errors.New("epchat: room is locked")
 )
 
 // Hash is the SHA-256 of a secret token (session or invite). Stores keep
@@ -51,6 +54,9 @@ type Room struct {
 	ActiveAt time.Time
 	// Seq is the sequence number of the last message (0 before the first).
 	Seq uint64
+	// Locked reports that the room takes no new invite and no join (see
+	// Store.SetLocked). Its members stay.
+	Locked bool
 }
 
 // Member is a seat in a room.
@@ -178,7 +184,8 @@ type Store interface {
 	// CreateRoom adds room r. If owner is not nil it is seated as the first
 	// member and r.Owner must equal owner.ID. ErrExists if the id is taken;
 	// ErrTooManyRooms if the owner is already seated in maxRooms rooms
-	// (maxRooms <= 0: no limit).
+	// (maxRooms <= 0: no limit). The room is created unlocked, whatever
+	// r.Locked says.
 	CreateRoom(ctx context.Context, r Room, owner *Member, maxRooms int) error
 	// Room returns the room and its members. ErrNotFound if it is gone.
 	Room(ctx context.Context, room string) (Room, []Member, error)
@@ -194,9 +201,10 @@ type Store interface {
 
 	// CreateInvite adds a pending invite. If by is not empty it must be the
 	// room's owner (ErrForbidden otherwise). ErrNotFound if the room is gone;
-	// ErrRoomFull if every seat is taken; ErrTooManyInvites if the room has
-	// Limit unexpired invites pending already (invites expired at now do not
-	// count); ErrExists if the token hash is taken.
+	// ErrRoomLocked if the room is locked; ErrRoomFull if every seat is
+	// taken; ErrTooManyInvites if the room has Limit unexpired invites
+	// pending already (invites expired at now do not count); ErrExists if
+	// the token hash is taken.
 	CreateInvite(ctx context.Context, inv Invite, by string, now time.Time) error
 	// Redeem consumes the invite with token hash and seats m in its room, in
 	// one atomic step: of many concurrent callers with one token exactly one
@@ -204,17 +212,33 @@ type Store interface {
 	// caller. An owner invite makes m the owner if the room has none.
 	//
 	// ErrInviteInvalid if the invite is unknown, used, or expired at now (an
-	// invite whose room is gone is unknown); ErrAlreadyMember if m is seated
-	// there already and ErrRoomFull if no seat is free, ErrTooManyRooms if m
-	// is seated in maxRooms rooms already (maxRooms <= 0: no limit): in these
-	// three cases the invite is not consumed. On success it returns the room
-	// and its members, m last.
+	// invite whose room is gone is unknown); ErrRoomLocked if its room is
+	// locked, ErrAlreadyMember if m is seated there already and ErrRoomFull
+	// if no seat is free, ErrTooManyRooms if m is seated in maxRooms rooms
+	// already (maxRooms <= 0: no limit): in these four cases the invite is
+	// not consumed (a locked room's invite works again once it is unlocked,
+	// until it expires). On success it returns the room and its members, m
+	// last.
 	Redeem(ctx context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error)
 	// Leave removes the user's seat. When the owner leaves, ownership passes
 	// to the earliest-joined remaining member; when the last member leaves,
 	// the room is closed as by CloseRoom. ErrNotFound if the room is gone,
 	// ErrNotMember if the user holds no seat there.
 	Leave(ctx context.Context, room, user string, now time.Time) (LeaveResult, error)
+	// Kick removes member's seat at the request of by, and revokes every
+	// invite of the room pending at that moment, in one atomic step: nobody
+	// comes back through an invite made before the kick. If by is not empty
+	// it must be the room's owner and not member itself (ErrForbidden
+	// otherwise: an owner leaves with Leave); "" is the host. Ownership
+	// passes and the room closes as with Leave. ErrNotFound if the room is
+	// gone, ErrNotMember if member holds no seat there; nothing changes in
+	// these cases.
+	Kick(ctx context.Context, room, by, member string, now time.Time) (LeaveResult, error)
+	// SetLocked locks or unlocks the room (Room.Locked). If by is not empty
+	// it must be the room's owner (ErrForbidden otherwise); "" is the host.
+	// Setting the state the room is in already is not an error.
+	// ErrNotFound if the room is gone.
+	SetLocked(ctx context.Context, room, by string, locked bool) error
 	// Message records a message of the user in the room: it checks the seat,
 	// increments the room's Seq, sets ActiveAt=now and returns the new Seq.
 	// ErrNotFound if the room is gone, ErrNotMember if the user holds no

@@ -158,6 +158,12 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 				{"shutdown", float64(rc.Shutdown)},
 			}
 		})
+	counter("epchat_rooms_locked_total",
+		"Rooms locked by their owner or the host application.",
+		func(s *epchat.Stats) uint64 { return s.RoomsLocked })
+	counter("epchat_rooms_unlocked_total",
+		"Rooms unlocked by their owner or the host application.",
+		func(s *epchat.Stats) uint64 { return s.RoomsUnlocked })
 
 	gauge("epchat_members",
 		"Seats taken now, in every room.",
@@ -166,11 +172,12 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 		"Seats taken: room creators and redeemed invites.",
 		func(s *epchat.Stats) uint64 { return s.MembersJoined })
 	byLabel("epchat_members_left_total",
-		"Members who left a room, by reason: left, disconnected.",
+		"Members who left a room, by reason: left, disconnected, kicked.",
 		"reason", func(s *epchat.Stats) []labelled {
 			return []labelled{
 				{"left", float64(s.MembersLeft.Left)},
 				{"disconnected", float64(s.MembersLeft.Disconnected)},
+				{"kicked", float64(s.MembersLeft.Kicked)},
 			}
 		})
 

@@ -53,11 +53,14 @@ func TestCollectorMapsEveryField(t *testing.T) {
 			Host:     20,
 			Shutdown: 21,
 		},
+		RoomsLocked:   42,
+		RoomsUnlocked: 43,
 		Members:       22,
 		MembersJoined: 23,
 		MembersLeft: epchat.MemberLeaves{
 			Left:         24,
 			Disconnected: 25,
+			Kicked:       41,
 		},
 		Messages:        26,
 		Histories:       27,
@@ -125,16 +128,23 @@ epchat_rooms_closed_total{hub="a",reason="idle"} 18
 epchat_rooms_closed_total{hub="a",reason="empty"} 19
 epchat_rooms_closed_total{hub="a",reason="host"} 20
 epchat_rooms_closed_total{hub="a",reason="shutdown"} 21
+# HELP epchat_rooms_locked_total Rooms locked by their owner or the host application.
+# TYPE epchat_rooms_locked_total counter
+epchat_rooms_locked_total{hub="a"} 42
+# HELP epchat_rooms_unlocked_total Rooms unlocked by their owner or the host application.
+# TYPE epchat_rooms_unlocked_total counter
+epchat_rooms_unlocked_total{hub="a"} 43
 # HELP epchat_members Seats taken now, in every room.
 # TYPE epchat_members gauge
 epchat_members{hub="a"} 22
 # HELP epchat_members_joined_total Seats taken: room creators and redeemed invites.
 # TYPE epchat_members_joined_total counter
 epchat_members_joined_total{hub="a"} 23
-# HELP epchat_members_left_total Members who left a room, by reason: left, disconnected.
+# HELP epchat_members_left_total Members who left a room, by reason: left, disconnected, kicked.
 # TYPE epchat_members_left_total counter
 epchat_members_left_total{hub="a",reason="left"} 24
 epchat_members_left_total{hub="a",reason="disconnected"} 25
+epchat_members_left_total{hub="a",reason="kicked"} 41
 # HELP epchat_messages_total Messages relayed (send requests accepted).
 # TYPE epchat_messages_total counter
 epchat_messages_total{hub="a"} 26

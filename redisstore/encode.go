@@ -96,6 +96,7 @@ var errCodes = map[string]error{
 	"already":        epchat.ErrAlreadyMember,
 	"forbidden":      epchat.ErrForbidden,
 	"toomanyrooms":   epchat.ErrTooManyRooms,
+	"locked":         epchat.ErrRoomLocked,
 }
 
 // mapErr turns a rule refusal into its sentinel and wraps any other error
@@ -212,6 +213,7 @@ func (r *reply) room() (epchat.Room, []epchat.Member) {
 		CreatedAt: r.time(),
 		ActiveAt:  r.time(),
 		Seq:       r.uint(),
+		Locked:    r.int() == 1,
 	}
 	var ms []epchat.Member
 	for r.more() {

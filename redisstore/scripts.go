@@ -56,11 +56,11 @@ local function hmget(key, fields)
   return out
 end
 
--- roomReply is a room and its members in join order:
--- id, owner, limit, created, active, seq, then id and "joined nickname" per member.
+-- roomReply is a room and its members in join order: id, owner, limit,
+-- created, active, seq, locked (0/1), then id and "joined nickname" per member.
 local function roomReply(rid)
-  local r = redis.call('HMGET', k('r', rid), 'owner', 'limit', 'created', 'active', 'seq')
-  local out = {rid, r[1] or '', r[2] or '0', r[3] or '', r[4] or '', r[5] or '0'}
+  local r = redis.call('HMGET', k('r', rid), 'owner', 'limit', 'created', 'active', 'seq', 'locked')
+  local out = {rid, r[1] or '', r[2] or '0', r[3] or '', r[4] or '', r[5] or '0', r[6] or '0'}
   local ids = redis.call('ZRANGE', k('rm', rid), 0, -1)
   local data = hmget(k('rd', rid), ids)
   for i, id in ipairs(ids) do
@@ -270,15 +270,15 @@ return roomReply(ARGV[2])
 `)
 
 // scriptRoomsInfo: ARGV room ids. Returns, per room that still exists:
-// id, owner, limit, created, active, seq, member count.
+// id, owner, limit, created, active, seq, locked (0/1), member count.
 var scriptRoomsInfo = newScript(`
 local out = {}
 for i = 2, #ARGV do
   local rid = ARGV[i]
-  local r = redis.call('HMGET', k('r', rid), 'owner', 'limit', 'created', 'active', 'seq')
+  local r = redis.call('HMGET', k('r', rid), 'owner', 'limit', 'created', 'active', 'seq', 'locked')
   if r[2] then
     local n = redis.call('ZCARD', k('rm', rid))
-    out[#out + 1] = {rid, r[1] or '', r[2], r[3] or '', r[4] or '', r[5] or '0', n}
+    out[#out + 1] = {rid, r[1] or '', r[2], r[3] or '', r[4] or '', r[5] or '0', r[6] or '0', n}
   end
 end
 return out
@@ -294,9 +294,10 @@ return closeRoom(ARGV[2])
 // now, backstop TTL in ms.
 var scriptCreateInvite = newScript(`
 local hex, rid, exp, by, now = ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7]
-local f = redis.call('HMGET', k('r', rid), 'owner', 'limit')
+local f = redis.call('HMGET', k('r', rid), 'owner', 'limit', 'locked')
 if not f[2] then return fail('notfound') end
 if by ~= '' and f[1] ~= by then return fail('forbidden') end
+if f[3] == '1' then return fail('locked') end
 local limit = tonumber(f[2])
 if redis.call('ZCARD', k('rm', rid)) >= limit then return fail('full') end
 local i = k('i', hex)
@@ -326,8 +327,10 @@ local f = redis.call('HMGET', i, 'room', 'owner', 'exp')
 if not f[1] or not earlier(now, f[3]) then return fail('invalid') end
 local rid = f[1]
 local r = k('r', rid)
-local limit = redis.call('HGET', r, 'limit')
+local rf = redis.call('HMGET', r, 'limit', 'locked')
+local limit = rf[1]
 if not limit then return fail('invalid') end
+if rf[2] == '1' then return fail('locked') end
 local rm = k('rm', rid)
 if redis.call('ZSCORE', rm, uid) then return fail('already') end
 if redis.call('ZCARD', rm) >= tonumber(limit) then return fail('full') end
@@ -350,6 +353,36 @@ if redis.call('EXISTS', k('r', ARGV[2])) == 0 then return fail('notfound') end
 local res = leave(ARGV[2], ARGV[3])
 if not res then return fail('notmember') end
 return res
+`)
+
+// scriptKick: ARGV room, by, member. The ownership check, the seat and
+// the revocation of the room's pending invites are one script.
+var scriptKick = newScript(`
+local rid, by, uid = ARGV[2], ARGV[3], ARGV[4]
+local r = k('r', rid)
+if redis.call('EXISTS', r) == 0 then return fail('notfound') end
+if by ~= '' and (redis.call('HGET', r, 'owner') ~= by or by == uid) then return fail('forbidden') end
+local res = leave(rid, uid)
+if not res then return fail('notmember') end
+if res[4] == 0 then
+  for _, h in ipairs(redis.call('SMEMBERS', k('ri', rid))) do
+    redis.call('DEL', k('i', h))
+    redis.call('ZREM', IIDX, h)
+  end
+  redis.call('DEL', k('ri', rid))
+end
+return res
+`)
+
+// scriptSetLocked: ARGV room, by, locked (0/1).
+var scriptSetLocked = newScript(`
+local rid, by = ARGV[2], ARGV[3]
+local r = k('r', rid)
+local owner = redis.call('HGET', r, 'owner')
+if not owner then return fail('notfound') end
+if by ~= '' and owner ~= by then return fail('forbidden') end
+redis.call('HSET', r, 'locked', ARGV[4])
+return 'OK'
 `)
 
 // scriptMessage: ARGV room, user, now. Returns the new Seq.
@@ -543,7 +576,7 @@ return {more, revived, reaped, removed}
 var allScripts = []*redis.Script{
 	scriptCreateUser, scriptDeleteUser, scriptUserByToken, scriptAttach, scriptDetach, scriptTouch,
 	scriptCreateRoom, scriptRoom, scriptRoomsInfo, scriptCloseRoom,
-	scriptCreateInvite, scriptRedeem, scriptLeave, scriptMessage,
+	scriptCreateInvite, scriptRedeem, scriptLeave, scriptKick, scriptSetLocked, scriptMessage,
 	scriptCloseIdle, scriptVacate, scriptForget, scriptExpireInvites,
 	scriptHeartbeat,
 }

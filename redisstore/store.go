@@ -301,6 +301,7 @@ func (s *Store) Rooms(ctx context.Context) ([]epchat.RoomInfo, error) {
 				CreatedAt: r.time(),
 				ActiveAt:  r.time(),
 				Seq:       r.uint(),
+				Locked:    r.int() == 1,
 			}}
 			ri.Members = int(r.int())
 			if r.err != nil {
@@ -367,6 +368,26 @@ func (s *Store) Leave(ctx context.Context, room, user string, _ time.Time) (epch
 	r := &reply{vals: vals}
 	res := r.leave()
 	return res, r.err
+}
+
+// Kick implements epchat.Store.
+func (s *Store) Kick(ctx context.Context, room, by, member string, _ time.Time) (epchat.LeaveResult, error) {
+	vals, err := s.run(ctx, scriptKick, "r:"+room, room, by, member).Slice()
+	if err != nil {
+		return epchat.LeaveResult{}, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	res := r.leave()
+	return res, r.err
+}
+
+// SetLocked implements epchat.Store.
+func (s *Store) SetLocked(ctx context.Context, room, by string, locked bool) error {
+	v := "0"
+	if locked {
+		v = "1"
+	}
+	return mapErr(s.run(ctx, scriptSetLocked, "r:"+room, room, by, v).Err())
 }
 
 // Message implements epchat.Store.

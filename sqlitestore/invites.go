@@ -14,9 +14,10 @@ func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, 
 	return s.write(ctx, "CreateInvite", func(tx *sql.Tx) error {
 		var (
 			owner                   string
+			locked                  bool
 			limit, members, pending int
 		)
-		err := tx.StmtContext(ctx, s.st.inviteCheck).QueryRowContext(ctx, nanos(now), inv.Room).Scan(&owner, &limit, &members, &pending)
+		err := tx.StmtContext(ctx, s.st.inviteCheck).QueryRowContext(ctx, nanos(now), inv.Room).Scan(&owner, &limit, &locked, &members, &pending)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return epchat.ErrNotFound
@@ -24,6 +25,8 @@ func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, 
 			return fail("CreateInvite", err)
 		case by != "" && by != owner:
 			return epchat.ErrForbidden
+		case locked:
+			return epchat.ErrRoomLocked
 		case members >= limit:
 			return epchat.ErrRoomFull
 		case pending >= limit:
@@ -47,11 +50,12 @@ func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, 
 		var (
 			room, roomOwner          string
 			ownerInvite, member      bool
+			locked                   bool
 			expires                  int64
 			limit, members, seatedIn int
 		)
 		err := tx.StmtContext(ctx, s.st.redeemCheck).QueryRowContext(ctx, token[:], m.ID).
-			Scan(&room, &ownerInvite, &expires, &roomOwner, &limit, &members, &member, &seatedIn)
+			Scan(&room, &ownerInvite, &expires, &roomOwner, &limit, &locked, &members, &member, &seatedIn)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return epchat.ErrInviteInvalid
@@ -59,6 +63,8 @@ func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, 
 			return fail("Redeem", err)
 		case expires <= nanos(now):
 			return epchat.ErrInviteInvalid
+		case locked:
+			return epchat.ErrRoomLocked
 		case member:
 			return epchat.ErrAlreadyMember
 		case members >= limit:

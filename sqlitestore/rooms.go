@@ -64,7 +64,7 @@ func readRoom(ctx context.Context, stmt *sql.Stmt, id string) (epchat.Room, []ep
 			user, nick      sql.NullString
 			joined          sql.NullInt64
 		)
-		if err := rows.Scan(&r.Owner, &r.Limit, &created, &active, &r.Seq, &user, &nick, &joined); err != nil {
+		if err := rows.Scan(&r.Owner, &r.Limit, &created, &active, &r.Seq, &r.Locked, &user, &nick, &joined); err != nil {
 			return epchat.Room{}, nil, err
 		}
 		found = true
@@ -97,7 +97,7 @@ func (s *Store) Rooms(ctx context.Context) ([]epchat.RoomInfo, error) {
 			ri              epchat.RoomInfo
 			created, active int64
 		)
-		if err := rows.Scan(&ri.ID, &ri.Owner, &ri.Limit, &created, &active, &ri.Seq, &ri.Members); err != nil {
+		if err := rows.Scan(&ri.ID, &ri.Owner, &ri.Limit, &created, &active, &ri.Seq, &ri.Locked, &ri.Members); err != nil {
 			return nil, fail("Rooms", err)
 		}
 		ri.CreatedAt, ri.ActiveAt = instant(created), instant(active)

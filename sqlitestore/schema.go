@@ -33,7 +33,8 @@ CREATE TABLE rooms (
 	seat_limit  INTEGER NOT NULL,
 	created_at  INTEGER NOT NULL,
 	active_at   INTEGER NOT NULL,
-	seq         INTEGER NOT NULL
+	seq         INTEGER NOT NULL,
+	locked      INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE seats (
 	n           INTEGER PRIMARY KEY,
@@ -81,6 +82,7 @@ type statements struct {
 	setOwner     *sql.Stmt
 	roomOwner    *sql.Stmt
 	message      *sql.Stmt
+	setLocked    *sql.Stmt
 	idleRooms    *sql.Stmt
 	inviteCheck  *sql.Stmt
 	createInvite *sql.Stmt
@@ -113,10 +115,10 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.roomExists, `SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?)`},
 		// One statement, so one consistent read: the room, then one row
 		// per member in join order (NULLs for a room without members).
-		{&st.room, `SELECT r.owner, r.seat_limit, r.created_at, r.active_at, r.seq,
+		{&st.room, `SELECT r.owner, r.seat_limit, r.created_at, r.active_at, r.seq, r.locked,
 			s.user, s.nickname, s.joined_at
 			FROM rooms r LEFT JOIN seats s ON s.room = r.id WHERE r.id = ? ORDER BY s.n`},
-		{&st.rooms, `SELECT r.id, r.owner, r.seat_limit, r.created_at, r.active_at, r.seq,
+		{&st.rooms, `SELECT r.id, r.owner, r.seat_limit, r.created_at, r.active_at, r.seq, r.locked,
 			(SELECT count(*) FROM seats s WHERE s.room = r.id) FROM rooms r`},
 		{&st.userRooms, `SELECT room FROM seats WHERE user = ?`},
 		{&st.countRooms, `SELECT count(*) FROM seats WHERE user = ?`},
@@ -131,15 +133,16 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.message, `UPDATE rooms SET seq = seq + 1, active_at = ?1
 			WHERE id = ?2 AND EXISTS (SELECT 1 FROM seats WHERE room = ?2 AND user = ?3)
 			RETURNING seq`},
+		{&st.setLocked, `UPDATE rooms SET locked = ? WHERE id = ?`},
 		{&st.idleRooms, `SELECT id FROM rooms WHERE active_at < ?`},
 
-		{&st.inviteCheck, `SELECT r.owner, r.seat_limit,
+		{&st.inviteCheck, `SELECT r.owner, r.seat_limit, r.locked,
 			(SELECT count(*) FROM seats WHERE room = r.id),
 			(SELECT count(*) FROM invites WHERE room = r.id AND expires_at > ?1)
 			FROM rooms r WHERE r.id = ?2`},
 		{&st.createInvite, `INSERT INTO invites (token, room, owner, expires_at)
 			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`},
-		{&st.redeemCheck, `SELECT i.room, i.owner, i.expires_at, r.owner, r.seat_limit,
+		{&st.redeemCheck, `SELECT i.room, i.owner, i.expires_at, r.owner, r.seat_limit, r.locked,
 			(SELECT count(*) FROM seats WHERE room = i.room),
 			EXISTS (SELECT 1 FROM seats WHERE room = i.room AND user = ?2),
 			(SELECT count(*) FROM seats WHERE user = ?2)

@@ -140,6 +140,61 @@ var brokenStores = []brokenStore{
 		fails: "Users/DeleteUser",
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return deleteKeepsUser{m} },
 	},
+	{
+		name:  "KickKeepsSeat",
+		fails: "Kick/FreesSeat",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return kickKeepsSeat{m} },
+	},
+	{
+		name:  "KickKeepsInvites",
+		fails: "Kick/RevokesInvites",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return kickKeepsInvites{m} },
+	},
+	{
+		name:  "KickByAnyone",
+		fails: "Kick/OwnerOnly",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return kickByAnyone{m} },
+	},
+	{
+		name:  "KickNotMemberAsNotFound",
+		fails: "Kick/NotMember",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return kickWrongSentinel{m} },
+	},
+	{
+		name:  "KickHandsOverToNobody",
+		fails: "Kick/HostKicksOwner",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return kickNoHandOver{m} },
+	},
+	{
+		name:  "KickInTwoSteps",
+		fails: "Concurrency/KickRevokesAtOnce",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &kickTwoSteps{MemoryStore: m} },
+	},
+	{
+		name:  "LockIgnoredByInvites",
+		fails: "Lock/RefusesInvites",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lockIgnoredByInvites{MemoryStore: m} },
+	},
+	{
+		name:  "LockedRedeemBurnsInvite",
+		fails: "Lock/RedeemKeepsInvite",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lockedBurnsInvite{MemoryStore: m} },
+	},
+	{
+		name:  "LockByAnyone",
+		fails: "Lock/OwnerOnly",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return lockByAnyone{m} },
+	},
+	{
+		name:  "LockKeptFromCreate",
+		fails: "Lock/CreatedOpen",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lockFromCreate{MemoryStore: m} },
+	},
+	{
+		name:  "LockCheckThenAct",
+		fails: "Concurrency/LockRacesRedeem",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lockCheckThenAct{MemoryStore: m} },
+	},
 }
 
 // failLine matches the line go test prints for a failed (sub)test.
@@ -706,4 +761,215 @@ func (s deleteKeepsUser) DeleteUser(ctx context.Context, user string, now time.T
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// kickKeepsSeat revokes the room's invites but leaves the kicked member
+// seated, as a kick that forgot its DELETE would.
+type kickKeepsSeat struct{ *epchat.MemoryStore }
+
+func (s kickKeepsSeat) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+	r, ms, err := s.MemoryStore.Room(ctx, room)
+	if err != nil {
+		return epchat.LeaveResult{}, err
+	}
+	if by != "" && (r.Owner != by || by == member) {
+		return epchat.LeaveResult{}, epchat.ErrForbidden
+	}
+	if !slices.ContainsFunc(ms, func(m epchat.Member) bool { return m.ID == member }) {
+		return epchat.LeaveResult{}, epchat.ErrNotMember
+	}
+	return epchat.LeaveResult{Room: room, User: member}, nil
+}
+
+// kickKeepsInvites kicks as Leave does: the invites pending stay valid.
+type kickKeepsInvites struct{ *epchat.MemoryStore }
+
+func (s kickKeepsInvites) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+	r, _, err := s.MemoryStore.Room(ctx, room)
+	if err != nil {
+		return epchat.LeaveResult{}, err
+	}
+	if by != "" && (r.Owner != by || by == member) {
+		return epchat.LeaveResult{}, epchat.ErrForbidden
+	}
+	return s.MemoryStore.Leave(ctx, room, member, now)
+}
+
+// kickByAnyone forgets to check who asks.
+type kickByAnyone struct{ *epchat.MemoryStore }
+
+func (s kickByAnyone) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+	return s.MemoryStore.Kick(ctx, room, "", member, now)
+}
+
+// kickWrongSentinel says ErrNotFound for a member with no seat.
+type kickWrongSentinel struct{ *epchat.MemoryStore }
+
+func (s kickWrongSentinel) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Kick(ctx, room, by, member, now)
+	if errors.Is(err, epchat.ErrNotMember) {
+		err = epchat.ErrNotFound
+	}
+	return res, err
+}
+
+// kickNoHandOver kicks the owner without passing ownership on.
+type kickNoHandOver struct{ *epchat.MemoryStore }
+
+func (s kickNoHandOver) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Kick(ctx, room, by, member, now)
+	res.NewOwner = ""
+	return res, err
+}
+
+// kickTwoSteps frees the seat in one step and revokes the invites in
+// another, with a yield in between: the kicked member can redeem an old
+// invite in the gap.
+type kickTwoSteps struct {
+	*epchat.MemoryStore
+	mu      sync.Mutex
+	invites map[string][]epchat.Hash // by room
+	revoked map[epchat.Hash]bool
+}
+
+func (s *kickTwoSteps) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
+	if err == nil {
+		s.mu.Lock()
+		if s.invites == nil {
+			s.invites = make(map[string][]epchat.Hash)
+			s.revoked = make(map[epchat.Hash]bool)
+		}
+		s.invites[inv.Room] = append(s.invites[inv.Room], inv.Token)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *kickTwoSteps) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	s.mu.Lock()
+	revoked := s.revoked[token]
+	s.mu.Unlock()
+	if revoked {
+		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+	}
+	return s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+}
+
+func (s *kickTwoSteps) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+	r, _, err := s.MemoryStore.Room(ctx, room)
+	if err != nil {
+		return epchat.LeaveResult{}, err
+	}
+	if by != "" && (r.Owner != by || by == member) {
+		return epchat.LeaveResult{}, epchat.ErrForbidden
+	}
+	res, err := s.MemoryStore.Leave(ctx, room, member, now)
+	if err != nil {
+		return res, err
+	}
+	for range 10 {
+		runtime.Gosched()
+	}
+	s.mu.Lock()
+	for _, h := range s.invites[room] {
+		s.revoked[h] = true
+	}
+	s.mu.Unlock()
+	return res, nil
+}
+
+// lockIgnoredByInvites records the lock but lets invites be made.
+type lockIgnoredByInvites struct {
+	*epchat.MemoryStore
+	mu     sync.Mutex
+	locked map[string]bool
+}
+
+func (s *lockIgnoredByInvites) SetLocked(ctx context.Context, room, by string, locked bool) error {
+	if err := s.MemoryStore.SetLocked(ctx, room, by, locked); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locked == nil {
+		s.locked = make(map[string]bool)
+	}
+	s.locked[room] = locked
+	return nil
+}
+
+func (s *lockIgnoredByInvites) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	s.mu.Lock()
+	locked := s.locked[inv.Room]
+	s.mu.Unlock()
+	if locked {
+		// Unlock around the call, as a store that never checks would.
+		s.MemoryStore.SetLocked(ctx, inv.Room, "", false)
+		defer s.MemoryStore.SetLocked(ctx, inv.Room, "", true)
+	}
+	return s.MemoryStore.CreateInvite(ctx, inv, by, now)
+}
+
+// lockedBurnsInvite spends an invite that a locked room refused.
+type lockedBurnsInvite struct {
+	*epchat.MemoryStore
+	mu     sync.Mutex
+	burned map[epchat.Hash]bool
+}
+
+func (s *lockedBurnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.burned[token] {
+		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+	}
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if errors.Is(err, epchat.ErrRoomLocked) {
+		if s.burned == nil {
+			s.burned = make(map[epchat.Hash]bool)
+		}
+		s.burned[token] = true
+	}
+	return r, ms, err
+}
+
+// lockByAnyone forgets to check who asks.
+type lockByAnyone struct{ *epchat.MemoryStore }
+
+func (s lockByAnyone) SetLocked(ctx context.Context, room, by string, locked bool) error {
+	return s.MemoryStore.SetLocked(ctx, room, "", locked)
+}
+
+// lockFromCreate keeps the Locked field of the room it is given, as an
+// INSERT of every column would.
+type lockFromCreate struct{ *epchat.MemoryStore }
+
+func (s *lockFromCreate) CreateRoom(ctx context.Context, r epchat.Room, owner *epchat.Member, maxRooms int) error {
+	if err := s.MemoryStore.CreateRoom(ctx, r, owner, maxRooms); err != nil {
+		return err
+	}
+	if r.Locked {
+		return s.MemoryStore.SetLocked(ctx, r.ID, "", true)
+	}
+	return nil
+}
+
+// lockCheckThenAct reads the lock in one step and seats in another: it
+// takes a room it saw open for open, and seats through the lock (lifting
+// it, as a write of the whole room record read at the check would), so a
+// lock that lands in between is lost.
+type lockCheckThenAct struct{ *epchat.MemoryStore }
+
+func (s *lockCheckThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	rooms, _ := s.MemoryStore.Rooms(ctx)
+	time.Sleep(time.Millisecond) // widen the gap between check and act
+	for _, ri := range rooms {
+		if !ri.Locked {
+			if r, _, err := s.MemoryStore.Room(ctx, ri.ID); err == nil && r.Locked {
+				s.MemoryStore.SetLocked(ctx, ri.ID, "", false)
+			}
+		}
+	}
+	return s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 }

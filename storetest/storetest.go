@@ -16,8 +16,8 @@
 //	}
 //
 // The rules that concern racing callers (one-time invites, the last seat,
-// sequence numbers, the last leaver) are hammered from many goroutines; run
-// the suite with -race. Benchmark measures the calls the Hub makes most.
+// sequence numbers, the last leaver, a kick or a lock racing a redeem) are
+// hammered from many goroutines; run the suite with -race. Benchmark measures the calls the Hub makes most.
 //
 // Every instant the suite passes to a store is fixed, in the year 2001, and
 // carries nanoseconds and a time zone other than UTC: a store that reads the
@@ -76,10 +76,12 @@ var groups = []group{
 	{name: "Invites", rules: inviteRules},
 	{name: "Redeem", rules: redeemRules},
 	{name: "Leave", rules: leaveRules},
+	{name: "Kick", rules: kickRules},
+	{name: "Lock", rules: lockRules},
 	{name: "Message", rules: messageRules},
 	{name: "CloseRoom", rules: closeRules},
 	{name: "Sweeps", rules: sweepRules},
-	{name: "Concurrency", rules: concurrencyRules},
+	{name: "Concurrency", rules: slices.Concat(concurrencyRules, moderationRaces)},
 }
 
 // t0 is the instant every rule starts at: far from the wall clock, with

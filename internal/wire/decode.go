@@ -129,6 +129,8 @@ func (r *Request) field(key []byte) *string {
 		return &r.To
 	case "data":
 		return &r.Data
+	case "member":
+		return &r.Member
 	}
 	return nil
 }
@@ -154,7 +156,7 @@ func (d *decoder) stringOrNull() (string, bool) {
 }
 
 // known request types, so that decoding type allocates nothing.
-var types = []string{"hello", "create", "invite", "join", "send", "members", "leave", "close", "history"}
+var types = []string{"hello", "create", "invite", "join", "send", "members", "leave", "close", "history", "kick", "lock", "unlock"}
 
 // str reads a string starting at the quote. With keep, it returns the
 // unescaped value; without, it only checks and skips it.

@@ -16,17 +16,18 @@ const (
 	KindLeft                    // User left: deliver, then unsubscribe them (and drop the room if Closed)
 	KindClosed                  // deliver, then drop the room
 	KindDirect                  // deliver to the connections of To only
+	KindKicked                  // User was kicked: tell their connections room_left, the others Payload, then unsubscribe them (and drop the room if Closed)
 )
 
 // Envelope is a room event as it travels between Hub processes: the
 // encoded event plus what each process needs to apply it.
 type Envelope struct {
 	Kind    Kind
-	Closed  bool   // KindLeft: the room closed with this departure
+	Closed  bool   // KindLeft, KindKicked: the room closed with this departure
 	Node    string // the publishing Hub
 	Skip    uint64 // a connection of Node not to deliver to (the requester), 0 for none
 	Room    string
-	User    string // KindJoined, KindLeft
+	User    string // KindJoined, KindLeft, KindKicked
 	To      string // KindDirect
 	Payload []byte // the JSON event
 }

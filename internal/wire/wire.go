@@ -21,6 +21,7 @@ type Request struct {
 	Text     string `json:"text"`
 	To       string `json:"to"`
 	Data     string `json:"data"`
+	Member   string `json:"member"`
 }
 
 // MaxIDLen bounds the client-chosen request id.
@@ -47,6 +48,7 @@ const (
 	TooManyInvites    Code = "too_many_invites"
 	AlreadyMember     Code = "already_member"
 	TooManyRooms      Code = "too_many_rooms"
+	RoomLocked        Code = "room_locked"
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
 	TooManyUsers      Code = "too_many_users"
@@ -67,6 +69,7 @@ var messages = map[Code]string{
 	TooManyInvites:    "too many pending invites",
 	AlreadyMember:     "already a member of that room",
 	TooManyRooms:      "too many rooms",
+	RoomLocked:        "the room is locked",
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
 	TooManyUsers:      "too many sessions, try again later",
@@ -85,6 +88,7 @@ type RoomState struct {
 	Room    string
 	Owner   string
 	Seq     uint64
+	Locked  bool
 	Members []Member
 }
 
@@ -134,6 +138,11 @@ func roomState(dst []byte, r RoomState, first bool) []byte {
 	}
 	dst = str(dst, "owner", r.Owner)
 	dst = num(dst, "seq", r.Seq)
+	if r.Locked {
+		dst = append(dst, `,"locked":true`...)
+	} else {
+		dst = append(dst, `,"locked":false`...)
+	}
 	dst = append(dst, `,"members":[`...)
 	for i, m := range r.Members {
 		if i > 0 {
@@ -207,6 +216,25 @@ func MemberLeft(dst []byte, room, member, reason string) []byte {
 	dst = str(dst, "member", member)
 	dst = str(dst, "reason", reason)
 	return append(dst, '}')
+}
+
+// RoomLeft appends a room_left event: the receiving member is out of the
+// room (reason "kicked").
+func RoomLeft(dst []byte, room, reason string) []byte {
+	dst = begin(dst, "room_left", "", 32+len(room)+len(reason))
+	dst = str(dst, "room", room)
+	dst = str(dst, "reason", reason)
+	return append(dst, '}')
+}
+
+// LockChanged appends a room_locked event.
+func LockChanged(dst []byte, room string, locked bool) []byte {
+	dst = begin(dst, "room_locked", "", 32+len(room))
+	dst = str(dst, "room", room)
+	if locked {
+		return append(dst, `,"locked":true}`...)
+	}
+	return append(dst, `,"locked":false}`...)
 }
 
 // OwnerChanged appends an owner_changed event.

@@ -73,6 +73,9 @@ func TestEventsAreJSON(t *testing.T) {
 		OwnerChanged(nil, "r", "b"),
 		RoomClosed(nil, "r", "idle"),
 		History(nil, "r", "a", "data"),
+		RoomLeft(nil, "r", "kicked"),
+		LockChanged(nil, "r", true),
+		LockChanged(nil, "r", false),
 	}
 	for _, e := range events {
 		var m map[string]any
@@ -92,6 +95,61 @@ func TestEventsAreJSON(t *testing.T) {
 	json.Unmarshal(events[3], &inv)
 	if inv["expires"] != 300123.0 || inv["now"] != 123.0 {
 		t.Errorf("invite: %v", inv)
+	}
+}
+
+// TestModerationEvents: the events and fields of kick and lock are shaped
+// as PROTOCOL.md says.
+func TestModerationEvents(t *testing.T) {
+	tests := []struct {
+		name string
+		got  []byte
+		want string
+	}{
+		{
+			name: "room_left",
+			got:  RoomLeft(nil, "r", "kicked"),
+			want: `{"type":"room_left","room":"r","reason":"kicked"}`,
+		},
+		{
+			name: "room_locked",
+			got:  LockChanged(nil, "r", true),
+			want: `{"type":"room_locked","room":"r","locked":true}`,
+		},
+		{
+			name: "room_unlocked",
+			got:  LockChanged(nil, "r", false),
+			want: `{"type":"room_locked","room":"r","locked":false}`,
+		},
+		{
+			name: "members of a locked room",
+			got:  State(nil, "members", "1", RoomState{Room: "r", Owner: "a", Seq: 2, Locked: true}),
+			want: `{"type":"members","id":"1","room":"r","owner":"a","seq":2,"locked":true,"members":[]}`,
+		},
+		{
+			name: "joined of an open room",
+			got:  State(nil, "joined", "1", RoomState{Room: "r", Owner: "a"}),
+			want: `{"type":"joined","id":"1","room":"r","owner":"a","seq":0,"locked":false,"members":[]}`,
+		},
+		{
+			name: "welcome room",
+			got:  Welcome(nil, "", Member{ID: "a", Nickname: "A"}, "", []RoomState{{Room: "r", Owner: "a", Locked: true}}, Limits{}),
+			want: `{"type":"welcome","you":{"id":"a","nickname":"A"},"rooms":[{"room":"r","owner":"a","seq":0,"locked":true,"members":[]}],"limits":{"max_message":0,"max_members":0}}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if string(tt.got) != tt.want {
+				t.Fatalf("got  %s\nwant %s", tt.got, tt.want)
+			}
+		})
+	}
+	var r Request
+	if err := DecodeRequest([]byte(`{"type":"kick","id":"1","room":"r","member":"m"}`), &r); err != nil || r.Type != "kick" || r.Member != "m" || r.Room != "r" {
+		t.Fatalf("kick request decoded to %+v, %v", r, err)
+	}
+	if DecodeRequest([]byte(`{"type":"kick","member":7}`), &r) == nil {
+		t.Fatal("a kick with a number for member decoded")
 	}
 }
 
