@@ -1,14 +1,23 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+)
 
-// The Lua scripts below are the Store's rules. Each runs atomically on the
-// Redis server, so every rule that spans several records (an invite and a
-// seat, a seat and the room's owner, a room and its invites) holds across
-// processes. Every script gets the key prefix as ARGV[1] and builds the
-// other key names from it; KEYS[1] names the script's main key so that a
-// cluster client routes the call to the right node (all keys of one prefix
-// share a hash slot, see WithPrefix).
+// The Lua functions below are the Store's rules. Each runs atomically on
+// the Redis server, so every rule that spans several records (an invite
+// and a seat, a seat and the room's owner, a room and its invites) holds
+// across processes. They are one Redis function library (FUNCTION LOAD,
+// Redis 7), loaded by New: the prelude, the key names and helpers, runs
+// once when the library loads, not at every call as it would in a script
+// sent with EVALSHA, and each call runs only its function's body. Every
+// function gets the key prefix as ARGV[1] and builds the other key names
+// from it; KEYS[1] names the function's main key so that a cluster client
+// routes the call to the right node (all keys of one prefix share a hash
+// slot, see WithPrefix).
 //
 // Times arrive encoded by encTime: "" for the zero time, otherwise the Unix
 // nanoseconds as 20 decimal digits. The prelude's earlier compares two of
@@ -17,18 +26,19 @@ import "github.com/redis/go-redis/v9"
 // first 14 digits are the Unix milliseconds, used as sorted-set scores
 // (exact in a double).
 
-// prelude is prepended to every script: key names and the helpers that keep
-// the indexes right.
+// prelude opens the library: key names and the helpers that keep the
+// indexes right. KEYS, ARGV and P are set by each function as it starts
+// (Redis runs one function at a time).
 const prelude = `
-local P = ARGV[1]
+local KEYS, ARGV, P
 local function k(kind, id) return P .. kind .. ':' .. id end
-local RIDX = P .. 'rooms'
-local IIDX = P .. 'invites'
-local SIDX = P .. 'seen'
-local DIDX = P .. 'detached'
-local NIDX = P .. 'nodes'
-local HBS = P .. 'hb'
-local NUSERS = P .. 'nusers' -- the users, counted by CreateUser and forgetUser
+local RIDX, IIDX, SIDX, DIDX, NIDX, HBS, NUSERS
+-- NUSERS: the users, counted by CreateUser and forgetUser
+local function begin(keys, args)
+  KEYS, ARGV, P = keys, args, args[1]
+  RIDX, IIDX, SIDX, DIDX = P .. 'rooms', P .. 'invites', P .. 'seen', P .. 'detached'
+  NIDX, HBS, NUSERS = P .. 'nodes', P .. 'hb', P .. 'nusers'
+end
 local function fail(code) return redis.error_reply('EPCHAT ' .. code) end
 -- earlier tells whether encoded time a is before encoded time b, exactly:
 -- it compares the two 10-digit halves as numbers.
@@ -151,7 +161,59 @@ local function forgetUser(uid)
 end
 `
 
-func newScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+// script is one function of the library; newScript registers it.
+type script struct {
+	id   int
+	body string
+}
+
+var (
+	registry []*script
+	libOnce  sync.Once
+	libCode  string // the library, built at the first New
+	libName  string // "epchat_" and the first 12 hex digits of the code's SHA-256
+)
+
+func newScript(body string) *script {
+	sc := &script{id: len(registry), body: body}
+	registry = append(registry, sc)
+	return sc
+}
+
+// library builds the library's code once. Its name, and so every
+// function's, carries a hash of the code: processes of two versions of
+// this package can share a Redis during a rolling upgrade, each calling
+// its own functions.
+func library() (code, name string) {
+	libOnce.Do(func() {
+		var b strings.Builder
+		b.WriteString(prelude)
+		for _, sc := range registry {
+			b.WriteString("\nredis.register_function('@" + itoa(sc.id) + "', function(keys, args)\n")
+			b.WriteString("begin(keys, args)\n")
+			b.WriteString(sc.body)
+			b.WriteString("\nend)\n")
+		}
+		body := b.String()
+		sum := sha256.Sum256([]byte(body))
+		libName = "epchat_" + hex.EncodeToString(sum[:6])
+		libCode = "#!lua name=" + libName + "\n" + strings.ReplaceAll(body, "'@", "'"+libName+"_")
+	})
+	return libCode, libName
+}
+
+// fn is the name the script's function is registered under.
+func (sc *script) fn() string {
+	_, name := library()
+	return name + "_" + itoa(sc.id)
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
 
 // scriptCreateUser: ARGV id, nick, token, seen, detached, max users (<= 0:
 // no limit).
@@ -571,12 +633,3 @@ local more = 0
 if budget <= 0 then more = 1 end
 return {more, revived, reaped, removed}
 `)
-
-// allScripts are loaded by New, so that a pipeline-free EVALSHA finds them.
-var allScripts = []*redis.Script{
-	scriptCreateUser, scriptDeleteUser, scriptUserByToken, scriptAttach, scriptDetach, scriptTouch,
-	scriptCreateRoom, scriptRoom, scriptRoomsInfo, scriptCloseRoom,
-	scriptCreateInvite, scriptRedeem, scriptLeave, scriptKick, scriptSetLocked, scriptMessage,
-	scriptCloseIdle, scriptVacate, scriptForget, scriptExpireInvites,
-	scriptHeartbeat,
-}

@@ -107,10 +107,8 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		done:    make(chan struct{}),
 	}
 	ctx := context.Background()
-	for _, sc := range allScripts {
-		if err := sc.Load(ctx, client).Err(); err != nil {
-			return nil, fmt.Errorf("redisstore: load scripts: %w", err)
-		}
+	if err := loadLibrary(ctx, client); err != nil {
+		return nil, err
 	}
 	if cfg.manual {
 		close(s.done)
@@ -168,7 +166,7 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	n := encTime(now)
 	deadline := encTime(now.Add(-s.timeout))
 	for {
-		vals, err := scriptHeartbeat.Run(ctx, s.c, []string{s.p + "nodes"},
+		vals, err := fcall(ctx, s.c, scriptHeartbeat, []string{s.p + "nodes"},
 			s.p, s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
 		if err != nil {
 			return mapErr(err)
@@ -184,8 +182,8 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	}
 }
 
-func (s *Store) run(ctx context.Context, sc *redis.Script, key string, args ...any) *redis.Cmd {
-	return sc.Run(ctx, s.c, []string{s.p + key}, append([]any{s.p}, args...)...)
+func (s *Store) run(ctx context.Context, sc *script, key string, args ...any) *redis.Cmd {
+	return fcall(ctx, s.c, sc, []string{s.p + key}, append([]any{s.p}, args...)...)
 }
 
 // CreateUser implements epchat.Store.
@@ -401,7 +399,7 @@ func (s *Store) Message(ctx context.Context, room, user string, now time.Time) (
 
 // sweep runs a sweep script until it reports no more work and hands each
 // result to each.
-func (s *Store) sweep(ctx context.Context, sc *redis.Script, index string, at time.Time, each func(*reply), extra ...any) error {
+func (s *Store) sweep(ctx context.Context, sc *script, index string, at time.Time, each func(*reply), extra ...any) error {
 	a := encTime(at)
 	for {
 		vals, err := s.run(ctx, sc, index, append([]any{a, msScore(a), sweepBatch}, extra...)...).Slice()
