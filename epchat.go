@@ -63,7 +63,9 @@ type Hub struct {
 	// process serves its rooms alone, and then on Shutdown the rooms close
 	// with reason shutdown.
 	broker     Broker
-	node       string // this Hub's id among the broker's processes
+	msgPub     MessagePublisher // the broker, if it keeps the Store's seqs
+	roomBroker RoomBroker       // the broker, if it delivers per room
+	node       string           // this Hub's id among the broker's processes
 	stopBroker func()
 
 	// poller watches idle connections without a goroutine each; nil when
@@ -156,6 +158,10 @@ func New(opts ...Option) (*Hub, error) {
 			return nil, fmt.Errorf("epchat: start poller: %w", err)
 		}
 	}
+	if mp, ok := h.broker.(MessagePublisher); ok && mp.Keeps(h.store) {
+		h.msgPub = mp
+	}
+	h.roomBroker, _ = h.broker.(RoomBroker)
 	if h.broker != nil {
 		stop, err := h.broker.Subscribe(h.deliver)
 		if err != nil {

@@ -88,7 +88,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		return
 	}
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, members)))
-	h.subscribeUser(r.ID, c.user) // at once: the broker may take a while
+	h.awaitServed(h.subscribeUser(r.ID, c.user)) // at once: the broker may take a while
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindJoined,
 		Skip:    c.id,

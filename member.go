@@ -827,15 +827,21 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 // rooms' locks.
 func (h *Hub) resumeRooms(ctx context.Context, c *conn, roomIDs []string) []wire.RoomState {
 	var states []wire.RoomState
+	var ready []<-chan struct{}
 	for _, id := range roomIDs {
 		r, members, err := h.store.Room(ctx, id)
 		if err != nil || !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
 			continue
 		}
 		h.mu.Lock()
-		h.subscribeLocked(id, c)
+		if rd := h.subscribeLocked(id, c); rd != nil {
+			ready = append(ready, rd)
+		}
 		h.mu.Unlock()
 		states = append(states, roomState(r, members))
+	}
+	for _, rd := range ready {
+		h.awaitServed(rd)
 	}
 	return states
 }

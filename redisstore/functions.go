@@ -35,14 +35,41 @@ func isNoFunction(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Function not found")
 }
 
-// fcall calls sc's function, loading the library first if Redis lost it.
-func fcall(ctx context.Context, c redis.UniversalClient, sc *script, keys []string, args ...any) *redis.Cmd {
+// fcall calls sc's function on c, loading the library first (through
+// admin) if Redis lost it.
+func fcall(ctx context.Context, c caller, admin redis.UniversalClient, sc *script, keys []string, args ...any) *redis.Cmd {
 	cmd := c.FCall(ctx, sc.fn(), keys, args...)
 	if isNoFunction(cmd.Err()) {
-		if err := loadLibrary(ctx, c); err != nil {
+		if err := loadLibrary(ctx, admin); err != nil {
 			return cmd
 		}
 		cmd = c.FCall(ctx, sc.fn(), keys, args...)
 	}
 	return cmd
+}
+
+// caller is what the hot path sends its commands through: the client, or
+// its auto-pipeliner.
+type caller interface {
+	FCall(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd
+	Publish(ctx context.Context, channel string, message any) *redis.IntCmd
+	SPublish(ctx context.Context, channel string, message any) *redis.IntCmd
+}
+
+// hotPath returns the client's auto-pipeliner (go-redis's *Client and
+// *ClusterClient have one, shared by all its users), or the client itself.
+// Calls that many goroutines make at once (Message, the publishes) go
+// through it: concurrent calls share one write and one read of a
+// connection, which is most of what a small call costs Redis (see the
+// README's figures). It does not honour each call's context once queued;
+// the client's read timeout bounds a call.
+func hotPath(c redis.UniversalClient) caller {
+	if ap, ok := c.(interface {
+		AutoPipeline() (*redis.AutoPipeliner, error)
+	}); ok {
+		if p, err := ap.AutoPipeline(); err == nil {
+			return p
+		}
+	}
+	return c
 }

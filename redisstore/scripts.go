@@ -35,7 +35,9 @@ local function k(kind, id) return P .. kind .. ':' .. id end
 local RIDX, IIDX, SIDX, DIDX, NIDX, HBS, NUSERS
 -- NUSERS: the users, counted by CreateUser and forgetUser
 local function begin(keys, args)
-  KEYS, ARGV, P = keys, args, args[1]
+  KEYS, ARGV = keys, args
+  if P == args[1] then return end
+  P = args[1]
   RIDX, IIDX, SIDX, DIDX = P .. 'rooms', P .. 'invites', P .. 'seen', P .. 'detached'
   NIDX, HBS, NUSERS = P .. 'nodes', P .. 'hb', P .. 'nusers'
 end
@@ -447,22 +449,38 @@ redis.call('HSET', r, 'locked', ARGV[4])
 return 'OK'
 `)
 
-// scriptMessage: ARGV room, user, now. Returns the new Seq.
+// scriptMessage: ARGV room, user, now, node, op, then optionally the
+// publish command (PUBLISH or SPUBLISH), channel, head and tail. Returns the
+// new Seq. It is the hot path: it touches the room's two keys only (the
+// rooms index catches up in the idle sweep), and it is idempotent: the
+// room remembers the last op of each node (o:<node> = "op seq"), so a
+// call sent again after a lost reply (go-redis retries a read timeout)
+// returns the seq of the first run and neither takes another seq nor
+// publishes again. A node's calls for one room are one at a time (the
+// Hub holds the room's lock), so the last op is enough. With a publish,
+// the event head .. seq .. tail goes out in the same atomic step as the
+// seq: no seq is taken without its event.
 var scriptMessage = newScript(`
-local rid, uid, now = ARGV[2], ARGV[3], ARGV[4]
+local rid, uid, now, of, op = ARGV[2], ARGV[3], ARGV[4], 'o:' .. ARGV[5], ARGV[6]
 local r = k('r', rid)
-if redis.call('EXISTS', r) == 0 then return fail('notfound') end
+local f = redis.call('HMGET', r, 'seq', of)
+if not f[1] then return fail('notfound') end
+if f[2] then
+  local last, seq = string.match(f[2], '^(%S+) (%d+)$')
+  if last == op then return tonumber(seq) end
+end
 if not redis.call('ZSCORE', k('rm', rid), uid) then return fail('notmember') end
 local seq = redis.call('HINCRBY', r, 'seq', 1)
-redis.call('HSET', r, 'active', now)
-redis.call('ZADD', RIDX, ms(now), rid)
+redis.call('HSET', r, 'active', now, of, op .. ' ' .. seq)
+if ARGV[7] then redis.call(ARGV[7], ARGV[8], ARGV[9] .. seq .. ARGV[10]) end
 return seq
 `)
 
 // sweep is the loop shared by the sweeps: it walks the index (a sorted set
 // by time) up to the given instant, asks check about each candidate ('act',
 // 'skip' to leave it, 'drop' to remove a stale index entry) and acts on at
-// most batch of them. Acting removes the candidate from the index, so a
+// most batch of them ('left': check re-indexed it past the instant, which
+// counts as work but returns nothing). Acting removes the candidate from the index, so a
 // concurrent sweep never sees it again: each item goes to one caller. It
 // returns {more (0/1), results...}.
 const sweep = `
@@ -479,6 +497,8 @@ local function sweep(idx, maxms, batch, check, act)
         acted = acted + 1
       elseif v == 'drop' then
         redis.call('ZREM', idx, id)
+      elseif v == 'left' then
+        acted = acted + 1
       else
         skip = skip + 1
       end
@@ -496,6 +516,11 @@ return sweep(RIDX, ARGV[3], tonumber(ARGV[4]), function(rid)
   local a = redis.call('HGET', k('r', rid), 'active')
   if not a then return 'drop' end
   if earlier(a, before) then return 'act' end
+  -- Message leaves the index behind (it touches the room's keys only):
+  -- the room is re-indexed at its ActiveAt here, once per sweep at most.
+  local m = ms(a)
+  redis.call('ZADD', RIDX, m, rid)
+  if ARGV[3] ~= '-inf' and tonumber(m) > tonumber(ARGV[3]) then return 'left' end
   return 'skip'
 end, closeRoom)
 `)

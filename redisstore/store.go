@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/epchat-go/epchat"
@@ -33,9 +34,11 @@ const sweepBatch = 64
 // its heartbeat with Close.
 type Store struct {
 	c       redis.UniversalClient
+	hot     caller // c's auto-pipeliner, for Message
 	p       string // key prefix, "{name}:"
 	node    string
 	timeout time.Duration
+	ops     atomic.Uint64 // ids of Message calls, for their idempotence
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -100,6 +103,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		c:       client,
+		hot:     hotPath(client),
 		p:       "{" + cfg.prefix + "}:",
 		node:    hex.EncodeToString(id[:]),
 		timeout: cfg.timeout,
@@ -166,7 +170,7 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	n := encTime(now)
 	deadline := encTime(now.Add(-s.timeout))
 	for {
-		vals, err := fcall(ctx, s.c, scriptHeartbeat, []string{s.p + "nodes"},
+		vals, err := fcall(ctx, s.c, s.c, scriptHeartbeat, []string{s.p + "nodes"},
 			s.p, s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
 		if err != nil {
 			return mapErr(err)
@@ -183,7 +187,7 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 }
 
 func (s *Store) run(ctx context.Context, sc *script, key string, args ...any) *redis.Cmd {
-	return fcall(ctx, s.c, sc, []string{s.p + key}, append([]any{s.p}, args...)...)
+	return fcall(ctx, s.c, s.c, sc, []string{s.p + key}, append([]any{s.p}, args...)...)
 }
 
 // CreateUser implements epchat.Store.
@@ -388,9 +392,12 @@ func (s *Store) SetLocked(ctx context.Context, room, by string, locked bool) err
 	return mapErr(s.run(ctx, scriptSetLocked, "r:"+room, room, by, v).Err())
 }
 
-// Message implements epchat.Store.
+// Message implements epchat.Store. It is one function call on the room's
+// keys, safe to send again (see scriptMessage).
 func (s *Store) Message(ctx context.Context, room, user string, now time.Time) (uint64, error) {
-	seq, err := s.run(ctx, scriptMessage, "r:"+room, room, user, encTime(now)).Int64()
+	op := strconv.FormatUint(s.ops.Add(1), 36)
+	seq, err := fcall(ctx, s.hot, s.c, scriptMessage, []string{s.p + "r:" + room},
+		s.p, room, user, encTime(now), s.node, op).Int64()
 	if err != nil {
 		return 0, mapErr(err)
 	}

@@ -200,6 +200,19 @@ func Message(dst []byte, room, from string, seq uint64, ts int64, text string) [
 	return append(dst, '}')
 }
 
+// MessageParts is a message event cut where its seq goes: Message with
+// seq n is head, then n in decimal, then tail. It lets a Broker fill in a
+// seq it takes in the same step as it publishes (epchat.MessagePublisher).
+func MessageParts(room, from string, ts int64, text string) (head, tail []byte) {
+	head = begin(nil, "message", "", 64+len(room)+len(from))
+	head = str(head, "room", room)
+	head = str(head, "from", from)
+	head = append(head, `,"seq":`...)
+	tail = inum(make([]byte, 0, 40+len(text)), "ts", ts)
+	tail = str(tail, "text", text)
+	return head, append(tail, '}')
+}
+
 // MemberJoined appends a member_joined event.
 func MemberJoined(dst []byte, room string, m Member) []byte {
 	dst = begin(dst, "member_joined", "", 48+len(room)+len(m.ID)+len(m.Nickname))
