@@ -25,7 +25,7 @@ import (
 type hubProc struct {
 	name   string
 	hub    *epchat.Hub
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	store  *Store
 	srv    *httptest.Server
 	url    string
@@ -51,7 +51,12 @@ func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *wste
 // broker it takes itself for the only one.
 func startHubProc(t testing.TB, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
-	rdb := newClient(t)
+	return startHubProcOn(t, newClient(t), name, prefix, clk, withBroker, opts...)
+}
+
+// startHubProcOn is startHubProc on a client of the test's choosing.
+func startHubProcOn(t testing.TB, rdb redis.UniversalClient, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
+	t.Helper()
 	store := newStoreOn(t, rdb, prefix)
 	opts = append([]epchat.Option{
 		epchat.WithStore(store),

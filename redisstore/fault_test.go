@@ -1,0 +1,205 @@
+package redisstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/redis/go-redis/v9"
+)
+
+// The tests in this file put a real redis-server of their own through
+// faults: paused (SIGSTOP, then SIGCONT) while messages are in flight,
+// restarted empty, flushed, unreachable.
+
+// ownRedis starts a redis-server for this test alone and returns its
+// address and process; it is stopped at the end of the test.
+func ownRedis(t *testing.T, args ...string) (string, *os.Process) {
+	t.Helper()
+	if redisMissing != "" {
+		t.Skip(redisMissing)
+	}
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, addr, proc, err := startRedisProc(path, t.TempDir(), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proc.Signal(syscall.SIGCONT) // a paused server cannot stop
+		stop()
+	})
+	return addr, proc
+}
+
+// faultClient is a client with short timeouts, as a deployment that wants
+// a lost Redis to fail calls fast would have; go-redis retries a timed-out
+// command (MaxRetries 3 by default), which is what the pause test makes
+// happen.
+func faultClient(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{
+		Addr:         addr,
+		PoolSize:     16,
+		DialTimeout:  200 * time.Millisecond,
+		ReadTimeout:  200 * time.Millisecond,
+		WriteTimeout: 200 * time.Millisecond,
+	})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// noAutoPipeline is a client without an auto-pipeliner (as a Ring is): the
+// Store and Broker then send each call on its own, and go-redis retries a
+// call that timed out.
+type noAutoPipeline struct{ redis.UniversalClient }
+
+func (noAutoPipeline) AutoPipeline() (*redis.AutoPipeliner, error) {
+	return nil, errors.New("no auto-pipeliner")
+}
+
+// TestPauseNoDuplicateNoLostSeq: two processes, six rooms of four members
+// (two on each), everyone sending while Redis is paused for longer than
+// the clients' read timeout, so that go-redis gives up on calls Redis runs
+// later, and retries calls Redis then runs twice. Afterwards no member got
+// any message twice, every seq a room used reached every member but its
+// sender (no seq burned), and every acknowledged message was delivered.
+func TestPauseNoDuplicateNoLostSeq(t *testing.T) {
+	t.Run("autopipeline", func(t *testing.T) {
+		testPause(t, func(c *redis.Client) redis.UniversalClient { return c })
+	})
+	t.Run("plain", func(t *testing.T) {
+		testPause(t, func(c *redis.Client) redis.UniversalClient { return noAutoPipeline{c} })
+	})
+}
+
+func testPause(t *testing.T, wrap func(*redis.Client) redis.UniversalClient) {
+	addr, proc := ownRedis(t)
+	prefix := freshPrefix()
+	clk := wstest.NewClock(t0)
+	a := startHubProcOn(t, wrap(faultClient(t, addr)), "a", prefix, clk, true)
+	b := startHubProcOn(t, wrap(faultClient(t, addr)), "b", prefix, clk, true)
+
+	type room struct {
+		id      string
+		members []*wstest.Client
+	}
+	var rooms []room
+	for r := range 6 {
+		owner := a.join(t, fmt.Sprint("o", r))
+		id := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+		rm := room{id: id, members: []*wstest.Client{owner}}
+		for i, p := range []*hubProc{b, a, b} {
+			c := p.join(t, fmt.Sprint("m", r, i))
+			seat(t, c, invite(t, owner, id), id, rm.members...)
+			rm.members = append(rm.members, c)
+		}
+		rooms = append(rooms, rm)
+	}
+
+	const perMember = 6
+	type sent struct {
+		c  *wstest.Client
+		id string
+	}
+	var sends []sent
+	sendAll := func() {
+		for _, rm := range rooms {
+			for _, c := range rm.members {
+				for i := range perMember {
+					id := c.Send(map[string]any{"type": "send", "room": rm.id, "text": fmt.Sprint(c.ID, " ", len(sends), " ", i)})
+					sends = append(sends, sent{c, id})
+				}
+			}
+		}
+	}
+	sendAll() // in flight as Redis stops
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	sendAll()
+	// Redis stays stopped for 1.5 s of real time: past the clients'
+	// timeouts and through their retries. This is the fault, not a time
+	// rule of the Hub.
+	time.Sleep(1500 * time.Millisecond)
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]map[int64]string{} // room -> seq -> text
+	failed := 0
+	for _, s := range sends {
+		e := s.c.Reply(s.id)
+		switch e.Type() {
+		case "sent":
+			if acked[e.Str("room")] == nil {
+				acked[e.Str("room")] = map[int64]string{}
+			}
+			acked[e.Str("room")][e.Num("seq")] = s.id
+		case "error":
+			failed++
+		default:
+			t.Fatalf("reply %v to a send", e)
+		}
+	}
+	t.Logf("%d sends: %d acknowledged, %d failed while Redis was paused", len(sends), len(sends)-failed, failed)
+
+	for _, rm := range rooms {
+		// Two last messages once Redis is back, from two members: the
+		// room's last two seqs. Every member gets the room's messages in
+		// seq order (the seq and the publish are one step in Redis), so a
+		// member has all it will get once it has one of these.
+		l1 := rm.members[1].MustCall("sent", map[string]any{"type": "send", "room": rm.id, "text": "last"}).Num("seq")
+		l2 := rm.members[0].MustCall("sent", map[string]any{"type": "send", "room": rm.id, "text": "last"}).Num("seq")
+		from := map[int64]string{}
+		text := map[string]int64{} // the texts are unique: one seq each
+		got := map[int64]map[string]bool{}
+		for i, c := range rm.members {
+			until, prev := l2, int64(0)
+			if i == 0 {
+				until = l1
+			}
+			for prev != until {
+				e := c.Expect("message", rm.id)
+				seq := e.Num("seq")
+				if seq <= prev {
+					t.Fatalf("room %s: %s got seq %d after %d: a duplicate, or out of order", rm.id, c.ID, seq, prev)
+				}
+				if f, ok := from[seq]; ok && f != e.Str("from") {
+					t.Fatalf("room %s: seq %d from %s and from %s", rm.id, seq, f, e.Str("from"))
+				}
+				from[seq] = e.Str("from")
+				if s, ok := text[e.Str("text")]; ok && s != seq && e.Str("text") != "last" {
+					t.Fatalf("room %s: message %q delivered as seq %d and as seq %d", rm.id, e.Str("text"), s, seq)
+				}
+				text[e.Str("text")] = seq
+				if got[seq] == nil {
+					got[seq] = map[string]bool{}
+				}
+				got[seq][c.ID] = true
+				prev = seq
+			}
+		}
+		for seq := int64(1); seq <= l2; seq++ {
+			if from[seq] == "" {
+				t.Fatalf("room %s: seq %d reached nobody (last seq %d)", rm.id, seq, l2)
+			}
+			for _, c := range rm.members {
+				if c.ID != from[seq] && !got[seq][c.ID] {
+					t.Fatalf("room %s: seq %d from %s did not reach %s", rm.id, seq, from[seq], c.ID)
+				}
+			}
+		}
+		for seq := range acked[rm.id] {
+			if seq > l2 || from[seq] == "" {
+				t.Fatalf("room %s: acknowledged seq %d was not delivered", rm.id, seq)
+			}
+		}
+	}
+}
