@@ -146,7 +146,17 @@ func seat(t testing.TB, c *wstest.Client, token, room string, seated ...*wstest.
 // room's seqs; the owner's history reaches b.
 func TestClusterChat(t *testing.T) {
 	procs, _ := startCluster(t, 2)
-	a, b := procs[0], procs[1]
+	chatAcross(t, procs[0], procs[1])
+}
+
+// newClockForCluster is the injected clock of a deployment's processes.
+func newClockForCluster() *wstest.Clock { return wstest.NewClock(t0) }
+
+// chatAcross: an invite made on a is redeemed on b, 100 messages cross
+// each way in order with the room's seqs, and the owner's history reaches
+// b.
+func chatAcross(t *testing.T, a, b *hubProc) {
+	t.Helper()
 	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
 	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	seat(t, ben, invite(t, ann, room), room, ann)

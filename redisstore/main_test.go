@@ -52,6 +52,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer stop()
+	defer stopCluster()
 	redisAddr = addr
 	return m.Run()
 }
@@ -70,8 +71,19 @@ func startRedisProc(path, dir string, args ...string) (stop func(), addr string,
 	if err != nil {
 		return nil, "", nil, err
 	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	p := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	return startRedisProcOn(path, dir, p, args...)
+}
+
+// startRedisOnPort is startRedis on a port of the caller's choosing.
+func startRedisOnPort(path, dir string, port int, args ...string) (stop func(), addr string, err error) {
+	stop, addr, _, err = startRedisProcOn(path, dir, port, args...)
+	return stop, addr, err
+}
+
+func startRedisProcOn(path, dir string, p int, args ...string) (stop func(), addr string, proc *os.Process, err error) {
+	port := strconv.Itoa(p)
 	cmd := exec.Command(path, append([]string{
 		"--port", port,
 		"--bind", "127.0.0.1",
