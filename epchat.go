@@ -162,6 +162,9 @@ func New(opts ...Option) (*Hub, error) {
 		h.msgPub = mp
 	}
 	h.roomBroker, _ = h.broker.(RoomBroker)
+	if lw, ok := h.store.(LossWatcher); ok {
+		lw.WatchLoss(h.storeLost)
+	}
 	if h.broker != nil {
 		stop, err := h.broker.Subscribe(h.deliver)
 		if err != nil {

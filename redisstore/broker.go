@@ -63,6 +63,7 @@ type Broker struct {
 	ops     atomic.Uint64
 
 	mu      sync.Mutex
+	store   *Store                     // set by Keeps
 	ps      *redis.PubSub              // nil until Subscribe, and after stop
 	pending map[string][]chan struct{} // Serve calls not confirmed, per channel
 	todo    []subOp                    // for the subscribing goroutine, in order
@@ -141,10 +142,17 @@ func (b *Broker) publish(ctx context.Context, channel string, msg []byte) error 
 }
 
 // Keeps implements epchat.MessagePublisher: true for a Store of the same
-// deployment (prefix).
+// deployment (prefix). PublishMessage then calls through that Store, with
+// its epoch (see Store.WatchLoss).
 func (b *Broker) Keeps(store epchat.Store) bool {
 	s, ok := store.(*Store)
-	return ok && s.p == b.p
+	if !ok || s.p != b.p {
+		return false
+	}
+	b.mu.Lock()
+	b.store = s
+	b.mu.Unlock()
+	return true
 }
 
 // PublishMessage implements epchat.MessagePublisher: Store.Message and the
@@ -156,8 +164,18 @@ func (b *Broker) PublishMessage(ctx context.Context, room, user string, now time
 		cmd = "SPUBLISH"
 	}
 	op := strconv.FormatUint(b.ops.Add(1), 36)
-	seq, err := fcall(ctx, b.hot, b.c, scriptMessage, []string{b.p + "r:" + room},
-		b.p, room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail).Int64()
+	b.mu.Lock()
+	s := b.store
+	b.mu.Unlock()
+	var res *redis.Cmd
+	if s != nil {
+		res = s.call(ctx, b.hot, scriptMessage, "r:"+room,
+			room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail)
+	} else {
+		res = fcall(ctx, b.hot, b.c, scriptMessage, []string{b.p + "r:" + room},
+			b.p, room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail)
+	}
+	seq, err := res.Int64()
 	if err != nil {
 		return 0, mapErr(err)
 	}

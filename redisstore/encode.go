@@ -97,7 +97,13 @@ var errCodes = map[string]error{
 	"forbidden":      epchat.ErrForbidden,
 	"toomanyrooms":   epchat.ErrTooManyRooms,
 	"locked":         epchat.ErrRoomLocked,
+	"lost":           errLost,
 }
+
+// errLost is the error of a call that found Redis had lost the
+// deployment's data (restarted empty, flushed): the Store tells its
+// watchers and carries on with the new, empty data.
+var errLost = errors.New("redisstore: Redis lost the deployment's data (restarted or flushed)")
 
 // mapErr turns a rule refusal into its sentinel and wraps any other error
 // (a failure of Redis or of the connection).

@@ -3,8 +3,10 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -201,5 +203,124 @@ func testPause(t *testing.T, wrap func(*redis.Client) redis.UniversalClient) {
 				t.Fatalf("room %s: acknowledged seq %d was not delivered", rm.id, seq)
 			}
 		}
+	}
+}
+
+// restartableRedis starts a redis-server for this test alone and returns
+// its address and a function that stops it and starts a new, empty one on
+// the same port.
+func restartableRedis(t *testing.T) (string, func()) {
+	t.Helper()
+	if redisMissing != "" {
+		t.Skip(redisMissing)
+	}
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	stop, addr, err := startRedis(path, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop() })
+	_, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	return addr, func() {
+		stop()
+		s, _, err := startRedisOnPort(path, dir, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop = s
+	}
+}
+
+// TestDataLoss: Redis loses the deployment's data, flushed or restarted
+// empty, under two processes with a room each side. The process whose call
+// finds out first, and the other at its next heartbeat, tell every member
+// at once: room_closed with reason lost, then the connection closed with
+// 1012; the old session token gets session_invalid. Without a process
+// restart, new users then chat across the two processes, and a member
+// who goes away is freed one reconnect grace later.
+func TestDataLoss(t *testing.T) {
+	for _, fault := range []string{"flush", "restart"} {
+		t.Run(fault, func(t *testing.T) {
+			addr, restart := restartableRedis(t)
+			prefix := freshPrefix()
+			clk := wstest.NewClock(t0)
+			a := startHubProcOn(t, faultClient(t, addr), "a", prefix, clk, true)
+			b := startHubProcOn(t, faultClient(t, addr), "b", prefix, clk, true)
+			ann, dan := a.join(t, "Ann"), a.join(t, "Dan")
+			ben, cat := b.join(t, "Ben"), b.join(t, "Cat")
+			r1 := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			seat(t, ben, invite(t, ann, r1), r1, ann)
+			r2 := cat.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			seat(t, dan, invite(t, cat, r2), r2, cat)
+
+			if fault == "flush" {
+				admin := redis.NewClient(&redis.Options{Addr: addr})
+				if err := admin.FlushAll(bg).Err(); err != nil {
+					t.Fatal(err)
+				}
+				admin.Close()
+			} else {
+				restart()
+			}
+			// a finds out at its next call: ann's message.
+			if e := ann.Call(map[string]any{"type": "send", "room": r1, "text": "hi"}); e.Type() != "error" {
+				t.Fatalf("a message after the loss: %v; want an error", e)
+			}
+			// b finds out at its next heartbeat.
+			if err := b.store.Heartbeat(bg, clk.Now()); !errors.Is(err, errLost) {
+				t.Fatalf("b's heartbeat after the loss: %v; want errLost", err)
+			}
+			b.beat(t) // the new epoch is b's now
+			for _, m := range []struct {
+				c    *wstest.Client
+				room string
+			}{{ann, r1}, {ben, r1}, {cat, r2}, {dan, r2}} {
+				if e := m.c.Expect("room_closed", m.room); e.Str("reason") != "lost" {
+					t.Fatalf("%s: %v; want room_closed with reason lost", m.c.ID, e)
+				}
+				m.c.WaitReaderDone()
+				if code := m.c.CloseCode(); code != 1012 {
+					t.Fatalf("%s closed with %d; want 1012", m.c.ID, code)
+				}
+			}
+			again := wstest.Dial(t, a.url)
+			if e := again.Call(map[string]any{"type": "hello", "token": ann.Token}); e.Type() != "error" || e.Str("code") != "session_invalid" {
+				t.Fatalf("hello with a token from before the loss: %v; want session_invalid", e)
+			}
+
+			// Both processes work on, on the new data.
+			eve, fay := a.join(t, "Eve"), b.join(t, "Fay")
+			r3 := eve.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			seat(t, fay, invite(t, eve, r3), r3, eve)
+			fay.MustCall("sent", map[string]any{"type": "send", "room": r3, "text": "back"})
+			if e := eve.Expect("message", r3); e.Str("text") != "back" || e.Num("seq") != 1 {
+				t.Fatalf("eve got %v; want fay's message, seq 1", e)
+			}
+			fay.Conn.Close()
+			waitDetached(t, b.rdb, prefix, fay.ID) // before the clock moves
+			clk.Advance(grace + time.Millisecond)
+
+			if e := eve.Expect("member_left", r3); e.Str("member") != fay.ID || e.Str("reason") != "disconnected" {
+				t.Fatalf("eve got %v; want fay leaving, disconnected, one grace after", e)
+			}
+		})
+	}
+}
+
+// waitDetached waits until the Store counts no connection of user: the
+// Hub detaches a closed connection on its own goroutine.
+func waitDetached(t *testing.T, c redis.UniversalClient, prefix, user string) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for c.HGet(bg, "{"+prefix+"}:u:"+user, "conns").Val() != "0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still has a connection counted", user)
+		}
+		time.Sleep(time.Millisecond) // polling Redis, not a time rule
 	}
 }

@@ -35,6 +35,12 @@ func isNoFunction(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Function not found")
 }
 
+// isLost tells whether err is a call's report that the deployment's epoch
+// changed (begin in the library).
+func isLost(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "EPCHAT lost")
+}
+
 // fcall calls sc's function on c, loading the library first (through
 // admin) if Redis lost it.
 func fcall(ctx context.Context, c caller, admin redis.UniversalClient, sc *script, keys []string, args ...any) *redis.Cmd {

@@ -34,12 +34,23 @@ local KEYS, ARGV, P
 local function k(kind, id) return P .. kind .. ':' .. id end
 local RIDX, IIDX, SIDX, DIDX, NIDX, HBS, NUSERS
 -- NUSERS: the users, counted by CreateUser and forgetUser
+-- begin sets the call's names. ARGV[1] is the prefix "{name}:" followed by
+-- the deployment's epoch as the caller knows it (see Store.call): when
+-- the epoch key says otherwise, Redis lost the data the caller knows of
+-- (a restart, a flush), and the call fails with 'lost' before it acts.
+local A1, EPOCH = nil, ''
 local function begin(keys, args)
   KEYS, ARGV = keys, args
-  if P == args[1] then return end
-  P = args[1]
-  RIDX, IIDX, SIDX, DIDX = P .. 'rooms', P .. 'invites', P .. 'seen', P .. 'detached'
-  NIDX, HBS, NUSERS = P .. 'nodes', P .. 'hb', P .. 'nusers'
+  if A1 ~= args[1] then
+    A1 = args[1]
+    local i = string.find(A1, '}:', 1, true)
+    P, EPOCH = string.sub(A1, 1, i + 1), string.sub(A1, i + 2)
+    RIDX, IIDX, SIDX, DIDX = P .. 'rooms', P .. 'invites', P .. 'seen', P .. 'detached'
+    NIDX, HBS, NUSERS = P .. 'nodes', P .. 'hb', P .. 'nusers'
+  end
+  if EPOCH ~= '' and redis.call('GET', P .. 'epoch') ~= EPOCH then
+    return redis.error_reply('EPCHAT lost')
+  end
 end
 local function fail(code) return redis.error_reply('EPCHAT ' .. code) end
 -- earlier tells whether encoded time a is before encoded time b, exactly:
@@ -192,7 +203,7 @@ func library() (code, name string) {
 		b.WriteString(prelude)
 		for _, sc := range registry {
 			b.WriteString("\nredis.register_function('@" + itoa(sc.id) + "', function(keys, args)\n")
-			b.WriteString("begin(keys, args)\n")
+			b.WriteString("local lost = begin(keys, args)\nif lost then return lost end\n")
 			b.WriteString(sc.body)
 			b.WriteString("\nend)\n")
 		}
@@ -657,4 +668,12 @@ end
 local more = 0
 if budget <= 0 then more = 1 end
 return {more, revived, reaped, removed}
+`)
+
+// scriptEpoch: ARGV (the prefix alone) a new epoch. Sets the deployment's
+// epoch unless it has one, and returns it.
+var scriptEpoch = newScript(`
+local e = P .. 'epoch'
+redis.call('SET', e, ARGV[2], 'NX')
+return redis.call('GET', e)
 `)

@@ -40,12 +40,19 @@ type Store struct {
 	timeout time.Duration
 	ops     atomic.Uint64 // ids of Message calls, for their idempotence
 
+	mu       sync.Mutex
+	epoch    string   // the deployment's epoch this Store knows of
+	watchers []func() // WatchLoss
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
-var _ epchat.Store = (*Store)(nil)
+var (
+	_ epchat.Store       = (*Store)(nil)
+	_ epchat.LossWatcher = (*Store)(nil)
+)
 
 type config struct {
 	prefix  string
@@ -114,6 +121,11 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if err := loadLibrary(ctx, client); err != nil {
 		return nil, err
 	}
+	e, err := s.newEpoch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.epoch = e
 	if cfg.manual {
 		close(s.done)
 		return s, nil
@@ -170,8 +182,8 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	n := encTime(now)
 	deadline := encTime(now.Add(-s.timeout))
 	for {
-		vals, err := fcall(ctx, s.c, s.c, scriptHeartbeat, []string{s.p + "nodes"},
-			s.p, s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
+		vals, err := s.call(ctx, s.c, scriptHeartbeat, "nodes",
+			s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
 		if err != nil {
 			return mapErr(err)
 		}
@@ -187,7 +199,79 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 }
 
 func (s *Store) run(ctx context.Context, sc *script, key string, args ...any) *redis.Cmd {
-	return fcall(ctx, s.c, s.c, sc, []string{s.p + key}, append([]any{s.p}, args...)...)
+	return s.call(ctx, s.c, sc, key, args...)
+}
+
+// call calls sc's function through via, with the key P+key, the prefix
+// and this Store's epoch, then args. A call that finds the epoch changed
+// fails with errLost and has the Store handle the loss (see lost).
+func (s *Store) call(ctx context.Context, via caller, sc *script, key string, args ...any) *redis.Cmd {
+	s.mu.Lock()
+	e := s.epoch
+	s.mu.Unlock()
+	cmd := fcall(ctx, via, s.c, sc, []string{s.p + key}, append([]any{s.p + e}, args...)...)
+	if isLost(cmd.Err()) {
+		s.lost(ctx, e)
+	}
+	return cmd
+}
+
+// newEpoch sets the deployment's epoch in Redis unless it has one, and
+// returns it.
+func (s *Store) newEpoch(ctx context.Context) (string, error) {
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	e, err := fcall(ctx, s.c, s.c, scriptEpoch, []string{s.p + "epoch"}, s.p, hex.EncodeToString(id[:])).Text()
+	if err != nil {
+		return "", mapErr(err)
+	}
+	return e, nil
+}
+
+// lost handles the loss of the deployment's data that a call made with
+// epoch found: once per epoch, it tells the watchers (WatchLoss), then
+// adopts the deployment's new epoch. Until it has, calls fail with
+// errLost without telling the watchers again.
+func (s *Store) lost(ctx context.Context, epoch string) {
+	s.mu.Lock()
+	if s.epoch != epoch {
+		s.mu.Unlock()
+		return // handled already
+	}
+	if epoch != epochPending {
+		for _, f := range s.watchers {
+			f()
+		}
+	}
+	s.epoch = epochPending
+	s.mu.Unlock()
+	if e, err := s.newEpoch(ctx); err == nil {
+		s.mu.Lock()
+		if s.epoch == epochPending {
+			s.epoch = e
+		}
+		s.mu.Unlock()
+	}
+}
+
+// epochPending is the epoch of a Store that lost its data and has not yet
+// adopted the new epoch: it matches no epoch key, so calls fail until it
+// has.
+const epochPending = "-"
+
+// WatchLoss implements epchat.LossWatcher: f is called when a call (or a
+// heartbeat) finds that Redis lost the deployment's data, restarted
+// empty or flushed. Redis keeps an epoch key, set by the first Store of a
+// deployment; every call checks it in the same atomic step as it acts, so
+// no call acts on data other than the data it knows of. f is called
+// before the Store uses the new epoch; it must return soon and must not
+// call the Store.
+func (s *Store) WatchLoss(f func()) {
+	s.mu.Lock()
+	s.watchers = append(s.watchers, f)
+	s.mu.Unlock()
 }
 
 // CreateUser implements epchat.Store.
@@ -396,8 +480,8 @@ func (s *Store) SetLocked(ctx context.Context, room, by string, locked bool) err
 // keys, safe to send again (see scriptMessage).
 func (s *Store) Message(ctx context.Context, room, user string, now time.Time) (uint64, error) {
 	op := strconv.FormatUint(s.ops.Add(1), 36)
-	seq, err := fcall(ctx, s.hot, s.c, scriptMessage, []string{s.p + "r:" + room},
-		s.p, room, user, encTime(now), s.node, op).Int64()
+	seq, err := s.call(ctx, s.hot, scriptMessage, "r:"+room,
+		room, user, encTime(now), s.node, op).Int64()
 	if err != nil {
 		return 0, mapErr(err)
 	}
