@@ -768,7 +768,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		if err != nil {
 			if !errors.Is(err, ErrNotFound) {
 				h.log.Error("find user", "conn", c.id, "err", err)
-				c.replyError(req.ID, wire.Internal, "")
+				c.replyError(req.ID, failedCode(err), "")
 				return
 			}
 			c.replyError(req.ID, wire.SessionInvalid, "")
@@ -796,7 +796,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 			return
 		}
 		h.log.Error("attach", "conn", c.id, "err", err)
-		c.replyError(req.ID, wire.Internal, "")
+		c.replyError(req.ID, failedCode(err), "")
 		return
 	}
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()

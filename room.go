@@ -241,6 +241,15 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 		return wire.RoomLocked
 	}
 	h.log.Error("store failed", "op", op, "conn", c.id, "err", err)
+	return failedCode(err)
+}
+
+// failedCode is the error code of a Store failure: unavailable when the
+// Store could not reach its server, internal otherwise.
+func failedCode(err error) wire.Code {
+	if errors.Is(err, ErrUnavailable) {
+		return wire.Unavailable
+	}
 	return wire.Internal
 }
 

@@ -34,6 +34,11 @@ var (
 	// ErrRoomLocked means the room's owner (or the host) locked it: it
 	// takes no new invite and no join until it is unlocked.
 	ErrRoomLocked = errors.New("epchat: room is locked")
+	// ErrUnavailable means a Store that talks to a server could not reach
+	// it (down, paused, cut off), or found it had lost its data: the call
+	// may be tried again. A Store wraps its own error with it; the Hub
+	// answers with the error code unavailable.
+	ErrUnavailable = errors.New("epchat: store unavailable")
 )
 
 // Hash is the SHA-256 of a secret token (session or invite). Stores keep

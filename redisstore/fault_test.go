@@ -324,3 +324,58 @@ func waitDetached(t *testing.T, c redis.UniversalClient, prefix, user string) {
 		time.Sleep(time.Millisecond) // polling Redis, not a time rule
 	}
 }
+
+// TestUnreachable: while Redis does not answer (stopped), a member's send
+// and a new visitor's hello get the error unavailable, on either process;
+// once it answers again, both processes carry on, without a restart: the
+// member's next message reaches the other process, and the visitor gets
+// in.
+func TestUnreachable(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		wrap func(*redis.Client) redis.UniversalClient
+	}{
+		{"autopipeline", func(c *redis.Client) redis.UniversalClient { return c }},
+		{"plain", func(c *redis.Client) redis.UniversalClient { return noAutoPipeline{c} }},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			addr, proc := ownRedis(t)
+			prefix := freshPrefix()
+			clk := wstest.NewClock(t0)
+			a := startHubProcOn(t, mode.wrap(faultClient(t, addr)), "a", prefix, clk, true)
+			b := startHubProcOn(t, mode.wrap(faultClient(t, addr)), "b", prefix, clk, true)
+			ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
+			room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+			seat(t, ben, invite(t, ann, room), room, ann)
+
+			if err := proc.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			// The replies come while Redis is stopped: the clients'
+			// timeouts bound the calls.
+			if e := ann.Call(map[string]any{"type": "send", "room": room, "text": "lost?"}); e.Str("code") != "unavailable" {
+				t.Fatalf("send while Redis is stopped: %v; want error unavailable", e)
+			}
+			visitor := wstest.Dial(t, b.url)
+			if e := visitor.Call(map[string]any{"type": "hello", "nickname": "Vic"}); e.Str("code") != "unavailable" {
+				t.Fatalf("hello while Redis is stopped: %v; want error unavailable", e)
+			}
+			if err := proc.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			seq := ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "back"}).Num("seq")
+			for {
+				// The message sent while Redis was stopped may have been
+				// run once it woke (its seq then reached ben before this).
+				e := ben.Expect("message", room)
+				if e.Num("seq") == seq {
+					if e.Str("text") != "back" {
+						t.Fatalf("ben got %v", e)
+					}
+					break
+				}
+			}
+			visitor.Hello("Vic")
+		})
+	}
+}

@@ -52,6 +52,7 @@ const (
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
 	TooManyUsers      Code = "too_many_users"
+	Unavailable       Code = "unavailable"
 	Internal          Code = "internal"
 )
 
@@ -73,6 +74,7 @@ var messages = map[Code]string{
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
 	TooManyUsers:      "too many sessions, try again later",
+	Unavailable:       "the server cannot reach its store, try again",
 	Internal:          "internal error, try again",
 }
 
