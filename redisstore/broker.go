@@ -84,8 +84,8 @@ var (
 )
 
 // NewBroker returns a Broker on the Redis behind client, which the caller
-// keeps owning. Of the options only WithPrefix applies: give it the same
-// name as the deployment's Stores. It does not contact Redis; Subscribe
+// keeps owning. Of the options only WithPrefix and WithAutoPipeline apply:
+// give it the same name as the deployment's Stores. It does not contact Redis; Subscribe
 // does, and reports an unreachable Redis.
 func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 	cfg := config{prefix: DefaultPrefix}
@@ -106,7 +106,7 @@ func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 	_, sharded := client.(*redis.ClusterClient)
 	return &Broker{
 		c:       client,
-		hot:     hotPath(client),
+		hot:     hotPath(client, cfg.autopipe),
 		p:       p,
 		channel: p + "room:",
 		joins:   p + "joins",

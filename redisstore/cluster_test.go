@@ -51,13 +51,14 @@ func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *wste
 // broker it takes itself for the only one.
 func startHubProc(t testing.TB, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
-	return startHubProcOn(t, newClient(t), name, prefix, clk, withBroker, opts...)
+	return startHubProcOn(t, newClient(t), nil, name, prefix, clk, withBroker, opts...)
 }
 
-// startHubProcOn is startHubProc on a client of the test's choosing.
-func startHubProcOn(t testing.TB, rdb redis.UniversalClient, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
+// startHubProcOn is startHubProc on a client of the test's choosing;
+// sopts are options of its Store and Broker.
+func startHubProcOn(t testing.TB, rdb redis.UniversalClient, sopts []Option, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
-	store := newStoreOn(t, rdb, prefix)
+	store := newStoreOn(t, rdb, prefix, sopts...)
 	opts = append([]epchat.Option{
 		epchat.WithStore(store),
 		epchat.WithClock(clk),
@@ -67,7 +68,7 @@ func startHubProcOn(t testing.TB, rdb redis.UniversalClient, name, prefix string
 		epchat.WithRequestRate(1000, 1000),
 	}, opts...)
 	if withBroker {
-		broker, err := NewBroker(rdb, WithPrefix(prefix))
+		broker, err := NewBroker(rdb, append([]Option{WithPrefix(prefix)}, sopts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}

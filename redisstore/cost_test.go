@@ -85,8 +85,8 @@ func BenchmarkMessageCost(b *testing.B) {
 func benchMessageCost(b *testing.B, one bool) {
 	c := newClient(b)
 	prefix := freshPrefix()
-	s := newStoreOn(b, c, prefix)
-	br, err := NewBroker(c, WithPrefix(prefix))
+	s := newStoreOn(b, c, prefix, WithAutoPipeline())
+	br, err := NewBroker(c, WithPrefix(prefix), WithAutoPipeline())
 	if err != nil {
 		b.Fatal(err)
 	}

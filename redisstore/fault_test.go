@@ -58,13 +58,15 @@ func faultClient(t *testing.T, addr string) *redis.Client {
 	return c
 }
 
-// noAutoPipeline is a client without an auto-pipeliner (as a Ring is): the
-// Store and Broker then send each call on its own, and go-redis retries a
-// call that timed out.
-type noAutoPipeline struct{ redis.UniversalClient }
-
-func (noAutoPipeline) AutoPipeline() (*redis.AutoPipeliner, error) {
-	return nil, errors.New("no auto-pipeliner")
+// Without WithAutoPipeline the Store and Broker send each call on its own,
+// and go-redis retries a call that timed out; with it, the auto-pipeliner
+// retries a batch.
+var pipelineModes = []struct {
+	name string
+	opts []Option
+}{
+	{"autopipeline", []Option{WithAutoPipeline()}},
+	{"plain", nil},
 }
 
 // TestPauseNoDuplicateNoLostSeq: two processes, six rooms of four members
@@ -74,20 +76,17 @@ func (noAutoPipeline) AutoPipeline() (*redis.AutoPipeliner, error) {
 // any message twice, every seq a room used reached every member but its
 // sender (no seq burned), and every acknowledged message was delivered.
 func TestPauseNoDuplicateNoLostSeq(t *testing.T) {
-	t.Run("autopipeline", func(t *testing.T) {
-		testPause(t, func(c *redis.Client) redis.UniversalClient { return c })
-	})
-	t.Run("plain", func(t *testing.T) {
-		testPause(t, func(c *redis.Client) redis.UniversalClient { return noAutoPipeline{c} })
-	})
+	for _, mode := range pipelineModes {
+		t.Run(mode.name, func(t *testing.T) { testPause(t, mode.opts) })
+	}
 }
 
-func testPause(t *testing.T, wrap func(*redis.Client) redis.UniversalClient) {
+func testPause(t *testing.T, sopts []Option) {
 	addr, proc := ownRedis(t)
 	prefix := freshPrefix()
 	clk := wstest.NewClock(t0)
-	a := startHubProcOn(t, wrap(faultClient(t, addr)), "a", prefix, clk, true)
-	b := startHubProcOn(t, wrap(faultClient(t, addr)), "b", prefix, clk, true)
+	a := startHubProcOn(t, faultClient(t, addr), sopts, "a", prefix, clk, true)
+	b := startHubProcOn(t, faultClient(t, addr), sopts, "b", prefix, clk, true)
 
 	type room struct {
 		id      string
@@ -249,8 +248,8 @@ func TestDataLoss(t *testing.T) {
 			addr, restart := restartableRedis(t)
 			prefix := freshPrefix()
 			clk := wstest.NewClock(t0)
-			a := startHubProcOn(t, faultClient(t, addr), "a", prefix, clk, true)
-			b := startHubProcOn(t, faultClient(t, addr), "b", prefix, clk, true)
+			a := startHubProcOn(t, faultClient(t, addr), nil, "a", prefix, clk, true)
+			b := startHubProcOn(t, faultClient(t, addr), nil, "b", prefix, clk, true)
 			ann, dan := a.join(t, "Ann"), a.join(t, "Dan")
 			ben, cat := b.join(t, "Ben"), b.join(t, "Cat")
 			r1 := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -331,19 +330,13 @@ func waitDetached(t *testing.T, c redis.UniversalClient, prefix, user string) {
 // member's next message reaches the other process, and the visitor gets
 // in.
 func TestUnreachable(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		wrap func(*redis.Client) redis.UniversalClient
-	}{
-		{"autopipeline", func(c *redis.Client) redis.UniversalClient { return c }},
-		{"plain", func(c *redis.Client) redis.UniversalClient { return noAutoPipeline{c} }},
-	} {
+	for _, mode := range pipelineModes {
 		t.Run(mode.name, func(t *testing.T) {
 			addr, proc := ownRedis(t)
 			prefix := freshPrefix()
 			clk := wstest.NewClock(t0)
-			a := startHubProcOn(t, mode.wrap(faultClient(t, addr)), "a", prefix, clk, true)
-			b := startHubProcOn(t, mode.wrap(faultClient(t, addr)), "b", prefix, clk, true)
+			a := startHubProcOn(t, faultClient(t, addr), mode.opts, "a", prefix, clk, true)
+			b := startHubProcOn(t, faultClient(t, addr), mode.opts, "b", prefix, clk, true)
 			ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
 			room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 			seat(t, ben, invite(t, ann, room), room, ann)

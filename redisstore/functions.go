@@ -62,14 +62,18 @@ type caller interface {
 	SPublish(ctx context.Context, channel string, message any) *redis.IntCmd
 }
 
-// hotPath returns the client's auto-pipeliner (go-redis's *Client and
-// *ClusterClient have one, shared by all its users), or the client itself.
+// hotPath returns, with WithAutoPipeline, the client's auto-pipeliner
+// (go-redis's *Client and *ClusterClient have one, shared by all its
+// users), or else the client itself.
 // Calls that many goroutines make at once (Message, the publishes) go
 // through it: concurrent calls share one write and one read of a
 // connection, which is most of what a small call costs Redis (see the
 // README's figures). It does not honour each call's context once queued;
 // the client's read timeout bounds a call.
-func hotPath(c redis.UniversalClient) caller {
+func hotPath(c redis.UniversalClient, on bool) caller {
+	if !on {
+		return c
+	}
 	if ap, ok := c.(interface {
 		AutoPipeline() (*redis.AutoPipeliner, error)
 	}); ok {

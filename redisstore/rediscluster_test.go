@@ -176,12 +176,12 @@ func TestClusterStoreContract(t *testing.T) {
 // TestRedisClusterChat: TestClusterChat's chat (owner on a, member on b,
 // 100 messages each way, history) with both processes on a Redis Cluster
 // of 3 masters: the Store's functions, the Broker's shard channels
-// (SSUBSCRIBE, SPUBLISH from the Message function) and the auto-pipeliner
-// all through a ClusterClient.
+// (SSUBSCRIBE, SPUBLISH from the Message function) and, on a, the
+// auto-pipeliner, all through a ClusterClient.
 func TestRedisClusterChat(t *testing.T) {
 	clk := newClockForCluster()
 	prefix := freshPrefix()
-	a := startHubProcOn(t, newClusterClient(t), "a", prefix, clk, true)
-	b := startHubProcOn(t, newClusterClient(t), "b", prefix, clk, true)
+	a := startHubProcOn(t, newClusterClient(t), []Option{WithAutoPipeline()}, "a", prefix, clk, true)
+	b := startHubProcOn(t, newClusterClient(t), nil, "b", prefix, clk, true)
 	chatAcross(t, a, b)
 }

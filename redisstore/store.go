@@ -55,9 +55,10 @@ var (
 )
 
 type config struct {
-	prefix  string
-	timeout time.Duration
-	manual  bool
+	prefix   string
+	timeout  time.Duration
+	manual   bool
+	autopipe bool
 }
 
 // Option configures New.
@@ -79,6 +80,15 @@ func WithPrefix(name string) Option { return func(c *config) { c.prefix = name }
 // second. Every process of a deployment should use the same value.
 // Default DefaultNodeTimeout (15 s).
 func WithNodeTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithAutoPipeline sends the calls that many goroutines make at once
+// (Message, the Broker's publishes) through the client's auto-pipeliner
+// (go-redis's AutoPipeline, shared with the client's other users), so that
+// concurrent calls share a write and a read of one connection. It spares
+// Redis CPU when many calls are in flight at once (see the README's
+// figures), and costs the process some. Default: off, the client is used
+// as is. Give it to the Broker too.
+func WithAutoPipeline() Option { return func(c *config) { c.autopipe = true } }
 
 // WithManualHeartbeat starts no heartbeat goroutine: the application calls
 // Heartbeat itself, at least every third of the node timeout, with its own
@@ -110,7 +120,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		c:       client,
-		hot:     hotPath(client),
+		hot:     hotPath(client, cfg.autopipe),
 		p:       "{" + cfg.prefix + "}:",
 		node:    hex.EncodeToString(id[:]),
 		timeout: cfg.timeout,
