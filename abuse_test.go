@@ -387,6 +387,9 @@ func TestUnknownSessionTokensAreNotGuesses(t *testing.T) {
 		}
 	}
 	c.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+	if e := ana.Next(); e.Type() != "session_connected" {
+		t.Fatalf("first connection of the session got %v, want session_connected", e)
+	}
 	// Invite guessing from that address is still counted and limited.
 	valid := hh.invite(t, ana, room)
 	ben := mustDialFrom(t, hh, "10.0.0.9", "nick-ben-session")

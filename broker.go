@@ -21,6 +21,8 @@ import (
 // The redisstore module has a Broker on Redis pub/sub.
 type Broker interface {
 	// Publish sends msg, an event of room, to every subscribed process.
+	// room is "" for an event about a user rather than a room (a session
+	// ended everywhere).
 	Publish(ctx context.Context, room string, msg []byte) error
 	// Subscribe makes the broker call deliver for every published message,
 	// from one goroutine at a time, until the returned function is called.
@@ -62,8 +64,9 @@ type RoomBroker interface {
 	Unserve(room string)
 	// PublishAll sends msg, an event of room, to every subscribed
 	// process, whether it serves room or not. The Hub sends a member's
-	// join this way: the member's connections on other processes start
-	// serving the room from it.
+	// join this way (the member's connections on other processes start
+	// serving the room from it), and the events about a user rather than
+	// a room (room "": a session ended, or connected again).
 	PublishAll(ctx context.Context, room string, msg []byte) error
 }
 
@@ -128,7 +131,9 @@ func (h *Hub) publish(ev *wire.Envelope) {
 	ctx := h.ctx
 	msg := wire.AppendEnvelope(nil, ev)
 	var err error
-	if ev.Kind == wire.KindJoined && h.roomBroker != nil {
+	if h.roomBroker != nil && (ev.Kind == wire.KindJoined || ev.Room == "") {
+		// A join, and an event about a user rather than a room, reach
+		// the user's connections wherever they are.
 		err = h.roomBroker.PublishAll(ctx, ev.Room, msg)
 	} else {
 		err = h.broker.Publish(ctx, ev.Room, msg)
@@ -180,5 +185,9 @@ func (h *Hub) apply(ev *wire.Envelope) {
 		h.deliverTo(ev.Room, ev.To, ev.Payload)
 	case wire.KindKicked:
 		h.applyKick(ev)
+	case wire.KindEnded:
+		h.closeSession(ev.User, ev.Payload)
+	case wire.KindSession:
+		h.tellSession(ev.User, ev.Payload, ev.Skip)
 	}
 }

@@ -48,7 +48,8 @@
 // ([WithReconnectGrace]) and comes back with the session token; a user in
 // no room is forgotten 10 minutes after its last connection
 // ([WithSeatlessUserTimeout]), one still seated after 5 days without
-// activity ([WithUserIdleTimeout]). Remembered users are capped per client address and in
+// activity ([WithUserIdleTimeout]), and any at once when it sends
+// end_session. Remembered users are capped per client address and in
 // total ([WithMaxUsersPerAddr], [WithMaxUsers]). Every time rule
 // runs on the [Clock], which tests replace ([WithClock]).
 //

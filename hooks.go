@@ -47,11 +47,11 @@ type Hooks struct {
 	// creator of a room) or "invite" (after InviteRedeemed).
 	MemberJoined func(MemberEvent)
 	// MemberLeft is called when a member leaves a room. Reason is "left"
-	// (the member sent leave), "disconnected" (the member's connections
-	// went away and did not come back within the reconnect grace, or the
-	// user was forgotten) or "kicked" (the owner's kick, or
-	// Hub.KickMember). A room whose last member left then closes with
-	// reason "empty".
+	// (the member sent leave, or ended its session with end_session),
+	// "disconnected" (the member's connections went away and did not come
+	// back within the reconnect grace, or the user was forgotten) or
+	// "kicked" (the owner's kick, or Hub.KickMember). A room whose last
+	// member left then closes with reason "empty".
 	MemberLeft func(MemberEvent)
 	// InviteRedeemed is called when a join redeems an invite.
 	InviteRedeemed func(InviteEvent)

@@ -26,6 +26,7 @@ const (
 	closeIdentifyTimeout ws.StatusCode = 4000
 	closeTooSlow         ws.StatusCode = 4001
 	closePingTimeout     ws.StatusCode = 4002
+	closeSessionEnded    ws.StatusCode = 4003
 )
 
 // violationDrain is how long a connection closed for a protocol violation
@@ -714,6 +715,8 @@ func (h *Hub) handle(c *conn, p []byte) {
 		h.lockByOwner(c, req, true)
 	case "unlock":
 		h.lockByOwner(c, req, false)
+	case "end_session":
+		h.endSession(c, req)
 	default:
 		c.refuse(req.ID, wire.UnknownType, req.Room)
 	}
@@ -802,9 +805,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
 	c.flags.Or(flagIdentified)
 
-	h.mu.Lock()
-	h.users.add(u.ID, c)
-	h.mu.Unlock()
+	h.addSessionConn(c, token == "", u.Conns)
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)
 	if err != nil {

@@ -185,3 +185,41 @@ func TestWithMaxRoomsPerUser(t *testing.T) {
 		})
 	}
 }
+
+func TestWithSeatlessUserTimeout(t *testing.T) {
+	tests := []struct {
+		name     string
+		seatless time.Duration
+	}{
+		{
+			name:     "shorter than the default",
+			seatless: 3 * time.Minute,
+		},
+		{
+			name:     "longer than the default",
+			seatless: 2 * time.Hour,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := newTestHub(t, quiet, epchat.WithSeatlessUserTimeout(tt.seatless))
+			// Ana, in no room, comes back just before the timeout; once
+			// gone again, she is forgotten just after it (idle users are
+			// swept once a minute).
+			ana := th.client(t, "Ana")
+			ana.Conn.Close()
+			th.waitDetached(t, ana.Token)
+			th.clock.Advance(tt.seatless - time.Minute)
+			back := wstest.Dial(t, th.url)
+			back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+			back.Conn.Close()
+			th.waitDetached(t, ana.Token)
+
+			th.clock.Advance(tt.seatless + time.Minute)
+			again := wstest.Dial(t, th.url)
+			if e := again.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
+				t.Fatalf("hello after %v in no room: %v", tt.seatless+time.Minute, e)
+			}
+		})
+	}
+}

@@ -3,13 +3,15 @@ package epchat
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/epchat-go/epchat/internal/wire"
 )
 
-// Sessions: what the Hub does when a hello makes a user, and when users
-// are forgotten. A user is the session; its token is the only key to it.
+// Sessions: what the Hub does when a hello makes a user, when a second
+// connection presents a session's token, and when a user ends the
+// session. A user is the session; its token is the only key to it.
 
 // createUser adds the user u that a hello of c makes, within the user
 // caps: the address's, counted here (addresses never go to the Store),
@@ -18,13 +20,14 @@ import (
 func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wire.Code {
 	total, perAddr := h.cfg.userLimits()
 	if !h.guard.takeUser(c.addr, u.ID, now, perAddr) {
-		h.log.Info("user refused: address holds too many", "conn", c.id)
+		// Debug: counted in Stats.Errors, and a churner must not flood the log.
+		h.log.Debug("user refused: address holds too many", "conn", c.id)
 		return wire.TooManyUsers
 	}
 	if err := h.store.CreateUser(ctx, u, total); err != nil {
 		h.guard.dropUser(u.ID)
 		if errors.Is(err, ErrTooManyUsers) {
-			h.log.Info("user refused: store holds too many", "conn", c.id)
+			h.log.Debug("user refused: store holds too many", "conn", c.id)
 			return wire.TooManyUsers
 		}
 		h.log.Error("create user", "conn", c.id, "err", err)
@@ -32,6 +35,100 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 	}
 	h.stats.usersCreated.Add(1)
 	return ""
+}
+
+// addSessionConn makes c, just identified, one of its user's connections.
+// When the token was presented while other connections of the session
+// are open, each of them is told session_connected with the number of the
+// session's connections now, c included: a token used somewhere else is
+// then no secret to its owner. others is how many connections the Store
+// counted for the user before c (User.Conns): with a Broker they may be on
+// any process, and that count is the one told; alone, this process counts
+// its own.
+func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
+	h.mu.Lock()
+	h.users.add(c.user, c)
+	n := 0
+	for range h.users.conns(c.user) {
+		n++
+	}
+	h.mu.Unlock()
+	if !resumed {
+		return
+	}
+	if h.broker != nil {
+		n = max(n, others+1)
+	}
+	if n == 1 {
+		return
+	}
+	h.publish(&wire.Envelope{Kind: wire.KindSession, Skip: c.id, User: c.user, Payload: wire.SessionConnected(nil, n)})
+}
+
+// tellSession sends payload to this process's connections of user but
+// the one whose id is skip.
+func (h *Hub) tellSession(user string, payload []byte, skip uint64) {
+	frame := textFrame(payload)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for oc := range h.users.conns(user) {
+		if oc.id != skip {
+			oc.send(frame) // only queues: safe under h.mu, as fanout does
+		}
+	}
+}
+
+// endSession ends the requester's session at its request: the user is
+// deleted, so the token stops working; every connection of the session,
+// on every process, gets session_ended and is closed with 4003; and the
+// user leaves every room (the others see member_left, reason left).
+func (h *Hub) endSession(c *conn, req *wire.Request) {
+	ctx := h.ctx
+	left, err := h.store.DeleteUser(ctx, c.user, h.clock.Now())
+	if err != nil && !errors.Is(err, ErrNotFound) { // not found: ended already
+		c.replyError(req.ID, h.codeOf(c, "delete user", err), "")
+		return
+	}
+	if err == nil {
+		h.stats.usersEnded.Add(1)
+		h.guard.dropUser(c.user)
+		h.log.Debug("session ended", "conn", c.id, "user", c.user, "rooms", len(left))
+	}
+	c.reply(wire.OK(nil, req.ID))
+	// This process's connections of the session at once, and those of
+	// the others through the broker: ahead of the departures, so that
+	// they see nothing more of the rooms, not even their own departure.
+	payload := wire.SessionEnded(nil)
+	h.closeSession(c.user, payload)
+	if h.broker != nil {
+		h.publish(&wire.Envelope{Kind: wire.KindEnded, User: c.user, Payload: payload})
+	}
+	for _, res := range left {
+		lk := h.roomLock(res.Room)
+		lk.Lock()
+		h.publishLeave(res, reasonLeft, 0)
+		lk.Unlock()
+	}
+}
+
+// closeSession ends this process's connections of user, whose session
+// ended: they stop receiving their rooms' events, get payload (the
+// session_ended event) and are closed with 4003. A connection closing
+// already takes nothing more, so a second call does nothing.
+func (h *Hub) closeSession(user string, payload []byte) {
+	frame := textFrame(payload)
+	h.mu.Lock()
+	conns := slices.Collect(h.users.conns(user))
+	for _, sc := range conns {
+		for _, room := range slices.Clone(sc.rooms) {
+			h.unsubscribeLocked(room, sc)
+		}
+		sc.send(frame) // only queues: safe under h.mu, as fanout does
+	}
+	h.mu.Unlock()
+	for _, sc := range conns {
+		sc.closeWith(closeSessionEnded, "session ended")
+	}
 }
 
 // userLife is how long after its last connection to this process a user

@@ -5,14 +5,20 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/internal/wstest"
 )
 
-// Sessions: the user caps and the seatless rule.
+// Sessions: the user caps, the seatless rule, end_session and
+// session_connected, and a restart behind one address.
 
 // helloCode sends a hello with a new nickname and returns the error code
 // of the answer, "" for a welcome.
@@ -61,7 +67,14 @@ func TestUsersPerAddrCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	back.MustCall("welcome", map[string]any{"type": "hello", "token": made[0].Token})
+	made[0].Expect("session_connected", "")
 
+	// An ended session frees its place at once.
+	made[1].MustCall("ok", map[string]any{"type": "end_session"})
+	if code := helloCode(t, extra, "nick-cap-extra"); code != "" {
+		t.Fatalf("hello after an end_session: %q, want a welcome", code)
+	}
+	hh.secret(extra.Token)
 	// Full again; a user forgotten by the seatless rule frees its place.
 	if code := helloCode(t, dialOK(t, hh, "10.1.1.1"), "nick-cap-fresh"); code != "too_many_users" {
 		t.Fatalf("hello at the cap again: %q, want too_many_users", code)
@@ -181,4 +194,148 @@ func TestUsersPerAddrForgottenElsewhere(t *testing.T) {
 		t.Fatalf("after the users' life: %q, want a welcome", code)
 	}
 	a.secret(c.Token)
+}
+
+// TestEndSession: end_session answers ok, the user leaves every room (the
+// others see member_left, reason left), the token stops working, and every
+// connection of the session gets session_ended and close 4003.
+func TestEndSession(t *testing.T) {
+	hh := newHardHub(t)
+	ana, ben := hh.client(t, "nick-ana-end"), hh.client(t, "nick-ben-end")
+	r1 := hh.room(t, ana, ben)
+	r2 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tab := wstest.Dial(t, hh.url)
+	tab.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+	if e := ana.Expect("session_connected", ""); e.Num("connections") != 2 {
+		t.Fatalf("session_connected: %v, want connections 2", e)
+	}
+
+	ana.MustCall("ok", map[string]any{"type": "end_session"})
+	for _, c := range []*wstest.Client{ana, tab} {
+		c.MustNext("session_ended")
+		if code := c.CloseCode(); code != 4003 {
+			t.Fatalf("close code %d, want 4003", code)
+		}
+		c.None() // not even their own member_left
+	}
+	e := ben.Expect("member_left", r1)
+	if e.Str("member") != ana.ID || e.Str("reason") != "left" {
+		t.Fatalf("member_left: %v", e)
+	}
+	if e := ben.Expect("owner_changed", r1); e.Str("owner") != ben.ID {
+		t.Fatalf("owner_changed: %v", e)
+	}
+	ben.MustCall("members", map[string]any{"type": "members", "room": r1})
+	if e := ben.Call(map[string]any{"type": "members", "room": r2}); e.Str("code") != "not_found" {
+		t.Fatalf("r2, whose only member ended the session: %v", e)
+	}
+	late := wstest.Dial(t, hh.url)
+	if e := late.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
+		t.Fatalf("hello with an ended session's token: %v", e)
+	}
+	st := hh.Stats()
+	if st.UsersEnded != 1 || st.Users != 1 || st.MembersLeft.Left != 2 {
+		t.Fatalf("Stats: UsersEnded %d Users %d MembersLeft.Left %d, want 1 1 2", st.UsersEnded, st.Users, st.MembersLeft.Left)
+	}
+}
+
+// TestEndSessionRace: several connections of one session end it at once;
+// each gets its reply or the end, and the user is ended once.
+func TestEndSessionRace(t *testing.T) {
+	th := newTestHub(t, quiet)
+	ana := th.client(t, "Ana")
+	tabs := []*wstest.Client{ana}
+	for range 4 {
+		c := wstest.Dial(t, th.url)
+		c.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+		tabs = append(tabs, c)
+	}
+	for _, c := range tabs {
+		// Not Send: a tab another tab's end_session closed already
+		// refuses the write, which is what the race is about.
+		c.WriteFrame(ws.OpText, []byte(`{"type":"end_session","id":"end"}`))
+	}
+	for _, c := range tabs {
+		if code := c.CloseCode(); code != 4003 {
+			t.Fatalf("close code %d, want 4003", code)
+		}
+	}
+	if st := th.Stats(); st.UsersEnded != 1 {
+		t.Fatalf("Stats.UsersEnded = %d, want 1", st.UsersEnded)
+	}
+}
+
+// TestSessionConnected: every open connection of a session is told when
+// another presents its token, with the count of connections.
+func TestSessionConnected(t *testing.T) {
+	th := newTestHub(t)
+	ana := th.client(t, "Ana")
+	second := wstest.Dial(t, th.url)
+	second.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+	if e := ana.MustNext("session_connected"); e.Num("connections") != 2 {
+		t.Fatalf("first tab: %v", e)
+	}
+	third := wstest.Dial(t, th.url)
+	third.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
+	for _, c := range []*wstest.Client{ana, second} {
+		if e := c.MustNext("session_connected"); e.Num("connections") != 3 {
+			t.Fatalf("after the third: %v", e)
+		}
+	}
+	third.None()
+	// A new identity tells nobody.
+	th.client(t, "Ben")
+	ana.MustCall("joined", map[string]any{"type": "create"})
+	ana.None()
+}
+
+// TestEndSessionAcrossHubs: two Hubs share a Store and a Broker; ending
+// the session on one closes its connections on the other too, before
+// they see anything more of the rooms.
+func TestEndSessionAcrossHubs(t *testing.T) {
+	store := epchat.NewMemoryStore()
+	broker := &memBroker{}
+	clk := newClock()
+	urls := make([]string, 2)
+	for i := range urls {
+		hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(broker), epchat.WithClock(clk), quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/chat/", http.StripPrefix("/chat", hub))
+		srv := httptest.NewServer(mux)
+		urls[i] = "ws" + strings.TrimPrefix(srv.URL, "http") + "/chat/"
+		t.Cleanup(func() {
+			hub.Shutdown(context.Background())
+			srv.Close()
+		})
+	}
+	ana, ben := wstest.Dial(t, urls[0]), wstest.Dial(t, urls[1])
+	ana.Hello("Ana")
+	ben.Hello("Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
+	ana.Expect("member_joined", room)
+	tab := wstest.Dial(t, urls[1]) // Ana's second tab, on the other Hub
+	if rooms, _ := tab.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})["rooms"].([]any); len(rooms) != 1 {
+		t.Fatal("the tab is not in the room")
+	}
+	// The first tab, on the other Hub, is told.
+	if e := ana.MustNext("session_connected"); e.Num("connections") != 2 {
+		t.Fatalf("session_connected across hubs: %v", e)
+	}
+
+	ana.MustCall("ok", map[string]any{"type": "end_session"})
+	for _, c := range []*wstest.Client{ana, tab} {
+		c.MustNext("session_ended")
+		if code := c.CloseCode(); code != 4003 {
+			t.Fatalf("close code %d, want 4003", code)
+		}
+		c.None()
+	}
+	if e := ben.Expect("member_left", room); e.Str("member") != ana.ID || e.Str("reason") != "left" {
+		t.Fatalf("member_left: %v", e)
+	}
 }

@@ -51,8 +51,8 @@ type Stats struct {
 	// ConnectionsOpened - ConnectionsClosed.Total() = Connections.
 	ConnectionsClosed ConnCloses
 
-	// Users is UsersCreated - UsersForgotten: the sessions known (see
-	// above for a Store shared or kept across restarts).
+	// Users is UsersCreated - UsersForgotten - UsersEnded: the sessions
+	// known (see above for a Store shared or kept across restarts).
 	Users int64
 	// UsersCreated counts the sessions created by a hello with a nickname.
 	UsersCreated uint64
@@ -60,8 +60,10 @@ type Stats struct {
 	// token (a page reload, a second tab, a reconnection).
 	UsersResumed uint64
 	// UsersForgotten counts the users the sweep forgot after the user idle
-	// timeout.
+	// timeout, or after the seatless user timeout for those in no room.
 	UsersForgotten uint64
+	// UsersEnded counts the sessions their users ended with end_session.
+	UsersEnded uint64
 
 	// Rooms is RoomsOpened - RoomsClosed.Total(): the rooms open (see
 	// above for a Store shared or kept across restarts).
@@ -182,7 +184,7 @@ func (c RoomCloses) Total() uint64 { return c.Owner + c.Idle + c.Empty + c.Host 
 // MemberLeaves counts the members who left a room by reason: the reasons
 // of member_left in PROTOCOL.md.
 type MemberLeaves struct {
-	// Left: the member sent leave.
+	// Left: the member sent leave, or ended its session (end_session).
 	Left uint64
 	// Disconnected: the member's last connection went away and they did
 	// not come back within the reconnect grace, or the user was forgotten.
@@ -225,6 +227,7 @@ type counters struct {
 	usersCreated   atomic.Uint64
 	usersResumed   atomic.Uint64
 	usersForgotten atomic.Uint64
+	usersEnded     atomic.Uint64
 
 	roomsOpened   atomic.Uint64
 	roomsClosed   [numRoomReasons]atomic.Uint64
@@ -291,6 +294,7 @@ func (h *Hub) Stats() Stats {
 		UsersCreated:   s.usersCreated.Load(),
 		UsersResumed:   s.usersResumed.Load(),
 		UsersForgotten: s.usersForgotten.Load(),
+		UsersEnded:     s.usersEnded.Load(),
 		RoomsServed:    int64(served),
 		RoomsOpened:    s.roomsOpened.Load(),
 		RoomsClosed: RoomCloses{
@@ -323,7 +327,7 @@ func (h *Hub) Stats() Stats {
 	for i, c := range s.errCodes {
 		st.Errors[string(c)] = s.errorsOut[i].Load()
 	}
-	st.Users = int64(st.UsersCreated) - int64(st.UsersForgotten)
+	st.Users = int64(st.UsersCreated) - int64(st.UsersForgotten) - int64(st.UsersEnded)
 	st.Rooms = int64(st.RoomsOpened) - int64(st.RoomsClosed.Total())
 	st.Members = int64(st.MembersJoined) - int64(st.MembersLeft.Total()) - int64(s.seatsClosed.Load())
 	return st

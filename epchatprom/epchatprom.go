@@ -125,7 +125,7 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 		})
 
 	gauge("epchat_users",
-		"Sessions known: created minus forgotten by this process.",
+		"Sessions known: created minus forgotten and ended by this process.",
 		func(s *epchat.Stats) int64 { return s.Users })
 	counter("epchat_users_created_total",
 		"Sessions created by a hello with a nickname.",
@@ -136,6 +136,9 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 	counter("epchat_users_forgotten_total",
 		"Users forgotten after the user idle timeout, or the seatless user timeout.",
 		func(s *epchat.Stats) uint64 { return s.UsersForgotten })
+	counter("epchat_users_ended_total",
+		"Sessions their users ended with end_session.",
+		func(s *epchat.Stats) uint64 { return s.UsersEnded })
 
 	gauge("epchat_rooms",
 		"Rooms open: opened minus closed by this process.",

@@ -43,6 +43,7 @@ func TestCollectorMapsEveryField(t *testing.T) {
 		UsersCreated:   11,
 		UsersResumed:   12,
 		UsersForgotten: 13,
+		UsersEnded:     41,
 		Rooms:          14,
 		RoomsServed:    15,
 		RoomsOpened:    16,
@@ -100,7 +101,7 @@ epchat_connections_closed_total{hub="a",reason="protocol"} 7
 epchat_connections_closed_total{hub="a",reason="shutdown"} 8
 epchat_connections_closed_total{hub="a",reason="policy"} 39
 epchat_connections_closed_total{hub="a",reason="other"} 9
-# HELP epchat_users Sessions known: created minus forgotten by this process.
+# HELP epchat_users Sessions known: created minus forgotten and ended by this process.
 # TYPE epchat_users gauge
 epchat_users{hub="a"} 10
 # HELP epchat_users_created_total Sessions created by a hello with a nickname.
@@ -112,6 +113,9 @@ epchat_users_resumed_total{hub="a"} 12
 # HELP epchat_users_forgotten_total Users forgotten after the user idle timeout, or the seatless user timeout.
 # TYPE epchat_users_forgotten_total counter
 epchat_users_forgotten_total{hub="a"} 13
+# HELP epchat_users_ended_total Sessions their users ended with end_session.
+# TYPE epchat_users_ended_total counter
+epchat_users_ended_total{hub="a"} 41
 # HELP epchat_rooms Rooms open: opened minus closed by this process.
 # TYPE epchat_rooms gauge
 epchat_rooms{hub="a"} 14

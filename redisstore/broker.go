@@ -28,8 +28,9 @@ const brokerQueue = 1024
 // keeps the rules. Each room has a channel, "{name}:room:<room id>" (name
 // set by WithPrefix, as for the Store), and a process subscribes to the
 // channels of the rooms it has members in, and to one more,
-// "{name}:joins", which carries members' joins to every process (see
-// PublishAll). It implements epchat.RoomBroker (the Hub tells it which
+// "{name}:users", which carries members' joins and the events about a
+// user rather than a room (a session ended or connected) to every process
+// (see PublishAll). It implements epchat.RoomBroker (the Hub tells it which
 // rooms it serves) and epchat.MessagePublisher (a message's seq and its
 // event are one function call in Redis).
 //
@@ -42,7 +43,7 @@ const brokerQueue = 1024
 // every subscriber in the order of the calls, whatever pooled connection
 // each used, since Redis handles one command at a time and pushes a
 // message to its subscribers before answering PUBLISH; a process reads
-// all its channels on one connection, so the joins channel keeps that
+// all its channels on one connection, so the users channel keeps that
 // order with the rooms' channels. Different processes' messages are not
 // ordered with each other; members order a room's messages by seq (see
 // PROTOCOL.md).
@@ -109,7 +110,7 @@ func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 		hot:     hotPath(client, cfg.autopipe),
 		p:       p,
 		channel: p + "room:",
-		joins:   p + "joins",
+		joins:   p + "users",
 		sharded: sharded,
 		node:    "b" + hex.EncodeToString(id[:]),
 		pending: make(map[string][]chan struct{}),
@@ -117,12 +118,17 @@ func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 	}, nil
 }
 
-// Publish implements epchat.Broker: one PUBLISH of msg on room's channel.
+// Publish implements epchat.Broker: one PUBLISH of msg on room's channel;
+// an event of no room (room "", about a user) goes to every process, as
+// PublishAll.
 func (b *Broker) Publish(ctx context.Context, room string, msg []byte) error {
+	if room == "" {
+		return b.publish(ctx, b.joins, msg)
+	}
 	return b.publish(ctx, b.channel+room, msg)
 }
 
-// PublishAll implements epchat.RoomBroker: one PUBLISH on the joins
+// PublishAll implements epchat.RoomBroker: one PUBLISH on the users
 // channel, to which every process subscribes.
 func (b *Broker) PublishAll(ctx context.Context, _ string, msg []byte) error {
 	return b.publish(ctx, b.joins, msg)
@@ -221,7 +227,7 @@ func (b *Broker) queueLocked(op subOp) {
 // Served is how many rooms this Broker is subscribed to for its Hub.
 func (b *Broker) Served() int { return int(b.served.Load()) }
 
-// Subscribe implements epchat.Broker. It subscribes to the joins channel
+// Subscribe implements epchat.Broker. It subscribes to the users channel
 // on a connection of its own, and returns once Redis confirmed it, or
 // with the error that prevented it; the rooms' channels are added and
 // removed on that connection as the Hub serves them (Serve, Unserve).

@@ -108,6 +108,20 @@ func TestBrokerDelivers(t *testing.T) {
 	}
 }
 
+// TestBrokerNoRoom: an event about no room (room "", as the Hub
+// publishes a session's end) reaches every subscriber too.
+func TestBrokerNoRoom(t *testing.T) {
+	prefix := freshPrefix()
+	pub := newBroker(t, prefix)
+	ch, _ := subscribe(t, newBroker(t, prefix))
+	if err := pub.Publish(bg, "", []byte("ended")); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, ch); m.room != "" || string(m.msg) != "ended" {
+		t.Fatalf("delivered %q in room %q, want \"ended\" in room \"\"", m.msg, m.room)
+	}
+}
+
 // TestBrokerPrefixes: deployments sharing a Redis do not hear each other,
 // even when one's name is a Redis pattern matching the other's.
 func TestBrokerPrefixes(t *testing.T) {

@@ -61,6 +61,9 @@ func runMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.DurationVar(&cfg.Duration, "duration", time.Minute, "cap on the whole run; it stops earlier once every message is delivered")
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "idle pause after seating, before reading the server's RSS and sending")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "process id of the server, to read its RSS (/proc/PID/status) and CPU (/proc/PID/stat)")
+	churnN := fs.Int("churn", 0, "instead of seating members: make this many hellos from one address (127.0.0.1), each on a connection of its own that closes once answered, and report how many users the server kept (see -stats-url)")
+	churnConc := fs.Int("churn-concurrency", 8, "churn: connections open at once")
+	statsURL := fs.String("stats-url", "", "churn: the server's /stats.json (loopback), to read how many users it remembers, e.g. http://127.0.0.1:8080/stats.json")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	fs.Usage = func() {
 		fmt.Fprintf(errOut, `Usage: loadgen [flags]
@@ -70,6 +73,12 @@ and prints: joins/s (connect + upgrade + hello + create/invite/join),
 deliveries/s (messages received by members), latency p50/p99/max, and with
 -server-pid the server's RSS per seated member and CPU per delivery.
 Every run is bounded by -m and -duration. Linux only.
+
+With -churn N it instead makes N hellos from one address, each on its own
+connection that closes once answered, and prints how many were welcomed
+and how many refused with too_many_users, and with -server-pid and
+-stats-url the server's RSS and remembered users: they plateau at the
+server's cap of users per address. Bounded by N and -duration.
 
 Flags:
 `)
@@ -85,6 +94,32 @@ Flags:
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if err := checkLoopback(cfg.URL); err != nil {
+		return err
+	}
+	if *churnN > 0 {
+		if *statsURL != "" {
+			if err := checkLoopback("ws://" + strings.TrimPrefix(*statsURL, "http://")); err != nil || !strings.HasPrefix(*statsURL, "http://") {
+				return fmt.Errorf("-stats-url must be http://127.x.x.x:port/...: got %q", *statsURL)
+			}
+		}
+		res, err := churn(ctx, churnConfig{
+			URL:         cfg.URL,
+			Hellos:      *churnN,
+			Concurrency: *churnConc,
+			Duration:    cfg.Duration,
+			ServerPID:   cfg.ServerPID,
+			StatsURL:    *statsURL,
+			Progress:    errOut,
+		})
+		if res != nil {
+			if *asJSON {
+				if err := json.NewEncoder(out).Encode(res); err != nil {
+					return err
+				}
+			} else {
+				reportChurn(out, res)
+			}
+		}
 		return err
 	}
 	need := uint64(cfg.Members) + 64

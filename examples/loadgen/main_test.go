@@ -207,3 +207,35 @@ func TestHistogram(t *testing.T) {
 		t.Errorf("max %d, want 1e6", h.max())
 	}
 }
+
+// TestChurnPlateaus: a churn of hellos from one address makes as many
+// users as the Hub's cap per address, and is refused with too_many_users
+// beyond it, with no other error.
+func TestChurnPlateaus(t *testing.T) {
+	hub, err := epchat.New(epchat.WithMaxUsersPerAddr(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hub)
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hub.Shutdown(ctx)
+	})
+	res, err := churn(t.Context(), churnConfig{
+		URL:         "ws://" + strings.TrimPrefix(srv.URL, "http://") + "/",
+		Hellos:      30,
+		Concurrency: 4,
+		Duration:    time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Hellos != 30 || res.Welcomed != 5 || res.Refused != 25 || res.Errors != nil {
+		t.Fatalf("churn: %+v, want 30 hellos: 5 welcomed, 25 too_many_users, no error", res)
+	}
+	if u := hub.Stats().Users; u != 5 {
+		t.Fatalf("the Hub remembers %d users, want 5", u)
+	}
+}

@@ -132,6 +132,7 @@ func ownerKicks(t *testing.T, _ *epchat.Hub, url string) {
 	id := room(t, ana, ben, cat)
 	tab := wstest.Dial(t, url)
 	tab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	ben.Expect("session_connected", "") // the tab is told to the first connection
 
 	ana.MustCall("ok", map[string]any{"type": "kick", "room": id, "member": ben.ID})
 	expectKicked(t, ben, id)

@@ -17,6 +17,8 @@ const (
 	KindClosed                  // deliver, then drop the room
 	KindDirect                  // deliver to the connections of To only
 	KindKicked                  // User was kicked: tell their connections room_left, the others Payload, then unsubscribe them (and drop the room if Closed)
+	KindEnded                   // User ended the session: deliver to their connections, which then close
+	KindSession                 // deliver to the connections of User, but Skip
 )
 
 // Envelope is a room event as it travels between Hub processes: the
@@ -27,7 +29,7 @@ type Envelope struct {
 	Node    string // the publishing Hub
 	Skip    uint64 // a connection of Node not to deliver to (the requester), 0 for none
 	Room    string
-	User    string // KindJoined, KindLeft, KindKicked
+	User    string // KindJoined, KindLeft, KindKicked, KindEnded, KindSession
 	To      string // KindDirect
 	Payload []byte // the JSON event
 }

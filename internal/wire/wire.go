@@ -268,6 +268,20 @@ func RoomClosed(dst []byte, room, reason string) []byte {
 	return append(dst, '}')
 }
 
+// SessionEnded appends a session_ended event: the session was ended by
+// end_session and the connection closes.
+func SessionEnded(dst []byte) []byte {
+	return append(begin(dst, "session_ended", "", 0), '}')
+}
+
+// SessionConnected appends a session_connected event: another connection
+// presented the session's token; conns is the session's connections now.
+func SessionConnected(dst []byte, conns int) []byte {
+	dst = begin(dst, "session_connected", "", 24)
+	dst = inum(dst, "connections", int64(conns))
+	return append(dst, '}')
+}
+
 // History appends a history event.
 func History(dst []byte, room, from, data string) []byte {
 	dst = begin(dst, "history", "", 48+len(room)+len(from)+len(data))
