@@ -368,4 +368,19 @@ func hostKicksAndLocks(t *testing.T, hub *epchat.Hub, url string) {
 	if e := cat.Expect("owner_changed", id); e.Str("owner") != cat.ID {
 		t.Fatalf("owner_changed %v, want cat", e)
 	}
+	// Kicking the last member closes the room.
+	if err := hub.KickMember(ctx, id, cat.ID); err != nil {
+		t.Fatalf("KickMember of the last member: %v", err)
+	}
+	expectKicked(t, cat, id)
+	outOf(t, cat, id)
+	rooms, err := hub.Rooms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rooms {
+		if r.ID == id {
+			t.Fatalf("the room is still listed after its last member was kicked: %+v", r)
+		}
+	}
 }
