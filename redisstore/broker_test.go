@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/epchat-go/epchat/internal/wstest"
 	"runtime"
 	"strings"
 	"sync"
@@ -282,4 +283,39 @@ func TestBrokerErrors(t *testing.T) {
 			t.Fatalf("Publish to an unreachable Redis: %v; want a connection error", err)
 		}
 	})
+}
+
+// TestClusterTabsFollowJoins: a user with a tab on each process joins a
+// room through a, which serves it; the tab on b, which serves no room,
+// learns of the join (the users channel) and from then on gets the
+// room's messages (it subscribed to the room's channel). Then the user
+// ends the session on a and the tab on b is closed.
+func TestClusterTabsFollowJoins(t *testing.T) {
+	procs, _ := startCluster(t, 2)
+	a, b := procs[0], procs[1]
+	ann := a.join(t, "Ann")
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	token := invite(t, ann, room)
+
+	ben := a.join(t, "Ben")
+	benTab := wstest.Dial(t, b.url)
+	benTab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	ben.Expect("session_connected", "")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": token})
+	if e := benTab.Expect("member_joined", room); e["member"].(map[string]any)["id"] != ben.ID {
+		t.Fatalf("ben's tab on b: %v; want ben's own join", e)
+	}
+	ann.Expect("member_joined", room)
+	ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to both tabs"})
+	for _, c := range []*wstest.Client{ben, benTab} {
+		if e := c.Expect("message", room); e.Str("text") != "to both tabs" {
+			t.Fatalf("%v", e)
+		}
+	}
+	ben.MustCall("ok", map[string]any{"type": "end_session"})
+	benTab.Expect("session_ended", "")
+	benTab.WaitReaderDone()
+	if code := benTab.CloseCode(); code != 4003 {
+		t.Fatalf("ben's tab on b closed with %d; want 4003", code)
+	}
 }
