@@ -40,9 +40,9 @@ type Store struct {
 	timeout time.Duration
 	ops     atomic.Uint64 // ids of Message calls, for their idempotence
 
-	mu       sync.Mutex
-	epoch    string   // the deployment's epoch this Store knows of
-	watchers []func() // WatchLoss
+	epoch    atomic.Pointer[string] // the deployment's epoch this Store knows of
+	mu       sync.Mutex             // guards watchers; held while a loss is handled
+	watchers []func()               // WatchLoss
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -135,7 +135,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.epoch = e
+	s.epoch.Store(&e)
 	if cfg.manual {
 		close(s.done)
 		return s, nil
@@ -216,9 +216,7 @@ func (s *Store) run(ctx context.Context, sc *script, key string, args ...any) *r
 // and this Store's epoch, then args. A call that finds the epoch changed
 // fails with errLost and has the Store handle the loss (see lost).
 func (s *Store) call(ctx context.Context, via caller, sc *script, key string, args ...any) *redis.Cmd {
-	s.mu.Lock()
-	e := s.epoch
-	s.mu.Unlock()
+	e := *s.epoch.Load()
 	cmd := fcall(ctx, via, s.c, sc, []string{s.p + key}, append([]any{s.p + e}, args...)...)
 	if isLost(cmd.Err()) {
 		s.lost(ctx, e)
@@ -246,7 +244,7 @@ func (s *Store) newEpoch(ctx context.Context) (string, error) {
 // errLost without telling the watchers again.
 func (s *Store) lost(ctx context.Context, epoch string) {
 	s.mu.Lock()
-	if s.epoch != epoch {
+	if *s.epoch.Load() != epoch {
 		s.mu.Unlock()
 		return // handled already
 	}
@@ -255,14 +253,11 @@ func (s *Store) lost(ctx context.Context, epoch string) {
 			f()
 		}
 	}
-	s.epoch = epochPending
+	pending := epochPending
+	s.epoch.Store(&pending)
 	s.mu.Unlock()
 	if e, err := s.newEpoch(ctx); err == nil {
-		s.mu.Lock()
-		if s.epoch == epochPending {
-			s.epoch = e
-		}
-		s.mu.Unlock()
+		s.epoch.CompareAndSwap(&pending, &e)
 	}
 }
 
