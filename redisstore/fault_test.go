@@ -65,8 +65,13 @@ var pipelineModes = []struct {
 	name string
 	opts []Option
 }{
-	{"autopipeline", []Option{WithAutoPipeline()}},
-	{"plain", nil},
+	{
+		name: "autopipeline",
+		opts: []Option{WithAutoPipeline()},
+	},
+	{
+		name: "plain",
+	},
 }
 
 // TestPauseNoDuplicateNoLostSeq: two processes, six rooms of four members
