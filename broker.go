@@ -2,6 +2,7 @@ package epchat
 
 import (
 	"context"
+	"time"
 
 	"github.com/epchat-go/epchat/internal/wire"
 )
@@ -30,6 +31,88 @@ type Broker interface {
 	Subscribe(deliver func(room string, msg []byte)) (stop func(), err error)
 }
 
+// MessagePublisher may be implemented by a Broker that keeps each room's
+// seq next to the Store's data (redisstore's Broker does): the Hub then
+// has it take a message's seq and publish the message event in one atomic
+// step, instead of Store.Message and then Publish. A message costs one
+// round trip, and no seq is ever taken without its event published.
+type MessagePublisher interface {
+	Broker
+	// Keeps reports whether PublishMessage records messages where store
+	// keeps the rooms, so that it may stand for store.Message. The Hub
+	// asks once, in New; if false it uses Message and Publish.
+	Keeps(store Store) bool
+	// PublishMessage does what store.Message(ctx, room, user, now) does
+	// and, in the same atomic step, publishes as Publish would the event
+	// made of head, the new seq in decimal, and tail. It returns the seq,
+	// and Message's errors.
+	PublishMessage(ctx context.Context, room, user string, now time.Time, head, tail []byte) (uint64, error)
+}
+
+// RoomBroker may be implemented by a Broker that delivers to a process
+// only the events of the rooms that process serves (redisstore's Broker
+// does, with a subscription per room): the Hub tells it which.
+type RoomBroker interface {
+	Broker
+	// Serve is called when this process gains its first connection
+	// subscribed to room. It is called under a lock of the Hub and must
+	// not block. Every event of room published after the returned channel
+	// is closed reaches this process.
+	Serve(room string) (ready <-chan struct{})
+	// Unserve is called when this process loses its last connection
+	// subscribed to room, under a lock of the Hub: it must not block.
+	Unserve(room string)
+	// PublishAll sends msg, an event of room, to every subscribed
+	// process, whether it serves room or not. The Hub sends a member's
+	// join this way (the member's connections on other processes start
+	// serving the room from it), and the events about a user rather than
+	// a room (room "": a session ended, or connected again).
+	PublishAll(ctx context.Context, room string, msg []byte) error
+}
+
+// serveWait bounds how long a request waits for a RoomBroker's new
+// subscription before it goes on (and may miss the room's first events).
+const serveWait = 5 * time.Second
+
+// awaitServed waits for a RoomBroker's subscription (nil: nothing to wait
+// for).
+func (h *Hub) awaitServed(ready <-chan struct{}) {
+	if ready == nil {
+		return
+	}
+	t := time.NewTimer(serveWait)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-t.C:
+		h.log.Error("broker: room subscription not confirmed", "after", serveWait)
+	case <-h.ctx.Done():
+	}
+}
+
+// recordMessage takes the message's seq and publishes it: in one step
+// when the Broker is a MessagePublisher of the Store, otherwise with
+// Store.Message then publish. The room's lock is held.
+func (h *Hub) recordMessage(c *conn, room, text string, now time.Time) (uint64, error) {
+	ts := now.UnixMilli()
+	if h.msgPub != nil {
+		head, tail := wire.MessageParts(room, c.user, ts, text)
+		head = wire.AppendEnvelope(nil, &wire.Envelope{Kind: wire.KindMessage, Node: h.node, Skip: c.id, Room: room, Payload: head})
+		return h.msgPub.PublishMessage(h.ctx, room, c.user, now, head, tail)
+	}
+	seq, err := h.store.Message(h.ctx, room, c.user, now)
+	if err != nil {
+		return 0, err
+	}
+	h.publish(&wire.Envelope{
+		Kind:    wire.KindMessage,
+		Skip:    c.id,
+		Room:    room,
+		Payload: wire.Message(nil, room, c.user, seq, ts, text),
+	})
+	return seq, nil
+}
+
 // WithBroker sets the Broker that carries room events between Hub
 // processes. Default: none; every event stays in this process. With a
 // Broker, Shutdown does not close the rooms: other processes go on serving
@@ -46,7 +129,16 @@ func (h *Hub) publish(ev *wire.Envelope) {
 	}
 	ev.Node = h.node
 	ctx := h.ctx
-	if err := h.broker.Publish(ctx, ev.Room, wire.AppendEnvelope(nil, ev)); err != nil {
+	msg := wire.AppendEnvelope(nil, ev)
+	var err error
+	if h.roomBroker != nil && (ev.Kind == wire.KindJoined || ev.Room == "") {
+		// A join, and an event about a user rather than a room, reach
+		// the user's connections wherever they are.
+		err = h.roomBroker.PublishAll(ctx, ev.Room, msg)
+	} else {
+		err = h.broker.Publish(ctx, ev.Room, msg)
+	}
+	if err != nil {
 		h.log.Error("publish", "room", ev.Room, "err", err)
 	}
 }

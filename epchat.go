@@ -63,7 +63,9 @@ type Hub struct {
 	// process serves its rooms alone, and then on Shutdown the rooms close
 	// with reason shutdown.
 	broker     Broker
-	node       string // this Hub's id among the broker's processes
+	msgPub     MessagePublisher // the broker, if it keeps the Store's seqs
+	roomBroker RoomBroker       // the broker, if it delivers per room
+	node       string           // this Hub's id among the broker's processes
 	stopBroker func()
 
 	// poller watches idle connections without a goroutine each; nil when
@@ -158,6 +160,13 @@ func New(opts ...Option) (*Hub, error) {
 			cancel()
 			return nil, fmt.Errorf("epchat: start poller: %w", err)
 		}
+	}
+	if mp, ok := h.broker.(MessagePublisher); ok && mp.Keeps(h.store) {
+		h.msgPub = mp
+	}
+	h.roomBroker, _ = h.broker.(RoomBroker)
+	if lw, ok := h.store.(LossWatcher); ok {
+		lw.WatchLoss(h.storeLost)
 	}
 	if h.broker != nil {
 		stop, err := h.broker.Subscribe(h.deliver)

@@ -92,7 +92,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	for _, m := range later {
 		c.reply(wire.MemberJoined(nil, r.ID, wire.Member{ID: m.ID, Nickname: m.Nickname}))
 	}
-	h.subscribeUser(r.ID, c.user) // at once: the broker may take a while
+	h.awaitServed(h.subscribeUser(r.ID, c.user)) // at once: the broker may take a while
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindJoined,
 		Skip:    c.id,

@@ -812,7 +812,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		if err != nil {
 			if !errors.Is(err, ErrNotFound) {
 				h.log.Error("find user", "conn", c.id, "err", err)
-				c.replyError(req.ID, wire.Internal, "")
+				c.replyError(req.ID, failedCode(err), "")
 				return
 			}
 			c.replyError(req.ID, wire.SessionInvalid, "")
@@ -840,7 +840,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 			return
 		}
 		h.log.Error("attach", "conn", c.id, "err", err)
-		c.replyError(req.ID, wire.Internal, "")
+		c.replyError(req.ID, failedCode(err), "")
 		return
 	}
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
@@ -869,15 +869,21 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 // rooms' locks.
 func (h *Hub) resumeRooms(ctx context.Context, c *conn, roomIDs []string) []wire.RoomState {
 	var states []wire.RoomState
+	var ready []<-chan struct{}
 	for _, id := range roomIDs {
 		r, members, err := h.store.Room(ctx, id)
 		if err != nil || !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
 			continue
 		}
 		h.mu.Lock()
-		h.subscribeLocked(id, c)
+		if rd := h.subscribeLocked(id, c); rd != nil {
+			ready = append(ready, rd)
+		}
 		h.mu.Unlock()
 		states = append(states, roomState(r, members))
+	}
+	for _, rd := range ready {
+		h.awaitServed(rd)
 	}
 	return states
 }

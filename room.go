@@ -30,13 +30,21 @@ const (
 // (one member's connections), and changes the subscriptions to follow
 // membership.
 
-// subscribeLocked makes c receive the events of room. h.mu is held.
-func (h *Hub) subscribeLocked(room string, c *conn) {
+// subscribeLocked makes c receive the events of room. h.mu is held. When
+// c is the process's first subscriber of room and the Broker is a
+// RoomBroker, it returns the channel closed once the Broker delivers the
+// room's events (see awaitServed); otherwise nil.
+func (h *Hub) subscribeLocked(room string, c *conn) (ready <-chan struct{}) {
 	if slices.Contains(c.rooms, room) {
-		return
+		return nil
 	}
-	h.rooms[room] = append(h.rooms[room], c)
+	subs := h.rooms[room]
+	h.rooms[room] = append(subs, c)
 	c.rooms = append(c.rooms, room)
+	if len(subs) == 0 && h.roomBroker != nil {
+		return h.roomBroker.Serve(room)
+	}
+	return nil
 }
 
 // unsubscribeLocked stops c receiving the events of room. h.mu is held.
@@ -45,6 +53,9 @@ func (h *Hub) unsubscribeLocked(room string, c *conn) {
 		subs = slices.DeleteFunc(subs, func(x *conn) bool { return x == c })
 		if len(subs) == 0 {
 			delete(h.rooms, room)
+			if h.roomBroker != nil {
+				h.roomBroker.Unserve(room)
+			}
 		} else {
 			h.rooms[room] = subs
 		}
@@ -62,13 +73,17 @@ func dropRoom(rooms []string, room string) []string {
 	return rooms
 }
 
-// subscribeUser subscribes every local connection of user to room.
-func (h *Hub) subscribeUser(room, user string) {
+// subscribeUser subscribes every local connection of user to room. It
+// returns what subscribeLocked does, for awaitServed.
+func (h *Hub) subscribeUser(room, user string) (ready <-chan struct{}) {
 	h.mu.Lock()
 	for c := range h.users.conns(user) {
-		h.subscribeLocked(room, c)
+		if r := h.subscribeLocked(room, c); r != nil {
+			ready = r
+		}
 	}
 	h.mu.Unlock()
+	return ready
 }
 
 // fanout sends one encoded event to every connection subscribed to room
@@ -143,10 +158,14 @@ func (h *Hub) publishClosed(room, reason string, seats int) {
 }
 
 func (h *Hub) dropRoomLocked(room string) {
-	for _, c := range h.rooms[room] {
+	subs, ok := h.rooms[room]
+	for _, c := range subs {
 		c.rooms = dropRoom(c.rooms, room)
 	}
 	delete(h.rooms, room)
+	if ok && h.roomBroker != nil {
+		h.roomBroker.Unserve(room)
+	}
 }
 
 // announceDepartures tells the rooms about users a sweep removed.
@@ -224,6 +243,15 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 		return wire.NicknameTaken
 	}
 	h.log.Error("store failed", "op", op, "conn", c.id, "err", err)
+	return failedCode(err)
+}
+
+// failedCode is the error code of a Store failure: unavailable when the
+// Store could not reach its server, internal otherwise.
+func failedCode(err error) wire.Code {
+	if errors.Is(err, ErrUnavailable) {
+		return wire.Unavailable
+	}
 	return wire.Internal
 }
 
@@ -240,7 +268,7 @@ func (h *Hub) create(c *conn, req *wire.Request) {
 		c.replyError(req.ID, h.codeOf(c, "create", err), "")
 		return
 	}
-	h.subscribeUser(r.ID, c.user)
+	h.awaitServed(h.subscribeUser(r.ID, c.user))
 	h.roomOpened(r.ID, "create", 1)
 	h.memberJoined(r.ID, c.user, "create")
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, []Member{owner})))
@@ -255,25 +283,17 @@ func (h *Hub) sendMessage(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.TooLarge, req.Room)
 		return
 	}
-	ctx := h.ctx
 	now := h.clock.Now()
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()
-	seq, err := h.store.Message(ctx, req.Room, c.user, now)
+	seq, err := h.recordMessage(c, req.Room, req.Text, now)
 	if err != nil {
 		c.replyError(req.ID, h.codeOf(c, "message", err), req.Room)
 		return
 	}
-	ts := now.UnixMilli()
 	h.stats.messages.Add(1)
-	h.publish(&wire.Envelope{
-		Kind:    wire.KindMessage,
-		Skip:    c.id,
-		Room:    req.Room,
-		Payload: wire.Message(nil, req.Room, c.user, seq, ts, req.Text),
-	})
-	c.reply(wire.Sent(nil, req.ID, req.Room, seq, ts))
+	c.reply(wire.Sent(nil, req.ID, req.Room, seq, now.UnixMilli()))
 }
 
 // memberOf reads a room for a request and checks the requester is seated.

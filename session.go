@@ -31,7 +31,7 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 			return wire.TooManyUsers
 		}
 		h.log.Error("create user", "conn", c.id, "err", err)
-		return wire.Internal
+		return failedCode(err)
 	}
 	h.stats.usersCreated.Add(1)
 	return ""

@@ -37,6 +37,11 @@ var (
 	// ErrTooManyUsers means the Store, or the client address, holds as
 	// many users as allowed (WithMaxUsers, WithMaxUsersPerAddr).
 	ErrTooManyUsers = errors.New("epchat: too many users")
+	// ErrUnavailable means a Store that talks to a server could not reach
+	// it (down, paused, cut off), or found it had lost its data: the call
+	// may be tried again. A Store wraps its own error with it; the Hub
+	// answers with the error code unavailable.
+	ErrUnavailable = errors.New("epchat: store unavailable")
 )
 
 // Hash is the SHA-256 of a secret token (session or invite). Stores keep

@@ -2,9 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/epchat-go/epchat"
@@ -20,21 +25,28 @@ const brokerQueue = 1024
 
 // Broker is an epchat.Broker on Redis pub/sub: it carries each room's
 // events between the Hub processes of a deployment, next to the Store that
-// keeps the rules. Publish is one PUBLISH on the room's channel,
-// "{name}:room:<room id>" (name set by WithPrefix, as for the Store);
-// Subscribe is one PSUBSCRIBE on "{name}:room:*", so every process gets
-// every room's events and drops those of rooms it has no member of. That
-// is simple and always correct; a SUBSCRIBE per room a process serves
-// would spare Redis and the processes the events of other rooms, and
-// scale further with many processes.
+// keeps the rules. Each room has a channel, "{name}:room:<room id>" (name
+// set by WithPrefix, as for the Store), and a process subscribes to the
+// channels of the rooms it has members in, and to one more,
+// "{name}:users", which carries members' joins and the events about a
+// user rather than a room (a session ended or connected) to every process
+// (see PublishAll). It implements epchat.RoomBroker (the Hub tells it which
+// rooms it serves) and epchat.MessagePublisher (a message's seq and its
+// event are one function call in Redis).
+//
+// On a Redis Cluster (a *redis.ClusterClient) the channels are shard
+// channels (SSUBSCRIBE, SPUBLISH): a deployment's keys and channels share
+// its hash tag, so they live on one shard.
 //
 // Order: the messages of calls to Publish that do not overlap (the Hub
 // publishes a room's events one at a time, under the room's lock) reach
 // every subscriber in the order of the calls, whatever pooled connection
 // each used, since Redis handles one command at a time and pushes a
-// message to its subscribers before answering PUBLISH. Different
-// processes' messages are not ordered with each other; members order a
-// room's messages by seq (see PROTOCOL.md).
+// message to its subscribers before answering PUBLISH; a process reads
+// all its channels on one connection, so the users channel keeps that
+// order with the rooms' channels. Different processes' messages are not
+// ordered with each other; members order a room's messages by seq (see
+// PROTOCOL.md).
 //
 // Pub/sub delivers at most once: a message published while a subscriber's
 // connection is down (it reconnects and subscribes again by itself) is
@@ -43,15 +55,38 @@ const brokerQueue = 1024
 // A Broker is safe for concurrent use. Messages are bytes, passed as is.
 type Broker struct {
 	c       redis.UniversalClient
+	hot     caller // c's auto-pipeliner, for the publishes
+	p       string // key prefix, "{name}:", for PublishMessage
 	channel string // channel prefix, "{name}:room:"
-	pattern string // PSUBSCRIBE pattern matching every room's channel
+	joins   string // the channel every process subscribes to
+	sharded bool   // a Cluster: SSUBSCRIBE and SPUBLISH
+	node    string // this Broker's id, for PublishMessage's idempotence
+	ops     atomic.Uint64
+
+	mu      sync.Mutex
+	store   *Store                     // set by Keeps
+	ps      *redis.PubSub              // nil until Subscribe, and after stop
+	pending map[string][]chan struct{} // Serve calls not confirmed, per channel
+	todo    []subOp                    // for the subscribing goroutine, in order
+	wake    chan struct{}              // a token when todo is not empty
+	served  atomic.Int64               // rooms subscribed to (Serve less Unserve)
 }
 
-var _ epchat.Broker = (*Broker)(nil)
+// subOp is a SUBSCRIBE (sub) or UNSUBSCRIBE of a room's channel.
+type subOp struct {
+	channel string
+	sub     bool
+}
+
+var (
+	_ epchat.Broker           = (*Broker)(nil)
+	_ epchat.RoomBroker       = (*Broker)(nil)
+	_ epchat.MessagePublisher = (*Broker)(nil)
+)
 
 // NewBroker returns a Broker on the Redis behind client, which the caller
-// keeps owning. Of the options only WithPrefix applies: give it the same
-// name as the deployment's Stores. It does not contact Redis; Subscribe
+// keeps owning. Of the options only WithPrefix and WithAutoPipeline apply:
+// give it the same name as the deployment's Stores. It does not contact Redis; Subscribe
 // does, and reports an unreachable Redis.
 func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 	cfg := config{prefix: DefaultPrefix}
@@ -64,63 +99,247 @@ func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
 	}
-	ch := "{" + cfg.prefix + "}:room:"
-	return &Broker{c: client, channel: ch, pattern: globEscape(ch) + "*"}, nil
-}
-
-// globEscape quotes the characters special to Redis patterns.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("redisstore: broker id: %w", err)
 	}
-	return b.String()
+	p := "{" + cfg.prefix + "}:"
+	_, sharded := client.(*redis.ClusterClient)
+	return &Broker{
+		c:       client,
+		hot:     hotPath(client, cfg.autopipe),
+		p:       p,
+		channel: p + "room:",
+		joins:   p + "users",
+		sharded: sharded,
+		node:    "b" + hex.EncodeToString(id[:]),
+		pending: make(map[string][]chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}, nil
 }
 
-// Publish implements epchat.Broker: one PUBLISH of msg on room's channel.
+// Publish implements epchat.Broker: one PUBLISH of msg on room's channel;
+// an event of no room (room "", about a user) goes to every process, as
+// PublishAll.
 func (b *Broker) Publish(ctx context.Context, room string, msg []byte) error {
-	if err := b.c.Publish(ctx, b.channel+room, msg).Err(); err != nil {
+	if room == "" {
+		return b.publish(ctx, b.joins, msg)
+	}
+	return b.publish(ctx, b.channel+room, msg)
+}
+
+// PublishAll implements epchat.RoomBroker: one PUBLISH on the users
+// channel, to which every process subscribes.
+func (b *Broker) PublishAll(ctx context.Context, _ string, msg []byte) error {
+	return b.publish(ctx, b.joins, msg)
+}
+
+func (b *Broker) publish(ctx context.Context, channel string, msg []byte) error {
+	var err error
+	if b.sharded {
+		err = b.hot.SPublish(ctx, channel, msg).Err()
+	} else {
+		err = b.hot.Publish(ctx, channel, msg).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("redisstore: publish: %w", err)
 	}
 	return nil
 }
 
-// Subscribe implements epchat.Broker. It subscribes to every room's
-// channel on a connection of its own, and returns once Redis confirmed it,
-// or with the error that prevented it. deliver is called from one
-// goroutine; stop ends the subscription and returns once that goroutine
-// has returned and deliver will not be called again. The client pings the
-// subscription's connection when it is quiet and reconnects it, and
-// subscribes again, when it breaks.
+// Keeps implements epchat.MessagePublisher: true for a Store of the same
+// deployment (prefix). PublishMessage then calls through that Store, with
+// its epoch (see Store.WatchLoss).
+func (b *Broker) Keeps(store epchat.Store) bool {
+	s, ok := store.(*Store)
+	if !ok || s.p != b.p {
+		return false
+	}
+	b.mu.Lock()
+	b.store = s
+	b.mu.Unlock()
+	return true
+}
+
+// PublishMessage implements epchat.MessagePublisher: Store.Message and the
+// PUBLISH of the event, in one function call, sent again safely after a
+// lost reply (see scriptMessage).
+func (b *Broker) PublishMessage(ctx context.Context, room, user string, now time.Time, head, tail []byte) (uint64, error) {
+	cmd := "PUBLISH"
+	if b.sharded {
+		cmd = "SPUBLISH"
+	}
+	op := strconv.FormatUint(b.ops.Add(1), 36)
+	b.mu.Lock()
+	s := b.store
+	b.mu.Unlock()
+	var res *redis.Cmd
+	if s != nil {
+		res = s.call(ctx, b.hot, scriptMessage, "r:"+room,
+			room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail)
+	} else {
+		res = fcall(ctx, b.hot, b.c, scriptMessage, []string{b.p + "r:" + room},
+			b.p, room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail)
+	}
+	seq, err := res.Int64()
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return uint64(seq), nil
+}
+
+// Serve implements epchat.RoomBroker: it queues a SUBSCRIBE to room's
+// channel; the channel returned is closed when Redis confirms it.
+func (b *Broker) Serve(room string) <-chan struct{} {
+	ready := make(chan struct{})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ps == nil {
+		close(ready) // not subscribed, or stopped: nothing to wait for
+		return ready
+	}
+	ch := b.channel + room
+	b.pending[ch] = append(b.pending[ch], ready)
+	b.queueLocked(subOp{channel: ch, sub: true})
+	b.served.Add(1)
+	return ready
+}
+
+// Unserve implements epchat.RoomBroker: it queues an UNSUBSCRIBE.
+func (b *Broker) Unserve(room string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ps == nil {
+		return
+	}
+	b.queueLocked(subOp{channel: b.channel + room})
+	b.served.Add(-1)
+}
+
+func (b *Broker) queueLocked(op subOp) {
+	b.todo = append(b.todo, op)
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Served is how many rooms this Broker is subscribed to for its Hub.
+func (b *Broker) Served() int { return int(b.served.Load()) }
+
+// Subscribe implements epchat.Broker. It subscribes to the users channel
+// on a connection of its own, and returns once Redis confirmed it, or
+// with the error that prevented it; the rooms' channels are added and
+// removed on that connection as the Hub serves them (Serve, Unserve).
+// deliver is called from one goroutine; stop ends the subscription and
+// returns once that goroutine has returned and deliver will not be called
+// again. The client pings the subscription's connection when it is quiet
+// and reconnects it, and subscribes again to every channel, when it
+// breaks.
 func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
 	defer cancel()
-	ps := b.c.PSubscribe(ctx, b.pattern)
-	// PSubscribe does not wait for Redis: the first reply is the
+	var ps *redis.PubSub
+	if b.sharded {
+		ps = b.c.SSubscribe(ctx, b.joins)
+	} else {
+		ps = b.c.Subscribe(ctx, b.joins)
+	}
+	// Subscribe does not wait for Redis: the first reply is the
 	// confirmation, or an error.
 	if _, err := ps.Receive(ctx); err != nil {
 		ps.Close()
 		return nil, fmt.Errorf("redisstore: subscribe: %w", err)
 	}
-	msgs := ps.Channel(redis.WithChannelSize(brokerQueue))
-	done := make(chan struct{})
+	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(brokerQueue))
+	b.mu.Lock()
+	b.ps = ps
+	b.mu.Unlock()
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
+		b.subscribing(ps, quit)
+	}()
+	go func() {
+		defer wg.Done()
 		// msgs is closed by the client's receiving goroutine once ps is
 		// closed.
 		for m := range msgs {
-			room, ok := strings.CutPrefix(m.Channel, b.channel)
-			if !ok {
-				continue
+			switch m := m.(type) {
+			case *redis.Message:
+				if room, ok := strings.CutPrefix(m.Channel, b.channel); ok {
+					deliver(room, []byte(m.Payload))
+				} else if m.Channel == b.joins {
+					deliver("", []byte(m.Payload))
+				}
+			case *redis.Subscription:
+				if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
+					b.confirmed(m.Channel)
+				}
 			}
-			deliver(room, []byte(m.Payload))
 		}
 	}()
 	return func() {
+		b.mu.Lock()
+		b.ps = nil
+		for ch, rs := range b.pending {
+			for _, r := range rs {
+				close(r)
+			}
+			delete(b.pending, ch)
+		}
+		b.mu.Unlock()
+		close(quit)
 		ps.Close()
-		<-done
+		wg.Wait()
 	}, nil
+}
+
+// confirmed closes the oldest Serve wait of channel.
+func (b *Broker) confirmed(channel string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if rs := b.pending[channel]; len(rs) > 0 {
+		close(rs[0])
+		if len(rs) == 1 {
+			delete(b.pending, channel)
+		} else {
+			b.pending[channel] = rs[1:]
+		}
+	}
+}
+
+// subscribing sends the queued SUBSCRIBE and UNSUBSCRIBE commands in
+// order. A failed write leaves the channel in the client's set: it
+// subscribes again to all of them when it reconnects.
+func (b *Broker) subscribing(ps *redis.PubSub, quit <-chan struct{}) {
+	for {
+		select {
+		case <-quit:
+			return
+		case <-b.wake:
+		}
+		b.mu.Lock()
+		todo := b.todo
+		b.todo = nil
+		b.mu.Unlock()
+		for _, op := range todo {
+			ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+			var err error
+			switch {
+			case op.sub && b.sharded:
+				err = ps.SSubscribe(ctx, op.channel)
+			case op.sub:
+				err = ps.Subscribe(ctx, op.channel)
+			case b.sharded:
+				err = ps.SUnsubscribe(ctx, op.channel)
+			default:
+				err = ps.Unsubscribe(ctx, op.channel)
+			}
+			cancel()
+			_ = err // the client resubscribes its set when it reconnects
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/epchat-go/epchat/internal/wstest"
 	"runtime"
 	"strings"
 	"sync"
@@ -46,6 +47,19 @@ func newBroker(t *testing.T, prefix string) *Broker {
 	return b
 }
 
+// serve has b subscribe to the rooms' channels, as a Hub does when it
+// gains a room's first member, and waits for Redis to confirm.
+func serve(t *testing.T, b *Broker, rooms ...string) {
+	t.Helper()
+	for _, r := range rooms {
+		select {
+		case <-b.Serve(r):
+		case <-time.After(waitFor):
+			t.Fatalf("subscription to room %q not confirmed", r)
+		}
+	}
+}
+
 func recv(t *testing.T, ch <-chan brokerMsg) brokerMsg {
 	t.Helper()
 	select {
@@ -57,14 +71,17 @@ func recv(t *testing.T, ch <-chan brokerMsg) brokerMsg {
 	}
 }
 
-// TestBrokerDelivers: every subscriber of the deployment, the publisher's
-// own included, gets every room's messages, bytes as published (all 256
+// TestBrokerDelivers: every subscriber of the deployment serving the
+// rooms, the publisher's own included, gets the rooms' messages, bytes as published (all 256
 // byte values), and one publisher's messages in order.
 func TestBrokerDelivers(t *testing.T) {
 	prefix := freshPrefix()
 	pub := newBroker(t, prefix)
 	own, _ := subscribe(t, pub)
-	other, _ := subscribe(t, newBroker(t, prefix))
+	ob := newBroker(t, prefix)
+	other, _ := subscribe(t, ob)
+	serve(t, pub, "roomA", "room0", "room1", "room2")
+	serve(t, ob, "roomA", "room0", "room1", "room2")
 
 	binary := make([]byte, 256)
 	for i := range binary {
@@ -112,6 +129,7 @@ func TestBrokerPrefixes(t *testing.T) {
 	base := freshPrefix()
 	starB := newBroker(t, base+"*")
 	star, _ := subscribe(t, starB)
+	serve(t, starB, "r")
 	plain := newBroker(t, base+"x")
 	if err := plain.Publish(bg, "r", []byte("to x")); err != nil {
 		t.Fatal(err)
@@ -132,6 +150,7 @@ func TestBrokerStop(t *testing.T) {
 	prefix := freshPrefix()
 	b := newBroker(t, prefix)
 	ch, stop := subscribe(t, b)
+	serve(t, b, "r")
 	if err := b.Publish(bg, "r", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +164,7 @@ func TestBrokerStop(t *testing.T) {
 		t.Fatalf("delivered %q after stop", m.msg)
 	default:
 	}
-	if g := goroutinesWith("(*Broker).Subscribe"); g != "" {
+	if g := goroutinesWith("(*Broker).Subscribe") + goroutinesWith("(*Broker).subscribing"); g != "" {
 		t.Fatalf("a delivering goroutine is left after stop:\n%s", g)
 	}
 	// The client's own goroutines for the subscription see it closed and
@@ -156,6 +175,56 @@ func TestBrokerStop(t *testing.T) {
 			t.Fatalf("the client's subscription goroutines are left after stop:\n%s", goroutinesWith("(*channel).init"))
 		}
 		time.Sleep(time.Millisecond) // polling for goroutines to exit, not a time rule
+	}
+}
+
+// TestBrokerOnlyServedRooms: a process receives the events of the rooms
+// it serves and nothing of the others, from the confirmation of Serve to
+// Unserve; joins (PublishAll) reach every process.
+func TestBrokerOnlyServedRooms(t *testing.T) {
+	prefix := freshPrefix()
+	a, b := newBroker(t, prefix), newBroker(t, prefix)
+	cha, _ := subscribe(t, a)
+	chb, _ := subscribe(t, b)
+	serve(t, a, "ra")
+	serve(t, b, "rb")
+	const n = 100
+	for i := range n {
+		for _, r := range []string{"ra", "rb", "nobody"} {
+			if err := a.Publish(bg, r, fmt.Appendf(nil, "%s%d", r, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.PublishAll(bg, "rb", []byte("join")); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		ch   <-chan brokerMsg
+		room string
+	}{"a": {cha, "ra"}, "b": {chb, "rb"}} {
+		for i := range n {
+			if m := recv(t, c.ch); m.room != c.room || string(m.msg) != fmt.Sprint(c.room, i) {
+				t.Fatalf("process %s got %q of room %q; want %s%d: only its room's events", name, m.msg, m.room, c.room, i)
+			}
+		}
+		if m := recv(t, c.ch); string(m.msg) != "join" {
+			t.Fatalf("process %s got %q; want the join, published to all", name, m.msg)
+		}
+	}
+	a.Unserve("ra")
+	serve(t, a, "marker") // the unsubscribe is sent before this subscribe
+	if err := b.Publish(bg, "ra", []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(bg, "marker", []byte("marker")); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, cha); string(m.msg) != "marker" {
+		t.Fatalf("after Unserve got %q of room %q", m.msg, m.room)
+	}
+	if a.Served() != 1 || b.Served() != 1 {
+		t.Fatalf("served %d and %d rooms; want 1 and 1", a.Served(), b.Served())
 	}
 }
 
@@ -214,4 +283,39 @@ func TestBrokerErrors(t *testing.T) {
 			t.Fatalf("Publish to an unreachable Redis: %v; want a connection error", err)
 		}
 	})
+}
+
+// TestClusterTabsFollowJoins: a user with a tab on each process joins a
+// room through a, which serves it; the tab on b, which serves no room,
+// learns of the join (the users channel) and from then on gets the
+// room's messages (it subscribed to the room's channel). Then the user
+// ends the session on a and the tab on b is closed.
+func TestClusterTabsFollowJoins(t *testing.T) {
+	procs, _ := startCluster(t, 2)
+	a, b := procs[0], procs[1]
+	ann := a.join(t, "Ann")
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	token := invite(t, ann, room)
+
+	ben := a.join(t, "Ben")
+	benTab := wstest.Dial(t, b.url)
+	benTab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	ben.Expect("session_connected", "")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": token})
+	if e := benTab.Expect("member_joined", room); e["member"].(map[string]any)["id"] != ben.ID {
+		t.Fatalf("ben's tab on b: %v; want ben's own join", e)
+	}
+	ann.Expect("member_joined", room)
+	ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to both tabs"})
+	for _, c := range []*wstest.Client{ben, benTab} {
+		if e := c.Expect("message", room); e.Str("text") != "to both tabs" {
+			t.Fatalf("%v", e)
+		}
+	}
+	ben.MustCall("ok", map[string]any{"type": "end_session"})
+	benTab.Expect("session_ended", "")
+	benTab.WaitReaderDone()
+	if code := benTab.CloseCode(); code != 4003 {
+		t.Fatalf("ben's tab on b closed with %d; want 4003", code)
+	}
 }

@@ -25,7 +25,7 @@ import (
 type hubProc struct {
 	name   string
 	hub    *epchat.Hub
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	store  *Store
 	srv    *httptest.Server
 	url    string
@@ -51,8 +51,14 @@ func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *wste
 // broker it takes itself for the only one.
 func startHubProc(t testing.TB, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
-	rdb := newClient(t)
-	store := newStoreOn(t, rdb, prefix)
+	return startHubProcOn(t, newClient(t), nil, name, prefix, clk, withBroker, opts...)
+}
+
+// startHubProcOn is startHubProc on a client of the test's choosing;
+// sopts are options of its Store and Broker.
+func startHubProcOn(t testing.TB, rdb redis.UniversalClient, sopts []Option, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
+	t.Helper()
+	store := newStoreOn(t, rdb, prefix, sopts...)
 	opts = append([]epchat.Option{
 		epchat.WithStore(store),
 		epchat.WithClock(clk),
@@ -62,7 +68,7 @@ func startHubProc(t testing.TB, name, prefix string, clk *wstest.Clock, withBrok
 		epchat.WithRequestRate(1000, 1000),
 	}, opts...)
 	if withBroker {
-		broker, err := NewBroker(rdb, WithPrefix(prefix))
+		broker, err := NewBroker(rdb, append([]Option{WithPrefix(prefix)}, sopts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +147,17 @@ func seat(t testing.TB, c *wstest.Client, token, room string, seated ...*wstest.
 // room's seqs; the owner's history reaches b.
 func TestClusterChat(t *testing.T) {
 	procs, _ := startCluster(t, 2)
-	a, b := procs[0], procs[1]
+	chatAcross(t, procs[0], procs[1])
+}
+
+// newClockForCluster is the injected clock of a deployment's processes.
+func newClockForCluster() *wstest.Clock { return wstest.NewClock(t0) }
+
+// chatAcross: an invite made on a is redeemed on b, 100 messages cross
+// each way in order with the room's seqs, and the owner's history reaches
+// b.
+func chatAcross(t *testing.T, a, b *hubProc) {
+	t.Helper()
 	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
 	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	seat(t, ben, invite(t, ann, room), room, ann)

@@ -19,7 +19,8 @@
 //
 // Several processes need a Broker too (epchat.WithBroker): the Store keeps
 // the rules, the Broker carries each room's events to the members connected
-// to the other processes; Broker is one on Redis pub/sub. A Hub without a
+// to the other processes; Broker is one on Redis pub/sub, with a
+// subscription per room a process serves. A Hub without a
 // Broker also takes itself for the only process: its Shutdown closes every
 // room of the deployment.
 //
@@ -40,11 +41,24 @@
 //
 // # Atomic rules
 //
-// Every method that changes something is one Lua script run with EVALSHA,
-// so every rule that spans several records is one atomic step on the
-// server, whatever the number of processes. All keys of a deployment start with "{name}:" (WithPrefix):
-// the braces make it a Redis Cluster hash tag, so the scripts, which touch
-// rooms, users and invites together, work on a cluster too, on one slot.
+// Every method that changes something is one call of a Redis function
+// (one library, loaded by New with FUNCTION LOAD; Redis 7), so every rule
+// that spans several records is one atomic step on the server, whatever
+// the number of processes. All keys of a deployment start with "{name}:"
+// (WithPrefix): the braces make it a Redis Cluster hash tag, so the
+// functions, which touch rooms, users and invites together, work on a
+// Cluster too (a *redis.ClusterClient; tested on 3 masters), one
+// deployment on one slot.
+//
+// # Faults
+//
+// Message is idempotent (a call sent again after a lost reply takes no
+// second seq and publishes once) and, through the Broker, publishes the
+// message in the same step as it takes the seq. A call that cannot reach
+// Redis fails with an error wrapping epchat.ErrUnavailable. Redis keeps an
+// epoch key that every call checks: a Store that finds it changed (Redis
+// restarted empty, or flushed) tells the Hub (WatchLoss), which closes
+// its rooms and connections. See the README's Faults.
 //
 // # Time
 //

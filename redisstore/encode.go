@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -112,23 +113,45 @@ var errCodes = map[string]error{
 	"toomanyrooms":   epchat.ErrTooManyRooms,
 	"locked":         epchat.ErrRoomLocked,
 	"nicknametaken":  epchat.ErrNicknameTaken,
+	"lost":           errLost,
 }
 
-// mapErr turns a rule refusal into its sentinel and wraps any other error
-// (a failure of Redis or of the connection).
+// errLost is the error of a call that found Redis had lost the
+// deployment's data (restarted empty, flushed): the Store tells its
+// watchers and carries on with the new, empty data.
+var errLost = errors.New("redisstore: Redis lost the deployment's data (restarted or flushed)")
+
+// mapErr turns a rule refusal into its sentinel and wraps any other error.
+// A failure to reach Redis (a timeout, a refused or broken connection, a
+// Cluster without a master for the slot) and a call that found the data
+// lost also wrap epchat.ErrUnavailable: the Hub answers unavailable, and
+// the call may be tried again. Other server errors wrap as they are.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	var re redis.Error
 	if errors.As(err, &re) {
-		if code, ok := strings.CutPrefix(re.Error(), "EPCHAT "); ok {
+		msg := re.Error()
+		if code, ok := strings.CutPrefix(msg, "EPCHAT "); ok {
 			if s, ok := errCodes[code]; ok {
+				if s == errLost {
+					return fmt.Errorf("%w: %w", epchat.ErrUnavailable, errLost)
+				}
 				return s
 			}
 		}
+		for _, p := range []string{"LOADING", "BUSY", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN"} {
+			if strings.HasPrefix(msg, p) {
+				return fmt.Errorf("redisstore: %w: %w", epchat.ErrUnavailable, err)
+			}
+		}
+		return fmt.Errorf("redisstore: %w", err)
 	}
-	return fmt.Errorf("redisstore: %w", err)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("redisstore: %w", err) // the Hub is shutting down
+	}
+	return fmt.Errorf("redisstore: %w: %w", epchat.ErrUnavailable, err)
 }
 
 // errReply is returned when a script's reply is not shaped as expected.

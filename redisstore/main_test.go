@@ -52,35 +52,54 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer stop()
+	defer stopCluster()
 	redisAddr = addr
 	return m.Run()
 }
 
 // startRedis starts redis-server on a free loopback port and waits until it
 // says it accepts connections.
-func startRedis(path, dir string) (stop func(), addr string, err error) {
+func startRedis(path, dir string, args ...string) (stop func(), addr string, err error) {
+	stop, addr, _, err = startRedisProc(path, dir, args...)
+	return stop, addr, err
+}
+
+// startRedisProc is startRedis that also returns the server's process,
+// for the tests that pause it.
+func startRedisProc(path, dir string, args ...string) (stop func(), addr string, proc *os.Process, err error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	p := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cmd := exec.Command(path,
+	return startRedisProcOn(path, dir, p, args...)
+}
+
+// startRedisOnPort is startRedis on a port of the caller's choosing.
+func startRedisOnPort(path, dir string, port int, args ...string) (stop func(), addr string, err error) {
+	stop, addr, _, err = startRedisProcOn(path, dir, port, args...)
+	return stop, addr, err
+}
+
+func startRedisProcOn(path, dir string, p int, args ...string) (stop func(), addr string, proc *os.Process, err error) {
+	port := strconv.Itoa(p)
+	cmd := exec.Command(path, append([]string{
 		"--port", port,
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", dir,
-	)
+	}, args...)...)
 	cmd.Dir = dir
 	dieWithTest(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -103,13 +122,13 @@ func startRedis(path, dir string) (stop func(), addr string, err error) {
 	case ok := <-ready:
 		if !ok {
 			stop()
-			return nil, "", fmt.Errorf("redis-server exited before it was ready")
+			return nil, "", nil, fmt.Errorf("redis-server exited before it was ready")
 		}
 	case <-time.After(10 * time.Second):
 		stop()
-		return nil, "", fmt.Errorf("redis-server not ready after 10s")
+		return nil, "", nil, fmt.Errorf("redis-server not ready after 10s")
 	}
-	return stop, "127.0.0.1:" + port, nil
+	return stop, "127.0.0.1:" + port, cmd.Process, nil
 }
 
 // newClient returns a client of the test server, or skips the test when

@@ -1,14 +1,23 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"sync"
+)
 
-// The Lua scripts below are the Store's rules. Each runs atomically on the
-// Redis server, so every rule that spans several records (an invite and a
-// seat, a seat and the room's owner, a room and its invites) holds across
-// processes. Every script gets the key prefix as ARGV[1] and builds the
-// other key names from it; KEYS[1] names the script's main key so that a
-// cluster client routes the call to the right node (all keys of one prefix
-// share a hash slot, see WithPrefix).
+// The Lua functions below are the Store's rules. Each runs atomically on
+// the Redis server, so every rule that spans several records (an invite
+// and a seat, a seat and the room's owner, a room and its invites) holds
+// across processes. They are one Redis function library (FUNCTION LOAD,
+// Redis 7), loaded by New: the prelude, the key names and helpers, runs
+// once when the library loads, not at every call as it would in a script
+// sent with EVALSHA, and each call runs only its function's body. Every
+// function gets the key prefix as ARGV[1] and builds the other key names
+// from it; KEYS[1] names the function's main key so that a cluster client
+// routes the call to the right node (all keys of one prefix share a hash
+// slot, see WithPrefix).
 //
 // Times arrive encoded by encTime: "" for the zero time, otherwise the Unix
 // nanoseconds as 20 decimal digits. The prelude's earlier compares two of
@@ -17,18 +26,32 @@ import "github.com/redis/go-redis/v9"
 // first 14 digits are the Unix milliseconds, used as sorted-set scores
 // (exact in a double).
 
-// prelude is prepended to every script: key names and the helpers that keep
-// the indexes right.
+// prelude opens the library: key names and the helpers that keep the
+// indexes right. KEYS, ARGV and P are set by each function as it starts
+// (Redis runs one function at a time).
 const prelude = `
-local P = ARGV[1]
+local KEYS, ARGV, P
 local function k(kind, id) return P .. kind .. ':' .. id end
-local RIDX = P .. 'rooms'
-local IIDX = P .. 'invites'
-local SIDX = P .. 'seen'
-local DIDX = P .. 'detached'
-local NIDX = P .. 'nodes'
-local HBS = P .. 'hb'
-local NUSERS = P .. 'nusers' -- the users, counted by CreateUser and forgetUser
+local RIDX, IIDX, SIDX, DIDX, NIDX, HBS, NUSERS
+-- NUSERS: the users, counted by CreateUser and forgetUser
+-- begin sets the call's names. ARGV[1] is the prefix "{name}:" followed by
+-- the deployment's epoch as the caller knows it (see Store.call): when
+-- the epoch key says otherwise, Redis lost the data the caller knows of
+-- (a restart, a flush), and the call fails with 'lost' before it acts.
+local A1, EPOCH = nil, ''
+local function begin(keys, args)
+  KEYS, ARGV = keys, args
+  if A1 ~= args[1] then
+    A1 = args[1]
+    local i = string.find(A1, '}:', 1, true)
+    P, EPOCH = string.sub(A1, 1, i + 1), string.sub(A1, i + 2)
+    RIDX, IIDX, SIDX, DIDX = P .. 'rooms', P .. 'invites', P .. 'seen', P .. 'detached'
+    NIDX, HBS, NUSERS = P .. 'nodes', P .. 'hb', P .. 'nusers'
+  end
+  if EPOCH ~= '' and redis.call('GET', P .. 'epoch') ~= EPOCH then
+    return redis.error_reply('EPCHAT lost')
+  end
+end
 local function fail(code) return redis.error_reply('EPCHAT ' .. code) end
 -- earlier tells whether encoded time a is before encoded time b, exactly:
 -- it compares the two 10-digit halves as numbers.
@@ -152,7 +175,59 @@ local function forgetUser(uid)
 end
 `
 
-func newScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+// script is one function of the library; newScript registers it.
+type script struct {
+	id   int
+	body string
+}
+
+var (
+	registry []*script
+	libOnce  sync.Once
+	libCode  string // the library, built at the first New
+	libName  string // "epchat_" and the first 12 hex digits of the code's SHA-256
+)
+
+func newScript(body string) *script {
+	sc := &script{id: len(registry), body: body}
+	registry = append(registry, sc)
+	return sc
+}
+
+// library builds the library's code once. Its name, and so every
+// function's, carries a hash of the code: processes of two versions of
+// this package can share a Redis during a rolling upgrade, each calling
+// its own functions.
+func library() (code, name string) {
+	libOnce.Do(func() {
+		var b strings.Builder
+		b.WriteString(prelude)
+		for _, sc := range registry {
+			b.WriteString("\nredis.register_function('@" + itoa(sc.id) + "', function(keys, args)\n")
+			b.WriteString("local lost = begin(keys, args)\nif lost then return lost end\n")
+			b.WriteString(sc.body)
+			b.WriteString("\nend)\n")
+		}
+		body := b.String()
+		sum := sha256.Sum256([]byte(body))
+		libName = "epchat_" + hex.EncodeToString(sum[:6])
+		libCode = "#!lua name=" + libName + "\n" + strings.ReplaceAll(body, "'@", "'"+libName+"_")
+	})
+	return libCode, libName
+}
+
+// fn is the name the script's function is registered under.
+func (sc *script) fn() string {
+	_, name := library()
+	return name + "_" + itoa(sc.id)
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
 
 // scriptCreateUser: ARGV id, nick, token, seen, detached, max users (<= 0:
 // no limit).
@@ -395,22 +470,38 @@ redis.call('HSET', r, 'locked', ARGV[4])
 return 'OK'
 `)
 
-// scriptMessage: ARGV room, user, now. Returns the new Seq.
+// scriptMessage: ARGV room, user, now, node, op, then optionally the
+// publish command (PUBLISH or SPUBLISH), channel, head and tail. Returns the
+// new Seq. It is the hot path: it touches the room's two keys only (the
+// rooms index catches up in the idle sweep), and it is idempotent: the
+// room remembers the last op of each node (o:<node> = "op seq"), so a
+// call sent again after a lost reply (go-redis retries a read timeout)
+// returns the seq of the first run and neither takes another seq nor
+// publishes again. A node's calls for one room are one at a time (the
+// Hub holds the room's lock), so the last op is enough. With a publish,
+// the event head .. seq .. tail goes out in the same atomic step as the
+// seq: no seq is taken without its event.
 var scriptMessage = newScript(`
-local rid, uid, now = ARGV[2], ARGV[3], ARGV[4]
+local rid, uid, now, of, op = ARGV[2], ARGV[3], ARGV[4], 'o:' .. ARGV[5], ARGV[6]
 local r = k('r', rid)
-if redis.call('EXISTS', r) == 0 then return fail('notfound') end
+local f = redis.call('HMGET', r, 'seq', of)
+if not f[1] then return fail('notfound') end
+if f[2] then
+  local last, seq = string.match(f[2], '^(%S+) (%d+)$')
+  if last == op then return tonumber(seq) end
+end
 if not redis.call('ZSCORE', k('rm', rid), uid) then return fail('notmember') end
 local seq = redis.call('HINCRBY', r, 'seq', 1)
-redis.call('HSET', r, 'active', now)
-redis.call('ZADD', RIDX, ms(now), rid)
+redis.call('HSET', r, 'active', now, of, op .. ' ' .. seq)
+if ARGV[7] then redis.call(ARGV[7], ARGV[8], ARGV[9] .. seq .. ARGV[10]) end
 return seq
 `)
 
 // sweep is the loop shared by the sweeps: it walks the index (a sorted set
 // by time) up to the given instant, asks check about each candidate ('act',
 // 'skip' to leave it, 'drop' to remove a stale index entry) and acts on at
-// most batch of them. Acting removes the candidate from the index, so a
+// most batch of them ('left': check re-indexed it past the instant, which
+// counts as work but returns nothing). Acting removes the candidate from the index, so a
 // concurrent sweep never sees it again: each item goes to one caller. It
 // returns {more (0/1), results...}.
 const sweep = `
@@ -427,6 +518,8 @@ local function sweep(idx, maxms, batch, check, act)
         acted = acted + 1
       elseif v == 'drop' then
         redis.call('ZREM', idx, id)
+      elseif v == 'left' then
+        acted = acted + 1
       else
         skip = skip + 1
       end
@@ -444,6 +537,11 @@ return sweep(RIDX, ARGV[3], tonumber(ARGV[4]), function(rid)
   local a = redis.call('HGET', k('r', rid), 'active')
   if not a then return 'drop' end
   if earlier(a, before) then return 'act' end
+  -- Message leaves the index behind (it touches the room's keys only):
+  -- the room is re-indexed at its ActiveAt here, once per sweep at most.
+  local m = ms(a)
+  redis.call('ZADD', RIDX, m, rid)
+  if ARGV[3] ~= '-inf' and tonumber(m) > tonumber(ARGV[3]) then return 'left' end
   return 'skip'
 end, closeRoom)
 `)
@@ -582,11 +680,10 @@ if budget <= 0 then more = 1 end
 return {more, revived, reaped, removed}
 `)
 
-// allScripts are loaded by New, so that a pipeline-free EVALSHA finds them.
-var allScripts = []*redis.Script{
-	scriptCreateUser, scriptDeleteUser, scriptUserByToken, scriptAttach, scriptDetach, scriptTouch,
-	scriptCreateRoom, scriptRoom, scriptRoomsInfo, scriptCloseRoom,
-	scriptCreateInvite, scriptRedeem, scriptLeave, scriptKick, scriptSetLocked, scriptMessage,
-	scriptCloseIdle, scriptVacate, scriptForget, scriptExpireInvites,
-	scriptHeartbeat,
-}
+// scriptEpoch: ARGV (the prefix alone) a new epoch. Sets the deployment's
+// epoch unless it has one, and returns it.
+var scriptEpoch = newScript(`
+local e = P .. 'epoch'
+redis.call('SET', e, ARGV[2], 'NX')
+return redis.call('GET', e)
+`)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/epchat-go/epchat"
@@ -33,21 +34,31 @@ const sweepBatch = 64
 // its heartbeat with Close.
 type Store struct {
 	c       redis.UniversalClient
+	hot     caller // c's auto-pipeliner, for Message
 	p       string // key prefix, "{name}:"
 	node    string
 	timeout time.Duration
+	ops     atomic.Uint64 // ids of Message calls, for their idempotence
+
+	epoch    atomic.Pointer[string] // the deployment's epoch this Store knows of
+	mu       sync.Mutex             // guards watchers; held while a loss is handled
+	watchers []func()               // WatchLoss
 
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
-var _ epchat.Store = (*Store)(nil)
+var (
+	_ epchat.Store       = (*Store)(nil)
+	_ epchat.LossWatcher = (*Store)(nil)
+)
 
 type config struct {
-	prefix  string
-	timeout time.Duration
-	manual  bool
+	prefix   string
+	timeout  time.Duration
+	manual   bool
+	autopipe bool
 }
 
 // Option configures New.
@@ -69,6 +80,15 @@ func WithPrefix(name string) Option { return func(c *config) { c.prefix = name }
 // second. Every process of a deployment should use the same value.
 // Default DefaultNodeTimeout (15 s).
 func WithNodeTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithAutoPipeline sends the calls that many goroutines make at once
+// (Message, the Broker's publishes) through the client's auto-pipeliner
+// (go-redis's AutoPipeline, shared with the client's other users), so that
+// concurrent calls share a write and a read of one connection. It spares
+// Redis CPU when many calls are in flight at once (see the README's
+// figures), and costs the process some. Default: off, the client is used
+// as is. Give it to the Broker too.
+func WithAutoPipeline() Option { return func(c *config) { c.autopipe = true } }
 
 // WithManualHeartbeat starts no heartbeat goroutine: the application calls
 // Heartbeat itself, at least every third of the node timeout, with its own
@@ -100,6 +120,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		c:       client,
+		hot:     hotPath(client, cfg.autopipe),
 		p:       "{" + cfg.prefix + "}:",
 		node:    hex.EncodeToString(id[:]),
 		timeout: cfg.timeout,
@@ -107,11 +128,14 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		done:    make(chan struct{}),
 	}
 	ctx := context.Background()
-	for _, sc := range allScripts {
-		if err := sc.Load(ctx, client).Err(); err != nil {
-			return nil, fmt.Errorf("redisstore: load scripts: %w", err)
-		}
+	if err := loadLibrary(ctx, client); err != nil {
+		return nil, err
 	}
+	e, err := s.newEpoch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.epoch.Store(&e)
 	if cfg.manual {
 		close(s.done)
 		return s, nil
@@ -168,8 +192,8 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	n := encTime(now)
 	deadline := encTime(now.Add(-s.timeout))
 	for {
-		vals, err := scriptHeartbeat.Run(ctx, s.c, []string{s.p + "nodes"},
-			s.p, s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
+		vals, err := s.call(ctx, s.c, scriptHeartbeat, "nodes",
+			s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
 		if err != nil {
 			return mapErr(err)
 		}
@@ -184,8 +208,75 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	}
 }
 
-func (s *Store) run(ctx context.Context, sc *redis.Script, key string, args ...any) *redis.Cmd {
-	return sc.Run(ctx, s.c, []string{s.p + key}, append([]any{s.p}, args...)...)
+func (s *Store) run(ctx context.Context, sc *script, key string, args ...any) *redis.Cmd {
+	return s.call(ctx, s.c, sc, key, args...)
+}
+
+// call calls sc's function through via, with the key P+key, the prefix
+// and this Store's epoch, then args. A call that finds the epoch changed
+// fails with errLost and has the Store handle the loss (see lost).
+func (s *Store) call(ctx context.Context, via caller, sc *script, key string, args ...any) *redis.Cmd {
+	e := *s.epoch.Load()
+	cmd := fcall(ctx, via, s.c, sc, []string{s.p + key}, append([]any{s.p + e}, args...)...)
+	if isLost(cmd.Err()) {
+		s.lost(ctx, e)
+	}
+	return cmd
+}
+
+// newEpoch sets the deployment's epoch in Redis unless it has one, and
+// returns it.
+func (s *Store) newEpoch(ctx context.Context) (string, error) {
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", err
+	}
+	e, err := fcall(ctx, s.c, s.c, scriptEpoch, []string{s.p + "epoch"}, s.p, hex.EncodeToString(id[:])).Text()
+	if err != nil {
+		return "", mapErr(err)
+	}
+	return e, nil
+}
+
+// lost handles the loss of the deployment's data that a call made with
+// epoch found: once per epoch, it tells the watchers (WatchLoss), then
+// adopts the deployment's new epoch. Until it has, calls fail with
+// errLost without telling the watchers again.
+func (s *Store) lost(ctx context.Context, epoch string) {
+	s.mu.Lock()
+	if *s.epoch.Load() != epoch {
+		s.mu.Unlock()
+		return // handled already
+	}
+	if epoch != epochPending {
+		for _, f := range s.watchers {
+			f()
+		}
+	}
+	pending := epochPending
+	s.epoch.Store(&pending)
+	s.mu.Unlock()
+	if e, err := s.newEpoch(ctx); err == nil {
+		s.epoch.CompareAndSwap(&pending, &e)
+	}
+}
+
+// epochPending is the epoch of a Store that lost its data and has not yet
+// adopted the new epoch: it matches no epoch key, so calls fail until it
+// has.
+const epochPending = "-"
+
+// WatchLoss implements epchat.LossWatcher: f is called when a call (or a
+// heartbeat) finds that Redis lost the deployment's data, restarted
+// empty or flushed. Redis keeps an epoch key, set by the first Store of a
+// deployment; every call checks it in the same atomic step as it acts, so
+// no call acts on data other than the data it knows of. f is called
+// before the Store uses the new epoch; it must return soon and must not
+// call the Store.
+func (s *Store) WatchLoss(f func()) {
+	s.mu.Lock()
+	s.watchers = append(s.watchers, f)
+	s.mu.Unlock()
 }
 
 // CreateUser implements epchat.Store.
@@ -390,9 +481,12 @@ func (s *Store) SetLocked(ctx context.Context, room, by string, locked bool) err
 	return mapErr(s.run(ctx, scriptSetLocked, "r:"+room, room, by, v).Err())
 }
 
-// Message implements epchat.Store.
+// Message implements epchat.Store. It is one function call on the room's
+// keys, safe to send again (see scriptMessage).
 func (s *Store) Message(ctx context.Context, room, user string, now time.Time) (uint64, error) {
-	seq, err := s.run(ctx, scriptMessage, "r:"+room, room, user, encTime(now)).Int64()
+	op := strconv.FormatUint(s.ops.Add(1), 36)
+	seq, err := s.call(ctx, s.hot, scriptMessage, "r:"+room,
+		room, user, encTime(now), s.node, op).Int64()
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -401,7 +495,7 @@ func (s *Store) Message(ctx context.Context, room, user string, now time.Time) (
 
 // sweep runs a sweep script until it reports no more work and hands each
 // result to each.
-func (s *Store) sweep(ctx context.Context, sc *redis.Script, index string, at time.Time, each func(*reply), extra ...any) error {
+func (s *Store) sweep(ctx context.Context, sc *script, index string, at time.Time, each func(*reply), extra ...any) error {
 	a := encTime(at)
 	for {
 		vals, err := s.run(ctx, sc, index, append([]any{a, msScore(a), sweepBatch}, extra...)...).Slice()

@@ -5,8 +5,9 @@
 # serves development (README "Releasing").
 #
 # Browser tests need Debian's chromium and the multi-node tests a
-# redis-server; without them those tests skip, unless CI=true, where they
-# fail. .ci/run installs both.
+# redis-server (and its redis-cli, for the Redis Cluster tests); without
+# them those tests skip, unless CI=true, where they fail. .ci/run
+# installs both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOWORK=off

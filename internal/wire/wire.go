@@ -73,6 +73,7 @@ const (
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
 	TooManyUsers      Code = "too_many_users"
+	Unavailable       Code = "unavailable"
 	Internal          Code = "internal"
 )
 
@@ -95,6 +96,7 @@ var messages = map[Code]string{
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
 	TooManyUsers:      "too many sessions, try again later",
+	Unavailable:       "the server cannot reach its store, try again",
 	Internal:          "internal error, try again",
 }
 
@@ -220,6 +222,19 @@ func Message(dst []byte, room, from string, seq uint64, ts int64, text string) [
 	dst = inum(dst, "ts", ts)
 	dst = str(dst, "text", text)
 	return append(dst, '}')
+}
+
+// MessageParts is a message event cut where its seq goes: Message with
+// seq n is head, then n in decimal, then tail. It lets a Broker fill in a
+// seq it takes in the same step as it publishes (epchat.MessagePublisher).
+func MessageParts(room, from string, ts int64, text string) (head, tail []byte) {
+	head = begin(nil, "message", "", 64+len(room)+len(from))
+	head = str(head, "room", room)
+	head = str(head, "from", from)
+	head = append(head, `,"seq":`...)
+	tail = inum(make([]byte, 0, 40+len(text)), "ts", ts)
+	tail = str(tail, "text", text)
+	return head, append(tail, '}')
 }
 
 // MemberJoined appends a member_joined event.

@@ -169,3 +169,12 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageParts: head, seq, tail is the message event Message makes.
+func TestMessageParts(t *testing.T) {
+	head, tail := MessageParts("r\"1", "u", -5, "hé \"x\"")
+	got := string(head) + "42" + string(tail)
+	if want := string(Message(nil, "r\"1", "u", 42, -5, "hé \"x\"")); got != want {
+		t.Fatalf("parts give %s, want %s", got, want)
+	}
+}
