@@ -679,3 +679,115 @@ func TestLibUntrustedInput(t *testing.T) {
 		t.Error("a malformed event changed the room")
 	}
 }
+
+// skipUnlessServerHas skips the test when the server answered a request
+// with unknown_type: kick and lock come with branch moderation, end_session
+// with branch sessions. Any other answer is the test's to judge.
+func skipUnlessServerHas(t *testing.T, got failure, what, branch string) {
+	t.Helper()
+	if !got.OK && got.Code == "unknown_type" {
+		t.Skipf("server lacks %s: branch %s not merged", what, branch)
+	}
+}
+
+// TestLibKick: the owner removes a member. The member's client is told
+// (room_left, reason kicked) and lets go of the room; the others see
+// member_left with reason kicked; an invite made before the kick no
+// longer works, a new one readmits. Only the owner may kick, and not
+// themself.
+func TestLibKick(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	room := seatTwo(t, p)
+	r := jsq(room)
+	js[bool](p, `const cleo = T.make('cleo'); await cleo.connect({ nickname: 'Cleo' }); await cleo.join(await C.ana.invite(`+r+`)); T.early = await C.ana.invite(`+r+`); return true;`)
+	waitEvent(p, "ben", "member_joined", `e.member.nickname === 'Cleo'`)
+
+	got := js[failure](p, `return await T.fails(C.ana.kick(`+r+`, C.ben.me.id));`)
+	skipUnlessServerHas(t, got, "kick", "moderation")
+	if !got.OK {
+		t.Fatalf("kick: %+v", got)
+	}
+	waitEvent(p, "ben", "room_left", `e.room === `+r+` && e.reason === 'kicked'`)
+	waitEvent(p, "ana", "member_left", `e.nickname === 'Ben' && e.reason === 'kicked'`)
+	waitEvent(p, "cleo", "member_left", `e.nickname === 'Ben' && e.reason === 'kicked'`)
+	if js[bool](p, `return C.ben.rooms.has(`+r+`) || C.ana.room(`+r+`).members.some((m) => m.nickname === 'Ben');`) {
+		t.Error("Ben is still in the room, in his client or Ana's")
+	}
+	wantCode(t, "Ben sends after the kick", js[failure](p, `return await T.fails(C.ben.send(`+r+`, 'still here?'));`), "not_found")
+	wantCode(t, "Cleo, not the owner, kicks", js[failure](p, `return await T.fails(C.cleo.kick(`+r+`, C.ana.me.id));`), "forbidden")
+	wantCode(t, "Ana kicks herself", js[failure](p, `return await T.fails(C.ana.kick(`+r+`, C.ana.me.id));`), "not_found")
+	wantCode(t, "Ben uses an invite made before the kick", js[failure](p, `return await T.fails(C.ben.join(T.early));`), "invite_invalid")
+	js[bool](p, `await C.ben.join(await C.ana.invite(`+r+`)); return true;`)
+	waitEvent(p, "ana", "member_joined", `e.member.nickname === 'Ben'`)
+}
+
+// TestLibLock: a locked room refuses invites and joins with room_locked,
+// an invite made before the lock is not spent by a refused join and works
+// after unlock; every member is told both ways, and the room's locked
+// state is in members.
+func TestLibLock(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	room := seatTwo(t, p)
+	r := jsq(room)
+	js[bool](p, `const cleo = T.make('cleo'); await cleo.connect({ nickname: 'Cleo' }); T.early = await C.ana.invite(`+r+`); return true;`)
+
+	got := js[failure](p, `return await T.fails(C.ana.lock(`+r+`));`)
+	skipUnlessServerHas(t, got, "lock", "moderation")
+	if !got.OK {
+		t.Fatalf("lock: %+v", got)
+	}
+	for _, name := range []string{"ana", "ben"} {
+		waitEvent(p, name, "room_locked", `e.room === `+r+` && e.locked === true`)
+	}
+	if !js[bool](p, `return (await C.ben.members(`+r+`)).locked === true;`) {
+		t.Error("members does not say the room is locked")
+	}
+	wantCode(t, "invite while locked", js[failure](p, `return await T.fails(C.ana.invite(`+r+`));`), "room_locked")
+	wantCode(t, "join while locked", js[failure](p, `return await T.fails(C.cleo.join(T.early));`), "room_locked")
+	wantCode(t, "Ben, not the owner, unlocks", js[failure](p, `return await T.fails(C.ben.unlock(`+r+`));`), "forbidden")
+
+	js[bool](p, `await C.ana.unlock(`+r+`); return true;`)
+	for _, name := range []string{"ana", "ben"} {
+		waitEvent(p, name, "room_locked", `e.room === `+r+` && e.locked === false`)
+	}
+	js[bool](p, `await C.cleo.join(T.early); return true;`)
+	waitEvent(p, "ben", "member_joined", `e.member.nickname === 'Cleo'`)
+	if js[bool](p, `return C.cleo.room(`+r+`).locked;`) {
+		t.Error("Cleo's joined says the room is locked")
+	}
+}
+
+// TestLibEndSession: end_session leaves every room (the others see
+// member_left, reason left), tells every client of the session, this one
+// and another "tab" on the same token, and forgets the token: a later
+// hello with it gets session_invalid.
+func TestLibEndSession(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	room := seatTwo(t, p)
+	r := jsq(room)
+	token := js[string](p, `return C.ben.token;`)
+	// A second tab of Ben's session: a client restored from a copy of his storage.
+	js[bool](p, `T.store('tab2').set('session', T.store('ben').get('session')); T.store('tab2').set('rooms', T.store('ben').get('rooms'));
+		const tab = T.make('tab2'); await tab.restore(); await tab.connect(); return true;`)
+
+	got := js[failure](p, `return await T.fails(C.ben.endSession());`)
+	skipUnlessServerHas(t, got, "end_session", "sessions")
+	if !got.OK {
+		t.Fatalf("end_session: %+v", got)
+	}
+	for _, name := range []string{"ben", "tab2"} {
+		waitEvent(p, name, "session_ended", "")
+		if js[bool](p, `return C[`+jsq(name)+`].token !== null || C[`+jsq(name)+`].active || C[`+jsq(name)+`].rooms.size > 0 || T.store(`+jsq(name)+`).get('session') !== null;`) {
+			t.Errorf("%s kept the session, its rooms or its connection after session_ended", name)
+		}
+	}
+	if n := js[int](p, `return T.events('ben', 'session_ended').length;`); n != 1 {
+		t.Errorf("Ben got %d session_ended events, want 1", n)
+	}
+	waitEvent(p, "ana", "member_left", `e.room === `+r+` && e.nickname === 'Ben' && e.reason === 'left'`)
+	got = js[failure](p, `T.store('late').set('session', { token: `+jsq(token)+`, me: null }); const c = T.make('late'); await c.restore(); return await T.fails(c.connect());`)
+	wantCode(t, "hello with the ended session's token", got, "session_invalid")
+}
