@@ -39,6 +39,20 @@ func TestHandler(t *testing.T) {
 			body:        "import",
 		},
 		{
+			name:        "the client library",
+			method:      http.MethodGet,
+			path:        "/lib/index.js",
+			status:      http.StatusOK,
+			contentType: "text/javascript; charset=utf-8",
+			body:        "export { Client",
+		},
+		{
+			name:   "the library's package metadata",
+			method: http.MethodGet,
+			path:   "/lib/package.json",
+			status: http.StatusNotFound,
+		},
+		{
 			name:        "style",
 			method:      http.MethodGet,
 			path:        "/style.css",
