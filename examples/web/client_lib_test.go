@@ -791,3 +791,73 @@ func TestLibEndSession(t *testing.T) {
 	got = js[failure](p, `T.store('late').set('session', { token: `+jsq(token)+`, me: null }); const c = T.make('late'); await c.restore(); return await T.fails(c.connect());`)
 	wantCode(t, "hello with the ended session's token", got, "session_invalid")
 }
+
+// TestLibSchemeSeam plugs a scheme of the test's own into the library, as
+// the issue on authenticated rooms will: it wraps aesGcmScheme, says it
+// verified each sender, and moves to a new epoch on each leave. The client
+// calls its hooks with what each payload is (kind, room, sender,
+// recipient), reports verified as the scheme says, tells it every
+// membership change, and emits epoch when the scheme's epoch moves.
+func TestLibSchemeSeam(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	js[bool](p, `
+		T.calls = [];
+		const base = lib.aesGcmScheme;
+		const wrap = (rc) => ({
+			...rc,
+			scheme: 'test-v1',
+			epoch: 0,
+			async encrypt(v, ctx) { T.calls.push(['encrypt', ctx.kind, ctx.to ?? '']); return rc.encrypt(v, ctx); },
+			async decrypt(text, ctx) { T.calls.push(['decrypt', ctx.kind, ctx.to ?? '']); const o = await rc.decrypt(text, ctx); return { ...o, verified: true }; },
+			membershipChanged(ch) { T.calls.push(['membership', ch.kind, ch.reason ?? '']); if (ch.kind === 'left') this.epoch++; },
+		});
+		T.scheme = {
+			name: 'test-v1',
+			isSecret: base.isSecret,
+			create: async () => wrap(await base.create()),
+			fromInvite: async (s) => wrap(await base.fromInvite(s)),
+			restore: async (s) => wrap(await base.restore(s)),
+		};
+		return true;`)
+	room := js[string](p, `
+		const ana = T.make('ana', { scheme: T.scheme }), ben = T.make('ben', { scheme: T.scheme }), cleo = T.make('cleo', { scheme: T.scheme });
+		await ana.connect({ nickname: 'Ana' }); await ben.connect({ nickname: 'Ben' }); await cleo.connect({ nickname: 'Cleo' });
+		const room = await ana.create();
+		await ben.join(await ana.invite(room.id));
+		await cleo.join(await ana.invite(room.id));
+		return room.id;`)
+	r := jsq(room)
+	js[bool](p, `await C.ben.send(`+r+`, 'signed, as it were'); await C.ana.sendHistory(`+r+`, C.cleo.me.id, [{ seq: 1, ts: Date.now(), from: C.ben.me.id, nick: 'Ben', body: 'earlier' }]); return true;`)
+	waitEvent(p, "ana", "message", `e.body === 'signed, as it were' && e.verified === true`)
+	waitEvent(p, "cleo", "history", `e.verified === true && e.entries.length === 1`)
+	js[bool](p, `await C.cleo.leave(`+r+`); return true;`)
+	for _, name := range []string{"ana", "ben"} {
+		waitEvent(p, name, "epoch", `e.room === `+r+` && e.epoch === 1`)
+	}
+	calls := js[[][]string](p, `return T.calls;`)
+	want := map[string]bool{
+		"encrypt message ":     false,
+		"decrypt message ":     false,
+		"membership joined ":   false,
+		"membership members ":  false,
+		"membership left left": false,
+	}
+	for _, c := range calls {
+		k := strings.Join(c, " ")
+		if _, ok := want[k]; ok {
+			want[k] = true
+		}
+		if c[1] == "history" && c[2] == "" {
+			t.Errorf("%s of a history payload without its recipient", c[0])
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("the scheme was never called for %q; calls: %v", k, calls)
+		}
+	}
+	if got := js[string](p, `return C.ana.room(`+r+`).crypto.scheme;`); got != "test-v1" {
+		t.Errorf("the room's scheme = %q, want the one given", got)
+	}
+}
