@@ -177,6 +177,8 @@ func TestOwnerControls(t *testing.T) {
 
 	// Remove Ben, through the menu and the confirmation.
 	ana.run("open Ben's menu", chromedp.Click(chromedp.CSS(`#member-list li:not([data-owner]) .member-menu-btn`), chromedp.NodeVisible))
+	ana.wait("the menu", `document.activeElement?.classList.contains('kick-btn')`)
+	ana.screenshot("member-menu.png")
 	ana.run("remove", chromedp.Click(chromedp.CSS(`.member-menu .kick-btn`), chromedp.NodeVisible))
 	ana.wait("the confirmation", `document.getElementById('confirm').open`)
 	if got := ana.text("#confirm-title"); got != "Remove Ben?" {
