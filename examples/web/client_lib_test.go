@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
@@ -436,17 +438,26 @@ func TestLibBackoff(t *testing.T) {
 	ln := httptest.NewServer(http.NotFoundHandler())
 	dead := "ws://" + ln.Listener.Addr().String() + "/chat/"
 	ln.Close()
-	delays := js[[]float64](p, `
+	res := js[struct {
+		Delays  []float64 `json:"delays"`
+		Offline failure   `json:"offline"`
+	}](p, `
 		const c = T.make('dead', { url: `+jsq(dead)+`, backoff: { first: 40, max: 160 } });
 		c.connect({ nickname: 'Nobody' }).catch(() => {});
-		return await new Promise((resolve) => {
+		const delays = await new Promise((resolve) => {
 			const ds = [];
 			const off = c.on('status', (s) => {
 				if (s.state !== 'waiting') return;
 				ds.push(s.delay);
-				if (ds.length === 6) { off(); c.disconnect(); resolve(ds); }
+				if (ds.length === 6) { off(); resolve(ds); }
 			});
-		});`)
+		});
+		// A request between two tries fails at once, offline.
+		const offline = await T.fails(c.create());
+		c.disconnect();
+		return { delays, offline };`)
+	delays := res.Delays
+	wantCode(t, "a request while waiting to reconnect", res.Offline, "offline")
 	ceilings := []float64{40, 80, 160, 160, 160, 160}
 	for i, d := range delays {
 		if d < ceilings[i]/2 || d > ceilings[i] {
@@ -534,6 +545,8 @@ func newFakeServer(t *testing.T) *fakeServer {
 				fs.send(map[string]any{"type": "error", "id": id, "code": ""})
 			case "send":
 				fs.send(map[string]any{"type": "sent", "id": id, "room": "r1", "seq": "one"})
+			case "leave":
+				// No reply at all.
 			}
 		}
 	}))
@@ -594,15 +607,17 @@ func TestLibUntrustedInput(t *testing.T) {
 	p := h.libPage("lib")
 	fs := newFakeServer(t)
 	key := js[string](p, `
-		const c = T.make('ana', { url: `+jsq(fs.URL)+` });
+		const c = T.make('ana', { url: `+jsq(fs.URL)+`, requestTimeout: 300 });
 		await c.connect({ nickname: 'Ana' });
 		const room = await c.create();
 		return room.crypto.inviteSecret();`)
 
-	// Malformed replies reject their request with bad_reply.
+	// Malformed replies reject their request with bad_reply; no reply
+	// at all, with timeout.
 	for _, expr := range []string{`C.ana.members('r1')`, `C.ana.invite('r1')`, `C.ana.send('r1', 'hi')`} {
 		wantCode(t, expr, js[failure](p, `return await T.fails(`+expr+`);`), "bad_reply")
 	}
+	wantCode(t, "a request the server never answers", js[failure](p, `return await T.fails(C.ana.leave('r1'));`), "timeout")
 
 	good := func(from string, seq int, body string) map[string]any {
 		return map[string]any{"type": "message", "room": "r1", "from": from, "seq": seq, "ts": 1764000000000,
@@ -859,5 +874,27 @@ func TestLibSchemeSeam(t *testing.T) {
 	}
 	if got := js[string](p, `return C.ana.room(`+r+`).crypto.scheme;`); got != "test-v1" {
 		t.Errorf("the room's scheme = %q, want the one given", got)
+	}
+}
+
+// TestLibShutdown: when the server shuts down, each client is told its
+// room closed (reason shutdown) and the connection went (1001), and goes
+// on trying to reconnect.
+func TestLibShutdown(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	room := seatTwo(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.hub.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for _, name := range []string{"ana", "ben"} {
+		waitEvent(p, name, "room_closed", `e.room === `+jsq(room)+` && e.reason === 'shutdown' && e.byMe === false`)
+		waitEvent(p, name, "disconnected", `e.code === 1001 && e.wasOpen === true`)
+		waitEvent(p, name, "status", `e.state === 'waiting'`)
+	}
+	if !js[bool](p, `return C.ana.active && C.ana.rooms.size === 0 && C.ana.token !== null;`) {
+		t.Error("after a shutdown Ana's client stopped, kept the room or dropped the session")
 	}
 }
