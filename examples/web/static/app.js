@@ -153,6 +153,11 @@ function bindUI(rooms, readInvite, joinPending) {
     }
   });
 
+  // A click anywhere but on the member menu closes it.
+  document.addEventListener('click', (e) => {
+    if (!e.target.closest?.('.member-menu, .member-menu-btn')) rooms.closeMenu();
+  });
+
   $('confirm-cancel').addEventListener('click', () => $('confirm').close('cancel'));
   $('confirm-ok').addEventListener('click', () => $('confirm').close('ok'));
 }

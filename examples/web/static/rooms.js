@@ -221,6 +221,14 @@ export class Rooms {
     }));
   }
 
+  // closeMenu closes the member menu, if one is open.
+  closeMenu() {
+    if (this.openMenu === null) return;
+    this.openMenu = null;
+    const v = this.activeView();
+    if (v) this.renderMembers(v);
+  }
+
   // memberMenu is the owner's small menu on a member: remove them.
   memberMenu(v, m) {
     const open = this.openMenu === m.id;
@@ -253,8 +261,8 @@ export class Rooms {
     });
     kick.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') {
-        this.openMenu = null;
-        this.renderMembers(v);
+        this.closeMenu();
+        focusSoon($('member-list').querySelector(`li[data-id="${CSS.escape(m.id)}"] .member-menu-btn`));
       }
     });
     menu.append(kick);
