@@ -8,6 +8,11 @@
 # redis-server (and its redis-cli, for the Redis Cluster tests); without
 # them those tests skip, unless CI=true, where they fail. .ci/run
 # installs both.
+#
+# The browser client library (client/) has its types checked by
+# tsc --checkJs, from client/package-lock.json: it needs node and npm, and
+# is skipped without them, unless CI=true, where it fails. .ci/run installs
+# them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOWORK=off
@@ -21,6 +26,18 @@ if [ -n "$unformatted" ]; then
 fi
 
 status=0
+echo "== client/ (tsc --checkJs)"
+if command -v npm >/dev/null 2>&1; then
+	if ! (cd client && { [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund --loglevel=error; } && ./node_modules/.bin/tsc -p .); then
+		status=1
+	fi
+elif [ "${CI:-}" = true ]; then
+	echo "no npm: the client library's types cannot be checked (apt-get install -y nodejs npm)"
+	status=1
+else
+	echo "no npm: skipping the client library's type check"
+fi
+
 for mod in $(find . -name go.mod -not -path './.git/*' | sort); do
 	dir=$(dirname "$mod")
 	echo "== module $dir"

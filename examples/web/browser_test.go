@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -105,6 +106,12 @@ func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
 	mux.Handle("/", web.Handler())
+	// A blank page of the same origin, without the demo's scripts, for the
+	// library's own tests (client_lib_test.go): it imports lib/ itself.
+	mux.HandleFunc("/libtest", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><meta charset=utf-8><title>epchat client library tests</title>")
+	})
 	// The server listens on a plain TCP listener: a wrapped one would hand
 	// the Hub connections it cannot poll. The tap sits on the wire instead.
 	srv := httptest.NewServer(mux)
@@ -1072,15 +1079,16 @@ func TestInsecureContext(t *testing.T) {
 	}
 }
 
-// TestCrypto checks the page's crypto module in the browser: what it
-// seals opens only with the same key and additional data, untouched.
+// TestCrypto checks the client library's crypto module, which the page
+// serves under lib/, in the browser: what it seals opens only with the same
+// key and additional data, untouched.
 func TestCrypto(t *testing.T) {
 	h := newHarness(t, pollMode)
 	p := h.person("Ana")
 	p.open(h.url)
 	p.wait("the page", `document.body.dataset.view === 'nick'`)
 	res := eval[map[string]any](p, `(async () => {
-		const c = await import('./crypto.js');
+		const c = await import('./lib/crypto.js');
 		const key = await c.newRoomKey();
 		const text = await c.exportKey(key);
 		const other = await c.importKey(await c.exportKey(await c.newRoomKey()));

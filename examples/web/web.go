@@ -1,9 +1,12 @@
 // Package web is the epchat demo chat page: plain HTML, CSS and JavaScript
 // modules, embedded in the binary and served by Handler.
 //
-// The page speaks the epchat wire protocol (PROTOCOL.md) to a Hub mounted
-// at "chat/" next to it, and encrypts every message end to end with the Web
-// Crypto API: the server only ever relays ciphertext. Mount it like this:
+// The page is built on the browser client library (package
+// github.com/epchat-go/epchat/client), which it serves under lib/: the
+// library speaks the epchat wire protocol (PROTOCOL.md) to a Hub mounted at
+// "chat/" next to it, and encrypts every message end to end with the Web
+// Crypto API, so the server only ever relays ciphertext. The page's own
+// scripts are its user interface. Mount it like this:
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
@@ -21,6 +24,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/epchat-go/epchat/client"
 )
 
 //go:embed static
@@ -46,7 +51,8 @@ var contentTypes = map[string]string{
 }
 
 // Handler returns an http.Handler that serves the demo page: "/" is the
-// chat page and the other paths are its scripts, styles and icon. Anything
+// chat page, "/lib/" the client library's modules, and the other paths are
+// the page's scripts, styles and icon. Anything
 // else is 404; methods other than GET and HEAD are 405.
 //
 // Every answer carries a strict Content-Security-Policy (scripts and styles
@@ -59,31 +65,35 @@ var contentTypes = map[string]string{
 // Handler is safe for concurrent use.
 func Handler() http.Handler {
 	files := make(map[string]file)
-	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		ct, ok := contentTypes[path.Ext(p)]
-		if !ok {
+	add := func(fsys fs.FS, root, prefix string) {
+		err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			ct, ok := contentTypes[path.Ext(p)]
+			if !ok {
+				return nil
+			}
+			body, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(body)
+			name := prefix + strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+			files[name] = file{
+				body:        body,
+				contentType: ct,
+				etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
+			}
 			return nil
-		}
-		body, err := static.ReadFile(p)
+		})
 		if err != nil {
-			return err
+			// The files are compiled in: failing to read them is a build bug.
+			panic("web: reading embedded files: " + err.Error())
 		}
-		sum := sha256.Sum256(body)
-		name := strings.TrimPrefix(p, "static")
-		files[name] = file{
-			body:        body,
-			contentType: ct,
-			etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
-		}
-		return nil
-	})
-	if err != nil {
-		// The files are compiled in: failing to read them is a build bug.
-		panic("web: reading embedded files: " + err.Error())
 	}
+	add(static, "static", "/")
+	add(client.FS(), ".", "/lib/")
 	files["/"] = files["/index.html"]
 	delete(files, "/index.html")
 	return handler{files: files}

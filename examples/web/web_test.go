@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -37,6 +39,20 @@ func TestHandler(t *testing.T) {
 			status:      http.StatusOK,
 			contentType: "text/javascript; charset=utf-8",
 			body:        "import",
+		},
+		{
+			name:        "the client library",
+			method:      http.MethodGet,
+			path:        "/lib/index.js",
+			status:      http.StatusOK,
+			contentType: "text/javascript; charset=utf-8",
+			body:        "export { Client",
+		},
+		{
+			name:   "the library's package metadata",
+			method: http.MethodGet,
+			path:   "/lib/package.json",
+			status: http.StatusNotFound,
 		},
 		{
 			name:        "style",
@@ -194,5 +210,33 @@ func TestHandlerRevalidates(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotModified {
 		t.Errorf("revalidation status = %d, want 304", rec.Code)
+	}
+}
+
+// TestPageLeavesProtocolAndCryptoToTheLibrary checks that the page's own
+// scripts hold no protocol or crypto code: they open no WebSocket, write
+// no request, and touch no Web Crypto API. All of that is the client
+// library's (under /lib/), which the page imports.
+func TestPageLeavesProtocolAndCryptoToTheLibrary(t *testing.T) {
+	entries, err := fs.Glob(os.DirFS("static"), "*.js")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("the page's scripts: %v %v", entries, err)
+	}
+	forbidden := []string{"WebSocket", "crypto.subtle", "getRandomValues", "AES-GCM", "JSON.stringify({ type", "type: 'hello'", "type: 'send'"}
+	imports := false
+	for _, name := range entries {
+		src, err := fs.ReadFile(os.DirFS("static"), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range forbidden {
+			if strings.Contains(string(src), f) {
+				t.Errorf("%s holds %q: protocol and crypto belong in the client library", name, f)
+			}
+		}
+		imports = imports || strings.Contains(string(src), "from './lib/index.js'")
+	}
+	if !imports {
+		t.Error("no script of the page imports the library")
 	}
 }

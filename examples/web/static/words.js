@@ -34,7 +34,9 @@ export function hue(id) {
   return hash(id) % 360;
 }
 
+// initial is the first character of a nickname that shows: not a bidi
+// control or another invisible format character, not a combining mark.
 export function initial(nickname) {
-  const first = Array.from(nickname.trim())[0];
+  const first = Array.from(nickname.trim()).find((c) => !/[\p{Cf}\p{M}]/u.test(c));
   return first ?? '?';
 }

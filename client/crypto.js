@@ -1,4 +1,5 @@
-// End-to-end encryption of the demo page, with the Web Crypto API only.
+// The primitives of the "aes-gcm-v1" room scheme (scheme.js), with the Web
+// Crypto API only. They moved here unchanged from the demo page.
 //
 // Each room has one AES-GCM 256 key, made by the owner's browser. It leaves
 // the browser only inside invite links, in the URL fragment, which browsers
@@ -20,6 +21,10 @@ export function hasCrypto() {
   return globalThis.isSecureContext === true && !!globalThis.crypto?.subtle;
 }
 
+/**
+ * @param {Uint8Array} bytes
+ * @returns {string}
+ */
 export function b64urlEncode(bytes) {
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -28,6 +33,10 @@ export function b64urlEncode(bytes) {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/**
+ * @param {unknown} text
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
 export function b64urlDecode(text) {
   if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
     throw new Error('not base64url');
@@ -39,16 +48,25 @@ export function b64urlDecode(text) {
 }
 
 // newRoomKey makes a room key. It is extractable: it must go in links.
+/** @returns {Promise<CryptoKey>} */
 export function newRoomKey() {
   return crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
 }
 
 // exportKey returns the raw key in base64url, as it goes in invite links.
+/**
+ * @param {CryptoKey} key
+ * @returns {Promise<string>}
+ */
 export async function exportKey(key) {
   return b64urlEncode(new Uint8Array(await crypto.subtle.exportKey('raw', key)));
 }
 
 // isKeyText reports whether text looks like an exported room key.
+/**
+ * @param {unknown} text
+ * @returns {boolean}
+ */
 export function isKeyText(text) {
   try {
     return b64urlDecode(text).length === KEY_BYTES;
@@ -60,6 +78,10 @@ export function isKeyText(text) {
 // importKey turns the base64url text of a room key into a CryptoKey. The
 // page keeps the text itself (to restore the room after a reload), so the
 // CryptoKey need not be extractable.
+/**
+ * @param {string} text
+ * @returns {Promise<CryptoKey>}
+ */
 export function importKey(text) {
   const raw = b64urlDecode(text);
   if (raw.length !== KEY_BYTES) throw new Error('a room key is 32 bytes');
@@ -69,31 +91,49 @@ export function importKey(text) {
 // Additional data for each kind of payload. The sender's member id is the
 // one the server states in `from`, so a member cannot pass off a message as
 // someone else's, and the server cannot either.
+/**
+ * @param {string} room
+ * @param {string} from
+ */
 export function messageAD(room, from) {
   return `epchat/v1 message ${room} ${from}`;
 }
 
+/**
+ * @param {string} room
+ * @param {string} from
+ * @param {string} to
+ */
 export function historyAD(room, from, to) {
   return `epchat/v1 history ${room} ${from} ${to}`;
 }
 
 // sealedLength is the length of the wire text that seal makes from a
 // plaintext of n UTF-8 bytes.
+/** @param {number} n */
 export function sealedLength(n) {
   return Math.ceil(((IV_BYTES + n + TAG_BYTES) * 4) / 3);
 }
 
 // plainBudget is the largest plaintext, in UTF-8 bytes, whose sealed text
 // fits in max bytes.
+/** @param {number} max */
 export function plainBudget(max) {
   return Math.floor((max * 3) / 4) - IV_BYTES - TAG_BYTES;
 }
 
+/** @param {string} text */
 export function utf8Length(text) {
   return encoder.encode(text).length;
 }
 
 // seal encrypts the JSON of value under key with additional data ad.
+/**
+ * @param {CryptoKey} key
+ * @param {string} ad
+ * @param {unknown} value
+ * @returns {Promise<string>}
+ */
 export async function seal(key, ad, value) {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const plain = encoder.encode(JSON.stringify(value));
@@ -110,6 +150,12 @@ export async function seal(key, ad, value) {
 
 // open decrypts what seal made. It throws if the key or the additional data
 // differ, or if a single bit was changed.
+/**
+ * @param {CryptoKey} key
+ * @param {string} ad
+ * @param {string} text
+ * @returns {Promise<unknown>}
+ */
 export async function open(key, ad, text) {
   const buf = b64urlDecode(text);
   if (buf.length < IV_BYTES + TAG_BYTES) throw new Error('too short');
@@ -125,6 +171,10 @@ export async function open(key, ad, text) {
 // every member of the room sees alike, to compare out of band. It hashes
 // the raw key under a label of its own, so the code says nothing usable
 // about the key.
+/**
+ * @param {string} keyText
+ * @returns {Promise<string>}
+ */
 export async function safetyCode(keyText) {
   const raw = b64urlDecode(keyText);
   const label = encoder.encode('epchat safety code v1\n');
@@ -140,6 +190,7 @@ export async function safetyCode(keyText) {
 }
 
 // randomId returns n random bytes in base64url.
+/** @param {number} [n] */
 export function randomId(n = 9) {
   return b64urlEncode(crypto.getRandomValues(new Uint8Array(n)));
 }

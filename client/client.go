@@ -1,0 +1,27 @@
+// Package client holds epchat's browser client library: plain ES modules
+// (index.js and the modules it imports), with no build step and no
+// dependency, embedded so that a Go host can serve them next to its Hub
+// with no Node.js anywhere:
+//
+//	mux.Handle("/lib/", http.StripPrefix("/lib/", http.FileServerFS(client.FS())))
+//
+// A page then imports it with
+//
+//	import { Client } from './lib/index.js';
+//
+// README.md in this directory is the library's documentation: its API,
+// an example host page and its events.
+package client
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed *.js
+var files embed.FS
+
+// FS returns the library's files: the ES modules at its root, index.js
+// first among them. It holds no tests, no package metadata and no
+// node_modules. The file system is read-only and safe for concurrent use.
+func FS() fs.FS { return files }

@@ -1,0 +1,8 @@
+// The epchat browser client library. See README.md.
+
+export { Client, DEFAULT_LIMITS, webStorage } from './client.js';
+export { ProtocolError, isProtocolError } from './errors.js';
+export { hasInvite, inviteLink, parseInvite } from './invite.js';
+export { aesGcmScheme } from './scheme.js';
+export { Transport, backoffDelay } from './transport.js';
+export { hasCrypto } from './crypto.js';

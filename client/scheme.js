@@ -1,0 +1,124 @@
+// The room scheme: everything end to end about one room sits behind the
+// RoomCrypto interface below, so that another scheme (signatures,
+// identities, key rotation, MLS) replaces this one without touching the
+// transport or the client. The client calls only these hooks.
+//
+// aesGcmScheme is today's scheme, "aes-gcm-v1": one AES-GCM 256 key per
+// room, made by the owner's browser, travelling only in invite links; each
+// payload bound to its room, sender and purpose by the additional data. It
+// authenticates "a member holding the key", not which member: messages it
+// opens come out with verified: false.
+
+import {
+  exportKey, historyAD, importKey, isKeyText, messageAD, newRoomKey, open,
+  plainBudget, safetyCode, seal, sealedLength,
+} from './crypto.js';
+
+/**
+ * SealContext says what a payload is, for the additional data (or
+ * signature) that binds it.
+ * @typedef {object} SealContext
+ * @property {'message'|'history'} kind
+ * @property {string} room the room id
+ * @property {string} from the sender's member id
+ * @property {string} [to] history: the newcomer's member id
+ */
+
+/**
+ * Opened is what decrypt returns: the plaintext value and whether the
+ * scheme authenticated the sender as the member in ctx.from (more than
+ * "someone with the room key").
+ * @typedef {object} Opened
+ * @property {unknown} value
+ * @property {boolean} verified
+ */
+
+/**
+ * MembershipChange is told to a room's crypto when the members change, so
+ * that a scheme with epochs can rotate (on leave and kick) or admit (on
+ * join). It may change its epoch; the client then emits `epoch`.
+ * @typedef {object} MembershipChange
+ * @property {'joined'|'left'|'owner_changed'|'members'} kind
+ * @property {string} room
+ * @property {string} [member] the member id concerned
+ * @property {string} [reason] for left: left, disconnected or kicked
+ * @property {ReadonlyArray<{id: string, nickname: string}>} members the members after the change
+ * @property {string} owner
+ * @property {string} me your member id
+ */
+
+/**
+ * RoomCrypto is one room's end-to-end state. Methods may throw (or
+ * reject): the client turns a failed decrypt into an `undecryptable` event
+ * and never lets it escape.
+ * @typedef {object} RoomCrypto
+ * @property {string} scheme the scheme's name
+ * @property {number} epoch changes when the keys do (aes-gcm-v1: always 0)
+ * @property {(value: unknown, ctx: SealContext) => Promise<string>} encrypt
+ * @property {(text: string, ctx: SealContext) => Promise<Opened>} decrypt
+ * @property {(plainBytes: number) => number} sealedLength wire length of a payload of n bytes of JSON
+ * @property {(max: number) => number} plainBudget the largest JSON, in bytes, whose payload fits in max
+ * @property {() => Promise<string>} safetyCode what members compare out of band
+ * @property {() => string} inviteSecret what goes in an invite link after the token
+ * @property {(change: MembershipChange) => (void|Promise<void>)} [membershipChanged]
+ * @property {(() => (string|null))} [identity] this member's public identity key, when the scheme has one
+ * @property {() => unknown} save JSON-able state to restore the room after a reload
+ */
+
+/**
+ * CryptoScheme makes a RoomCrypto: for a room this client creates, from
+ * an invite's secret, or from what save returned.
+ * @typedef {object} CryptoScheme
+ * @property {string} name
+ * @property {() => Promise<RoomCrypto>} create
+ * @property {(secret: string) => Promise<RoomCrypto>} fromInvite rejects on a damaged secret
+ * @property {(saved: unknown) => Promise<RoomCrypto>} restore
+ * @property {(secret: string) => boolean} isSecret whether text is a well-formed secret
+ */
+
+/**
+ * @param {CryptoKey} key
+ * @param {string} keyText
+ * @returns {RoomCrypto}
+ */
+function aesGcmRoom(key, keyText) {
+  /** @type {Promise<string>|null} */
+  let code = null;
+  /** @param {SealContext} ctx */
+  const ad = (ctx) => (ctx.kind === 'history'
+    ? historyAD(ctx.room, ctx.from, ctx.to ?? '')
+    : messageAD(ctx.room, ctx.from));
+  return {
+    scheme: 'aes-gcm-v1',
+    epoch: 0,
+    encrypt: (value, ctx) => seal(key, ad(ctx), value),
+    decrypt: async (text, ctx) => ({ value: await open(key, ad(ctx), text), verified: false }),
+    sealedLength,
+    plainBudget,
+    safetyCode: () => (code ??= safetyCode(keyText)),
+    inviteSecret: () => keyText,
+    identity: () => null,
+    save: () => ({ key: keyText }),
+  };
+}
+
+/** @type {CryptoScheme} */
+export const aesGcmScheme = {
+  name: 'aes-gcm-v1',
+  async create() {
+    const key = await newRoomKey();
+    const keyText = await exportKey(key);
+    // The page keeps the text, so the CryptoKey it uses need not be
+    // extractable.
+    return aesGcmRoom(await importKey(keyText), keyText);
+  },
+  async fromInvite(secret) {
+    return aesGcmRoom(await importKey(secret), secret);
+  },
+  async restore(saved) {
+    const keyText = /** @type {{key?: unknown}} */ (saved)?.key;
+    if (typeof keyText !== 'string') throw new Error('no key');
+    return aesGcmRoom(await importKey(keyText), keyText);
+  },
+  isSecret: isKeyText,
+};

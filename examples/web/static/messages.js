@@ -1,0 +1,174 @@
+// One room's conversation on screen: the messages in seq order, once
+// each, the notices between them, and what the tab keeps of it.
+
+import { loadLog, saveLog } from './store.js';
+import { isAtEnd, nick, scrollToEnd, setAvatar, setParts } from './ui.js';
+
+// LOG_CAP bounds the conversation a tab keeps per room, and so the history
+// an owner passes on.
+const LOG_CAP = 500;
+// GROUP_MS is how close in time two messages of one sender must be to be
+// shown as one group.
+const GROUP_MS = 5 * 60 * 1000;
+
+export class Conversation {
+  // room is the room id; me() the member id of this tab's user;
+  // onScreen() whether the conversation is the one shown.
+  constructor(room, { me, onScreen }) {
+    this.room = room;
+    this.me = me;
+    this.onScreen = onScreen;
+    this.msgs = []; // {seq, ts, from, nick, body}
+    this.seqs = new Set();
+    this.seen = 0; // the latest seq shown, for placing notices
+    this.unread = 0;
+    const list = document.createElement('ol');
+    list.className = 'log';
+    list.setAttribute('role', 'log');
+    list.setAttribute('aria-live', 'polite');
+    list.setAttribute('aria-relevant', 'additions');
+    list.setAttribute('aria-label', 'Messages');
+    this.list = list;
+    this.intro();
+  }
+
+  // restore shows what the tab kept of the conversation.
+  restore() {
+    for (const m of loadLog(this.room)) {
+      if (validEntry(m)) this.add(m, { save: false });
+    }
+    return this.msgs.length;
+  }
+
+  save() {
+    saveLog(this.room, this.msgs.slice(-LOG_CAP));
+  }
+
+  // entries is the conversation so far, as history for a newcomer.
+  entries() {
+    return this.msgs.map(({ seq, ts, from, nick: n, body }) => ({ seq, ts, from, nick: n, body }));
+  }
+
+  // add puts a message into the conversation in seq order, once. It
+  // reports whether it was new.
+  add(m, { save = true } = {}) {
+    if (this.seqs.has(m.seq)) return false;
+    this.seqs.add(m.seq);
+    let i = this.msgs.length;
+    while (i > 0 && this.msgs[i - 1].seq > m.seq) i--;
+    this.msgs.splice(i, 0, m);
+    if (this.msgs.length > LOG_CAP) {
+      const dropped = this.msgs.shift();
+      this.list.querySelector(`li.msg[data-seq="${dropped.seq}"]`)?.remove();
+    }
+    if (m.seq > this.seen) this.seen = m.seq;
+    const stick = isAtEnd(this.list);
+    this.insert(m);
+    if (stick) this.scroll();
+    if (save) this.save();
+    return true;
+  }
+
+  // addHistory adds the entries a room's owner passed on.
+  addHistory(entries) {
+    let added = 0;
+    for (const e of entries) if (this.add(e, { save: false })) added++;
+    if (added > 0) this.save();
+  }
+
+  // notice adds a line of text, or parts (ui.line), after what is shown.
+  notice(text, kind = '') {
+    const stick = isAtEnd(this.list);
+    const li = document.createElement('li');
+    li.className = `notice-line ${kind}`.trim();
+    li.dataset.after = String(this.seen);
+    setParts(li, text);
+    this.list.append(li);
+    if (stick) this.scroll();
+  }
+
+  scroll(force = false) {
+    if (force || this.onScreen()) scrollToEnd();
+  }
+
+  // intro opens every conversation with what protects it.
+  intro() {
+    const li = document.createElement('li');
+    li.className = 'intro';
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+    use.setAttribute('href', 'icons.svg#lock');
+    svg.append(use);
+    const p = document.createElement('p');
+    p.textContent = 'Messages are end-to-end encrypted in your browsers. The server relays only ciphertext and keeps nothing: when the room closes, the conversation is gone.';
+    li.append(svg, p);
+    this.list.append(li);
+  }
+
+  insert(m) {
+    const li = document.createElement('li');
+    li.className = 'msg';
+    li.dataset.seq = String(m.seq);
+    li.dataset.from = m.from;
+    if (m.from === this.me()) li.classList.add('mine');
+
+    const av = document.createElement('span');
+    av.className = 'avatar';
+    av.setAttribute('aria-hidden', 'true');
+    setAvatar(av, m.from, m.nick);
+
+    const meta = document.createElement('p');
+    meta.className = 'meta';
+    const time = document.createElement('time');
+    const d = new Date(m.ts);
+    time.dateTime = d.toISOString();
+    time.title = d.toLocaleString();
+    time.textContent = d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+    meta.append(nick(m.nick, 'who'), document.createTextNode(' '), time);
+
+    const body = document.createElement('div');
+    body.className = 'bubble';
+    body.textContent = m.body;
+
+    li.append(av, meta, body);
+
+    // Before the first message with a later seq, or the first notice made
+    // after this message's time (a newcomer's history goes above "You
+    // joined").
+    const after = (el) => (el.classList.contains('msg') ? Number(el.dataset.seq) > m.seq : Number(el.dataset.after) >= m.seq);
+    let next = null;
+    // Live messages go at the end; only history searches.
+    if (this.list.lastElementChild && after(this.list.lastElementChild)) {
+      for (const el of this.list.children) {
+        if (after(el)) {
+          next = el;
+          break;
+        }
+      }
+    }
+    this.list.insertBefore(li, next);
+    regroup(li);
+    if (li.nextElementSibling) regroup(li.nextElementSibling);
+  }
+}
+
+// validEntry checks an entry the tab kept: a bad one is skipped, not
+// shown.
+function validEntry(m) {
+  return m && Number.isSafeInteger(m.seq) && m.seq > 0 && Number.isFinite(m.ts) && Math.abs(m.ts) < 8.64e15
+    && typeof m.from === 'string' && typeof m.nick === 'string' && typeof m.body === 'string';
+}
+
+// regroup shows a message as the continuation of the one above it when
+// the same member sent both within a few minutes.
+function regroup(li) {
+  if (!li.classList.contains('msg')) return;
+  const prev = li.previousElementSibling;
+  const ts = (el) => Date.parse(el.querySelector('time').dateTime);
+  const cont = !!prev && prev.classList.contains('msg')
+    && prev.dataset.from === li.dataset.from
+    && ts(li) - ts(prev) < GROUP_MS;
+  li.classList.toggle('cont', cont);
+}

@@ -1,0 +1,619 @@
+// The rooms on screen: the lobby, the tabs, the room on show (its head,
+// members, invite panel and composer), and what a person does to them.
+// Each room's model (owner, members, lock, keys) is the library's; this
+// module keeps what is only the page's: the conversation shown, the invite
+// link on show, whether the room closed, unread counts.
+
+import { isProtocolError } from './lib/index.js';
+import { Conversation } from './messages.js';
+import { saveActive, dropLog } from './store.js';
+import {
+  $, confirmDialog, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
+} from './ui.js';
+import { roomName } from './words.js';
+
+const CLOSE_REASONS = {
+  owner: 'The owner closed this room.',
+  idle: 'This room closed because nobody wrote for a while.',
+  host: 'The server’s operator closed this room.',
+  shutdown: 'This room closed because the server is shutting down.',
+};
+
+export class Rooms {
+  // client is the library's Client; pageURL() the page's address without
+  // its fragment, for invite links.
+  constructor(client, pageURL) {
+    this.client = client;
+    this.pageURL = pageURL;
+    this.views = new Map(); // room id -> view (see view)
+    this.active = null; // id of the room on screen
+    this.copyTimer = 0;
+    this.openMenu = null; // member id whose menu is open
+  }
+
+  // view returns the page's view of a library room, made on first use.
+  view(room) {
+    let v = this.views.get(room.id);
+    if (v) {
+      v.room = room;
+      return v;
+    }
+    v = {
+      id: room.id,
+      name: roomName(room.id),
+      room, // the library's Room: after it closed, as it last was
+      conv: new Conversation(room.id, {
+        me: () => this.client.me?.id,
+        onScreen: () => this.active === room.id,
+      }),
+      safety: '',
+      invite: null,
+      closed: null, // {reason, text}
+    };
+    this.views.set(room.id, v);
+    room.crypto.safetyCode().then((code) => {
+      v.safety = code;
+      if (this.active === v.id) $('safety').textContent = code;
+    }, () => {});
+    return v;
+  }
+
+  activeView() {
+    return this.active ? this.views.get(this.active) ?? null : null;
+  }
+
+  activate(v) {
+    this.active = v ? v.id : null;
+    saveActive(this.active);
+    if (v) this.markRead(v);
+    this.render();
+  }
+
+  isOwner(v) {
+    return !!this.client.me && v.room.owner === this.client.me.id;
+  }
+
+  // ---------------------------------------------------------------------
+  // Rendering.
+
+  render() {
+    this.renderWhoami();
+    this.renderTitle();
+    if (!this.client.me) return;
+    const v = this.activeView();
+    if (!v) {
+      show('lobby');
+      this.renderLobby();
+      return;
+    }
+    show('room');
+    this.renderTabs();
+    this.renderRoom(v);
+  }
+
+  renderWhoami() {
+    const me = this.client.me;
+    $('whoami').hidden = !me;
+    if (!me) return;
+    $('whoami-name').replaceChildren(nick(me.nickname));
+    setAvatar($('whoami-avatar'), me.id, me.nickname);
+  }
+
+  renderTitle() {
+    const unread = [...this.views.values()].reduce((n, v) => n + v.conv.unread, 0);
+    const v = this.activeView();
+    document.title = `${unread > 0 ? `(${unread}) ` : ''}${v ? `${v.name} · ` : ''}epchat`;
+  }
+
+  renderLobby() {
+    const views = [...this.views.values()];
+    $('lobby-rooms').hidden = views.length === 0;
+    $('lobby-room-list').replaceChildren(...views.map((v) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'btn';
+      const name = document.createElement('span');
+      name.textContent = v.name;
+      const meta = document.createElement('span');
+      meta.className = 'muted';
+      const n = v.room.members.length;
+      meta.textContent = v.closed ? 'closed' : `${n} ${n === 1 ? 'member' : 'members'}`;
+      b.append(name, meta);
+      b.addEventListener('click', () => this.activate(v));
+      li.append(b);
+      return li;
+    }));
+    $('create-btn').disabled = !this.client.ready;
+  }
+
+  renderTabs() {
+    const tabs = [...this.views.values()].map((v) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'tab';
+      b.dataset.room = v.id;
+      if (v.id === this.active) b.setAttribute('aria-current', 'page');
+      const name = document.createElement('span');
+      name.textContent = v.name;
+      b.append(name);
+      if (v.conv.unread > 0) {
+        const badge = document.createElement('span');
+        badge.className = 'badge';
+        badge.textContent = String(v.conv.unread);
+        badge.setAttribute('aria-label', `${v.conv.unread} unread`);
+        b.append(badge);
+      }
+      b.addEventListener('click', () => this.activate(v));
+      return b;
+    });
+    const add = document.createElement('button');
+    add.type = 'button';
+    add.className = 'tab tab-new';
+    add.textContent = '+ New room or invite';
+    add.addEventListener('click', () => this.activate(null));
+    $('room-tabs').replaceChildren(...tabs, add);
+  }
+
+  renderRoom(v) {
+    const ready = this.client.ready;
+    const view = $('view-room');
+    view.dataset.room = v.id;
+    view.dataset.owner = String(this.isOwner(v));
+    view.dataset.closed = String(!!v.closed);
+    view.dataset.locked = String(v.room.locked);
+    $('room-title').textContent = v.name;
+    $('safety').textContent = v.safety;
+    const owner = this.isOwner(v) && !v.closed;
+    $('invite-btn').hidden = !owner;
+    $('close-btn').hidden = !owner;
+    $('lock-btn').hidden = !owner;
+    $('invite-btn').disabled = !ready || v.room.locked;
+    $('close-btn').disabled = !ready;
+    $('lock-btn').disabled = !ready;
+    $('lock-btn').setAttribute('aria-pressed', String(v.room.locked));
+    $('lock-label').textContent = v.room.locked ? 'Unlock' : 'Lock';
+    $('room-locked').hidden = !v.room.locked || !!v.closed;
+    $('leave-btn').hidden = !!v.closed;
+    $('leave-btn').disabled = !ready;
+
+    const banner = $('room-banner');
+    banner.hidden = !v.closed;
+    if (v.closed) {
+      banner.dataset.reason = v.closed.reason;
+      $('room-banner-text').textContent = v.closed.text;
+    }
+
+    const wrap = $('log-wrap');
+    if (wrap.firstChild !== v.conv.list) {
+      wrap.replaceChildren(v.conv.list);
+      v.conv.scroll();
+    }
+    this.renderMembers(v);
+    this.renderInvite(v);
+
+    $('composer').hidden = !!v.closed;
+    $('send-btn').disabled = !ready;
+    this.renderComposerLimit();
+  }
+
+  renderMembers(v) {
+    if (this.active !== v.id) return;
+    const room = v.room;
+    const me = this.client.me;
+    const moderate = this.isOwner(v) && !v.closed;
+    $('member-count').textContent = `· ${room.members.length} of ${this.client.limits.max_members}`;
+    $('member-list').replaceChildren(...room.members.map((m) => {
+      const li = document.createElement('li');
+      li.dataset.id = m.id;
+      const av = document.createElement('span');
+      av.className = 'avatar avatar-sm';
+      av.setAttribute('aria-hidden', 'true');
+      setAvatar(av, m.id, m.nickname);
+      li.append(av, nick(m.nickname, 'name'));
+      if (m.id === room.owner) {
+        li.dataset.owner = 'true';
+        li.append(tag('owner', ''));
+      }
+      if (me && m.id === me.id) li.append(tag('you', 'tag-you'));
+      else if (moderate) li.append(...this.memberMenu(v, m));
+      return li;
+    }));
+  }
+
+  // closeMenu closes the member menu, if one is open.
+  closeMenu() {
+    if (this.openMenu === null) return;
+    this.openMenu = null;
+    const v = this.activeView();
+    if (v) this.renderMembers(v);
+  }
+
+  // memberMenu is the owner's small menu on a member: remove them.
+  memberMenu(v, m) {
+    const open = this.openMenu === m.id;
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.className = 'member-menu-btn';
+    btn.setAttribute('aria-haspopup', 'menu');
+    btn.setAttribute('aria-expanded', String(open));
+    btn.setAttribute('aria-label', `Actions for ${m.nickname}`);
+    btn.textContent = '⋯';
+    btn.addEventListener('click', () => {
+      this.openMenu = open ? null : m.id;
+      this.renderMembers(v);
+      if (!open) focusSoon($('member-list').querySelector(`li[data-id="${CSS.escape(m.id)}"] .kick-btn`));
+    });
+    if (!open) return [btn];
+    const menu = document.createElement('div');
+    menu.className = 'member-menu';
+    menu.setAttribute('role', 'menu');
+    const kick = document.createElement('button');
+    kick.type = 'button';
+    kick.className = 'kick-btn';
+    kick.setAttribute('role', 'menuitem');
+    kick.textContent = 'Remove from room';
+    kick.disabled = !this.client.ready;
+    kick.addEventListener('click', () => {
+      this.openMenu = null;
+      this.renderMembers(v);
+      this.kick(v, m);
+    });
+    kick.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        this.closeMenu();
+        focusSoon($('member-list').querySelector(`li[data-id="${CSS.escape(m.id)}"] .member-menu-btn`));
+      }
+    });
+    menu.append(kick);
+    return [btn, menu];
+  }
+
+  renderInvite(v) {
+    const panel = $('invite-panel');
+    const inv = v.invite;
+    panel.hidden = !inv || this.active !== v.id;
+    if (!inv) return;
+    const left = inv.expires - this.client.serverNow();
+    const expired = left <= 0;
+    panel.classList.toggle('expired', expired);
+    const input = $('invite-link');
+    if (expired) {
+      input.value = '';
+      input.placeholder = 'This link expired';
+      $('invite-expiry').textContent = 'Expired. Make a new link with Invite.';
+      $('copy-btn').disabled = true;
+      $('invite-meter').style.transform = 'scaleX(0)';
+      return;
+    }
+    if (input.value !== inv.link) input.value = inv.link;
+    $('copy-btn').disabled = false;
+    const s = Math.ceil(left / 1000);
+    const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    const p = $('invite-expiry');
+    let t = $('invite-countdown');
+    if (!t) {
+      p.textContent = 'Expires in ';
+      t = document.createElement('time');
+      t.id = 'invite-countdown';
+      p.append(t);
+    }
+    t.textContent = text;
+    t.dateTime = `PT${s}S`;
+    $('invite-meter').style.transform = `scaleX(${Math.min(1, left / inv.ttl)})`;
+  }
+
+  tick() {
+    const v = this.activeView();
+    if (v?.invite) this.renderInvite(v);
+  }
+
+  markRead(v) {
+    if (!v || v.conv.unread === 0) return;
+    v.conv.unread = 0;
+    this.renderTabs();
+    this.renderTitle();
+  }
+
+  // ---------------------------------------------------------------------
+  // What a person does.
+
+  async create() {
+    const btn = $('create-btn');
+    btn.disabled = true;
+    try {
+      const v = this.view(await this.client.create());
+      v.conv.notice('You created this room. Invite people with one-time links.');
+      this.activate(v);
+      focusSoon($('invite-btn'));
+    } catch (e) {
+      requestFailed(e, { too_many_rooms: 'You are in as many rooms as allowed. Leave one first.' });
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // join redeems an invite. It reports false when the invite may still be
+  // good (offline) and should be tried again.
+  async join(inv) {
+    try {
+      const v = this.view(await this.client.join(inv));
+      v.conv.notice(`You joined ${v.name}.`);
+      this.activate(v);
+      focusSoon($('composer-input'));
+    } catch (e) {
+      const retry = isProtocolError(e) && ['offline', 'timeout', 'stopped'].includes(e.code);
+      requestFailed(e, {
+        invite_damaged: 'This invite link is incomplete or damaged. Ask for a new one.',
+        invite_invalid: 'This invite link has expired or was already used. Ask the room’s owner for a new one.',
+        room_full: 'This room is full. Ask its owner to send you a new link once a seat is free.',
+        room_locked: 'This room is locked: its owner is not letting anyone in right now. The link still works once they unlock it, until it expires.',
+        already_member: 'You are already in this room.',
+        too_many_rooms: 'You are in as many rooms as allowed. Leave one, then open the link again.',
+      });
+      this.render();
+      return !retry;
+    }
+    return true;
+  }
+
+  async makeInvite() {
+    const v = this.activeView();
+    if (!v || v.closed) return;
+    const btn = $('invite-btn');
+    btn.disabled = true;
+    try {
+      const inv = await this.client.invite(v.id);
+      v.invite = { link: this.client.inviteLink(this.pageURL(), inv), expires: inv.expires, ttl: inv.ttl };
+      clearTimeout(this.copyTimer);
+      $('copy-label').textContent = 'Copy';
+      this.renderInvite(v);
+      $('copy-btn').focus();
+    } catch (e) {
+      requestFailed(e, {
+        room_full: 'Every seat in this room is taken: there is nobody left to invite.',
+        too_many_invites: 'There are as many unused invites as free seats. Wait for one to be used or to expire.',
+        forbidden: 'Only the room’s owner can invite people.',
+        room_locked: 'The room is locked: unlock it to invite someone.',
+      });
+    } finally {
+      btn.disabled = !this.client.ready || v.room.locked;
+    }
+  }
+
+  async copyInvite() {
+    const input = $('invite-link');
+    const text = input.value;
+    if (!text) return;
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    } catch {
+      input.focus();
+      input.select();
+      try {
+        ok = document.execCommand('copy');
+      } catch {
+        ok = false;
+      }
+    }
+    const label = $('copy-label');
+    label.textContent = ok ? 'Copied' : 'Press Ctrl+C';
+    clearTimeout(this.copyTimer);
+    this.copyTimer = setTimeout(() => {
+      label.textContent = 'Copy';
+    }, 2000);
+  }
+
+  async close() {
+    const v = this.activeView();
+    if (!v || v.closed) return;
+    const ok = await confirmDialog({
+      title: `Close ${v.name}?`,
+      text: 'Everyone is removed at once and the conversation is gone for good. Unused invite links stop working.',
+      confirm: 'Close room',
+    });
+    if (!ok) return;
+    try {
+      await this.client.close(v.id); // room_closed follows
+    } catch (e) {
+      requestFailed(e, { forbidden: 'Only the room’s owner can close it.' });
+    }
+  }
+
+  async leave() {
+    const v = this.activeView();
+    if (!v || v.closed) return;
+    const ok = await confirmDialog({
+      title: `Leave ${v.name}?`,
+      text: this.isOwner(v) && v.room.members.length > 1
+        ? 'The conversation disappears from this tab and the earliest member who joined becomes the owner. You need a new invite to come back.'
+        : 'The conversation disappears from this tab. You need a new invite to come back.',
+      confirm: 'Leave',
+    });
+    if (!ok) return;
+    try {
+      await this.client.leave(v.id);
+    } catch (e) {
+      requestFailed(e);
+      return;
+    }
+    notify(`You left ${v.name}.`, { kind: 'info', code: 'left', timeout: 5000 });
+    this.dismiss(v);
+  }
+
+  async kick(v, m) {
+    const ok = await confirmDialog({
+      title: ['Remove ', nick(m.nickname), '?'],
+      text: ['', nick(m.nickname), ` leaves ${v.name} at once and can come back only with a new invite: the links you made before stop working.`],
+      confirm: 'Remove',
+    });
+    if (!ok) return;
+    try {
+      await this.client.kick(v.id, m.id); // member_left follows
+    } catch (e) {
+      requestFailed(e, {
+        forbidden: 'Only the room’s owner can remove people.',
+        not_found: 'That member is no longer in the room.',
+      });
+    }
+  }
+
+  async toggleLock() {
+    const v = this.activeView();
+    if (!v || v.closed) return;
+    const btn = $('lock-btn');
+    btn.disabled = true;
+    try {
+      await this.client.lock(v.id, !v.room.locked); // room_locked follows
+    } catch (e) {
+      requestFailed(e, { forbidden: 'Only the room’s owner can lock it.' });
+    } finally {
+      this.render();
+    }
+  }
+
+  // dismiss takes a room off the screen and out of storage.
+  dismiss(v) {
+    dropLog(v.id);
+    this.views.delete(v.id);
+    if (this.active === v.id) {
+      const next = [...this.views.values()].find((x) => !x.closed) ?? this.views.values().next().value ?? null;
+      this.activate(next);
+    } else {
+      this.render();
+    }
+    if (!this.activeView()) focusSoon($('create-btn'));
+  }
+
+  // ended marks a room that is over for this tab: closed, or we were
+  // removed. It stays on screen, with the reason, until dismissed.
+  ended(v, reason, text) {
+    if (v.closed) return;
+    v.closed = { reason, text };
+    v.invite = null;
+    v.conv.notice(text, 'warn');
+    dropLog(v.id);
+    if (this.active !== v.id) notify(`${v.name}: ${text}`, { kind: 'warn', code: `closed_${reason}` });
+    this.render();
+  }
+
+  // ---------------------------------------------------------------------
+  // The composer.
+
+  composerText() {
+    return $('composer-input').value.replace(/^\s*\n|\s+$/g, '');
+  }
+
+  renderComposerLimit() {
+    const input = $('composer-input');
+    const over = !this.client.fits(this.composerText(), this.active ?? undefined);
+    $('composer-limit').hidden = !over;
+    if (over) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+
+  async send() {
+    const v = this.activeView();
+    const input = $('composer-input');
+    const text = this.composerText();
+    if (!v || v.closed || text.trim() === '') return;
+    if (!this.client.ready) {
+      notify('You are offline: the message was not sent. It will be here when you are back.', { kind: 'warn', code: 'offline', key: 'send', timeout: 5000 });
+      return;
+    }
+    if (!this.client.fits(text, v.id)) {
+      notify('That message is too long to send. Split it into several.', { kind: 'warn', code: 'too_large', key: 'send', timeout: 6000 });
+      return;
+    }
+    input.value = '';
+    this.renderComposerLimit();
+    try {
+      const me = this.client.me;
+      const r = await this.client.send(v.id, text);
+      v.conv.add({ seq: r.seq, ts: r.ts, from: me.id, nick: me.nickname, body: text });
+      v.conv.scroll(true);
+    } catch (e) {
+      if (input.value === '') {
+        input.value = text;
+        this.renderComposerLimit();
+      }
+      requestFailed(e, { too_large: 'That message is too long to send. Split it into several.' });
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // What the library tells.
+
+  listen() {
+    const c = this.client;
+    c.on('message', ({ room, from, nickname, seq, ts, body }) => {
+      const v = this.view(room);
+      if (!v.conv.add({ seq, ts, from, nick: nickname, body })) return;
+      if (this.active !== v.id || document.hidden) {
+        v.conv.unread++;
+        this.renderTabs();
+        this.renderTitle();
+      }
+    });
+    c.on('history', ({ room, entries }) => this.view(room).conv.addHistory(entries));
+    c.on('undecryptable', ({ room, nickname, kind }) => {
+      this.view(room).conv.notice(kind === 'history'
+        ? 'The earlier messages could not be decrypted.'
+        : ['A message from ', nick(nickname), ' could not be decrypted: it was changed on the way, or made with another key.'], 'warn');
+    });
+    c.on('member_joined', ({ room, member }) => {
+      const v = this.view(room);
+      v.conv.notice([nick(member.nickname), ' joined.']);
+      this.renderMembers(v);
+      if (this.isOwner(v) && member.id !== c.me?.id && v.conv.msgs.length > 0) {
+        c.sendHistory(room.id, member.id, v.conv.entries()).catch(() => {
+          // They left, we lost ownership, or we are offline.
+        });
+      }
+    });
+    c.on('member_left', ({ room, member, nickname, reason }) => {
+      const v = this.view(room);
+      if (this.openMenu === member) this.openMenu = null;
+      const who = nick(nickname);
+      v.conv.notice(reason === 'disconnected' ? [who, ' lost their connection and left.']
+        : reason === 'kicked' ? [who, ' was removed by the owner.']
+          : [who, ' left.']);
+      this.render();
+    });
+    c.on('owner_changed', ({ room, owner }) => {
+      const v = this.view(room);
+      v.conv.notice(this.isOwner(v)
+        ? 'You are now the owner: you can invite people, remove them, lock and close the room.'
+        : [nick(c.nameOf(owner)), ' is now the owner.']);
+      this.render();
+    });
+    c.on('room_locked', ({ room, locked }) => {
+      const v = this.view(room);
+      v.conv.notice(locked
+        ? 'The room is locked: nobody new can join, and invite links wait until it is unlocked.'
+        : 'The room is unlocked: invite links work again.');
+      this.render();
+    });
+    c.on('room_closed', ({ room, reason, byMe }) => {
+      const v = this.view(room);
+      this.ended(v, reason, reason === 'owner' && (byMe || this.isOwner(v))
+        ? 'You closed this room. Nobody can write in it any more.'
+        : CLOSE_REASONS[reason] ?? 'This room was closed.');
+    });
+    c.on('room_left', ({ room, reason }) => {
+      this.ended(this.view(room), reason, reason === 'kicked'
+        ? 'The owner removed you from this room.'
+        : 'You are no longer in this room.');
+    });
+    c.on('room_gone', ({ room }) => {
+      this.ended(this.view(room), 'gone', 'You are no longer in this room: it closed, or you were away for too long.');
+    });
+    c.on('missed', ({ room, count }) => {
+      this.view(room).conv.notice(count === 1
+        ? '1 message was sent while you were away. The server keeps nothing, so it is gone.'
+        : `${count} messages were sent while you were away. The server keeps nothing, so they are gone.`, 'warn');
+    });
+  }
+}

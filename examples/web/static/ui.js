@@ -1,0 +1,135 @@
+// The page's building blocks: views, notices, dialogs, and the one way a
+// nickname goes into the page (nick, bidi-isolated). Untrusted strings
+// (nicknames, messages, server texts) only ever go in as text.
+
+import { hue, initial } from './words.js';
+
+/** @param {string} id */
+export const $ = (id) => document.getElementById(id);
+
+const VIEWS = ['insecure', 'nick', 'lobby', 'room'];
+
+export function show(view) {
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
+  document.body.dataset.view = view;
+}
+
+// nick returns a nickname as an element of its own, isolated from the
+// text around it: a nickname written right to left, or holding bidi
+// controls, cannot reorder what comes after it ("Ben joined.").
+export function nick(text, cls = '') {
+  const b = document.createElement('bdi');
+  if (cls) b.className = cls;
+  b.textContent = text;
+  return b;
+}
+
+// line builds text from parts: strings as text, nodes as they are.
+export function line(...parts) {
+  const frag = document.createDocumentFragment();
+  for (const p of parts) frag.append(typeof p === 'string' ? document.createTextNode(p) : p);
+  return frag;
+}
+
+// setParts replaces an element's content with parts (see line), or text.
+export function setParts(el, parts) {
+  if (typeof parts === 'string') el.textContent = parts;
+  else el.replaceChildren(line(...parts));
+}
+
+export function tag(text, cls) {
+  const t = document.createElement('span');
+  t.className = `tag ${cls}`.trim();
+  t.textContent = text;
+  return t;
+}
+
+export function setAvatar(el, id, nickname) {
+  el.textContent = initial(nickname ?? '?');
+  el.style.setProperty('--hue', String(hue(id)));
+}
+
+export function focusSoon(el) {
+  requestAnimationFrame(() => el?.focus());
+}
+
+// notify shows a notice above the page: text, or parts (see line). key
+// replaces an earlier notice with the same key; timeout (ms) removes it
+// by itself.
+export function notify(text, { kind = 'info', code = '', key = '', timeout = 0 } = {}) {
+  if (key) dismissNotice(key);
+  const div = document.createElement('div');
+  div.className = `notice notice-${kind}`;
+  div.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  if (code) div.dataset.code = code;
+  if (key) div.dataset.key = key;
+  const p = document.createElement('p');
+  setParts(p, text);
+  const x = document.createElement('button');
+  x.type = 'button';
+  x.className = 'dismiss';
+  x.setAttribute('aria-label', 'Dismiss');
+  x.textContent = '×';
+  x.addEventListener('click', () => div.remove());
+  div.append(p, x);
+  $('notices').append(div);
+  if (timeout > 0) setTimeout(() => div.remove(), timeout);
+}
+
+export function dismissNotice(key) {
+  for (const el of $('notices').querySelectorAll('.notice')) {
+    if (el.dataset.key === key) el.remove();
+  }
+}
+
+const GENERIC = {
+  offline: 'You are offline. Try again once the page has reconnected.',
+  stopped: 'You are offline. Try again once the page has reconnected.',
+  timeout: 'The server did not answer. Try again.',
+  not_found: 'That room no longer exists.',
+  internal: 'The server failed. Try again.',
+  room_locked: 'The room is locked: its owner is not letting anyone in right now.',
+};
+
+// requestFailed tells a person why a request failed: texts by error code,
+// else a generic text. Anything but a ProtocolError is a bug of the page.
+export function requestFailed(e, texts = {}) {
+  if (typeof e?.code !== 'string') {
+    notify('Something went wrong in this page. Reload it to continue.', { kind: 'error', code: 'page' });
+    throw e;
+  }
+  const text = texts[e.code] ?? GENERIC[e.code] ?? `The server refused: ${e.message}`;
+  notify(text, { kind: 'error', code: e.code, timeout: e.code === 'offline' || e.code === 'stopped' ? 6000 : 0 });
+}
+
+// confirmDialog asks a question; title and text may be parts (see line).
+export function confirmDialog({ title, text, confirm }) {
+  const dlg = $('confirm');
+  setParts($('confirm-title'), title);
+  setParts($('confirm-text'), text);
+  $('confirm-ok').textContent = confirm;
+  dlg.returnValue = '';
+  dlg.showModal();
+  return new Promise((resolve) => {
+    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true });
+  });
+}
+
+export function setConnText(text) {
+  $('conn-text').textContent = text;
+}
+
+// The conversation on screen scrolls in #log-wrap.
+
+export function isAtEnd(list) {
+  const wrap = $('log-wrap');
+  if (wrap.firstChild !== list) return true;
+  return wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 80;
+}
+
+export function scrollToEnd() {
+  const wrap = $('log-wrap');
+  requestAnimationFrame(() => {
+    wrap.scrollTop = wrap.scrollHeight;
+  });
+}
