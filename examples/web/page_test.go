@@ -189,7 +189,7 @@ func TestOwnerControls(t *testing.T) {
 	ana.run("confirm", chromedp.Click(chromedp.ID("confirm-ok"), chromedp.NodeVisible))
 	ana.wait("an answer", `document.querySelector('#notices .notice[data-code="unknown_type"]') !== null || document.querySelectorAll('#member-list li').length === 1`)
 	if eval[bool](ana, `document.querySelector('#notices .notice[data-code="unknown_type"]') !== null`) {
-		t.Skip("server lacks kick: branch moderation not merged")
+		t.Fatal("the server does not know kick (unknown_type)")
 	}
 	ana.waitMembers("Ana")
 	ana.wait("the notice", `[...document.querySelectorAll('#log-wrap .notice-line')].some((li) => li.textContent === 'Ben was removed by the owner.')`)
@@ -214,7 +214,7 @@ func TestOwnerLock(t *testing.T) {
 	ana.run("lock", chromedp.Click(chromedp.ID("lock-btn"), chromedp.NodeVisible))
 	ana.wait("an answer", `document.querySelector('#notices .notice[data-code="unknown_type"]') !== null || document.getElementById('view-room').dataset.locked === 'true'`)
 	if eval[bool](ana, `document.querySelector('#notices .notice[data-code="unknown_type"]') !== null`) {
-		t.Skip("server lacks lock: branch moderation not merged")
+		t.Fatal("the server does not know lock (unknown_type)")
 	}
 	for _, p := range []*person{ana, ben} {
 		p.wait("the room locked", `!document.getElementById('room-locked').hidden && document.getElementById('view-room').dataset.locked === 'true'`)
