@@ -435,15 +435,20 @@ func (s handOverByID) Leave(ctx context.Context, room, user string, now time.Tim
 	return res, nil
 }
 
-// checkThenAct checks an invite in one step and consumes it in another, with
-// a yield in between: two racing callers can both pass the check, and the
-// second, trusting it, seats its user anyway.
+// checkThenAct checks an invite in one step and consumes it in another,
+// with a wait in between: two racing callers can both pass the check, and
+// the second, trusting it, seats its user anyway. The first caller past
+// the check waits (up to 100 ms) for a second one, so the race is lost
+// however the racers are scheduled: with a bare yield it was sometimes won
+// on a loaded machine, and the suite looked as if it missed this store.
 type checkThenAct struct {
 	*epchat.MemoryStore
 	mu      sync.Mutex
 	gen     map[string]int // room id -> how many times it was created
 	invites map[epchat.Hash]checkedInvite
 	used    map[epchat.Hash]bool
+	checked int           // callers past the check
+	two     chan struct{} // closed when a second caller passed the check
 }
 
 type checkedInvite struct {
@@ -456,6 +461,7 @@ func (s *checkThenAct) init() {
 		s.gen = make(map[string]int)
 		s.invites = make(map[epchat.Hash]checkedInvite)
 		s.used = make(map[epchat.Hash]bool)
+		s.two = make(chan struct{})
 	}
 }
 
@@ -487,6 +493,11 @@ func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.M
 	s.init()
 	inv, ok := s.invites[token]
 	valid := ok && !s.used[token] && inv.ExpiresAt.After(now) && inv.gen == s.gen[inv.Room]
+	if valid {
+		if s.checked++; s.checked == 2 {
+			close(s.two)
+		}
+	}
 	s.mu.Unlock()
 	if !valid {
 		return epchat.Room{}, nil, epchat.ErrInviteInvalid
@@ -504,7 +515,10 @@ func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.M
 	if rooms, _ := s.MemoryStore.UserRooms(ctx, m.ID); maxRooms > 0 && len(rooms) >= maxRooms {
 		return epchat.Room{}, nil, epchat.ErrTooManyRooms
 	}
-	runtime.Gosched()
+	select { // widen the gap between check and act
+	case <-s.two:
+	case <-time.After(100 * time.Millisecond):
+	}
 	// Act, on the strength of the check.
 	r, ms, err = s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if errors.Is(err, epchat.ErrInviteInvalid) {
