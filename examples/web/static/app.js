@@ -66,10 +66,15 @@ async function boot() {
     if (!inv || !client.ready) return;
     invite = null;
     saveInvite(null);
-    if (!(await rooms.join(inv))) {
-      // Not redeemed as far as we know: try again once reconnected.
+    const done = await rooms.join(inv);
+    if (done !== true) {
+      // Not redeemed as far as we know: try again once reconnected, or
+      // under another nickname.
       invite = inv;
       saveInvite(inv);
+    }
+    if (done === 'nickname_taken') {
+      conn.showNickForm('Someone in that room already has a nickname that looks like yours. Pick another one to join.');
     }
   };
 

@@ -3,7 +3,11 @@
 // connection or the session is lost. The library reconnects by itself.
 
 import { isProtocolError } from './lib/index.js';
-import { $, dismissNotice, focusSoon, notify, setConnText, show } from './ui.js';
+import {
+  $, clearNotices, confirmDialog, dismissNotice, focusSoon, notify, requestFailed, setConnText, show,
+} from './ui.js';
+
+const NICK_HELP = '1 to 32 characters. Others in your rooms will see it.';
 
 export class Connection {
   // client is the library's Client; hasInvite() whether an invite waits
@@ -13,6 +17,9 @@ export class Connection {
     this.client = client;
     this.hasInvite = hasInvite;
     this.onLost = onLost;
+    // renaming: the session is being ended to start again under another
+    // nickname (see rename), so its end is not news.
+    this.renaming = false;
   }
 
   listen() {
@@ -21,12 +28,21 @@ export class Connection {
     c.on('disconnected', ({ code }) => {
       if (code === 1001) {
         notify('The server is shutting down or restarting. The page reconnects when it is back.', { kind: 'warn', code: 'shutdown', key: 'conn' });
+      } else if (code === 1012) {
+        notify('The server lost its data (its store restarted empty), so your rooms are gone. Pick a nickname to start again.', { kind: 'warn', code: 'lost', key: 'conn' });
       } else if (code === 4001 || code === 4002) {
         notify('The connection was too slow and was reset. Reconnecting…', { kind: 'warn', code: 'slow', key: 'conn' });
       }
     });
     c.on('session_invalid', () => this.lost('The server no longer knows your session (it may have restarted), so your rooms are gone. Pick a nickname to start again.', 'session_invalid'));
-    c.on('session_ended', () => this.lost('Your session ended: you left every room, in every tab. Pick a nickname to start again.', 'session_ended'));
+    c.on('session_ended', () => {
+      if (this.renaming) {
+        this.onLost();
+        return;
+      }
+      this.lost('Your session ended: you left every room, in every tab. Pick a nickname to start again.', 'session_ended');
+    });
+    $('forget-btn').addEventListener('click', () => this.forget());
     $('nick-form').addEventListener('submit', (e) => {
       e.preventDefault();
       this.submitNick();
@@ -67,8 +83,42 @@ export class Connection {
 
   lost(text, code) {
     this.onLost();
-    notify(text, { kind: 'warn', code });
+    // What was said of the old session is over with it, but a notice of
+    // why the connection dropped, which tells how it was lost.
+    clearNotices((el) => el.dataset.code === 'lost');
+    if (!document.querySelector('#notices .notice[data-code="lost"]')) notify(text, { kind: 'warn', code });
     this.showNickForm();
+  }
+
+  // forget ends the session, after asking: every room is left, in every
+  // tab, and the server forgets the nickname.
+  async forget() {
+    const ok = await confirmDialog({
+      title: 'Forget me?',
+      text: 'You leave every room at once, in every tab, and the server forgets your nickname. Nothing of your conversations is kept anywhere.',
+      confirm: 'Forget me',
+    });
+    if (!ok) return;
+    try {
+      await this.client.endSession(); // session_ended follows
+    } catch (e) {
+      requestFailed(e);
+    }
+  }
+
+  // rename starts again under another nickname, for a joiner whose
+  // nickname looks like a member's (nickname_taken): the server never
+  // renames a session, so this one, in no room yet, is ended first.
+  async rename(nickname) {
+    this.renaming = true;
+    try {
+      await this.client.endSession();
+    } catch {
+      // Offline: the session stays, unused, until the server drops it.
+    } finally {
+      this.renaming = false;
+    }
+    this.start(nickname);
   }
 
   showNickForm(error) {
@@ -78,10 +128,14 @@ export class Connection {
     $('nick-submit').textContent = invited ? 'Join the room' : 'Continue';
     $('nick-submit').disabled = false;
     const input = $('nick-input');
+    const help = $('nick-help');
+    help.textContent = error ?? NICK_HELP;
+    help.classList.toggle('error', !!error);
     if (error) {
-      $('nick-help').textContent = error;
-      $('nick-help').classList.add('error');
       input.setAttribute('aria-invalid', 'true');
+      input.select();
+    } else {
+      input.removeAttribute('aria-invalid');
     }
     focusSoon(input);
   }
@@ -99,6 +153,7 @@ export class Connection {
     $('nick-help').classList.remove('error');
     $('nick-help').textContent = 'Connecting…';
     $('nick-submit').disabled = true;
-    this.start(nick);
+    if (this.client.me && this.client.rooms.size === 0) this.rename(nick);
+    else this.start(nick);
   }
 }

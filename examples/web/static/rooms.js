@@ -17,6 +17,7 @@ const CLOSE_REASONS = {
   idle: 'This room closed because nobody wrote for a while.',
   host: 'The server’s operator closed this room.',
   shutdown: 'This room closed because the server is shutting down.',
+  lost: 'This room is gone: the server lost its data.',
 };
 
 export class Rooms {
@@ -94,6 +95,7 @@ export class Rooms {
   renderWhoami() {
     const me = this.client.me;
     $('whoami').hidden = !me;
+    $('forget-btn').hidden = !me;
     if (!me) return;
     $('whoami-name').replaceChildren(nick(me.nickname));
     setAvatar($('whoami-avatar'), me.id, me.nickname);
@@ -334,7 +336,10 @@ export class Rooms {
   }
 
   // join redeems an invite. It reports false when the invite may still be
-  // good (offline) and should be tried again.
+  // good (offline) and should be tried again, and 'nickname_taken' when a
+  // member has a nickname like ours and this session is in no room: the
+  // invite is not spent, and the page asks for another nickname (see
+  // Connection.rename).
   async join(inv) {
     try {
       const v = this.view(await this.client.join(inv));
@@ -342,6 +347,9 @@ export class Rooms {
       this.activate(v);
       focusSoon($('composer-input'));
     } catch (e) {
+      if (isProtocolError(e, 'nickname_taken') && this.client.rooms.size === 0) {
+        return 'nickname_taken';
+      }
       const retry = isProtocolError(e) && ['offline', 'timeout', 'stopped'].includes(e.code);
       requestFailed(e, {
         invite_damaged: 'This invite link is incomplete or damaged. Ask for a new one.',
@@ -350,6 +358,7 @@ export class Rooms {
         room_locked: 'This room is locked: its owner is not letting anyone in right now. The link still works once they unlock it, until it expires.',
         already_member: 'You are already in this room.',
         too_many_rooms: 'You are in as many rooms as allowed. Leave one, then open the link again.',
+        nickname_taken: 'Someone in that room has a nickname that looks like yours, so you cannot join it under this one. Use “Forget me” to start again with another nickname.',
       });
       this.render();
       return !retry;

@@ -76,6 +76,13 @@ export function notify(text, { kind = 'info', code = '', key = '', timeout = 0 }
   if (timeout > 0) setTimeout(() => div.remove(), timeout);
 }
 
+// clearNotices removes every notice, but those keep(el) says to keep.
+export function clearNotices(keep = () => false) {
+  for (const el of $('notices').querySelectorAll('.notice')) {
+    if (!keep(el)) el.remove();
+  }
+}
+
 export function dismissNotice(key) {
   for (const el of $('notices').querySelectorAll('.notice')) {
     if (el.dataset.key === key) el.remove();
@@ -89,6 +96,9 @@ const GENERIC = {
   not_found: 'That room no longer exists.',
   internal: 'The server failed. Try again.',
   room_locked: 'The room is locked: its owner is not letting anyone in right now.',
+  unavailable: 'The server cannot reach its storage right now. Nothing else is wrong: try again in a moment.',
+  too_many_users: 'The server has as many people as it can take right now. Try again later.',
+  rate_limited: 'That was a lot at once. Wait a moment, then try again.',
 };
 
 // requestFailed tells a person why a request failed: texts by error code,
