@@ -21,6 +21,9 @@ ls -l ../vendor/ts-mls.js
   for p in ts-mls @hpke/core @hpke/common @noble/ciphers; do
     node -e "const j=require('./node_modules/$p/package.json');console.log('- '+j.name+' '+j.version+', licence '+j.license)"
   done
+  echo
+  echo "@hpke/common and @noble/ciphers carry code of noble-curves and noble-hashes"
+  echo "(MIT, Paul Miller); the bundle keeps their notices at its end."
   for p in ts-mls @hpke/core @hpke/common @noble/ciphers; do
     echo; echo "=== $p"; echo
     cat node_modules/$p/LICENSE*
