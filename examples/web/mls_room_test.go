@@ -1,0 +1,160 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// These are the Chromium tests of client/mls/room.js, the MLS core of the
+// authenticated rooms (docs/E2E.md): several members side by side in one
+// page, the test playing the server, which orders every frame by seq. The
+// module is served from the source tree with the vendored bundle: it is
+// not in client.FS() yet.
+
+// mlsHelper loads the module as R and gives the page a relay: send(name,
+// frame) numbers a frame with the room's next seq, as the server would.
+const mlsHelper = `
+	const R = await import('/client/mls/room.js');
+	let seq = 0;
+	const send = (from, frame) => ({ from, frame, seq: ++seq });
+	const code = async (p) => { try { await p; return 'ok'; } catch (e) { return e instanceof R.MlsError ? e.code : 'THREW ' + e; } };
+	// seat makes ana's room and admits the others through invites, each
+	// commit applied by everyone in seq order.
+	const seat = async (...names) => {
+		const m = { ana: await R.MlsRoom.create({ room: 'r1', me: 'mana', nick: 'Ana' }) };
+		for (const name of names) {
+			const p = await R.PendingJoin.prepare({ room: 'r1', me: 'm' + name, nick: name, secret: 'secret-' + name });
+			const { commit, welcome } = await m.ana.admit(p.frame, 'm' + name, 'secret-' + name);
+			for (const r of Object.values(m)) await r.apply(commit);
+			m[name] = await p.join(welcome);
+		}
+		return m;
+	};
+	const codes = async (m) => Promise.all(Object.values(m).map((r) => r.safetyCode()));
+`
+
+// mlsPage serves the client's source tree and opens a blank page on it.
+func mlsPage(t *testing.T) *person {
+	t.Helper()
+	h := newHarness(t, pollMode)
+	mux := http.NewServeMux()
+	mux.Handle("/client/", http.StripPrefix("/client/", http.FileServer(http.Dir("../../client"))))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><meta charset=utf-8><title>mls room</title>")
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	p := h.person("members")
+	p.open(srv.URL + "/")
+	p.wait("the page", `document.readyState === 'complete'`)
+	return p
+}
+
+func runMLSCases(t *testing.T, body string) {
+	t.Helper()
+	p := mlsPage(t)
+	raw := eval[[][]string](p, `(async () => { try {`+mlsHelper+body+`} catch (e) { return [['threw', String(e && e.stack || e), '']]; } })()`)
+	cases := make([]envCase, 0, len(raw))
+	for _, r := range raw {
+		if len(r) != 3 {
+			t.Fatalf("bad case %v", r)
+		}
+		cases = append(cases, envCase{r[0], r[1], r[2]})
+	}
+	checkCases(t, cases)
+}
+
+// TestMLSRoomKickRotation: an ex-member (kicked) cannot read what is sent
+// after the commit that removes them; the others can, and their safety
+// code changes, the same for each.
+func TestMLSRoomKickRotation(t *testing.T) {
+	runMLSCases(t, `
+		const m = await seat('ben', 'cal');
+		const got = [];
+		const before = await codes(m);
+		got.push(['one safety code for the three', String(new Set(before).size), '1']);
+		const hi = send('mana', await m.ana.seal('hi all', 0));
+		for (const r of [m.ben, m.cal]) {
+			const o = await r.open(hi.frame, hi);
+			got.push([r.me + ' reads ana', o.envelope.body + '/' + o.placement.status, 'hi all/ok']);
+		}
+		// ana kicks cal: she commits the Remove first, everyone applies it in seq order.
+		const rm = send('mana', await m.ana.remove('mcal'));
+		got.push(['ana applies her commit', await m.ana.apply(rm.frame), 'applied']);
+		got.push(['ben applies it', await m.ben.apply(rm.frame), 'applied']);
+		got.push(['cal learns she is out', await m.cal.apply(rm.frame).catch((e) => e.code), 'removed']);
+		const after = await codes({ ana: m.ana, ben: m.ben });
+		got.push(['ana and ben share a safety code', String(after[0] === after[1]), 'true']);
+		got.push(['it changed', String(after[0] !== before[0]), 'true']);
+		got.push(['the roster ana verifies', m.ana.roster().map((x) => x.nick).sort().join(','), 'Ana,ben']);
+		const secret = send('mana', await m.ana.seal('cal is gone', hi.seq));
+		const o = await m.ben.open(secret.frame, secret);
+		got.push(['ben reads the new epoch', o.envelope.body, 'cal is gone']);
+		got.push(['cal, fed the new epoch by the tap, cannot', await code(m.cal.open(secret.frame, secret)), 'undecryptable']);
+		return got;`)
+}
+
+// TestMLSRoomSenderChecks: a malicious server cannot relabel or replay a
+// message, and a malicious member cannot send as another.
+func TestMLSRoomSenderChecks(t *testing.T) {
+	runMLSCases(t, `
+		const m = await seat('ben', 'cal');
+		const got = [];
+		const a = send('mana', await m.ana.seal('from ana', 0));
+		got.push(['ana\'s message relayed as from ben', await code(m.cal.open(a.frame, { from: 'mben', seq: a.seq })), 'relabelled']);
+		const a2 = send('mana', await m.ana.seal('again from ana', 0));
+		got.push(['ben reads it', await code(m.ben.open(a2.frame, a2)), 'ok']);
+		got.push(['the server replays it under a new seq', await code(m.ben.open(a2.frame, { from: 'mana', seq: a2.seq + 5 })), 'replay']);
+		// ben, a member, speaks as ana: he sets his room's author to hers.
+		m.ben.me = 'mana'; m.ben.nick = 'Ana';
+		const forged = send('mana', await m.ben.seal('ana owes ben', 0));
+		got.push(['ben\'s message in ana\'s name', await code(m.cal.open(forged.frame, forged)), 'bad_signature']);
+		return got;`)
+}
+
+// TestMLSRoomAdmission: a key package is admitted only with the invite's
+// secret and for the member the server seated; a leaked secret does not
+// admit another member id.
+func TestMLSRoomAdmission(t *testing.T) {
+	runMLSCases(t, `
+		const ana = await R.MlsRoom.create({ room: 'r1', me: 'mana', nick: 'Ana' });
+		const got = [];
+		const eve = await R.PendingJoin.prepare({ room: 'r1', me: 'meve', nick: 'Eve', secret: 'a guess' });
+		got.push(['a key package without the invite secret', await code(ana.admit(eve.frame, 'meve', 'secret-ben')), 'bad_invite']);
+		const ben = await R.PendingJoin.prepare({ room: 'r1', me: 'mben', nick: 'Ben', secret: 'secret-ben' });
+		got.push(['ben\'s key package presented as from eve', await code(ana.admit(ben.frame, 'meve', 'secret-ben')), 'bad_invite']);
+		got.push(['garbage', await code(ana.admit('e2e1.kp.!!', 'mben', 'secret-ben')), 'malformed']);
+		const { commit, welcome } = await ana.admit(ben.frame, 'mben', 'secret-ben');
+		got.push(['the Welcome is not for eve', String(await eve.join(welcome)), 'null']);
+		await ana.apply(commit);
+		const b = await ben.join(welcome);
+		got.push(['ben is in, at ana\'s epoch', String(b.epoch === ana.epoch && b.epoch === 1), 'true']);
+		got.push(['ben\'s roster', b.roster().map((x) => x.id + ':' + x.nick).sort().join(','), 'mana:Ana,mben:Ben']);
+		return got;`)
+}
+
+// TestMLSRoomConcurrentCommits: two members commit for the same epoch; the
+// server's seq decides, and everyone, both committers included, ends in
+// the same epoch with the same roster.
+func TestMLSRoomConcurrentCommits(t *testing.T) {
+	runMLSCases(t, `
+		const m = await seat('ben', 'cal');
+		const got = [];
+		// cal left: ana and ben both commit her Remove; ben's reaches the server first.
+		const fromAna = await m.ana.remove('mcal');
+		const fromBen = await m.ben.remove('mcal');
+		const first = send('mben', fromBen), second = send('mana', fromAna);
+		got.push(['ana applies ben\'s', await m.ana.apply(first.frame), 'applied']);
+		got.push(['ben applies his own', await m.ben.apply(first.frame), 'applied']);
+		got.push(['ana\'s own comes second: stale for ana', await m.ana.apply(second.frame), 'stale']);
+		got.push(['and for ben', await m.ben.apply(second.frame), 'stale']);
+		got.push(['one epoch', m.ana.epoch + '/' + m.ben.epoch, '3/3']);
+		const c = await codes({ ana: m.ana, ben: m.ben });
+		got.push(['one safety code', String(c[0] === c[1]), 'true']);
+		const x = send('mana', await m.ana.seal('still talking', 0));
+		got.push(['ben reads ana', await code(m.ben.open(x.frame, x)), 'ok']);
+		return got;`)
+}
