@@ -77,6 +77,21 @@ async function hmac(secret, parts) {
   return b64urlEncode(new Uint8Array(await crypto.subtle.sign('HMAC', key, enc.encode(JSON.stringify(parts)))));
 }
 
+/** @param {string} text */
+async function digest(text) {
+  return b64urlEncode(new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(text))));
+}
+
+/** @param {any} state */
+const encodeState = (state) => b64urlEncode(M.encodeGroupState(state));
+
+/** @param {unknown} text */
+function decodeState(text) {
+  const s = M.decodeGroupState(b64urlDecode(text), 0)?.[0];
+  if (!s) throw new Error('not a group state');
+  return { ...s, clientConfig: M.defaultClientConfig };
+}
+
 /** @param {string} a @param {string} b */
 function sameText(a, b) {
   if (a.length !== b.length) return false;
@@ -199,8 +214,48 @@ export class MlsRoom {
     this.pending = null;
     this.n = 0; // this member's envelope counter
     this.tracker = new SenderTracker();
-    /** @type {Set<string>} frames of messages already processed */
+    /** @type {Set<string>} SHA-256 of the frames of messages already processed */
     this.seenFrames = new Set();
+  }
+
+  /**
+   * save returns this member's state, JSON-able, for restore after a
+   * reload: it holds the member's private keys, so it belongs where the
+   * session token does (the tab's sessionStorage), nowhere else.
+   */
+  save() {
+    return {
+      v: 1, room: this.room, me: this.me, nick: this.nick, n: this.n,
+      state: encodeState(this.state),
+      pending: this.pending && { text: this.pending.text, state: encodeState(this.pending.state) },
+      tracker: this.tracker.save(),
+      seen: [...this.seenFrames],
+    };
+  }
+
+  /**
+   * restore makes the room again from what save returned; it rejects with
+   * MlsError('malformed') on anything else.
+   * @param {any} saved
+   */
+  static async restore(saved) {
+    try {
+      if (saved?.v !== 1 || typeof saved.room !== 'string' || typeof saved.me !== 'string' || typeof saved.nick !== 'string'
+        || !Number.isSafeInteger(saved.n) || saved.n < 0) throw new Error('not a saved room');
+      const state = decodeState(saved.state);
+      const privateKey = await crypto.subtle.importKey('pkcs8', state.signaturePrivateKey, { name: 'Ed25519' }, false, ['sign']);
+      const room = new MlsRoom(saved, state, { publicKey: '', privateKey });
+      const own = room.roster().find((x) => x.id === saved.me);
+      if (!own) throw new Error('not in its own roster');
+      room.identity.publicKey = own.publicKey;
+      room.n = saved.n;
+      room.tracker = new SenderTracker(saved.tracker);
+      if (saved.pending) room.pending = { text: String(saved.pending.text), state: decodeState(saved.pending.state) };
+      if (Array.isArray(saved.seen)) for (const h of saved.seen) if (typeof h === 'string') room.seenFrames.add(h);
+      return room;
+    } catch {
+      throw new MlsError('malformed', 'not a saved room');
+    }
   }
 
   /** The MLS epoch. */
@@ -352,8 +407,9 @@ export class MlsRoom {
    * @param {{from: string, seq: number}} at
    */
   async open(frame, at) {
-    if (typeof frame === 'string' && this.seenFrames.has(frame)) throw new MlsError('replay', 'this message was already shown');
     const m = decodeMls(body(frame, 'e2e1.m.'), 'mls_private_message');
+    const id = await digest(frame);
+    if (this.seenFrames.has(id)) throw new MlsError('replay', 'this message was already shown');
     let r;
     try {
       r = await M.processPrivateMessage(this.state, m.privateMessage, M.emptyPskIndex, await impl());
@@ -362,8 +418,8 @@ export class MlsRoom {
     }
     if (r.kind !== 'applicationMessage') throw new MlsError('malformed', 'not a message');
     this.state = r.newState;
-    if (this.seenFrames.size > 8192) this.seenFrames.clear();
-    this.seenFrames.add(frame);
+    if (this.seenFrames.size > 4096) this.seenFrames.delete(this.seenFrames.values().next().value ?? '');
+    this.seenFrames.add(id);
     const roster = new Map(this.roster().map((x) => [x.id, x]));
     let e;
     try {

@@ -41,3 +41,5 @@ export { expandWithLabel, deriveSecret, deriveTreeSecret } from 'ts-mls/crypto/k
 export { signWithLabel, verifyWithLabel } from 'ts-mls/crypto/signature.js';
 export { encryptWithLabel, decryptWithLabel } from 'ts-mls/crypto/hpke.js';
 export { root, left, right, parent, sibling, toNodeIndex } from 'ts-mls/treemath.js';
+// Restoring a saved group state needs the default client configuration.
+export { defaultClientConfig } from 'ts-mls/clientConfig.js';
