@@ -35,8 +35,9 @@ const impl = () => (implP ??= M.getCiphersuiteImpl(M.getCiphersuiteFromName(SUIT
  * `bad_invite` (a key package not MACed with a pending invite's secret),
  * `wrong_member` (a key package whose credential names another member than
  * the one the server seated), `undecryptable` (not for an epoch this member
- * holds: sent before it was admitted, or after it was removed), `replay`
- * (this very frame was already processed), `epoch_mismatch` (the envelope
+ * holds: sent before it was admitted, or after it was removed),
+ * `bad_commit` (a commit whose roster gives two leaves one member id, or a
+ * leaf none), `replay` (this very frame was already processed), `epoch_mismatch` (the envelope
  * names another epoch than the MLS message it came in), or an
  * EnvelopeError's code.
  */
@@ -137,6 +138,28 @@ function decodeMls(bytes, want) {
 }
 
 /**
+ * leavesOf yields the leaves of a group state's ratchet tree (its even
+ * nodes) with their leaf index.
+ * @param {any} state
+ */
+function* leavesOf(state) {
+  const tree = state.ratchetTree;
+  for (let i = 0; i < tree.length; i += 2) {
+    const node = tree[i];
+    if (node?.nodeType === 'leaf') yield { leaf: node.leaf, index: i / 2 };
+  }
+}
+
+/**
+ * rosterOf is the members a group state's leaves name (null for a leaf
+ * whose credential names none).
+ * @param {any} state
+ */
+function rosterOf(state) {
+  return [...leavesOf(state)].map(({ leaf }) => memberOf(leaf));
+}
+
+/**
  * PendingJoin is a joiner waiting for its Welcome.
  */
 export class PendingJoin {
@@ -180,7 +203,17 @@ export class PendingJoin {
     if (w?.to !== this.o.me) return null;
     const m = decodeMls(body('x' + w.w, 'x'), 'mls_welcome');
     const cs = await impl();
-    const state = await M.joinGroup(m.welcome, this.kp.publicPackage, this.kp.privatePackage, M.emptyPskIndex, cs);
+    let state;
+    try {
+      state = await M.joinGroup(m.welcome, this.kp.publicPackage, this.kp.privatePackage, M.emptyPskIndex, cs);
+    } catch {
+      throw new MlsError('undecryptable', 'a Welcome this joiner cannot open');
+    }
+    // The same check as for a commit: no two leaves for one member id.
+    const ids = rosterOf(state).map((x) => x?.id);
+    if (ids.includes(undefined) || new Set(ids).size !== ids.length) {
+      throw new MlsError('bad_commit', 'the Welcome gives two leaves one member id, or a leaf no member');
+    }
     return new MlsRoom(this.o, state, this.identity);
   }
 }
@@ -268,22 +301,12 @@ export class MlsRoom {
    * @returns {{id: string, nick: string, publicKey: string}[]}
    */
   roster() {
-    const out = [];
-    for (const node of this.#leaves()) {
-      const m = memberOf(node.leaf);
-      if (m) out.push(m);
-    }
-    return out;
+    return /** @type {{id: string, nick: string, publicKey: string}[]} */ (rosterOf(this.state).filter((m) => m));
   }
 
-  // #leaves yields the ratchet tree's leaves (even node indices) with their
-  // leaf index.
+  // #leaves yields the ratchet tree's leaves with their leaf index.
   *#leaves() {
-    const tree = this.state.ratchetTree;
-    for (let i = 0; i < tree.length; i += 2) {
-      const node = tree[i];
-      if (node?.nodeType === 'leaf') yield { leaf: node.leaf, index: i / 2 };
-    }
+    yield* leavesOf(this.state);
   }
 
   /**
@@ -376,6 +399,13 @@ export class MlsRoom {
       throw new MlsError('undecryptable', 'a commit this member cannot process');
     }
     if (r.kind !== 'newState') throw new MlsError('malformed', 'not a commit');
+    // A roster where two leaves claim one member id, or a leaf names no
+    // member, would let a member's key be substituted: refuse the commit
+    // and stay in this epoch (every honest member does the same).
+    const ids = rosterOf(r.newState).map((x) => x?.id);
+    if (ids.includes(undefined) || new Set(ids).size !== ids.length) {
+      throw new MlsError('bad_commit', 'the commit gives two leaves one member id, or a leaf no member');
+    }
     this.pending = null; // our own commit for this epoch, if any, lost
     this.state = r.newState;
     if (!this.roster().some((x) => x.id === this.me)) return 'removed';

@@ -228,3 +228,34 @@ func TestMLSRoomFigures(t *testing.T) {
 		t.Errorf("the room had %v members, want 10", got["members"])
 	}
 }
+
+// TestMLSRoomDuplicateIdentity: a malicious member cannot add a second
+// leaf under another member's id to sign as them: every honest member
+// refuses the commit and stays in its epoch, where the real member's
+// messages still verify and the forger's do not.
+func TestMLSRoomDuplicateIdentity(t *testing.T) {
+	runMLSCases(t, `
+		const m = await seat('ben', 'mal');
+		const got = [];
+		// mal makes a key package in ana's name and admits it herself.
+		const fake = await R.PendingJoin.prepare({ room: 'r1', me: 'mana', nick: 'Ana', secret: 'mal' });
+		const { commit, welcome } = await m.mal.admit(fake.frame, 'mana', 'mal');
+		const c = send('mmal', commit);
+		const epoch = m.ben.epoch;
+		got.push(['ben refuses the commit', await code(m.ben.apply(c.frame)), 'bad_commit']);
+		got.push(['ana refuses it too', await code(m.ana.apply(c.frame)), 'bad_commit']);
+		got.push(['ben stays in his epoch', String(m.ben.epoch === epoch), 'true']);
+		got.push(['an honest joiner refuses such a Welcome', await code(fake.join(welcome)), 'bad_commit']);
+		// The forger joins with ts-mls directly, past that check.
+		const M = await import('/client/vendor/ts-mls.js');
+		const w = JSON.parse(atob(welcome.slice('e2e1.w.'.length).replace(/-/g, '+').replace(/_/g, '/')));
+		const wb = Uint8Array.from(atob(w.w.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0));
+		const cs = await M.getCiphersuiteImpl(M.getCiphersuiteFromName('MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'));
+		const st = await M.joinGroup(M.decodeMlsMessage(wb, 0)[0].welcome, fake.kp.publicPackage, fake.kp.privatePackage, M.emptyPskIndex, cs);
+		const forger = new R.MlsRoom(fake.o, st, fake.identity);
+		const f = send('mana', await forger.seal('ana says: trust mal', 0));
+		got.push(['the forger\'s message, to ben', await code(m.ben.open(f.frame, f)), 'undecryptable']);
+		const real = send('mana', await m.ana.seal('the real ana', 0));
+		got.push(['ana\'s real message, to ben', await code(m.ben.open(real.frame, real)), 'ok']);
+		return got;`)
+}
