@@ -43,3 +43,6 @@ export { encryptWithLabel, decryptWithLabel } from 'ts-mls/crypto/hpke.js';
 export { root, left, right, parent, sibling, toNodeIndex } from 'ts-mls/treemath.js';
 // Restoring a saved group state needs the default client configuration.
 export { defaultClientConfig } from 'ts-mls/clientConfig.js';
+// For the IETF key-schedule test vectors.
+export { initializeEpoch } from 'ts-mls/keySchedule.js';
+export { decodeGroupContext, encodeGroupContext } from 'ts-mls/groupContext.js';
