@@ -209,6 +209,9 @@ export class PendingJoin {
     } catch {
       throw new MlsError('undecryptable', 'a Welcome this joiner cannot open');
     }
+    if (dec.decode(state.groupContext.groupId) !== this.o.room) {
+      throw new MlsError('malformed', "a Welcome into another room's group");
+    }
     // The same check as for a commit: no two leaves for one member id.
     const ids = rosterOf(state).map((x) => x?.id);
     if (ids.includes(undefined) || new Set(ids).size !== ids.length) {

@@ -127,6 +127,11 @@ func TestMLSRoomAdmission(t *testing.T) {
 		const ben = await R.PendingJoin.prepare({ room: 'r1', me: 'mben', nick: 'Ben', secret: 'secret-ben' });
 		got.push(['ben\'s key package presented as from eve', await code(ana.admit(ben.frame, 'meve', 'secret-ben')), 'bad_invite']);
 		got.push(['garbage', await code(ana.admit('e2e1.kp.!!', 'mben', 'secret-ben')), 'malformed']);
+		// A member of another room's group, claiming this room, welcomes ben there.
+		const other = await R.MlsRoom.create({ room: 'r2', me: 'mana', nick: 'Ana' });
+		other.room = 'r1';
+		const elsewhere = await other.admit(ben.frame, 'mben', 'secret-ben');
+		got.push(['a Welcome into another room\'s group', await code(ben.join(elsewhere.welcome)), 'malformed']);
 		const { commit, welcome } = await ana.admit(ben.frame, 'mben', 'secret-ben');
 		got.push(['the Welcome is not for eve', String(await eve.join(welcome)), 'null']);
 		await ana.apply(commit);
