@@ -108,11 +108,13 @@ func (p *person) isolated(nicks ...string) (count int, bad []string) {
 
 // TestNicknamesIsolated shows every nickname bidi-isolated, wherever the
 // page shows it: the top bar, the members, each message, the notices
-// (joined, left). Ana's nickname begins with a right-to-left override, and
-// Ben's is Hebrew: unisolated, either would reverse the text after it
-// ("joined.", the time of a message).
+// (joined, left). Ana's nickname is Hebrew and Ben's Arabic: unisolated,
+// either would take the neutral text after it into its right-to-left run
+// and reorder it ("joined.", the time of a message). The server refuses
+// bidi controls in the nicknames it checks, but not in one a host chose:
+// the page isolates every nickname all the same.
 func TestNicknamesIsolated(t *testing.T) {
-	const anaNick, benNick = "\u202eAna", "דוד"
+	const anaNick, benNick = "שרה", "علي"
 	h := newHarness(t, pollMode)
 	ana, ben := h.person("Ana"), h.person("Ben")
 	ana.open(h.url)
