@@ -495,7 +495,10 @@ func lastClose(t *testing.T, stream []byte) ws.StatusCode {
 // the room, through a small window, is closed with 4001 once its bounded
 // queue overflows: the kernel holds at most WithSocketSendBuffer for it,
 // not megabytes, so the queue fills. As it goes on reading, it reads the
-// 4001 close frame. Both read modes.
+// 4001 close frame, however long the kernel takes to deliver what it held
+// before it (TCP's persist backoff on a window that was shut can stall it
+// for seconds): the 2 s drain starts once the close frame is out. Both
+// read modes.
 func TestSlowReaderClosed(t *testing.T) {
 	for _, polled := range []bool{true, false} {
 		t.Run(fmt.Sprintf("netpoll=%v", polled), func(t *testing.T) {
@@ -548,9 +551,11 @@ func TestSlowReaderClosed(t *testing.T) {
 // TestStoppedReaderDropped: a member that stops reading altogether is
 // closed once its queue overflows, with the kernel holding no more than
 // WithSocketSendBuffer for it; its 4001 close frame waits behind the full
-// buffers, and 2 s later the connection is dropped: when the client reads
-// again, it finds the messages the kernel held, then the end of the
-// stream, with or without the close frame (PROTOCOL.md). Both read modes.
+// buffers, and the connection is dropped once the writes make no progress
+// for 2 s (a polled connection) or the write timeout has passed (a
+// blocking one, 3 s here): when the client reads again, it finds the
+// messages the kernel held, then the end of the stream, with or without
+// the close frame (PROTOCOL.md). Both read modes.
 func TestStoppedReaderDropped(t *testing.T) {
 	for _, polled := range []bool{true, false} {
 		t.Run(fmt.Sprintf("netpoll=%v", polled), func(t *testing.T) {
@@ -559,6 +564,7 @@ func TestStoppedReaderDropped(t *testing.T) {
 				epchat.WithMaxMessageSize(1000),
 				epchat.WithSendQueueLimit(slowQueue),
 				epchat.WithRequestRate(1e6, 1<<20),
+				epchat.WithWriteTimeout(3*time.Second),
 			)
 			ana := hh.client(t, "nick-ana-stopped")
 			room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")

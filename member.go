@@ -442,13 +442,38 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	c.queue = append(c.queue, wsframe.AppendClose(nil, code, reason))
 	c.closeQueued = true
 	c.kick()
-	// Bound the wait for the peer's answer.
-	drain := closeDrain
+	// Bound the wait: for the close frame to get out, then for the
+	// peer's answer.
 	if c.shortDrain {
-		drain = violationDrain
+		c.drainTimer = time.AfterFunc(violationDrain, c.abort)
+	} else {
+		c.armDrain(monoNow(), c.waits.Load())
 	}
-	c.drainTimer = time.AfterFunc(drain, c.abort)
 	c.mu.Unlock()
+}
+
+// armDrain (re)starts the drain timer of a closing connection, with
+// c.mu held. When it fires, the connection is dropped, unless its close
+// frame is still on the way to a peer that is still reading: a slow
+// reader gets the whole drain once the frame is out, so it reads its
+// close code (PROTOCOL.md). In poll mode "still reading" is a write that
+// went on since the timer was set (the writer resumed: waits moved); in
+// blocking mode one write call hides its progress, and the wait is
+// bounded by the write timeout from the start of the close instead.
+func (c *conn) armDrain(start time.Duration, waits uint32) {
+	c.drainTimer = time.AfterFunc(closeDrain, func() {
+		c.mu.Lock()
+		now, w := monoNow(), c.waits.Load()
+		onItsWay := !c.closeSent && !c.dead && (c.nc == nil && w != waits ||
+			c.nc != nil && now-start < c.h.cfg.writeTimeout)
+		if onItsWay {
+			c.armDrain(start, w)
+		}
+		c.mu.Unlock()
+		if !onItsWay {
+			c.abort()
+		}
+	})
 }
 
 // abort hangs up at once, from any goroutine: it closes nc, or shuts the
@@ -533,6 +558,9 @@ func (c *conn) writeQueue() {
 			c.closeQueued = false
 			c.closeSent = true
 			done := c.peerClosed
+			if !done && !c.shortDrain && c.drainTimer != nil && c.drainTimer.Stop() {
+				c.drainTimer = time.AfterFunc(closeDrain, c.abort) // the whole drain for the answer
+			}
 			c.mu.Unlock()
 			switch {
 			case done:
