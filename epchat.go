@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"net"
@@ -80,10 +79,8 @@ type Hub struct {
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
 
-	// roomLocks serialise what happens to one room in this process, so that
-	// a room's events reach every member in one order (seq order).
-	roomLocks [256]sync.Mutex
-	seed      maphash.Seed
+	// locks holds one lock per room in use (locks.go).
+	locks roomLocks
 
 	stats counters   // figures for Stats (stats.go)
 	hooks hookRunner // the hook queue (hooks.go)
@@ -148,10 +145,10 @@ func New(opts ...Option) (*Hub, error) {
 		node:    ids.Member(),
 		rooms:   make(map[string][]*conn),
 		drained: make(chan struct{}),
-		seed:    maphash.MakeSeed(),
 		done:    make(chan struct{}),
 	}
 	h.stats.init()
+	h.locks.init()
 	if cfg.netpoll {
 		p, err := netpoll.New(max(8, 4*runtime.GOMAXPROCS(0)))
 		if err == nil {
@@ -629,15 +626,6 @@ func (h *Hub) CloseRoom(ctx context.Context, id string) error {
 // Rooms lists the open rooms with their member counts, in no set order.
 func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	return h.store.Rooms(ctx)
-}
-
-// roomLock returns the lock that serialises the events of one room.
-func (h *Hub) roomLock(room string) *sync.Mutex {
-	return &h.roomLocks[h.lockIndex(room)]
-}
-
-func (h *Hub) lockIndex(room string) int {
-	return int(maphash.String(h.seed, room) % uint64(len(h.roomLocks)))
 }
 
 func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {

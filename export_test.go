@@ -46,3 +46,7 @@ func (h *Hub) StalledWrites() int {
 	}
 	return n
 }
+
+// RoomLocksLive returns how many rooms' locks are held or waited for: an
+// entry that outlives its last holder is a leak.
+func (h *Hub) RoomLocksLive() int { return h.locks.held() }

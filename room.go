@@ -193,25 +193,6 @@ func (h *Hub) closeRoom(ctx context.Context, room, reason string) error {
 	return nil
 }
 
-// lockRooms takes the locks of several rooms, in a fixed order so two
-// callers cannot deadlock, and returns the function that releases them.
-func (h *Hub) lockRooms(rooms []string) func() {
-	idx := make([]int, 0, len(rooms))
-	for _, r := range rooms {
-		idx = append(idx, h.lockIndex(r))
-	}
-	slices.Sort(idx)
-	idx = slices.Compact(idx)
-	for _, i := range idx {
-		h.roomLocks[i].Lock()
-	}
-	return func() {
-		for _, i := range idx {
-			h.roomLocks[i].Unlock()
-		}
-	}
-}
-
 func roomState(r Room, members []Member) wire.RoomState {
 	st := wire.RoomState{Room: r.ID, Owner: r.Owner, Seq: r.Seq, Locked: r.Locked, Members: make([]wire.Member, len(members))}
 	for i, m := range members {

@@ -1,0 +1,110 @@
+package epchat_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
+)
+
+// stallStore is a MemoryStore whose Message never returns for the rooms
+// in stalled, until release is closed: a Store waiting on a paused Redis,
+// as the Hub sees it. (The redisstore fault tests pause a real
+// redis-server; here the Store is stalled per room, which a real Redis
+// cannot be.)
+type stallStore struct {
+	epchat.Store
+	mu      sync.Mutex
+	stalled map[string]bool
+	waiting atomic.Int32
+	release chan struct{}
+}
+
+func (s *stallStore) stall(room string) {
+	s.mu.Lock()
+	s.stalled[room] = true
+	s.mu.Unlock()
+}
+
+func (s *stallStore) Message(ctx context.Context, room, user string, now time.Time) (uint64, error) {
+	s.mu.Lock()
+	stalled := s.stalled[room]
+	s.mu.Unlock()
+	if stalled {
+		s.waiting.Add(1)
+		defer s.waiting.Add(-1)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return s.Store.Message(ctx, room, user, now)
+}
+
+// TestStalledRoomsStallNoOther: while the Store holds the sends of many
+// rooms (more than the poller has workers, and so many rooms that a
+// table of striped room locks would share some), another room on the
+// same Hub goes on: its members join, chat and get their replies. The
+// stalled sends complete once the Store answers, and the Hub keeps no
+// lock for rooms nobody is acting on. Both read modes.
+func TestStalledRoomsStallNoOther(t *testing.T) {
+	for _, polled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("netpoll=%v", polled), func(t *testing.T) {
+			st := &stallStore{
+				Store:   epchat.NewMemoryStore(),
+				stalled: make(map[string]bool),
+				release: make(chan struct{}),
+			}
+			th := newTestHub(t, epchat.WithStore(st), epchat.WithNetpoll(polled))
+			released := false
+			defer func() {
+				if !released {
+					close(st.release)
+				}
+			}()
+
+			const stalledRooms = 64
+			owners := make([]*wstest.Client, stalledRooms)
+			rooms := make([]string, stalledRooms)
+			ids := make([]string, stalledRooms)
+			for i := range owners {
+				owners[i] = th.client(t, fmt.Sprint("owner", i))
+				rooms[i] = th.room(t, owners[i])
+				st.stall(rooms[i])
+				ids[i] = owners[i].Send(map[string]any{"type": "send", "room": rooms[i], "text": "held"})
+			}
+			waitUntil(t, "every stalled send waiting in the Store", func() bool { return st.waiting.Load() == stalledRooms })
+
+			// A room the Store serves at once: it is made, joined and
+			// chats while the others wait.
+			ana := th.client(t, "ana")
+			bob := th.client(t, "bob")
+			room := th.room(t, ana, bob)
+			ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "hello bob"})
+			if got := bob.Expect("message", room).Str("text"); got != "hello bob" {
+				t.Fatalf("bob got %q", got)
+			}
+			bob.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "hi ana"})
+			ana.Expect("message", room)
+			if n := st.waiting.Load(); n != stalledRooms {
+				t.Fatalf("%d stalled sends waiting, want %d: the Store released them early", n, stalledRooms)
+			}
+
+			close(st.release)
+			released = true
+			for i, o := range owners {
+				if e := o.Reply(ids[i]); e.Type() != "sent" {
+					t.Fatalf("stalled send %d: got %v once the Store answered", i, e)
+				}
+			}
+			// Every room's lock entry goes with its last holder.
+			waitUntil(t, "no room lock left", func() bool { return th.RoomLocksLive() == 0 })
+		})
+	}
+}
