@@ -489,33 +489,52 @@ func (c *conn) closeWith(code ws.StatusCode, reason string) {
 	if c.shortDrain {
 		c.drainTimer = time.AfterFunc(violationDrain, c.abort)
 	} else {
-		c.armDrain(monoNow(), c.waits.Load())
+		n, _ := c.unsentLocked()
+		c.armDrain(monoNow(), c.waits.Load(), n)
 	}
 	c.mu.Unlock()
 }
 
 // armDrain (re)starts the drain timer of a closing connection, with
 // c.mu held. When it fires, the connection is dropped, unless its close
-// frame is still on the way to a peer that is still reading: a slow
-// reader gets the whole drain once the frame is out, so it reads its
-// close code (PROTOCOL.md). In poll mode "still reading" is a write that
-// went on since the timer was set (the writer resumed: waits moved); in
-// blocking mode one write call hides its progress, and the wait is
-// bounded by the write timeout from the start of the close instead.
-func (c *conn) armDrain(start time.Duration, waits uint32) {
+// frame is still on the way to a peer that is still reading: then the
+// timer starts again, and once the frame is out the peer has the whole
+// drain to answer (writeQueue). So a slow reader reads its close code
+// (PROTOCOL.md), however long the kernel takes to deliver what it held
+// before it; a reader that stopped is dropped after one drain. A peer
+// still reads when the kernel's unacknowledged bytes for it went down
+// since the timer was set, or, in poll mode, when the writer resumed;
+// where the kernel's count cannot be read (TLS in blocking mode) it is
+// given the benefit of the doubt. Either way the close frame gets at most
+// the write timeout, from the start of the close, to get out.
+func (c *conn) armDrain(start time.Duration, waits uint32, unsent int) {
 	c.drainTimer = time.AfterFunc(closeDrain, func() {
 		c.mu.Lock()
-		now, w := monoNow(), c.waits.Load()
-		onItsWay := !c.closeSent && !c.dead && (c.nc == nil && w != waits ||
-			c.nc != nil && now-start < c.h.cfg.writeTimeout)
+		w := c.waits.Load()
+		n, known := c.unsentLocked()
+		reading := !known || n < unsent || c.nc == nil && w != waits
+		onItsWay := !c.closeSent && !c.dead && reading && monoNow()-start < c.h.cfg.writeTimeout
 		if onItsWay {
-			c.armDrain(start, w)
+			c.armDrain(start, w, n)
 		}
 		c.mu.Unlock()
 		if !onItsWay {
 			c.abort()
 		}
 	})
+}
+
+// unsentLocked returns how many bytes the kernel holds for the peer, not
+// yet acknowledged; false when that cannot be known. Called with c.mu
+// held, so a poll-mode descriptor is not closed meanwhile.
+func (c *conn) unsentLocked() (int, bool) {
+	if c.nc != nil {
+		return netpoll.UnsentConn(c.nc)
+	}
+	if c.fdClosed {
+		return 0, false
+	}
+	return netpoll.Unsent(int(c.fd))
 }
 
 // abort hangs up at once, from any goroutine: it closes nc, or shuts the

@@ -2,7 +2,10 @@
 
 package netpoll
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+)
 
 // Poller is not available on this platform.
 type Poller struct{}
@@ -48,3 +51,9 @@ func Shutdown(int, bool) error { return ErrUnsupported }
 
 // Close is never called.
 func Close(int) error { return ErrUnsupported }
+
+// Unsent is not known here.
+func Unsent(int) (int, bool) { return 0, false }
+
+// UnsentConn is not known here.
+func UnsentConn(net.Conn) (int, bool) { return 0, false }

@@ -129,3 +129,30 @@ func Shutdown(fd int, both bool) error {
 
 // Close closes a descriptor from Detach. Remove its watch first.
 func Close(fd int) error { return syscall.Close(fd) }
+
+// Unsent returns how many bytes the kernel holds for the socket fd that
+// its peer has not acknowledged yet (SIOCOUTQ, which is TIOCOUTQ): what a slow reader still
+// has to take before anything written now reaches it.
+func Unsent(fd int) (int, bool) {
+	var n int32
+	_, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&n)))
+	return int(n), e == 0
+}
+
+// UnsentConn is Unsent for a socket inside a net.Conn; false when c is not
+// a plain socket (TLS, for one).
+func UnsentConn(c net.Conn) (int, bool) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	n, ok := 0, false
+	if raw.Control(func(fd uintptr) { n, ok = Unsent(int(fd)) }) != nil {
+		return 0, false
+	}
+	return n, ok
+}
