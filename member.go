@@ -47,8 +47,6 @@ const (
 	flagAborted                       // abort was called
 	flagFinished                      // torn down
 	flagIdentified                    // hello succeeded: user and nick are set
-	flagReading                       // poll mode: a readReady goroutine runs
-	flagReadAgain                     // and a callback came meanwhile: it reads once more
 
 	causeShift = 8 // conn.flags >> causeShift is a closeCause
 )
@@ -199,12 +197,8 @@ func (c *conn) watch(early []byte) {
 }
 
 // OnReady implements netpoll.Handler. It runs on a poller worker when the
-// socket has room again after a write waited, or has bytes (or was closed).
-// Writes resume on the worker: they never block. Reading, and handling
-// what was read, moves to a goroutine of the connection's own, which ends
-// once the socket is drained and re-armed: a request that waits for the
-// Store or the Broker (a paused Redis) so holds no worker, and every other
-// connection is still read. An idle connection has no goroutine.
+// socket has room again after a write waited, or has bytes (or was closed):
+// it reads without blocking until there is nothing left, then re-arms.
 func (c *conn) OnReady(d *netpoll.Desc, ev netpoll.Event) {
 	if ev&netpoll.Writable != 0 {
 		c.onWritable()
@@ -218,42 +212,6 @@ func (c *conn) OnReady(d *netpoll.Desc, ev netpoll.Event) {
 		}
 		return
 	}
-	// One reader at a time: a callback that comes while one runs (a Wake,
-	// or readiness after its Resume) only tells it to read once more.
-	for {
-		f := c.flags.Load()
-		if f&flagReading == 0 {
-			if c.flags.CompareAndSwap(f, f|flagReading) {
-				c.h.wg.Add(1)
-				go c.readReady(d)
-				return
-			}
-		} else if c.flags.CompareAndSwap(f, f|flagReadAgain) {
-			return
-		}
-	}
-}
-
-// readReady is the connection's reader in poll mode, until the socket is
-// drained and re-armed, and no callback came meanwhile.
-func (c *conn) readReady(d *netpoll.Desc) {
-	defer c.h.wg.Done()
-	for {
-		c.readAvailable(d)
-		f := c.flags.Load()
-		if f&flagReadAgain != 0 {
-			c.flags.And(^flagReadAgain)
-			continue
-		}
-		if c.flags.CompareAndSwap(f, f&^flagReading) {
-			return
-		}
-	}
-}
-
-// readAvailable reads without blocking until there is nothing left,
-// handling each request as it comes, then re-arms the descriptor.
-func (c *conn) readAvailable(d *netpoll.Desc) {
 	bp := readBufs.Get().(*[]byte)
 	defer readBufs.Put(bp)
 	for range maxReadsPerWake {
@@ -330,6 +288,9 @@ func (c *conn) OnText(p []byte) {
 		return
 	}
 	c.h.handle(c, p)
+	if c.h.poller != nil && c.has(flagPolled) {
+		c.h.poller.Progress() // handled: this worker is not stuck
+	}
 }
 
 // OnPing implements wsframe.Handler. The pong counts toward the send

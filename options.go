@@ -437,10 +437,12 @@ func WithTokenGuessLimit(n int, window time.Duration) Option {
 // idle connection costs no goroutine and no buffer: the Hub takes the
 // socket out of its net.Conn (a descriptor of its own; the net.Conn is
 // closed), one goroutine waits on epoll for all of them and a small pool
-// of workers takes the ready ones: a connection with bytes to read gets a
-// goroutine that reads and handles its requests and ends once the socket
-// is drained, so a request waiting on the Store holds no worker; writes
-// never block, and a full socket waits for epoll without a goroutine. Disabled, or where epoll is
+// of workers (4 per core) reads the ready ones and handles their
+// requests. A worker whose request waits on the Store (a paused Redis) is
+// replaced: when every worker has been inside a callback for 20 ms with
+// no request handled while connections wait, the pool adds workers, which
+// end after a second without work; so other rooms go on. Writes never
+// block, and a full socket waits for epoll without a goroutine. Disabled, or where epoll is
 // missing, or for a connection that is not a plain TCP socket (TLS
 // terminated by the host's http.Server), each connection has a goroutine
 // blocked in Read and writes block. Both behave the same;

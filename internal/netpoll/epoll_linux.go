@@ -4,7 +4,9 @@ package netpoll
 
 import (
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Poller watches sockets with epoll.
@@ -20,7 +22,27 @@ type Poller struct {
 	spare    []*Desc       // the wait loop's other woken array, reused
 	waitDone chan struct{} // closed when the wait loop has returned
 	wg       sync.WaitGroup
+
+	// The pool grows when its workers are stuck: see watchStuck.
+	workers  int32        // the pool's size, without the extra workers
+	busy     atomic.Int32 // workers inside a callback
+	done     atomic.Uint64
+	extra    atomic.Int32 // extra workers alive
+	watching atomic.Bool  // watchStuck runs
 }
+
+// Extra workers. A callback may block (a request waiting on a remote
+// Store): when every worker is inside one and none has returned or made
+// Progress for stuckAfter while descriptors wait, the pool starts one more worker for
+// each of them, up to maxExtra in all, each ending after extraIdle without
+// work. Workers that only
+// keep the CPU busy return from callbacks all the time, so a saturated
+// pool does not grow.
+const (
+	stuckAfter = 20 * time.Millisecond
+	extraIdle  = time.Second
+	maxExtra   = 4096
+)
 
 // Desc is a watched socket. The caller owns it, usually as a field of its
 // connection, so that watching allocates nothing; its zero value is ready
@@ -79,6 +101,7 @@ func New(workers int) (*Poller, error) {
 		wakeW:    pipe[1],
 		work:     make(chan *Desc, 4*workers),
 		waitDone: make(chan struct{}),
+		workers:  int32(workers),
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.wakeR)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, p.wakeR, &ev); err != nil {
@@ -254,7 +277,7 @@ func (p *Poller) wait() {
 			p.mu.RUnlock()
 			if d != nil {
 				d.note(ev.Events)
-				p.work <- d
+				p.hand(d)
 			}
 		}
 	}
@@ -278,25 +301,107 @@ func (p *Poller) takeWoken() bool {
 		return false
 	}
 	for _, d := range woken {
-		p.work <- d
+		p.hand(d)
 	}
 	clear(woken)
 	p.spare = woken[:0]
 	return true
 }
 
+// hand gives d to the workers. Called by the wait loop only.
+func (p *Poller) hand(d *Desc) {
+	p.watchIfStuck()
+	p.work <- d
+}
+
+// watchIfStuck starts watchStuck if every worker is inside a callback
+// and it does not run yet.
+func (p *Poller) watchIfStuck() {
+	if p.busy.Load() >= p.workers+p.extra.Load() && p.watching.CompareAndSwap(false, true) {
+		p.wg.Add(1)
+		go p.watchStuck()
+	}
+}
+
 func (p *Poller) worker() {
 	defer p.wg.Done()
 	for d := range p.work {
-		d.mu.Lock()
-		ev := d.take()
-		if ev == 0 {
-			ev = Readable // a second hand-over of one event: reading tells
-		}
-		d.h.OnReady(d, ev)
-		d.mu.Unlock()
+		p.run(d)
 	}
 }
+
+// run makes one callback.
+func (p *Poller) run(d *Desc) {
+	p.busy.Add(1)
+	if len(p.work) > 0 {
+		p.watchIfStuck() // the last idle worker: what waits needs a watch
+	}
+	d.mu.Lock()
+	ev := d.take()
+	if ev == 0 {
+		ev = Readable // a second hand-over of one event: reading tells
+	}
+	d.h.OnReady(d, ev)
+	d.mu.Unlock()
+	p.done.Add(1)
+	p.busy.Add(-1)
+}
+
+// watchStuck runs while descriptors wait for a worker: every stuckAfter
+// in which no callback returned, it starts an extra worker. It ends once
+// nothing waits.
+func (p *Poller) watchStuck() {
+	defer p.wg.Done()
+	last := p.done.Load()
+	for {
+		time.Sleep(stuckAfter)
+		now := p.done.Load()
+		if len(p.work) == 0 {
+			p.watching.Store(false)
+			if len(p.work) == 0 || !p.watching.CompareAndSwap(false, true) {
+				return
+			}
+		}
+		if now == last {
+			// One more worker for each descriptor that waits.
+			p.mu.RLock()
+			for n := len(p.work); n > 0 && !p.closed && p.extra.Load() < maxExtra; n-- {
+				p.extra.Add(1)
+				p.wg.Add(1)
+				go p.extraWorker()
+			}
+			p.mu.RUnlock()
+		}
+		last = now
+	}
+}
+
+// extraWorker is a worker that ends after extraIdle without work.
+func (p *Poller) extraWorker() {
+	defer p.wg.Done()
+	defer p.extra.Add(-1)
+	idle := time.NewTimer(extraIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case d, ok := <-p.work:
+			if !ok {
+				return
+			}
+			p.run(d)
+			idle.Reset(extraIdle)
+		case <-idle.C:
+			return
+		}
+	}
+}
+
+// Progress tells the pool that a callback under way got something done
+// (a request handled): a callback that handles many is not stuck.
+func (p *Poller) Progress() { p.done.Add(1) }
+
+// Workers returns how many workers the pool has now, extra ones included.
+func (p *Poller) Workers() int { return int(p.workers + p.extra.Load()) }
 
 // Close stops the wait loop and the workers, after the callbacks under way
 // return; callbacks that Wake asked for and no worker took yet do not run. Watched sockets are not closed.

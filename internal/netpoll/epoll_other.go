@@ -57,3 +57,6 @@ func Unsent(int) (int, bool) { return 0, false }
 
 // UnsentConn is not known here.
 func UnsentConn(net.Conn) (int, bool) { return 0, false }
+
+// Progress does nothing here.
+func (*Poller) Progress() {}

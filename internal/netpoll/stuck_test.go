@@ -1,0 +1,69 @@
+//go:build linux
+
+package netpoll
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// blocker is a watched connection whose callback blocks until release is
+// closed, as a request waiting on a paused remote Store does.
+type blocker struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blocker) OnReady(*Desc, Event) {
+	b.entered <- struct{}{}
+	<-b.release
+}
+
+// TestStuckWorkersReplaced: with every worker of the pool blocked in a
+// callback, a connection that becomes readable is still served: the pool
+// starts extra workers, which end once idle. Without them its bytes wait
+// for as long as the callbacks block.
+func TestStuckWorkersReplaced(t *testing.T) {
+	const workers = 2
+	p := newPoller(t, workers)
+	ln := listen(t)
+	b := &blocker{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	defer close(b.release)
+	var clients []net.Conn
+	for range 2 * workers {
+		c, s := connect(t, ln)
+		d := new(Desc)
+		fd := detach(t, s)
+		t.Cleanup(d.Remove)
+		if err := p.Add(d, fd, b); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	for _, c := range clients {
+		c.Write([]byte("x"))
+	}
+	// Every blocked callback gets a worker: the pool's two, then extras.
+	for i := range clients {
+		select {
+		case <-b.entered:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d blocked callbacks started; the others wait for a worker", i, len(clients))
+		}
+	}
+	// And one more connection is read while all of them block.
+	c, s := connect(t, ln)
+	w := watch(t, p, s)
+	c.Write([]byte("hello"))
+	deadline := time.Now().Add(5 * time.Second)
+	for w.n.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of 5 bytes while the workers were stuck", w.n.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := p.Workers(); got <= workers {
+		t.Fatalf("pool has %d workers, want more than %d", got, workers)
+	}
+}
