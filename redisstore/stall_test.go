@@ -1,0 +1,91 @@
+package redisstore
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/epchat-go/epchat/internal/wstest"
+)
+
+// TestPausedRedisStallsNoOther: while Redis is stopped (SIGSTOP) and more
+// sends wait on it than the Hub's poller has workers, the process still
+// reads every other connection: a member's ping is answered and a request
+// that needs no Redis call gets its answer. Once Redis runs again, every
+// waiting send is acknowledged. The Redis client here waits as long as
+// the pause lasts (30 s timeouts), as a Redis that stalls rather than
+// drops does; the root's TestStalledRoomsStallNoOther shows other rooms
+// chatting on, with a Store stalled per room (one Redis cannot be).
+func TestPausedRedisStallsNoOther(t *testing.T) {
+	addr, proc := ownRedis(t)
+	rdb := redis.NewClient(&redis.Options{
+		Addr:         addr,
+		PoolSize:     64,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		MaxRetries:   -1, // no retry: one call, waiting out the pause
+	})
+	t.Cleanup(func() { rdb.Close() })
+	a := startHubProcOn(t, rdb, nil, "a", freshPrefix(), wstest.NewClock(t0), true)
+
+	const waiting = 24 // more than the poller's workers, max(8, 4 per core)
+	owners := make([]*wstest.Client, waiting)
+	rooms := make([]string, waiting)
+	for i := range owners {
+		owners[i] = a.join(t, fmt.Sprint("Owner", i))
+		rooms[i] = owners[i].MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	}
+	other := a.join(t, "Other")
+
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			proc.Signal(syscall.SIGCONT)
+		}
+	}()
+	ids := make([]string, waiting)
+	for i, o := range owners {
+		ids[i] = o.Send(map[string]any{"type": "send", "room": rooms[i], "text": "waits"})
+	}
+	// More calls wait on Redis than the poller has workers.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		st := rdb.PoolStats()
+		if st.TotalConns-st.IdleConns > 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d Redis calls wait for %d sends: the poller's workers are all stuck and read no other connection", st.TotalConns-st.IdleConns, waiting)
+		}
+	}
+
+	if err := other.WriteFrame(ws.OpPing, []byte("alive?")); err != nil {
+		t.Fatal(err)
+	}
+	if e := other.Call(map[string]any{"type": "no-such-request"}); e.Str("code") != "unknown_type" {
+		t.Fatalf("a request that needs no Redis call, while Redis is stopped: %v; want error unknown_type", e)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(other.Pongs()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no pong while Redis is stopped: the process stopped reading connections")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	for i, o := range owners {
+		if e := o.Reply(ids[i]); e.Type() != "sent" {
+			t.Fatalf("send %d, once Redis runs again: %v", i, e)
+		}
+	}
+}
