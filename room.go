@@ -264,6 +264,7 @@ func (h *Hub) create(c *conn, req *wire.Request) {
 	lk := h.roomLock(r.ID)
 	lk.Lock()
 	defer lk.Unlock()
+	h.roomActive(now)
 	if err := h.store.CreateRoom(ctx, r, &owner, h.cfg.maxRoomsPerUser); err != nil {
 		c.replyError(req.ID, h.codeOf(c, "create", err), "")
 		return

@@ -29,14 +29,24 @@ type process struct {
 	url   string
 }
 
+// startProcess starts a process of the deployment prefix, with a Broker
+// as processes sharing a Store have: a Hub without one takes itself for
+// the Store's only user (its Store sweeper vacates, at every tick, only
+// with a Broker).
 func startProcess(t *testing.T, prefix string) *process {
 	t.Helper()
+	rdb := newClient(t)
 	p := &process{
-		store: newStoreOn(t, newClient(t), prefix),
+		store: newStoreOn(t, rdb, prefix),
 		clock: wstest.NewClock(t0),
+	}
+	broker, err := NewBroker(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
 	}
 	hub, err := epchat.New(
 		epchat.WithStore(p.store),
+		epchat.WithBroker(broker),
 		epchat.WithClock(p.clock),
 		epchat.WithPingInterval(time.Hour), // keepalive is not under test
 	)
