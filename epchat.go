@@ -546,7 +546,7 @@ func (h *Hub) closeAllRooms(ctx context.Context) {
 		return
 	}
 	for _, r := range rooms {
-		h.closeRoom(ctx, r.ID, reasonShutdown)
+		h.closeRoom(ctx, r.ID, ReasonShutdown)
 	}
 }
 
@@ -612,7 +612,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
 			out.Members = append(out.Members, tok)
 		}
 	}
-	h.roomOpened(room.ID, reasonHost, 0)
+	h.roomOpened(room.ID, ReasonHost, 0)
 	h.log.Info("room opened by host", "room", room.ID, "invites", spec.Invites+1)
 	return out, nil
 }
@@ -621,7 +621,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
 // member gets room_closed, and members, invites and the room are deleted.
 // ErrNotFound if there is no such room.
 func (h *Hub) CloseRoom(ctx context.Context, id string) error {
-	return h.closeRoom(ctx, id, reasonHost)
+	return h.closeRoom(ctx, id, ReasonHost)
 }
 
 // Rooms lists the open rooms with their member counts, in no set order.

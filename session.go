@@ -106,7 +106,7 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 	for _, res := range left {
 		lk := h.roomLock(res.Room)
 		lk.Lock()
-		h.publishLeave(res, reasonLeft, 0)
+		h.publishLeave(res, ReasonLeft, 0)
 		lk.Unlock()
 	}
 }

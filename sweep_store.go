@@ -87,7 +87,7 @@ func (h *Hub) closeIdleRooms(now time.Time) {
 		return
 	}
 	for _, cr := range closed {
-		h.announceClosed(cr.Room.ID, reasonIdle, len(cr.Members))
+		h.announceClosed(cr.Room.ID, ReasonIdle, len(cr.Members))
 	}
 }
 
