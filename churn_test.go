@@ -43,7 +43,7 @@ func TestChurn(t *testing.T) {
 		rooms   = 3
 		members = 4 // besides the owner
 	)
-	hh := newHardHub(t,
+	hh := newTestHub(t,
 		epchat.WithRequestRate(1e6, 1e6), // churn, not the limits
 		epchat.WithMaxConnectionsPerAddr(10000),
 		epchat.WithPingInterval(2*time.Second),
@@ -91,7 +91,7 @@ func TestChurn(t *testing.T) {
 			ms[i] = hh.client(t, fmt.Sprintf("nick-m%d-%d", r, i))
 			keep(ms[i])
 		}
-		room := hh.testHub.room(t, owner, ms...)
+		room := hh.room(t, owner, ms...)
 		workers = append(workers, &worker{name: fmt.Sprintf("o%d", r), c: owner, room: room})
 		for i, m := range ms {
 			workers = append(workers, &worker{name: fmt.Sprintf("m%d-%d", r, i), c: m, owner: owner, room: room})

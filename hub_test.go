@@ -1201,7 +1201,7 @@ func TestIdleMembersHaveNoGoroutine(t *testing.T) {
 	th := newTestHub(t, epchat.WithMaxMembers(10), epchat.WithMaxConnectionsPerAddr(1000))
 	owner := th.client(t, "Owner")
 	th.room(t, owner)
-	base := hubGoroutines()
+	base := len(hubGoroutines())
 	for r := range 20 {
 		o := th.client(t, fmt.Sprint("o", r))
 		members := make([]*wstest.Client, 9)
@@ -1210,7 +1210,7 @@ func TestIdleMembersHaveNoGoroutine(t *testing.T) {
 		}
 		th.room(t, o, members...)
 	}
-	if got := hubGoroutines(); got > base+2 {
-		t.Fatalf("hub goroutines: %d with one member, %d with 201 idle members", base, got)
+	if got := hubGoroutines(); len(got) > base+2 {
+		t.Fatalf("hub goroutines: %d with one member, %d with 201 idle members:\n%s", base, len(got), strings.Join(got, "\n\n"))
 	}
 }

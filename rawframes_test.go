@@ -1,188 +1,20 @@
 package epchat_test
 
+// Frames and upgrades built by hand, valid or not, for the tests that
+// speak below the test client.
+
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
-	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/internal/wstest"
 )
-
-// Helpers of the hardening tests: a Hub whose log is checked for content,
-// and frames built by hand, valid or not.
-
-// logSink is a slog.Handler that keeps every record as text, so a test can
-// check that no content reached the log.
-type logSink struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-type sinkHandler struct {
-	s      *logSink
-	prefix string // attributes and groups from With
-}
-
-func (s *logSink) handler() slog.Handler { return &sinkHandler{s: s} }
-
-func (h *sinkHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *sinkHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message + h.prefix)
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value.Resolve())
-		return true
-	})
-	h.s.mu.Lock()
-	h.s.lines = append(h.s.lines, b.String())
-	h.s.mu.Unlock()
-	return nil
-}
-
-func (h *sinkHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	p := h.prefix
-	for _, a := range as {
-		p += fmt.Sprintf(" %s=%v", a.Key, a.Value.Resolve())
-	}
-	return &sinkHandler{s: h.s, prefix: p}
-}
-
-func (h *sinkHandler) WithGroup(name string) slog.Handler {
-	return &sinkHandler{s: h.s, prefix: h.prefix + " " + name + ":"}
-}
-
-// tokenLike matches what looks like a 32-byte secret in base64url (43
-// characters): session and invite tokens. Room and member ids are shorter.
-var tokenLike = regexp.MustCompile(`[A-Za-z0-9_-]{43}`)
-
-// checkClean fails if a record holds a secret or anything shaped like a
-// token.
-func (s *logSink) checkClean(t testing.TB, secrets []string) {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
-		if tokenLike.MatchString(l) {
-			t.Errorf("a token reached the log: %q", l)
-		}
-		for _, sec := range secrets {
-			if sec != "" && strings.Contains(l, sec) {
-				t.Errorf("%q reached the log: %q", sec, l)
-			}
-		}
-	}
-}
-
-// count returns how many records contain substr.
-func (s *logSink) count(substr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, l := range s.lines {
-		if strings.Contains(l, substr) {
-			n++
-		}
-	}
-	return n
-}
-
-// hardHub is a test Hub whose log is kept at debug level and checked, when
-// the test ends, for every secret the test registered.
-type hardHub struct {
-	*testHub
-	logs *logSink
-
-	mu      sync.Mutex
-	secrets []string
-}
-
-func newHardHub(t testing.TB, opts ...epchat.Option) *hardHub {
-	t.Helper()
-	return newHardHubListener(t, nil, opts...)
-}
-
-// newHardHubListener is newHardHub whose server accepts connections
-// through wrap, when not nil.
-func newHardHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts ...epchat.Option) *hardHub {
-	t.Helper()
-	hh := &hardHub{logs: &logSink{}}
-	// Registered first, so it runs last: after Shutdown has logged too.
-	t.Cleanup(func() {
-		hh.mu.Lock()
-		defer hh.mu.Unlock()
-		hh.logs.checkClean(t, hh.secrets)
-	})
-	opts = append([]epchat.Option{epchat.WithLogger(slog.New(hh.logs.handler()))}, opts...)
-	hh.testHub = newTestHubListener(t, wrap, opts...)
-	return hh
-}
-
-// secret registers strings that must never reach the log.
-func (hh *hardHub) secret(s ...string) {
-	hh.mu.Lock()
-	hh.secrets = append(hh.secrets, s...)
-	hh.mu.Unlock()
-}
-
-// client dials and identifies; its nickname and session token are secrets.
-func (hh *hardHub) client(t testing.TB, nick string) *wstest.Client {
-	t.Helper()
-	hh.secret(nick)
-	c := hh.testHub.client(t, nick)
-	hh.secret(c.Token)
-	return c
-}
-
-// invite makes an invite in room as owner and returns its token.
-func (hh *hardHub) invite(t testing.TB, owner *wstest.Client, room string) string {
-	t.Helper()
-	tok := owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
-	hh.secret(tok)
-	return tok
-}
-
-// say sends text to room from c and checks it was sent; text is a secret.
-func (hh *hardHub) say(t testing.TB, c *wstest.Client, room, text string) {
-	t.Helper()
-	hh.secret(text)
-	c.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
-}
-
-// expectText waits for the next event of c, which must be a message in
-// room with text.
-func expectText(t testing.TB, c *wstest.Client, room, text string) {
-	t.Helper()
-	e := c.Next()
-	if e.Type() != "message" || e.Str("room") != room || e.Str("text") != text {
-		t.Fatalf("next event %v, want the message %q in %s", e, text, room)
-	}
-}
-
-// waitUntil polls cond until it holds; what it waits for is real state the
-// Hub reaches on its own time (a socket noticed closed), never a time rule.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // Frames built by hand. b0 is the first header byte: FIN (0x80), RSV bits
 // (0x70) and opcode.

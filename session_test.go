@@ -34,7 +34,7 @@ func helloCode(t *testing.T, c *wstest.Client, nick string) string {
 }
 
 // dialOK dials from addr, failing the test if that fails.
-func dialOK(t *testing.T, hh *hardHub, addr string) *wstest.Client {
+func dialOK(t *testing.T, hh *testHub, addr string) *wstest.Client {
 	t.Helper()
 	c, err := dialFrom(t, hh.url, addr)
 	if err != nil {
@@ -47,7 +47,7 @@ func dialOK(t *testing.T, hh *hardHub, addr string) *wstest.Client {
 // other addresses and returning users are not affected; a user forgotten
 // or ended frees its place.
 func TestUsersPerAddrCap(t *testing.T) {
-	hh := newHardHub(t, byTestAddr, epchat.WithMaxUsersPerAddr(3))
+	hh := newTestHub(t, byTestAddr, epchat.WithMaxUsersPerAddr(3))
 	var made []*wstest.Client
 	for i := range 3 {
 		made = append(made, mustDialFrom(t, hh, "10.1.1.1", fmt.Sprint("nick-cap-", i)))
@@ -95,7 +95,7 @@ func TestUsersPerAddrCap(t *testing.T) {
 // TestMaxUsersTotal: the Store holds at most WithMaxUsers users, from
 // every address together.
 func TestMaxUsersTotal(t *testing.T) {
-	hh := newHardHub(t, byTestAddr, epchat.WithMaxUsers(2))
+	hh := newTestHub(t, byTestAddr, epchat.WithMaxUsers(2))
 	mustDialFrom(t, hh, "10.2.0.1", "nick-total-1")
 	mustDialFrom(t, hh, "10.2.0.2", "nick-total-2")
 	c, err := dialFrom(t, hh.url, "10.2.0.3")
@@ -165,7 +165,7 @@ func TestSeatlessUserForgotten(t *testing.T) {
 // reconnect grace plus the seatless timeout plus two minutes.
 func TestUsersPerAddrForgottenElsewhere(t *testing.T) {
 	shared := epchat.NewMemoryStore()
-	a := newHardHub(t, byTestAddr, epchat.WithStore(shared), epchat.WithMaxUsersPerAddr(2))
+	a := newTestHub(t, byTestAddr, epchat.WithStore(shared), epchat.WithMaxUsersPerAddr(2))
 	b := newTestHub(t, quiet, epchat.WithStore(shared))
 	t.Cleanup(func() { a.Shutdown(context.Background()) }) // before b's cleanup looks for Hub goroutines
 	a.store, b.store = shared, shared
@@ -200,7 +200,7 @@ func TestUsersPerAddrForgottenElsewhere(t *testing.T) {
 // others see member_left, reason left), the token stops working, and every
 // connection of the session gets session_ended and close 4003.
 func TestEndSession(t *testing.T) {
-	hh := newHardHub(t)
+	hh := newTestHub(t)
 	ana, ben := hh.client(t, "nick-ana-end"), hh.client(t, "nick-ben-end")
 	r1 := hh.room(t, ana, ben)
 	r2 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")

@@ -293,9 +293,9 @@ func polled(n int64) int64 {
 // said once in the log.
 func TestStatsUnpolledConnection(t *testing.T) {
 	wrapped := func(ln net.Listener) net.Listener { return opaqueListener{ln} }
-	hh := newHardHubListener(t, wrapped, quiet)
+	hh := newTestHubListener(t, wrapped, quiet)
 	ana, ben := hh.client(t, "nick-ana-tls"), hh.client(t, "nick-ben-tls")
-	hh.testHub.room(t, ana, ben)
+	hh.room(t, ana, ben)
 	if s := hh.Stats(); s.Connections != 2 || s.ConnectionsPolled != 0 {
 		t.Fatalf("two wrapped connections: %d open, %d polled; want 2, 0", s.Connections, s.ConnectionsPolled)
 	}

@@ -3,12 +3,16 @@ package epchat_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,13 +32,22 @@ func newClock() *wstest.Clock {
 	return wstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 }
 
-// testHub is a Hub mounted under /chat/ on an httptest server.
+// testHub is a Hub mounted under /chat/ on an httptest server, the one
+// fixture of this package's tests. Its log is kept at debug level and
+// checked, when the test ends, for every secret the test registered (the
+// nicknames and tokens of its clients, the texts it sent) and anything
+// shaped like a token. The Hub's store is a MemoryStore unless the test
+// gives another (store is then unused).
 type testHub struct {
 	*epchat.Hub
 	srv   *httptest.Server
 	url   string // ws:// URL of the hub
 	clock *wstest.Clock
 	store *epchat.MemoryStore
+	logs  *logSink
+
+	mu      sync.Mutex
+	secrets []string
 }
 
 func newTestHub(t testing.TB, opts ...epchat.Option) *testHub {
@@ -48,7 +61,19 @@ func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts
 	t.Helper()
 	clk := newClock()
 	store := epchat.NewMemoryStore()
-	opts = append([]epchat.Option{epchat.WithClock(clk), epchat.WithStore(store), epchat.WithNetpoll(!blockingReads())}, opts...)
+	th := &testHub{clock: clk, store: store, logs: &logSink{}}
+	// Registered first, so it runs last: after Shutdown has logged too.
+	t.Cleanup(func() {
+		th.mu.Lock()
+		defer th.mu.Unlock()
+		th.logs.checkClean(t, th.secrets)
+	})
+	opts = append([]epchat.Option{
+		epchat.WithClock(clk),
+		epchat.WithStore(store),
+		epchat.WithNetpoll(!blockingReads()),
+		epchat.WithLogger(slog.New(th.logs.handler())),
+	}, opts...)
 	hub, err := epchat.New(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +85,7 @@ func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts
 		srv.Listener = wrap(srv.Listener)
 	}
 	srv.Start()
-	th := &testHub{Hub: hub, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/chat/", clock: clk, store: store}
+	th.Hub, th.srv, th.url = hub, srv, "ws"+strings.TrimPrefix(srv.URL, "http")+"/chat/"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
@@ -71,12 +96,25 @@ func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts
 	return th
 }
 
-// client dials the hub and identifies with nick.
+// client dials the hub and identifies with nick; its session token is a
+// secret, and so is its nickname if it has six characters or more
+// (shorter ones turn up in random ids by chance).
 func (th *testHub) client(t testing.TB, nick string) *wstest.Client {
 	t.Helper()
+	if len(nick) >= 6 {
+		th.secret(nick)
+	}
 	c := wstest.Dial(t, th.url)
 	c.Hello(nick)
+	th.secret(c.Token)
 	return c
+}
+
+// secret registers strings that must never reach the log.
+func (th *testHub) secret(s ...string) {
+	th.mu.Lock()
+	th.secrets = append(th.secrets, s...)
+	th.mu.Unlock()
 }
 
 // room creates a room owned by owner and seats the others in it.
@@ -144,17 +182,18 @@ func (th *testHub) waitDetached(t testing.TB, token string) {
 // package both ways, which must behave the same.
 func blockingReads() bool { return os.Getenv("EPCHAT_NETPOLL") == "off" }
 
-// hubGoroutines counts the goroutines running Hub code.
-func hubGoroutines() int {
+// hubGoroutines returns the stacks of the goroutines running Hub code,
+// so that a test that finds too many can name them.
+func hubGoroutines() []string {
 	var b strings.Builder
 	pprof.Lookup("goroutine").WriteTo(&b, 2)
-	n := 0
+	var out []string
 	for g := range strings.SplitSeq(b.String(), "\n\n") {
 		if strings.Contains(g, "github.com/epchat-go/epchat.") && !strings.Contains(g, "_test.") {
-			n++
+			out = append(out, g)
 		}
 	}
-	return n
+	return out
 }
 
 var (
@@ -164,3 +203,117 @@ var (
 
 // waitABit yields while a benchmark waits for its readers.
 func waitABit() { time.Sleep(50 * time.Microsecond) }
+
+// logSink is a slog.Handler that keeps every record as text, so a test can
+// check that no content reached the log.
+type logSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+type sinkHandler struct {
+	s      *logSink
+	prefix string // attributes and groups from With
+}
+
+func (s *logSink) handler() slog.Handler { return &sinkHandler{s: s} }
+
+func (h *sinkHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *sinkHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message + h.prefix)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value.Resolve())
+		return true
+	})
+	h.s.mu.Lock()
+	h.s.lines = append(h.s.lines, b.String())
+	h.s.mu.Unlock()
+	return nil
+}
+
+func (h *sinkHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	p := h.prefix
+	for _, a := range as {
+		p += fmt.Sprintf(" %s=%v", a.Key, a.Value.Resolve())
+	}
+	return &sinkHandler{s: h.s, prefix: p}
+}
+
+func (h *sinkHandler) WithGroup(name string) slog.Handler {
+	return &sinkHandler{s: h.s, prefix: h.prefix + " " + name + ":"}
+}
+
+// tokenLike matches what looks like a 32-byte secret in base64url (43
+// characters): session and invite tokens. Room and member ids are shorter.
+var tokenLike = regexp.MustCompile(`[A-Za-z0-9_-]{43}`)
+
+// checkClean fails if a record holds a secret or anything shaped like a
+// token.
+func (s *logSink) checkClean(t testing.TB, secrets []string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if tokenLike.MatchString(l) {
+			t.Errorf("a token reached the log: %q", l)
+		}
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(l, sec) {
+				t.Errorf("%q reached the log: %q", sec, l)
+			}
+		}
+	}
+}
+
+// count returns how many records contain substr.
+func (s *logSink) count(substr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.lines {
+		if strings.Contains(l, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// invite makes an invite in room as owner and returns its token.
+func (th *testHub) invite(t testing.TB, owner *wstest.Client, room string) string {
+	t.Helper()
+	tok := owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
+	th.secret(tok)
+	return tok
+}
+
+// say sends text to room from c and checks it was sent; text is a secret.
+func (th *testHub) say(t testing.TB, c *wstest.Client, room, text string) {
+	t.Helper()
+	th.secret(text)
+	c.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
+}
+
+// expectText waits for the next event of c, which must be a message in
+// room with text.
+func expectText(t testing.TB, c *wstest.Client, room, text string) {
+	t.Helper()
+	e := c.Next()
+	if e.Type() != "message" || e.Str("room") != room || e.Str("text") != text {
+		t.Fatalf("next event %v, want the message %q in %s", e, text, room)
+	}
+}
+
+// waitUntil polls cond until it holds; what it waits for is real state the
+// Hub reaches on its own time (a socket noticed closed), never a time rule.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -9,9 +9,14 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+	"go.uber.org/goleak"
 
 	"github.com/epchat-go/epchat/internal/wstest"
 )
+
+// TestMain fails the run if a goroutine outlives the tests, naming it: a
+// Hub or server that was not stopped.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestDemoServer runs the demo as a newcomer would, on each store, and
 // chats through it with a client that knows only PROTOCOL.md. Nothing may
