@@ -12,7 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // testAddrHeader lets a test client claim a client address, through
@@ -27,7 +27,7 @@ var byTestAddr = epchat.WithClientAddr(func(r *http.Request) string {
 })
 
 // dialFrom opens a WebSocket with the given test client address.
-func dialFrom(t testing.TB, url, addr string) (*wstest.Client, error) {
+func dialFrom(t testing.TB, url, addr string) (*epchattest.Client, error) {
 	t.Helper()
 	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{testAddrHeader: {addr}})}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -39,10 +39,10 @@ func dialFrom(t testing.TB, url, addr string) (*wstest.Client, error) {
 	if br != nil {
 		t.Fatal("server sent frames before the client spoke")
 	}
-	return wstest.New(t, nc, nc), nil
+	return epchattest.New(t, nc, nc), nil
 }
 
-func mustDialFrom(t testing.TB, hh *testHub, addr, nick string) *wstest.Client {
+func mustDialFrom(t testing.TB, hh *testHub, addr, nick string) *epchattest.Client {
 	t.Helper()
 	c, err := dialFrom(t, hh.url, addr)
 	if err != nil {
@@ -183,10 +183,10 @@ func TestMalformedRequests(t *testing.T) {
 			ana.SendRaw(tt.raw)
 			if tt.code == "" {
 				// Valid JSON: relayed, the lone surrogate as U+FFFD.
-				ana.Take("sent", func(e wstest.Event) bool { return e.Str("id") == tt.id && e.Type() == "sent" })
+				ana.Take("sent", func(e epchattest.Event) bool { return e.Str("id") == tt.id && e.Type() == "sent" })
 				expectText(t, ben, room, "\ufffd")
 			} else {
-				e := ana.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+				e := ana.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 				if e.Str("code") != tt.code || e.Str("id") != tt.id {
 					t.Fatalf("got %v, want code %s id %q", e, tt.code, tt.id)
 				}
@@ -215,19 +215,19 @@ func TestViolationLimit(t *testing.T) {
 	}
 	for _, raw := range bad { // 4 of 5
 		ben.SendRaw(raw)
-		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+		ben.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 	}
 	// The window ends: the count starts again.
 	hh.clock.Advance(time.Minute)
 	for _, raw := range bad { // 4 of 5 again
 		ben.SendRaw(raw)
-		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+		ben.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 	}
 	hh.say(t, ben, room, "ben is still here")
 	expectText(t, ana, room, "ben is still here")
 
 	ben.SendRaw(`{"type":"send","id":"last","room":7}`) // the 5th in this window
-	if e := ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" }); e.Str("id") != "last" {
+	if e := ben.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" }); e.Str("id") != "last" {
 		t.Fatalf("last error: %v", e)
 	}
 	if code := ben.CloseCode(); code != 1008 {
@@ -245,7 +245,7 @@ func TestViolationLimit(t *testing.T) {
 // but keeps sending requests is closed before the identify timeout.
 func TestNotIdentifiedCountsAsViolation(t *testing.T) {
 	hh := newTestHub(t)
-	c := wstest.Dial(t, hh.url)
+	c := epchattest.Dial(t, hh.url)
 	for i := range epchat.DefaultViolationLimit {
 		e := c.Call(map[string]any{"type": "create"})
 		if e.Str("code") != "not_identified" {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // TestAccessRules: only the owner invites, closes and sends history; only
@@ -19,10 +19,10 @@ func TestAccessRules(t *testing.T) {
 	hh := newTestHub(t, epchat.WithRequestRate(1000, 1000))
 	ana, ben, cid := hh.client(t, "nick-ana-access"), hh.client(t, "nick-ben-access"), hh.client(t, "nick-cid-access")
 	room := hh.room(t, ana, ben)
-	anon := wstest.Dial(t, hh.url)
+	anon := epchattest.Dial(t, hh.url)
 	tests := []struct {
 		name string
-		by   *wstest.Client
+		by   *epchattest.Client
 		req  map[string]any
 		code string
 	}{

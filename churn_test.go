@@ -13,7 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // churnTime is how long TestChurn runs; EPCHAT_SOAK (a Go duration, for
@@ -68,9 +68,9 @@ func TestChurn(t *testing.T) {
 
 	var (
 		mu  sync.Mutex
-		all []*wstest.Client // every connection ever opened, for the final check
+		all []*epchattest.Client // every connection ever opened, for the final check
 	)
-	keep := func(c *wstest.Client) {
+	keep := func(c *epchattest.Client) {
 		mu.Lock()
 		all = append(all, c)
 		mu.Unlock()
@@ -78,15 +78,15 @@ func TestChurn(t *testing.T) {
 
 	type worker struct {
 		name  string
-		c     *wstest.Client
-		owner *wstest.Client // nil for an owner
+		c     *epchattest.Client
+		owner *epchattest.Client // nil for an owner
 		room  string
 	}
 	var workers []*worker
 	for r := range rooms {
 		owner := hh.client(t, fmt.Sprintf("nick-owner-%d", r))
 		keep(owner)
-		ms := make([]*wstest.Client, members)
+		ms := make([]*epchattest.Client, members)
 		for i := range ms {
 			ms[i] = hh.client(t, fmt.Sprintf("nick-m%d-%d", r, i))
 			keep(ms[i])
@@ -152,7 +152,7 @@ func TestChurn(t *testing.T) {
 					// A page reload: a new connection resumes the session.
 					old := w.c
 					old.Conn.Close()
-					c := wstest.Dial(t, hh.url)
+					c := epchattest.Dial(t, hh.url)
 					e := c.Call(map[string]any{"type": "hello", "token": old.Token})
 					if e.Type() != "welcome" {
 						fails <- fmt.Sprintf("%s resume: %v", w.name, e)

@@ -173,7 +173,7 @@ func New(opts ...Option) (*Hub, error) {
 		h.stopBroker = stop
 	}
 	// Two sweepers, so that a slow Store never holds up keepalive. The
-	// Store sweeper's ticker is made last (internal/wstest's LastTicker).
+	// Store sweeper's ticker is made last (epchattest.Clock.LastTicker).
 	connTick, connStop := h.clock.NewTicker(sweepInterval)
 	storeTick, storeStop := h.clock.NewTicker(sweepInterval)
 	h.wg.Add(2)

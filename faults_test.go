@@ -18,7 +18,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // queueBoundOK samples the send queues of the Hub and fails if any holds
@@ -33,14 +33,14 @@ func queueBoundOK(t testing.TB, hh *testHub, limit int) {
 }
 
 // joinPaused seats a new client in room and stops it reading.
-func joinPaused(t testing.TB, hh *testHub, owner *wstest.Client, room, nick string, others ...*wstest.Client) *wstest.Client {
+func joinPaused(t testing.TB, hh *testHub, owner *epchattest.Client, room, nick string, others ...*epchattest.Client) *epchattest.Client {
 	t.Helper()
 	hh.secret(nick)
 	c := dialSmall(t, hh.url)
 	c.Hello(nick)
 	hh.secret(c.Token)
 	c.MustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, owner, room)})
-	for _, o := range append([]*wstest.Client{owner}, others...) {
+	for _, o := range append([]*epchattest.Client{owner}, others...) {
 		o.Expect("member_joined", room)
 	}
 	c.Pause()
@@ -172,7 +172,7 @@ func TestResetMidFrame(t *testing.T) {
 	expectText(t, ben, room, "after the reset")
 	hh.waitDetached(t, off.Token)
 	hh.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		if e := c.Expect("member_left", room); e.Str("member") != off.ID || e.Str("reason") != "disconnected" {
 			t.Fatalf("member_left: %v", e)
 		}
@@ -187,7 +187,7 @@ func TestResetMidFrame(t *testing.T) {
 // connection slot for the identify timeout only, then is closed with 4000.
 func TestSilentConnection(t *testing.T) {
 	hh := newTestHub(t, epchat.WithMaxConnectionsPerAddr(1))
-	silent := wstest.Dial(t, hh.url)
+	silent := epchattest.Dial(t, hh.url)
 	// The 101 reaches the client before the Hub counts the connection.
 	waitUntil(t, "the connection served", func() bool { conns, _ := hh.LiveConns(); return conns == 1 })
 	_, _, _, err := ws.Dial(context.Background(), hh.url)
@@ -252,9 +252,9 @@ func TestHalfOpenMember(t *testing.T) {
 func TestShutdownUnderLoad(t *testing.T) {
 	hh := newTestHub(t, epchat.WithMaxConnectionsPerAddr(200), epchat.WithRequestRate(1000, 1000))
 	baseline := runtime.NumGoroutine()
-	var readers, stragglers []*wstest.Client
+	var readers, stragglers []*epchattest.Client
 	for r := range 10 {
-		members := make([]*wstest.Client, 9)
+		members := make([]*epchattest.Client, 9)
 		for i := range members {
 			members[i] = hh.client(t, fmt.Sprintf("nick-r%d-m%d", r, i))
 		}
@@ -467,7 +467,7 @@ func slowBound(readRatio float64) int {
 }
 
 // takeOver stops a test client's reader so the test reads its socket.
-func takeOver(c *wstest.Client) net.Conn {
+func takeOver(c *epchattest.Client) net.Conn {
 	c.Conn.SetReadDeadline(pastDeadline)
 	c.WaitReaderDone()
 	c.Conn.SetReadDeadline(time.Time{})

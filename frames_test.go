@@ -9,7 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // TestFrameViolations sends one offending stream per case, from a member of
@@ -313,7 +313,7 @@ func TestFramesWithTheUpgradeRequest(t *testing.T) {
 	nc := dialRawUpgrade(t, hh.srv.Listener.Addr().String(),
 		rawFrame(finBit|opText, []byte(`{"type":"hello","id":"h","nickname":"nick-early"}`)))
 	hh.secret("nick-early")
-	e := nc.Take("welcome", func(e wstest.Event) bool { return e.Str("id") == "h" })
+	e := nc.Take("welcome", func(e epchattest.Event) bool { return e.Str("id") == "h" })
 	if e.Type() != "welcome" {
 		t.Fatalf("got %v, want welcome", e)
 	}

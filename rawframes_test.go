@@ -13,7 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // Frames built by hand. b0 is the first header byte: FIN (0x80), RSV bits
@@ -112,7 +112,7 @@ func cat(bs ...[]byte) []byte {
 // dialRawUpgrade opens a TCP connection to addr and writes a WebSocket
 // upgrade request for /chat/ followed by extra, in one write. It returns a
 // client reading the stream after the 101 response.
-func dialRawUpgrade(t testing.TB, addr string, extra []byte) *wstest.Client {
+func dialRawUpgrade(t testing.TB, addr string, extra []byte) *epchattest.Client {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -132,7 +132,7 @@ func dialRawUpgrade(t testing.TB, addr string, extra []byte) *wstest.Client {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: status %d", resp.StatusCode)
 	}
-	return wstest.New(t, nc, br)
+	return epchattest.New(t, nc, br)
 }
 
 // smallSendBuffer makes the kernel send buffer of the Hub's connections
@@ -142,9 +142,9 @@ func dialRawUpgrade(t testing.TB, addr string, extra []byte) *wstest.Client {
 var smallSendBuffer = epchat.WithSocketSendBuffer(4096)
 
 // dialSmall is dial with a small receive buffer on the client's socket.
-func dialSmall(t testing.TB, url string) *wstest.Client {
+func dialSmall(t testing.TB, url string) *epchattest.Client {
 	t.Helper()
-	c := wstest.Dial(t, url)
+	c := epchattest.Dial(t, url)
 	if tc, ok := c.Conn.(*net.TCPConn); ok {
 		tc.SetReadBuffer(4096)
 	}

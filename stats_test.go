@@ -11,7 +11,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // waitStats waits until the Hub's figures satisfy ok: a connection's end
@@ -106,7 +106,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	ben.Expect("member_left", nr.ID)
 	ben.Conn.Close()
 	th.waitDetached(t, ben.Token)
-	back := wstest.Dial(t, th.url)
+	back := epchattest.Dial(t, th.url)
 	back.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	if e := ana.Call(map[string]any{"type": "dance"}); e.Str("code") != "unknown_type" {
 		t.Fatalf("unknown type: %v", e)
@@ -131,7 +131,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	back.Expect("room_closed", nr.ID)
 
 	// A connection that never says hello, one that breaks the protocol.
-	dave := wstest.Dial(t, th.url)
+	dave := epchattest.Dial(t, th.url)
 	if e := dave.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
@@ -139,7 +139,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	if code := dave.CloseCode(); code != 4000 {
 		t.Fatalf("identify timeout: close %d", code)
 	}
-	eve := wstest.Dial(t, th.url)
+	eve := epchattest.Dial(t, th.url)
 	eve.WriteFrame(ws.OpBinary, []byte{1, 2, 3})
 	if code := eve.CloseCode(); code != ws.StatusUnsupportedData {
 		t.Fatalf("binary message: close %d", code)

@@ -17,19 +17,19 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // waitFor bounds how long a test waits for what should come: a dial, a
 // Shutdown, a state the Hub reaches on its own time (the client's waits
-// for events are bounded by wstest.Wait). It is a deadline for failure,
+// for events are bounded by epchattest.Wait). It is a deadline for failure,
 // never a sleep: tests move on as soon as it comes.
 const waitFor = 5 * time.Second
 
 // newClock returns a clock that only the test moves, for the Hub's time
 // rules to be tested without sleeping.
-func newClock() *wstest.Clock {
-	return wstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+func newClock() *epchattest.Clock {
+	return epchattest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 }
 
 // testHub is a Hub mounted under /chat/ on an httptest server, the one
@@ -42,7 +42,7 @@ type testHub struct {
 	*epchat.Hub
 	srv   *httptest.Server
 	url   string // ws:// URL of the hub
-	clock *wstest.Clock
+	clock *epchattest.Clock
 	store *epchat.MemoryStore
 	logs  *logSink
 
@@ -99,12 +99,12 @@ func newTestHubListener(t testing.TB, wrap func(net.Listener) net.Listener, opts
 // client dials the hub and identifies with nick; its session token is a
 // secret, and so is its nickname if it has six characters or more
 // (shorter ones turn up in random ids by chance).
-func (th *testHub) client(t testing.TB, nick string) *wstest.Client {
+func (th *testHub) client(t testing.TB, nick string) *epchattest.Client {
 	t.Helper()
 	if len(nick) >= 6 {
 		th.secret(nick)
 	}
-	c := wstest.Dial(t, th.url)
+	c := epchattest.Dial(t, th.url)
 	c.Hello(nick)
 	th.secret(c.Token)
 	return c
@@ -118,13 +118,13 @@ func (th *testHub) secret(s ...string) {
 }
 
 // room creates a room owned by owner and seats the others in it.
-func (th *testHub) room(t testing.TB, owner *wstest.Client, others ...*wstest.Client) string {
+func (th *testHub) room(t testing.TB, owner *epchattest.Client, others ...*epchattest.Client) string {
 	t.Helper()
 	room := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	for _, o := range others {
 		tok := owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 		o.MustCall("joined", map[string]any{"type": "join", "token": tok})
-		for _, prev := range append([]*wstest.Client{owner}, others...) {
+		for _, prev := range append([]*epchattest.Client{owner}, others...) {
 			if prev == o {
 				break
 			}
@@ -281,7 +281,7 @@ func (s *logSink) count(substr string) int {
 }
 
 // invite makes an invite in room as owner and returns its token.
-func (th *testHub) invite(t testing.TB, owner *wstest.Client, room string) string {
+func (th *testHub) invite(t testing.TB, owner *epchattest.Client, room string) string {
 	t.Helper()
 	tok := owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 	th.secret(tok)
@@ -289,7 +289,7 @@ func (th *testHub) invite(t testing.TB, owner *wstest.Client, room string) strin
 }
 
 // say sends text to room from c and checks it was sent; text is a secret.
-func (th *testHub) say(t testing.TB, c *wstest.Client, room, text string) {
+func (th *testHub) say(t testing.TB, c *epchattest.Client, room, text string) {
 	t.Helper()
 	th.secret(text)
 	c.MustCall("sent", map[string]any{"type": "send", "room": room, "text": text})
@@ -297,7 +297,7 @@ func (th *testHub) say(t testing.TB, c *wstest.Client, room, text string) {
 
 // expectText waits for the next event of c, which must be a message in
 // room with text.
-func expectText(t testing.TB, c *wstest.Client, room, text string) {
+func expectText(t testing.TB, c *epchattest.Client, room, text string) {
 	t.Helper()
 	e := c.Next()
 	if e.Type() != "message" || e.Str("room") != room || e.Str("text") != text {

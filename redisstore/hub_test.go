@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // The tests in this file run real Hubs over real WebSockets on the Store:
@@ -25,7 +25,7 @@ const waitFor = 10 * time.Second
 type process struct {
 	hub   *epchat.Hub
 	store *Store
-	clock *wstest.Clock
+	clock *epchattest.Clock
 	url   string
 }
 
@@ -38,7 +38,7 @@ func startProcess(t *testing.T, prefix string) *process {
 	rdb := newClient(t)
 	p := &process{
 		store: newStoreOn(t, rdb, prefix),
-		clock: wstest.NewClock(t0),
+		clock: epchattest.NewClock(t0),
 	}
 	broker, err := NewBroker(rdb, WithPrefix(prefix))
 	if err != nil {
@@ -74,9 +74,9 @@ func (p *process) heartbeat(t *testing.T) {
 }
 
 // connect dials p and identifies as nick.
-func (p *process) connect(t *testing.T, nick string) *wstest.Client {
+func (p *process) connect(t *testing.T, nick string) *epchattest.Client {
 	t.Helper()
-	c := wstest.Dial(t, p.url)
+	c := epchattest.Dial(t, p.url)
 	c.Hello(nick)
 	return c
 }
