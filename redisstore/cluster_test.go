@@ -296,6 +296,29 @@ func TestClusterIdleClose(t *testing.T) {
 	ben.None()
 }
 
+// TestClusterIdleCloseByAnother: a room whose messages all came through
+// b is closed on time by a's sweep while b's stands still: a keeps the
+// time a room it serves may come idle from the messages the Broker
+// delivers, not only from its own.
+func TestClusterIdleCloseByAnother(t *testing.T) {
+	procs, clk := startCluster(t, 2)
+	a, b := procs[0], procs[1]
+	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ann, room), room, ann)
+	clk.Advance(5 * time.Minute)
+	ben.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
+	ann.Expect("message", room)
+	b.ticker.Hold() // b's Store sweeper stands still
+
+	clk.Advance(10*time.Minute - time.Second)
+	ann.None()
+	clk.Advance(2 * time.Second)
+	if e := ann.Expect("room_closed", room); e.Str("reason") != epchat.ReasonIdle {
+		t.Fatalf("room_closed: %v; want reason idle", e)
+	}
+}
+
 // TestClusterProcessDeath: b dies abruptly with ben's only connection.
 // Once a's heartbeat takes b for dead, ben keeps his seat for the
 // reconnect grace from b's last heartbeat, then a frees it: ann sees
