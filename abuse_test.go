@@ -12,7 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // testAddrHeader lets a test client claim a client address, through
@@ -27,7 +27,7 @@ var byTestAddr = epchat.WithClientAddr(func(r *http.Request) string {
 })
 
 // dialFrom opens a WebSocket with the given test client address.
-func dialFrom(t testing.TB, url, addr string) (*wstest.Client, error) {
+func dialFrom(t testing.TB, url, addr string) (*epchattest.Client, error) {
 	t.Helper()
 	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{testAddrHeader: {addr}})}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -39,10 +39,10 @@ func dialFrom(t testing.TB, url, addr string) (*wstest.Client, error) {
 	if br != nil {
 		t.Fatal("server sent frames before the client spoke")
 	}
-	return wstest.New(t, nc, nc), nil
+	return epchattest.New(t, nc, nc), nil
 }
 
-func mustDialFrom(t testing.TB, hh *hardHub, addr, nick string) *wstest.Client {
+func mustDialFrom(t testing.TB, hh *testHub, addr, nick string) *epchattest.Client {
 	t.Helper()
 	c, err := dialFrom(t, hh.url, addr)
 	if err != nil {
@@ -58,9 +58,9 @@ func mustDialFrom(t testing.TB, hh *hardHub, addr, nick string) *wstest.Client {
 // an error event naming it (when its id can be read); the connection stays
 // open, and the room goes on.
 func TestMalformedRequests(t *testing.T) {
-	hh := newHardHub(t, epchat.WithMaxMessageSize(1000), epchat.WithRequestRate(1000, 1000))
+	hh := newTestHub(t, epchat.WithMaxMessageSize(1000), epchat.WithRequestRate(1000, 1000))
 	ana, ben := hh.client(t, "nick-ana-malformed"), hh.client(t, "nick-ben-malformed")
-	room := hh.testHub.room(t, ana, ben)
+	room := hh.room(t, ana, ben)
 	huge := strings.Repeat("h", 1900) // within the read limit (3024 bytes)
 	tests := []struct {
 		name string
@@ -183,10 +183,10 @@ func TestMalformedRequests(t *testing.T) {
 			ana.SendRaw(tt.raw)
 			if tt.code == "" {
 				// Valid JSON: relayed, the lone surrogate as U+FFFD.
-				ana.Take("sent", func(e wstest.Event) bool { return e.Str("id") == tt.id && e.Type() == "sent" })
+				ana.Take("sent", func(e epchattest.Event) bool { return e.Str("id") == tt.id && e.Type() == "sent" })
 				expectText(t, ben, room, "\ufffd")
 			} else {
-				e := ana.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+				e := ana.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 				if e.Str("code") != tt.code || e.Str("id") != tt.id {
 					t.Fatalf("got %v, want code %s id %q", e, tt.code, tt.id)
 				}
@@ -204,9 +204,9 @@ func TestMalformedRequests(t *testing.T) {
 // server cannot act on, with 1008, after the error of the last one; it
 // counts them in windows of the Hub's clock.
 func TestViolationLimit(t *testing.T) {
-	hh := newHardHub(t, quiet, epchat.WithViolationLimit(5, time.Minute))
+	hh := newTestHub(t, quiet, epchat.WithViolationLimit(5, time.Minute))
 	ana, ben := hh.client(t, "nick-ana-viol"), hh.client(t, "nick-ben-viol")
-	room := hh.testHub.room(t, ana, ben)
+	room := hh.room(t, ana, ben)
 	bad := []string{
 		`not json`,
 		`{"type":"dance","id":"v"}`,
@@ -215,19 +215,19 @@ func TestViolationLimit(t *testing.T) {
 	}
 	for _, raw := range bad { // 4 of 5
 		ben.SendRaw(raw)
-		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+		ben.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 	}
 	// The window ends: the count starts again.
 	hh.clock.Advance(time.Minute)
 	for _, raw := range bad { // 4 of 5 again
 		ben.SendRaw(raw)
-		ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+		ben.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 	}
 	hh.say(t, ben, room, "ben is still here")
 	expectText(t, ana, room, "ben is still here")
 
 	ben.SendRaw(`{"type":"send","id":"last","room":7}`) // the 5th in this window
-	if e := ben.Take("error", func(e wstest.Event) bool { return e.Type() == "error" }); e.Str("id") != "last" {
+	if e := ben.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" }); e.Str("id") != "last" {
 		t.Fatalf("last error: %v", e)
 	}
 	if code := ben.CloseCode(); code != 1008 {
@@ -244,8 +244,8 @@ func TestViolationLimit(t *testing.T) {
 // TestNotIdentifiedCountsAsViolation: a connection that never says hello
 // but keeps sending requests is closed before the identify timeout.
 func TestNotIdentifiedCountsAsViolation(t *testing.T) {
-	hh := newHardHub(t)
-	c := wstest.Dial(t, hh.url)
+	hh := newTestHub(t)
+	c := epchattest.Dial(t, hh.url)
 	for i := range epchat.DefaultViolationLimit {
 		e := c.Call(map[string]any{"type": "create"})
 		if e.Str("code") != "not_identified" {
@@ -261,9 +261,9 @@ func TestNotIdentifiedCountsAsViolation(t *testing.T) {
 // bucket on the Hub's clock: the excess is refused with rate_limited and
 // not relayed; persistent excess closes the connection with 1008.
 func TestRequestRate(t *testing.T) {
-	hh := newHardHub(t, quiet, epchat.WithRequestRate(2, 5), epchat.WithViolationLimit(3, time.Minute))
+	hh := newTestHub(t, quiet, epchat.WithRequestRate(2, 5), epchat.WithViolationLimit(3, time.Minute))
 	ana, ben := hh.client(t, "nick-ana-rate"), hh.client(t, "nick-ben-rate") // hello: 1 each
-	room := hh.testHub.room(t, ana, ben)                                     // ana: create, invite; ben: join
+	room := hh.room(t, ana, ben)                                             // ana: create, invite; ben: join
 	hh.clock.Advance(2 * time.Second)                                        // both buckets full again (5)
 
 	for i := range 5 {
@@ -312,7 +312,7 @@ func TestRequestRate(t *testing.T) {
 // per client address, without touching other addresses, and without
 // refusing a valid resume from the guessing address.
 func TestTokenGuessing(t *testing.T) {
-	hh := newHardHub(t, quiet, byTestAddr)
+	hh := newTestHub(t, quiet, byTestAddr)
 	owner := mustDialFrom(t, hh, "10.0.0.1", "nick-owner-guess")
 	room := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	valid := hh.invite(t, owner, room)
@@ -374,7 +374,7 @@ func TestTokenGuessing(t *testing.T) {
 // them, all get session_invalid; they do not throttle the address's
 // invites or its valid resumes, while invite guessing stays limited.
 func TestUnknownSessionTokensAreNotGuesses(t *testing.T) {
-	hh := newHardHub(t, byTestAddr, epchat.WithTokenGuessLimit(3, time.Minute))
+	hh := newTestHub(t, byTestAddr, epchat.WithTokenGuessLimit(3, time.Minute))
 	ana := mustDialFrom(t, hh, "10.0.0.9", "nick-ana-session")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	c, err := dialFrom(t, hh.url, "10.0.0.9")
@@ -409,7 +409,7 @@ func TestUnknownSessionTokensAreNotGuesses(t *testing.T) {
 // per client address, with 503 before anything is hijacked; a closed
 // connection frees its slot.
 func TestConnectionLimits(t *testing.T) {
-	hh := newHardHub(t, byTestAddr, epchat.WithMaxConnections(4), epchat.WithMaxConnectionsPerAddr(2))
+	hh := newTestHub(t, byTestAddr, epchat.WithMaxConnections(4), epchat.WithMaxConnectionsPerAddr(2))
 	var status ws.StatusError
 	a1 := mustDialFrom(t, hh, "10.0.0.1", "nick-a1")
 	mustDialFrom(t, hh, "10.0.0.1", "nick-a2")
@@ -439,7 +439,7 @@ func TestConnectionLimits(t *testing.T) {
 // 403 before the upgrade; it takes no connection slot and spends no
 // invite.
 func TestCrossSiteOriginTakesNothing(t *testing.T) {
-	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(3))
+	hh := newTestHub(t, epchat.WithMaxConnectionsPerAddr(3))
 	ana := hh.client(t, "nick-ana-origin")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	tok := hh.invite(t, ana, room)
@@ -462,7 +462,7 @@ func TestCrossSiteOriginTakesNothing(t *testing.T) {
 // TestProxyWarning: a forwarding header without WithClientAddr is warned
 // about once, without its content.
 func TestProxyWarning(t *testing.T) {
-	hh := newHardHub(t)
+	hh := newTestHub(t)
 	for range 3 {
 		d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"X-Forwarded-For": {"203.0.113.77"}})}
 		nc, _, _, err := d.Dial(context.Background(), hh.url)

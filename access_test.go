@@ -9,20 +9,20 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // TestAccessRules: only the owner invites, closes and sends history; only
 // members send, list and leave; a stranger cannot tell a room it is not in
 // from one that does not exist.
 func TestAccessRules(t *testing.T) {
-	hh := newHardHub(t, epchat.WithRequestRate(1000, 1000))
+	hh := newTestHub(t, epchat.WithRequestRate(1000, 1000))
 	ana, ben, cid := hh.client(t, "nick-ana-access"), hh.client(t, "nick-ben-access"), hh.client(t, "nick-cid-access")
-	room := hh.testHub.room(t, ana, ben)
-	anon := wstest.Dial(t, hh.url)
+	room := hh.room(t, ana, ben)
+	anon := epchattest.Dial(t, hh.url)
 	tests := []struct {
 		name string
-		by   *wstest.Client
+		by   *epchattest.Client
 		req  map[string]any
 		code string
 	}{
@@ -121,7 +121,7 @@ func TestAccessRules(t *testing.T) {
 // answer on a connection net/http still owns, so the same connection then
 // carries a valid upgrade; none takes a connection slot.
 func TestRefusedUpgradesAreNotHijacked(t *testing.T) {
-	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(1))
+	hh := newTestHub(t, epchat.WithMaxConnectionsPerAddr(1))
 	host := hh.srv.Listener.Addr().String()
 	valid := "GET /chat/ HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"

@@ -14,7 +14,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // BenchmarkFanout measures the whole message path over loopback: one
@@ -37,7 +37,7 @@ func benchFanout(b *testing.B, opts ...epchat.Option) {
 		epchat.WithRequestRate(1e9, 1<<30),
 	)...)
 	owner := th.client(b, "owner")
-	others := make([]*wstest.Client, 9)
+	others := make([]*epchattest.Client, 9)
 	for i := range others {
 		others[i] = th.client(b, fmt.Sprint("m", i))
 	}

@@ -95,6 +95,7 @@ func (h *Hub) awaitServed(ready <-chan struct{}) {
 // Store.Message then publish. The room's lock is held.
 func (h *Hub) recordMessage(c *conn, room, text string, now time.Time) (uint64, error) {
 	ts := now.UnixMilli()
+	h.roomActive(now)
 	if h.msgPub != nil {
 		head, tail := wire.MessageParts(room, c.user, ts, text)
 		head = wire.AppendEnvelope(nil, &wire.Envelope{Kind: wire.KindMessage, Node: h.node, Skip: c.id, Room: room, Payload: head})
@@ -116,7 +117,12 @@ func (h *Hub) recordMessage(c *conn, room, text string, now time.Time) (uint64, 
 // WithBroker sets the Broker that carries room events between Hub
 // processes. Default: none; every event stays in this process. With a
 // Broker, Shutdown does not close the rooms: other processes go on serving
-// them, and members reconnect there within the reconnect grace.
+// them, and members reconnect there within the reconnect grace; and the
+// Store sweeper asks the Store every second for members to free after the
+// reconnect grace, since those of a process that died are known to the
+// Store alone. Without one, the Hub takes itself for its Store's only
+// user: it asks when a connection of its own has had the grace, and once
+// a minute besides.
 func WithBroker(b Broker) Option { return func(c *config) { c.broker = b } }
 
 // publish sends a room event to every process serving the room, this one
@@ -152,6 +158,11 @@ func (h *Hub) deliver(_ string, msg []byte) {
 	}
 	if ev.Node != h.node {
 		ev.Skip = 0 // connection ids are only unique within one process
+		if ev.Kind == wire.KindMessage {
+			// Its sender's process sweeps the room when it comes idle;
+			// this one too, should that process stop.
+			h.roomActive(h.clock.Now())
+		}
 	}
 	h.apply(&ev)
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // memBroker is an in-memory Broker for testing the seam between Hubs in
@@ -74,7 +74,7 @@ func TestTwoHubsShareRooms(t *testing.T) {
 			srv.Close()
 		})
 	}
-	ana, ben := wstest.Dial(t, urls[0]), wstest.Dial(t, urls[1])
+	ana, ben := epchattest.Dial(t, urls[0]), epchattest.Dial(t, urls[1])
 	ana.Hello("Ana")
 	ben.Hello("Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -95,7 +95,7 @@ func TestTwoHubsShareRooms(t *testing.T) {
 		t.Fatalf("history across hubs: %v", e)
 	}
 	ana.MustCall("ok", map[string]any{"type": "close", "room": room})
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "owner" {
 			t.Fatalf("room_closed: %v", e)
 		}

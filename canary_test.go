@@ -20,7 +20,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // loggedRecord is a log record with what the logger that made it added
@@ -213,7 +213,7 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	carol := dialWith(t, th.url, http.Header{"X-Staff": {"1"}})
 	carol.Hello("ignored")
 	keep(carol.Token)
-	tab := wstest.Dial(t, th.url)
+	tab := epchattest.Dial(t, th.url)
 	if e := tab.Call(map[string]any{"type": "hello", "nickname": nickTooLong}); e.Str("code") != "invalid_nickname" {
 		t.Fatalf("long nickname: %v", e)
 	}
@@ -233,7 +233,7 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	carol.MustCall("joined", map[string]any{"type": "join", "token": inv})
 	for i := range 3 {
 		ana.MustCall("sent", map[string]any{"type": "send", "id": fmt.Sprint(reqID, i), "room": room, "text": text})
-		for _, c := range []*wstest.Client{ben, carol, tab} {
+		for _, c := range []*epchattest.Client{ben, carol, tab} {
 			if e := c.Expect("message", room); e.Str("text") != text {
 				t.Fatalf("message: %v", e)
 			}
@@ -256,7 +256,7 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 		t.Fatalf("unknown type: %v", e)
 	}
 	ana.SendRaw(`{"type":"send","id":"` + reqID + `","room":` + text + `}`)
-	ana.Take("bad request", func(e wstest.Event) bool { return e.Str("code") == "bad_request" })
+	ana.Take("bad request", func(e epchattest.Event) bool { return e.Str("code") == "bad_request" })
 	ben.MustCall("members", map[string]any{"type": "members", "room": room})
 	ben.MustCall("ok", map[string]any{"type": "leave", "room": room})
 	ana.MustCall("ok", map[string]any{"type": "close", "room": room})
@@ -265,7 +265,7 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	// member not coming back, a room closing when idle.
 	ben.Conn.Close()
 	th.waitDetached(t, ben.Token)
-	ben2 := wstest.Dial(t, th.url)
+	ben2 := epchattest.Dial(t, th.url)
 	ben2.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	nr, err := th.CreateRoom(ctx, epchat.RoomSpec{Invites: 2})
 	if err != nil {
@@ -285,11 +285,11 @@ func TestNothingSecretInTelemetry(t *testing.T) {
 	ben2.Expect("room_closed", nr.ID)
 
 	// Protocol violations and a client's close, with content in them.
-	p := wstest.Dial(t, th.url)
+	p := epchattest.Dial(t, th.url)
 	p.WriteFrame(ws.OpBinary, []byte(binary))
 	p.CloseCode()
 	p.Conn.Close()
-	q := wstest.Dial(t, th.url)
+	q := epchattest.Dial(t, th.url)
 	q.WriteFrame(ws.OpText, []byte(`{"type":"send","text":"`+text+strings.Repeat("y", 2000)+`"}`))
 	q.CloseCode()
 	q.Conn.Close()
@@ -386,9 +386,9 @@ func around(out, s string) string {
 }
 
 // dialWith opens a WebSocket to url with extra handshake headers.
-func dialWith(t testing.TB, url string, hdr http.Header) *wstest.Client {
+func dialWith(t testing.TB, url string, hdr http.Header) *epchattest.Client {
 	t.Helper()
-	c, err := wstest.DialHeader(t, url, hdr)
+	c, err := epchattest.DialHeader(t, url, hdr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

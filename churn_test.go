@@ -13,7 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // churnTime is how long TestChurn runs; EPCHAT_SOAK (a Go duration, for
@@ -43,7 +43,7 @@ func TestChurn(t *testing.T) {
 		rooms   = 3
 		members = 4 // besides the owner
 	)
-	hh := newHardHub(t,
+	hh := newTestHub(t,
 		epchat.WithRequestRate(1e6, 1e6), // churn, not the limits
 		epchat.WithMaxConnectionsPerAddr(10000),
 		epchat.WithPingInterval(2*time.Second),
@@ -68,9 +68,9 @@ func TestChurn(t *testing.T) {
 
 	var (
 		mu  sync.Mutex
-		all []*wstest.Client // every connection ever opened, for the final check
+		all []*epchattest.Client // every connection ever opened, for the final check
 	)
-	keep := func(c *wstest.Client) {
+	keep := func(c *epchattest.Client) {
 		mu.Lock()
 		all = append(all, c)
 		mu.Unlock()
@@ -78,20 +78,20 @@ func TestChurn(t *testing.T) {
 
 	type worker struct {
 		name  string
-		c     *wstest.Client
-		owner *wstest.Client // nil for an owner
+		c     *epchattest.Client
+		owner *epchattest.Client // nil for an owner
 		room  string
 	}
 	var workers []*worker
 	for r := range rooms {
 		owner := hh.client(t, fmt.Sprintf("nick-owner-%d", r))
 		keep(owner)
-		ms := make([]*wstest.Client, members)
+		ms := make([]*epchattest.Client, members)
 		for i := range ms {
 			ms[i] = hh.client(t, fmt.Sprintf("nick-m%d-%d", r, i))
 			keep(ms[i])
 		}
-		room := hh.testHub.room(t, owner, ms...)
+		room := hh.room(t, owner, ms...)
 		workers = append(workers, &worker{name: fmt.Sprintf("o%d", r), c: owner, room: room})
 		for i, m := range ms {
 			workers = append(workers, &worker{name: fmt.Sprintf("m%d-%d", r, i), c: m, owner: owner, room: room})
@@ -152,7 +152,7 @@ func TestChurn(t *testing.T) {
 					// A page reload: a new connection resumes the session.
 					old := w.c
 					old.Conn.Close()
-					c := wstest.Dial(t, hh.url)
+					c := epchattest.Dial(t, hh.url)
 					e := c.Call(map[string]any{"type": "hello", "token": old.Token})
 					if e.Type() != "welcome" {
 						fails <- fmt.Sprintf("%s resume: %v", w.name, e)

@@ -25,13 +25,6 @@ import (
 	"github.com/epchat-go/epchat/internal/wsframe"
 )
 
-// sweepInterval is how often the sweeper applies the time rules.
-const sweepInterval = time.Second
-
-// forgetEvery is how often idle users are swept: neither the 5-day rule
-// nor the seatless one needs second precision.
-const forgetEvery = time.Minute
-
 // closeDrain is how long a closing connection is given to read our close
 // frame and answer it before the socket is closed.
 const closeDrain = 2 * time.Second
@@ -86,7 +79,7 @@ type Hub struct {
 	hooks hookRunner // the hook queue (hooks.go)
 
 	// ctx is the context of the Store and Broker calls made for the
-	// connections and the sweeper: no deadline per call (a Store that talks
+	// connections and the sweepers: no deadline per call (a Store that talks
 	// to a server bounds its own calls), cancelled once Shutdown is done.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,16 +96,16 @@ type Hub struct {
 	// be polled.
 	unpolledWarned atomic.Bool
 
-	// sweepBuf is the sweeper's reused chunk of connections.
-	sweepBuf []*conn
+	connSweep  connSweeper  // sweep_conns.go
+	storeSweep storeSweeper // sweep_store.go
 
 	closing atomic.Bool
-	done    chan struct{} // closed by Shutdown: stops the sweeper
+	done    chan struct{} // closed by Shutdown: stops the sweepers
 	wg      sync.WaitGroup
 }
 
 // New returns a Hub configured by opts, or the first problem found in
-// them. It starts the Hub's sweeper; stop it with Shutdown.
+// them. It starts the Hub's sweepers; stop them with Shutdown.
 func New(opts ...Option) (*Hub, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -176,9 +169,13 @@ func New(opts ...Option) (*Hub, error) {
 		}
 		h.stopBroker = stop
 	}
-	tick, stop := h.clock.NewTicker(sweepInterval)
-	h.wg.Add(1)
-	go h.sweepLoop(tick, stop)
+	// Two sweepers, so that a slow Store never holds up keepalive. The
+	// Store sweeper's ticker is made last (epchattest.Clock.LastTicker).
+	connTick, connStop := h.clock.NewTicker(sweepInterval)
+	storeTick, storeStop := h.clock.NewTicker(sweepInterval)
+	h.wg.Add(2)
+	go h.sweepConnsLoop(connTick, connStop)
+	go h.sweepStoreLoop(storeTick, storeStop)
 	h.startHooks()
 	return h, nil
 }
@@ -471,7 +468,7 @@ func (h *Hub) dropConnLocked(c *conn) {
 	}
 }
 
-// Shutdown stops the Hub: new upgrades get 503, the sweeper stops, and
+// Shutdown stops the Hub: new upgrades get 503, the sweepers stop, and
 // every connection is closed with 1001 (going away). When this process
 // serves the rooms alone (no shared broker), every room is closed first
 // with reason shutdown. Shutdown waits for the connections to close until
@@ -546,7 +543,7 @@ func (h *Hub) closeAllRooms(ctx context.Context) {
 		return
 	}
 	for _, r := range rooms {
-		h.closeRoom(ctx, r.ID, reasonShutdown)
+		h.closeRoom(ctx, r.ID, ReasonShutdown)
 	}
 }
 
@@ -595,6 +592,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
 	}
 	now := h.clock.Now()
 	room := Room{ID: ids.Room(), Limit: h.cfg.maxMembers, CreatedAt: now, ActiveAt: now}
+	h.roomActive(now)
 	if err := h.store.CreateRoom(ctx, room, nil, 0); err != nil {
 		return NewRoom{}, fmt.Errorf("epchat: create room: %w", err)
 	}
@@ -611,7 +609,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
 			out.Members = append(out.Members, tok)
 		}
 	}
-	h.roomOpened(room.ID, reasonHost, 0)
+	h.roomOpened(room.ID, ReasonHost, 0)
 	h.log.Info("room opened by host", "room", room.ID, "invites", spec.Invites+1)
 	return out, nil
 }
@@ -620,7 +618,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
 // member gets room_closed, and members, invites and the room are deleted.
 // ErrNotFound if there is no such room.
 func (h *Hub) CloseRoom(ctx context.Context, id string) error {
-	return h.closeRoom(ctx, id, reasonHost)
+	return h.closeRoom(ctx, id, ReasonHost)
 }
 
 // Rooms lists the open rooms with their member counts, in no set order.
@@ -628,133 +626,3 @@ func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	return h.store.Rooms(ctx)
 }
 
-func (h *Hub) sweepLoop(tick <-chan time.Time, stop func()) {
-	defer h.wg.Done()
-	defer stop()
-	var lastForget time.Time
-	for {
-		select {
-		case <-h.done:
-			return
-		case <-tick:
-			now := h.clock.Now()
-			forget := now.Sub(lastForget) >= forgetEvery
-			if forget {
-				lastForget = now
-			}
-			h.sweep(now, forget)
-		}
-	}
-}
-
-// sweep applies every time rule once. It is the only place where time
-// passing changes anything, so the rules need no goroutine or timer each.
-func (h *Hub) sweep(now time.Time, forget bool) {
-	h.sweepConns(now)
-	h.guard.sweep(now, h.cfg.guessWindow)
-
-	ctx := h.ctx
-	if closed, err := h.store.CloseIdleRooms(ctx, now.Add(-h.cfg.roomIdle)); err != nil {
-		h.log.Error("sweep idle rooms", "err", err)
-	} else {
-		for _, cr := range closed {
-			h.announceClosed(cr.Room.ID, reasonIdle, len(cr.Members))
-		}
-	}
-	if deps, err := h.store.VacateUsers(ctx, now.Add(-h.cfg.grace)); err != nil {
-		h.log.Error("sweep disconnected users", "err", err)
-	} else {
-		h.announceDepartures(deps)
-	}
-	if forget {
-		h.forgetUsers(now)
-	}
-	if n, err := h.store.ExpireInvites(ctx, now); err != nil {
-		h.log.Error("sweep invites", "err", err)
-	} else if n > 0 {
-		h.stats.invitesExpired.Add(uint64(n))
-		h.log.Debug("invites expired", "count", n)
-	}
-}
-
-// sweepConns applies the identify timeout, the write timeout and
-// keepalive: a connection whose write has waited for the peer for the
-// write timeout is hung up; one silent for the ping interval is pinged;
-// one still silent the pong timeout after that ping is dropped.
-// Only the sweeper calls it.
-func (h *Hub) sweepConns(now time.Time) {
-	nowNs := now.UnixNano()
-	mono := monoNow()
-	// A chunk at a time, so that the Hub's lock is never held for long
-	// with many members. A connection that another's removal moves
-	// across the chunk boundary is seen twice or not at all this time:
-	// the rules run again next second.
-	for i := 0; ; i += sweepChunk {
-		h.mu.Lock()
-		if i >= len(h.conns) {
-			h.mu.Unlock()
-			break
-		}
-		chunk := append(h.sweepBuf[:0], h.conns[i:min(i+sweepChunk, len(h.conns))]...)
-		h.mu.Unlock()
-		for _, c := range chunk {
-			h.sweepConn(c, now, nowNs, mono)
-		}
-		clear(chunk) // keep no connection alive through the buffer
-		h.sweepBuf = chunk[:0]
-	}
-}
-
-// sweepChunk is how many connections the sweeper takes at once.
-const sweepChunk = 1024
-
-// sweepConn applies sweepConns' rules to one connection.
-func (h *Hub) sweepConn(c *conn, now time.Time, nowNs int64, mono time.Duration) {
-	if !c.has(flagIdentified) && time.Duration(now.UnixNano()-c.created) >= h.cfg.identifyTimeout {
-		c.closeWith(closeIdentifyTimeout, "identify timeout")
-		return
-	}
-	if h.writeStalled(c, mono) {
-		h.log.Info("write timeout", "conn", c.id)
-		c.noteCause(causeSlow)
-		c.abort()
-		return
-	}
-	last, pinged := c.lastRead.Load(), c.pinged.Load()
-	switch {
-	case pinged > last && time.Duration(nowNs-pinged) >= h.cfg.pongTimeout:
-		h.log.Debug("no pong", "conn", c.id)
-		c.closeWith(closePingTimeout, "no pong")
-	case pinged <= last && time.Duration(nowNs-last) >= h.cfg.pingInterval:
-		c.pinged.Store(nowNs)
-		c.ping()
-	}
-}
-
-// monoBase is the origin of monoNow.
-var monoBase = time.Now()
-
-// monoNow is the time elapsed on the monotonic clock since monoBase.
-func monoNow() time.Duration { return time.Since(monoBase) }
-
-// writeStalled reports whether a write of c has waited for its peer for
-// the write timeout, from the first sweep that saw it waiting. Like a
-// socket deadline, the write timeout is real time, not the Hub's clock:
-// that clock is for the time rules, and a test that moves it ahead would
-// otherwise take a write merely not yet scheduled for a stalled one. Only
-// the sweeper calls it.
-func (h *Hub) writeStalled(c *conn, now time.Duration) bool {
-	w := c.waits.Load()
-	switch {
-	case w%2 == 0: // no write waits
-		c.stallSeen = 0
-		return false
-	case w != c.stallSeen:
-		c.stallSeen, c.stallSince = w, int64(now)
-		return false
-	case now-time.Duration(c.stallSince) < h.cfg.writeTimeout:
-		return false
-	}
-	c.stallSeen = 0 // act once
-	return true
-}

@@ -18,12 +18,12 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // queueBoundOK samples the send queues of the Hub and fails if any holds
 // more than limit bytes.
-func queueBoundOK(t testing.TB, hh *hardHub, limit int) {
+func queueBoundOK(t testing.TB, hh *testHub, limit int) {
 	t.Helper()
 	for _, q := range hh.QueuedBytes() {
 		if q > limit {
@@ -33,14 +33,14 @@ func queueBoundOK(t testing.TB, hh *hardHub, limit int) {
 }
 
 // joinPaused seats a new client in room and stops it reading.
-func joinPaused(t testing.TB, hh *hardHub, owner *wstest.Client, room, nick string, others ...*wstest.Client) *wstest.Client {
+func joinPaused(t testing.TB, hh *testHub, owner *epchattest.Client, room, nick string, others ...*epchattest.Client) *epchattest.Client {
 	t.Helper()
 	hh.secret(nick)
 	c := dialSmall(t, hh.url)
 	c.Hello(nick)
 	hh.secret(c.Token)
 	c.MustCall("joined", map[string]any{"type": "join", "token": hh.invite(t, owner, room)})
-	for _, o := range append([]*wstest.Client{owner}, others...) {
+	for _, o := range append([]*epchattest.Client{owner}, others...) {
 		o.Expect("member_joined", room)
 	}
 	c.Pause()
@@ -57,13 +57,13 @@ func TestSlowConsumer(t *testing.T) {
 		size       = 4000
 		n          = 300 // 1.2 MB: many times the queue and the buffers
 	)
-	hh := newHardHub(t, smallSendBuffer, quiet,
+	hh := newTestHub(t, smallSendBuffer, quiet,
 		epchat.WithMaxMessageSize(size),
 		epchat.WithSendQueueLimit(queueLimit),
 		epchat.WithRequestRate(1000, 1000),
 	)
 	ana, ben := hh.client(t, "nick-ana-slow"), hh.client(t, "nick-ben-slow")
-	room := hh.testHub.room(t, ana, ben)
+	room := hh.room(t, ana, ben)
 	slow := joinPaused(t, hh, ana, room, "nick-slow", ben)
 
 	texts := make([]string, n)
@@ -119,7 +119,7 @@ func TestSlowConsumer(t *testing.T) {
 // and is dropped with 4001, instead of growing it without end.
 func TestPingFloodWithoutReading(t *testing.T) {
 	const queueLimit = 64 << 10
-	hh := newHardHub(t, smallSendBuffer, epchat.WithMaxMessageSize(1000), epchat.WithSendQueueLimit(queueLimit))
+	hh := newTestHub(t, smallSendBuffer, epchat.WithMaxMessageSize(1000), epchat.WithSendQueueLimit(queueLimit))
 	c := dialSmall(t, hh.url)
 	c.Pause()
 	ping := rawFrame(finBit|opPing, []byte(strings.Repeat("p", 125)))
@@ -145,12 +145,12 @@ func TestPingFloodWithoutReading(t *testing.T) {
 // up: nothing of the half frame is relayed, the room goes on, and after the
 // grace the others see it leave once.
 func TestResetMidFrame(t *testing.T) {
-	hh := newHardHub(t, smallSendBuffer, quiet,
+	hh := newTestHub(t, smallSendBuffer, quiet,
 		epchat.WithMaxMessageSize(4000),
 		epchat.WithRequestRate(1000, 1000),
 	)
 	ana, ben := hh.client(t, "nick-ana-reset"), hh.client(t, "nick-ben-reset")
-	room := hh.testHub.room(t, ana, ben)
+	room := hh.room(t, ana, ben)
 	off := joinPaused(t, hh, ana, room, "nick-off-reset", ben)
 	// Fill what the kernel holds for off, so the server is mid-write.
 	for i := range 20 {
@@ -172,7 +172,7 @@ func TestResetMidFrame(t *testing.T) {
 	expectText(t, ben, room, "after the reset")
 	hh.waitDetached(t, off.Token)
 	hh.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		if e := c.Expect("member_left", room); e.Str("member") != off.ID || e.Str("reason") != "disconnected" {
 			t.Fatalf("member_left: %v", e)
 		}
@@ -186,8 +186,8 @@ func TestResetMidFrame(t *testing.T) {
 // TestSilentConnection: a connection that never says anything holds its
 // connection slot for the identify timeout only, then is closed with 4000.
 func TestSilentConnection(t *testing.T) {
-	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(1))
-	silent := wstest.Dial(t, hh.url)
+	hh := newTestHub(t, epchat.WithMaxConnectionsPerAddr(1))
+	silent := epchattest.Dial(t, hh.url)
 	// The 101 reaches the client before the Hub counts the connection.
 	waitUntil(t, "the connection served", func() bool { conns, _ := hh.LiveConns(); return conns == 1 })
 	_, _, _, err := ws.Dial(context.Background(), hh.url)
@@ -212,7 +212,7 @@ func TestSilentConnection(t *testing.T) {
 // timeout; after the grace the others see it leave exactly once, and its
 // seat is free for someone else.
 func TestHalfOpenMember(t *testing.T) {
-	hh := newHardHub(t, epchat.WithMaxMembers(2))
+	hh := newTestHub(t, epchat.WithMaxMembers(2))
 	ana := hh.client(t, "nick-ana-halfopen")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	gone := joinPaused(t, hh, ana, room, "nick-gone")
@@ -250,16 +250,16 @@ func TestHalfOpenMember(t *testing.T) {
 // read their close frame are cut at the context's deadline, and the
 // goroutines return to what they were before.
 func TestShutdownUnderLoad(t *testing.T) {
-	hh := newHardHub(t, epchat.WithMaxConnectionsPerAddr(200), epchat.WithRequestRate(1000, 1000))
+	hh := newTestHub(t, epchat.WithMaxConnectionsPerAddr(200), epchat.WithRequestRate(1000, 1000))
 	baseline := runtime.NumGoroutine()
-	var readers, stragglers []*wstest.Client
+	var readers, stragglers []*epchattest.Client
 	for r := range 10 {
-		members := make([]*wstest.Client, 9)
+		members := make([]*epchattest.Client, 9)
 		for i := range members {
 			members[i] = hh.client(t, fmt.Sprintf("nick-r%d-m%d", r, i))
 		}
 		owner := hh.client(t, fmt.Sprintf("nick-r%d-owner", r))
-		hh.testHub.room(t, owner, members...)
+		hh.room(t, owner, members...)
 		readers = append(readers, owner)
 		readers = append(readers, members[:8]...)
 		stragglers = append(stragglers, members[8])
@@ -309,7 +309,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 // read loop started after Shutdown had stopped waiting.)
 func TestUpgradeDuringShutdown(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
-	hh := newHardHub(t, epchat.WithAuthorize(func(r *http.Request) (string, error) {
+	hh := newTestHub(t, epchat.WithAuthorize(func(r *http.Request) (string, error) {
 		if r.Header.Get("X-Hold") != "" {
 			close(entered)
 			<-release
@@ -392,14 +392,14 @@ func TestWriteTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const size = 4000
-			hh := newHardHub(t, smallSendBuffer, quiet,
+			hh := newTestHub(t, smallSendBuffer, quiet,
 				epchat.WithMaxMessageSize(size),
 				epchat.WithSendQueueLimit(64<<20), // never reached here
 				epchat.WithRequestRate(1000, 1000),
 				epchat.WithWriteTimeout(tt.timeout),
 			)
 			ana, ben := hh.client(t, "nick-ana-wt"), hh.client(t, "nick-ben-wt")
-			room := hh.testHub.room(t, ana, ben)
+			room := hh.room(t, ana, ben)
 			stuck := joinPaused(t, hh, ana, room, "nick-stuck", ben)
 
 			// 1 MB is many times what the kernel holds for it (small buffers).
@@ -467,7 +467,7 @@ func slowBound(readRatio float64) int {
 }
 
 // takeOver stops a test client's reader so the test reads its socket.
-func takeOver(c *wstest.Client) net.Conn {
+func takeOver(c *epchattest.Client) net.Conn {
 	c.Conn.SetReadDeadline(pastDeadline)
 	c.WaitReaderDone()
 	c.Conn.SetReadDeadline(time.Time{})
@@ -502,7 +502,7 @@ func lastClose(t *testing.T, stream []byte) ws.StatusCode {
 func TestSlowReaderClosed(t *testing.T) {
 	for _, polled := range []bool{true, false} {
 		t.Run(fmt.Sprintf("netpoll=%v", polled), func(t *testing.T) {
-			hh := newHardHub(t, quiet, epchat.WithNetpoll(polled),
+			hh := newTestHub(t, quiet, epchat.WithNetpoll(polled),
 				epchat.WithMaxMessageSize(1000),
 				epchat.WithSendQueueLimit(slowQueue),
 				epchat.WithRequestRate(1e6, 1<<20),
@@ -559,7 +559,7 @@ func TestStoppedReaderDropped(t *testing.T) {
 	for _, polled := range []bool{true, false} {
 		t.Run(fmt.Sprintf("netpoll=%v", polled), func(t *testing.T) {
 			t.Parallel()
-			hh := newHardHub(t, quiet, epchat.WithNetpoll(polled),
+			hh := newTestHub(t, quiet, epchat.WithNetpoll(polled),
 				epchat.WithMaxMessageSize(1000),
 				epchat.WithSendQueueLimit(slowQueue),
 				epchat.WithRequestRate(1e6, 1<<20),

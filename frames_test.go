@@ -9,7 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // TestFrameViolations sends one offending stream per case, from a member of
@@ -17,14 +17,14 @@ import (
 // PROTOCOL.md; nothing it sent may be relayed; and a bystander in the same
 // room must get the next message of the room, and only it.
 func TestFrameViolations(t *testing.T) {
-	hh := newHardHub(t,
+	hh := newTestHub(t,
 		epchat.WithMaxMembers(100),
 		epchat.WithMaxMessageSize(1000),    // read limit: 2*1000+1024 = 3024 bytes
 		epchat.WithRequestRate(1000, 1000), // the owner makes two requests per case
 	)
 	const readLimit = 2*1000 + 1024
 	ana, ben := hh.client(t, "nick-ana-frames"), hh.client(t, "nick-ben-frames")
-	room := hh.testHub.room(t, ana, ben)
+	room := hh.room(t, ana, ben)
 
 	leak := func(tag string) []byte { return sendReq(room, "LEAK "+tag) }
 	split := "héllo wörld 🌍 €uro ✓"
@@ -309,11 +309,11 @@ func TestFrameViolations(t *testing.T) {
 // upgrade request, as a client that does not wait for the 101 may: those
 // bytes are the start of the stream.
 func TestFramesWithTheUpgradeRequest(t *testing.T) {
-	hh := newHardHub(t)
+	hh := newTestHub(t)
 	nc := dialRawUpgrade(t, hh.srv.Listener.Addr().String(),
 		rawFrame(finBit|opText, []byte(`{"type":"hello","id":"h","nickname":"nick-early"}`)))
 	hh.secret("nick-early")
-	e := nc.Take("welcome", func(e wstest.Event) bool { return e.Str("id") == "h" })
+	e := nc.Take("welcome", func(e epchattest.Event) bool { return e.Str("id") == "h" })
 	if e.Type() != "welcome" {
 		t.Fatalf("got %v, want welcome", e)
 	}

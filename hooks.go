@@ -34,24 +34,20 @@ const hookQueueSize = 1024
 // happened: the one that served the request, or whose sweep applied the
 // time rule.
 type Hooks struct {
-	// RoomOpened is called when a room opens. Reason is "create" (a
-	// member's create request; Members is 1, and MemberJoined follows for
-	// the creator) or "host" (Hub.CreateRoom; Members is 0).
+	// RoomOpened is called when a room opens, with reason ReasonCreate
+	// or ReasonHost.
 	RoomOpened func(RoomEvent)
-	// RoomClosed is called when a room closes. Reason is "owner", "idle",
-	// "empty" (its last member left), "host" or "shutdown". Members is the
-	// number of seats still taken when it closed (0 when empty): those
-	// members get no MemberLeft.
+	// RoomClosed is called when a room closes, with reason ReasonOwner,
+	// ReasonIdle, ReasonEmpty, ReasonHost, ReasonShutdown or ReasonLost.
+	// Members is the number of seats still taken when it closed (0 when
+	// empty): those members get no MemberLeft.
 	RoomClosed func(RoomEvent)
-	// MemberJoined is called when a seat is taken. Reason is "create" (the
-	// creator of a room) or "invite" (after InviteRedeemed).
+	// MemberJoined is called when a seat is taken, with reason
+	// ReasonCreate or ReasonInvite.
 	MemberJoined func(MemberEvent)
-	// MemberLeft is called when a member leaves a room. Reason is "left"
-	// (the member sent leave, or ended its session with end_session),
-	// "disconnected" (the member's connections went away and did not come
-	// back within the reconnect grace, or the user was forgotten) or
-	// "kicked" (the owner's kick, or Hub.KickMember). A room whose last
-	// member left then closes with reason "empty".
+	// MemberLeft is called when a member leaves a room, with reason
+	// ReasonLeft, ReasonDisconnected or ReasonKicked. A room whose last
+	// member left then closes with reason ReasonEmpty.
 	MemberLeft func(MemberEvent)
 	// InviteRedeemed is called when a join redeems an invite.
 	InviteRedeemed func(InviteEvent)
@@ -61,6 +57,45 @@ type Hooks struct {
 	// was.
 	RoomLocked func(LockEvent)
 }
+
+// The reasons of RoomEvent and MemberEvent. Those of a room closing are
+// the reason of the room_closed event clients get, and those of a member
+// leaving the reason of member_left (PROTOCOL.md), except ReasonEmpty,
+// which no client sees: nobody is left to tell.
+const (
+	// ReasonCreate: a room opened by a member's create request (Members
+	// is 1, and MemberJoined follows for the creator), and that creator's
+	// seat.
+	ReasonCreate = "create"
+	// ReasonHost: a room opened by Hub.CreateRoom (Members is 0), or
+	// closed by Hub.CloseRoom.
+	ReasonHost = "host"
+	// ReasonInvite: a seat taken by redeeming an invite (after
+	// InviteRedeemed).
+	ReasonInvite = "invite"
+	// ReasonOwner: a room its owner closed.
+	ReasonOwner = "owner"
+	// ReasonIdle: a room closed after the room idle timeout without a
+	// message.
+	ReasonIdle = "idle"
+	// ReasonEmpty: a room closed because its last member left.
+	ReasonEmpty = "empty"
+	// ReasonShutdown: a room closed by Shutdown of a Hub that serves its
+	// rooms alone (no Broker).
+	ReasonShutdown = "shutdown"
+	// ReasonLost: a room closed because the Store lost its data (see
+	// LossWatcher).
+	ReasonLost = "lost"
+	// ReasonLeft: a member that sent leave, or ended its session with
+	// end_session.
+	ReasonLeft = "left"
+	// ReasonDisconnected: a member whose connections went away and did not
+	// come back within the reconnect grace, or whose user was forgotten.
+	ReasonDisconnected = "disconnected"
+	// ReasonKicked: a member removed by the owner's kick or by
+	// Hub.KickMember.
+	ReasonKicked = "kicked"
+)
 
 func (hk Hooks) any() bool {
 	return hk.RoomOpened != nil || hk.RoomClosed != nil || hk.MemberJoined != nil ||
@@ -238,8 +273,8 @@ func (h *Hub) memberLeft(res LeaveResult, reason string) {
 		h.emit(func() { f(ev) })
 	}
 	if res.Closed {
-		h.roomClosed(res.Room, reasonEmpty, 0)
-		h.log.Debug("room closed", "room", res.Room, "reason", reasonEmpty)
+		h.roomClosed(res.Room, ReasonEmpty, 0)
+		h.log.Debug("room closed", "room", res.Room, "reason", ReasonEmpty)
 	}
 }
 
@@ -263,5 +298,5 @@ func (h *Hub) inviteRedeemed(room, user string, owner bool) {
 		ev := InviteEvent{Room: room, Member: user, Owner: owner, At: h.clock.Now()}
 		h.emit(func() { f(ev) })
 	}
-	h.memberJoined(room, user, "invite")
+	h.memberJoined(room, user, ReasonInvite)
 }

@@ -63,61 +63,61 @@ func TestHooksSeeTheLifecycle(t *testing.T) {
 	at := th.clock.Now()
 
 	r1 := th.room(t, ana, ben)
-	expect("RoomOpened", epchat.RoomEvent{Room: r1, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ana.ID, Reason: "create", At: at})
+	expect("RoomOpened", epchat.RoomEvent{Room: r1, Reason: epchat.ReasonCreate, Members: 1, At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ana.ID, Reason: epchat.ReasonCreate, At: at})
 	expect("InviteRedeemed", epchat.InviteEvent{Room: r1, Member: ben.ID, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ben.ID, Reason: "invite", At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r1, Member: ben.ID, Reason: epchat.ReasonInvite, At: at})
 	ben.MustCall("ok", map[string]any{"type": "leave", "room": r1})
-	expect("MemberLeft", epchat.MemberEvent{Room: r1, Member: ben.ID, Reason: "left", At: at})
+	expect("MemberLeft", epchat.MemberEvent{Room: r1, Member: ben.ID, Reason: epchat.ReasonLeft, At: at})
 	ana.MustCall("ok", map[string]any{"type": "close", "room": r1})
 	ana.Expect("room_closed", r1) // the ok reply comes first, then the close
-	expect("RoomClosed", epchat.RoomEvent{Room: r1, Reason: "owner", Members: 1, At: at})
+	expect("RoomClosed", epchat.RoomEvent{Room: r1, Reason: epchat.ReasonOwner, Members: 1, At: at})
 
 	nr, err := th.CreateRoom(ctx, epchat.RoomSpec{Invites: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect("RoomOpened", epchat.RoomEvent{Room: nr.ID, Reason: "host", At: at})
+	expect("RoomOpened", epchat.RoomEvent{Room: nr.ID, Reason: epchat.ReasonHost, At: at})
 	ana.MustCall("joined", map[string]any{"type": "join", "token": nr.Owner.Token})
 	expect("InviteRedeemed", epchat.InviteEvent{Room: nr.ID, Member: ana.ID, Owner: true, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ana.ID, Reason: "invite", At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ana.ID, Reason: epchat.ReasonInvite, At: at})
 	ben.MustCall("joined", map[string]any{"type": "join", "token": nr.Members[0].Token})
 	expect("InviteRedeemed", epchat.InviteEvent{Room: nr.ID, Member: ben.ID, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ben.ID, Reason: "invite", At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: nr.ID, Member: ben.ID, Reason: epchat.ReasonInvite, At: at})
 	ana.Expect("member_joined", nr.ID)
 	ben.Conn.Close()
 	th.waitDetached(t, ben.Token)
 	th.clock.Advance(epchat.DefaultReconnectGrace + time.Second)
 	at = th.clock.Now()
 	ana.Expect("member_left", nr.ID)
-	expect("MemberLeft", epchat.MemberEvent{Room: nr.ID, Member: ben.ID, Reason: "disconnected", At: at})
+	expect("MemberLeft", epchat.MemberEvent{Room: nr.ID, Member: ben.ID, Reason: epchat.ReasonDisconnected, At: at})
 	if err := th.CloseRoom(ctx, nr.ID); err != nil {
 		t.Fatal(err)
 	}
-	expect("RoomClosed", epchat.RoomEvent{Room: nr.ID, Reason: "host", Members: 1, At: at})
+	expect("RoomClosed", epchat.RoomEvent{Room: nr.ID, Reason: epchat.ReasonHost, Members: 1, At: at})
 
 	r2 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	ana.MustCall("ok", map[string]any{"type": "leave", "room": r2})
-	expect("RoomOpened", epchat.RoomEvent{Room: r2, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r2, Member: ana.ID, Reason: "create", At: at})
-	expect("MemberLeft", epchat.MemberEvent{Room: r2, Member: ana.ID, Reason: "left", At: at})
-	expect("RoomClosed", epchat.RoomEvent{Room: r2, Reason: "empty", At: at})
+	expect("RoomOpened", epchat.RoomEvent{Room: r2, Reason: epchat.ReasonCreate, Members: 1, At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r2, Member: ana.ID, Reason: epchat.ReasonCreate, At: at})
+	expect("MemberLeft", epchat.MemberEvent{Room: r2, Member: ana.ID, Reason: epchat.ReasonLeft, At: at})
+	expect("RoomClosed", epchat.RoomEvent{Room: r2, Reason: epchat.ReasonEmpty, At: at})
 
 	r3 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
-	expect("RoomOpened", epchat.RoomEvent{Room: r3, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r3, Member: ana.ID, Reason: "create", At: at})
+	expect("RoomOpened", epchat.RoomEvent{Room: r3, Reason: epchat.ReasonCreate, Members: 1, At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r3, Member: ana.ID, Reason: epchat.ReasonCreate, At: at})
 	th.clock.Advance(epchat.DefaultRoomIdleTimeout + time.Second)
 	ana.Expect("room_closed", r3)
-	expect("RoomClosed", epchat.RoomEvent{Room: r3, Reason: "idle", Members: 1, At: th.clock.Now()})
+	expect("RoomClosed", epchat.RoomEvent{Room: r3, Reason: epchat.ReasonIdle, Members: 1, At: th.clock.Now()})
 
 	r4 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	at = th.clock.Now()
-	expect("RoomOpened", epchat.RoomEvent{Room: r4, Reason: "create", Members: 1, At: at})
-	expect("MemberJoined", epchat.MemberEvent{Room: r4, Member: ana.ID, Reason: "create", At: at})
+	expect("RoomOpened", epchat.RoomEvent{Room: r4, Reason: epchat.ReasonCreate, Members: 1, At: at})
+	expect("MemberJoined", epchat.MemberEvent{Room: r4, Member: ana.ID, Reason: epchat.ReasonCreate, At: at})
 	if err := th.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	expect("RoomClosed", epchat.RoomEvent{Room: r4, Reason: "shutdown", Members: 1, At: at})
+	expect("RoomClosed", epchat.RoomEvent{Room: r4, Reason: epchat.ReasonShutdown, Members: 1, At: at})
 
 	// Shutdown returned: every call is made, none is pending.
 	if got := hl.all(); !reflect.DeepEqual(got, want) {

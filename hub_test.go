@@ -15,7 +15,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // quiet keeps keepalive out of tests that move the clock by minutes.
@@ -91,7 +91,7 @@ func TestHelloNicknames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := wstest.Dial(t, th.url)
+			c := epchattest.Dial(t, th.url)
 			e := c.Call(map[string]any{"type": "hello", "nickname": tt.nick})
 			got := e.Type()
 			if got == "error" {
@@ -143,7 +143,7 @@ func TestNicknameTakenInRoom(t *testing.T) {
 
 func TestRequestErrors(t *testing.T) {
 	th := newTestHub(t)
-	c := wstest.Dial(t, th.url)
+	c := epchattest.Dial(t, th.url)
 	if e := c.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
@@ -204,7 +204,7 @@ func TestRequestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c.SendRaw(tt.raw)
-			e := c.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+			e := c.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 			if e.Str("code") != tt.code || e.Str("id") != tt.id {
 				t.Fatalf("got %v, want code %s id %q", e, tt.code, tt.id)
 			}
@@ -303,7 +303,7 @@ func TestErrorKeepsIDAfterWrongType(t *testing.T) {
 		`{"type":"send","room":["r"],"text":{},"id":"o2"}`,
 	} {
 		c.SendRaw(raw)
-		e := c.Take("error", func(e wstest.Event) bool { return e.Type() == "error" })
+		e := c.Take("error", func(e epchattest.Event) bool { return e.Type() == "error" })
 		if e.Str("code") != "bad_request" || e.Str("id") != "o2" {
 			t.Fatalf("%s: got %v, want bad_request with id o2", raw, e)
 		}
@@ -366,7 +366,7 @@ func TestRoomLifecycle(t *testing.T) {
 
 	// The owner leaves: ownership passes to the earliest-joined member.
 	ana.MustCall("ok", map[string]any{"type": "leave", "room": room})
-	for _, c := range []*wstest.Client{ben, cid} {
+	for _, c := range []*epchattest.Client{ben, cid} {
 		if e := c.Expect("member_left", room); e.Str("member") != ana.ID || e.Str("reason") != "left" {
 			t.Fatalf("member_left: %v", e)
 		}
@@ -385,7 +385,7 @@ func TestRoomLifecycle(t *testing.T) {
 	}
 	spare := ben.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 	ben.MustCall("ok", map[string]any{"type": "close", "room": room})
-	for _, c := range []*wstest.Client{ben, cid} {
+	for _, c := range []*epchattest.Client{ben, cid} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "owner" {
 			t.Fatalf("room_closed: %v", e)
 		}
@@ -532,11 +532,11 @@ func TestWelcomeTellsLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			th := newTestHub(t, tt.opts...)
 			want := map[string]any{"max_message": float64(tt.maxMessage), "max_members": float64(tt.maxMembers)}
-			ana := wstest.Dial(t, th.url)
+			ana := epchattest.Dial(t, th.url)
 			if got := ana.Hello("Ana")["limits"]; !reflect.DeepEqual(got, want) {
 				t.Fatalf("welcome limits = %v, want %v", got, want)
 			}
-			again := wstest.Dial(t, th.url)
+			again := epchattest.Dial(t, th.url)
 			w := again.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 			if got := w["limits"]; !reflect.DeepEqual(got, want) {
 				t.Fatalf("welcome limits on return = %v, want %v", got, want)
@@ -606,13 +606,13 @@ func TestRefusedJoinKeepsInvite(t *testing.T) {
 		code string
 		// refuse makes ben's join with tok refused, and returns what
 		// lifts the refusal.
-		refuse func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) (lift func())
+		refuse func(t *testing.T, th *testHub, ana, ben *epchattest.Client, room string) (lift func())
 	}{
 		{
 			name: "room_full",
 			opts: []epchat.Option{epchat.WithMaxMembers(2)},
 			code: "room_full",
-			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+			refuse: func(t *testing.T, th *testHub, ana, ben *epchattest.Client, room string) func() {
 				cid := th.client(t, "Cid")
 				seat := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 				cid.MustCall("joined", map[string]any{"type": "join", "token": seat})
@@ -622,7 +622,7 @@ func TestRefusedJoinKeepsInvite(t *testing.T) {
 		{
 			name: "already_member",
 			code: "already_member",
-			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+			refuse: func(t *testing.T, th *testHub, ana, ben *epchattest.Client, room string) func() {
 				seat := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 				ben.MustCall("joined", map[string]any{"type": "join", "token": seat})
 				return func() { ben.MustCall("ok", map[string]any{"type": "leave", "room": room}) }
@@ -632,7 +632,7 @@ func TestRefusedJoinKeepsInvite(t *testing.T) {
 			name: "too_many_rooms",
 			opts: []epchat.Option{epchat.WithMaxRoomsPerUser(1)},
 			code: "too_many_rooms",
-			refuse: func(t *testing.T, th *testHub, ana, ben *wstest.Client, room string) func() {
+			refuse: func(t *testing.T, th *testHub, ana, ben *epchattest.Client, room string) func() {
 				own := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 				return func() { ben.MustCall("ok", map[string]any{"type": "leave", "room": own}) }
 			},
@@ -679,7 +679,7 @@ func TestJoinRaces(t *testing.T) {
 			toks = append(toks, ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token"))
 		}
 		// Fill all seats but one.
-		filler := make([]*wstest.Client, 19)
+		filler := make([]*epchattest.Client, 19)
 		for i := range filler {
 			filler[i] = th.client(t, fmt.Sprint("F", i))
 			filler[i].MustCall("joined", map[string]any{"type": "join", "token": toks[i]})
@@ -720,7 +720,7 @@ func TestJoinedMembersInJoinOrder(t *testing.T) {
 	ana := th.client(t, "Ana")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	toks := make([]string, n)
-	joiners := make([]*wstest.Client, n)
+	joiners := make([]*epchattest.Client, n)
 	for i := range n {
 		toks[i] = ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 		joiners[i] = th.client(t, fmt.Sprint("J", i))
@@ -751,7 +751,7 @@ func TestJoinedMembersInJoinOrder(t *testing.T) {
 			t.Errorf("joiner %d got members %v, want %v (final order %v)", i, lists[i], want, order)
 		}
 		for _, later := range order[at+1:] {
-			c.Take("member_joined of "+later, func(e wstest.Event) bool {
+			c.Take("member_joined of "+later, func(e epchattest.Event) bool {
 				m, _ := e["member"].(map[string]any)
 				return e.Type() == "member_joined" && m["id"] == later
 			})
@@ -760,7 +760,7 @@ func TestJoinedMembersInJoinOrder(t *testing.T) {
 }
 
 func raceJoins(t *testing.T, th *testHub, n int, token func(int) string) int {
-	clients := make([]*wstest.Client, n)
+	clients := make([]*epchattest.Client, n)
 	for i := range clients {
 		clients[i] = th.client(t, fmt.Sprint("racer", i))
 	}
@@ -799,7 +799,7 @@ func TestRoomIdleClose(t *testing.T) {
 	th.clock.Advance(9 * time.Minute) // 9 minutes after the last message
 	ben.MustCall("members", map[string]any{"type": "members", "room": room})
 	th.clock.Advance(time.Minute + time.Second)
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 			t.Fatalf("room_closed: %v", e)
 		}
@@ -816,7 +816,7 @@ func TestReconnectWithinGrace(t *testing.T) {
 	ben.Conn.Close() // a page reload
 	th.clock.Advance(epchat.DefaultReconnectGrace - time.Second)
 
-	back := wstest.Dial(t, th.url)
+	back := epchattest.Dial(t, th.url)
 	w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	if you, _ := w["you"].(map[string]any); you["id"] != ben.ID || you["nickname"] != "Ben" || w.Str("token") != "" {
 		t.Fatalf("resume: %v", w)
@@ -851,7 +851,7 @@ func TestSeatsFreedAfterGrace(t *testing.T) {
 		t.Fatalf("owner_changed: %v", e)
 	}
 	// The session itself still works, without the seat.
-	back := wstest.Dial(t, th.url)
+	back := epchattest.Dial(t, th.url)
 	w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	if rooms, _ := w["rooms"].([]any); len(rooms) != 0 {
 		t.Fatalf("rooms after the grace: %v", w)
@@ -866,13 +866,13 @@ func TestUserForgottenAfterIdle(t *testing.T) {
 	ana.Conn.Close()
 	th.waitDetached(t, ana.Token)
 	th.clock.Advance(epchat.DefaultUserIdleTimeout - time.Minute)
-	back := wstest.Dial(t, th.url)
+	back := epchattest.Dial(t, th.url)
 	back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	back.Conn.Close()
 	th.waitDetached(t, ana.Token)
 	// Disconnected again, idle for the full timeout: forgotten.
 	th.clock.Advance(epchat.DefaultUserIdleTimeout + time.Minute)
-	again := wstest.Dial(t, th.url)
+	again := epchattest.Dial(t, th.url)
 	if e := again.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
 		t.Fatalf("forgotten token: %v", e)
 	}
@@ -899,7 +899,7 @@ func TestKeepalive(t *testing.T) {
 
 func TestIdentifyTimeout(t *testing.T) {
 	th := newTestHub(t)
-	c := wstest.Dial(t, th.url)
+	c := epchattest.Dial(t, th.url)
 	// A request before hello is answered (so the server has the
 	// connection) and does not count as identifying.
 	if e := c.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
@@ -921,7 +921,7 @@ func TestHistoryRelay(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		from *wstest.Client
+		from *epchattest.Client
 		to   string
 		data string
 		code string
@@ -988,7 +988,7 @@ func TestHostAPI(t *testing.T) {
 	if err := th.CloseRoom(ctx, nr.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		if e := c.Expect("room_closed", nr.ID); e.Str("reason") != "host" {
 			t.Fatalf("room_closed: %v", e)
 		}
@@ -1104,7 +1104,7 @@ func TestHandshake(t *testing.T) {
 	}
 
 	// The host's hook chose the nickname.
-	c, err := wstest.DialHeader(t, th.url, http.Header{"X-User": {"carol"}})
+	c, err := epchattest.DialHeader(t, th.url, http.Header{"X-User": {"carol"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1123,7 +1123,7 @@ func TestShutdown(t *testing.T) {
 	if err := th.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "shutdown" {
 			t.Fatalf("room_closed: %v", e)
 		}
@@ -1201,16 +1201,16 @@ func TestIdleMembersHaveNoGoroutine(t *testing.T) {
 	th := newTestHub(t, epchat.WithMaxMembers(10), epchat.WithMaxConnectionsPerAddr(1000))
 	owner := th.client(t, "Owner")
 	th.room(t, owner)
-	base := hubGoroutines()
+	base := len(hubGoroutines())
 	for r := range 20 {
 		o := th.client(t, fmt.Sprint("o", r))
-		members := make([]*wstest.Client, 9)
+		members := make([]*epchattest.Client, 9)
 		for i := range members {
 			members[i] = th.client(t, fmt.Sprint("m", i))
 		}
 		th.room(t, o, members...)
 	}
-	if got := hubGoroutines(); got > base+2 {
-		t.Fatalf("hub goroutines: %d with one member, %d with 201 idle members", base, got)
+	if got := hubGoroutines(); len(got) > base+2 {
+		t.Fatalf("hub goroutines: %d with one member, %d with 201 idle members:\n%s", base, len(got), strings.Join(got, "\n\n"))
 	}
 }

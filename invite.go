@@ -15,6 +15,7 @@ import (
 func (h *Hub) createInvite(ctx context.Context, room, by string, owner bool, now time.Time, ttl time.Duration) (InviteToken, error) {
 	tok := ids.Token()
 	inv := Invite{Token: ids.Hash(tok), Room: room, Owner: owner, ExpiresAt: now.Add(ttl)}
+	h.storeSweep.invites.add(inv.ExpiresAt)
 	if err := h.store.CreateInvite(ctx, inv, by, now); err != nil {
 		return InviteToken{}, err
 	}

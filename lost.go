@@ -21,9 +21,6 @@ type LossWatcher interface {
 	WatchLoss(f func())
 }
 
-// reasonLost is the room_closed reason when the Store lost its data.
-const reasonLost = "lost"
-
 // closeStoreLost closes the connections of a Hub whose Store lost its
 // data: 1012, "service restart", as the server's state restarted.
 const closeStoreLost ws.StatusCode = 1012
@@ -50,8 +47,8 @@ func (h *Hub) storeLost() {
 		for _, r := range rooms {
 			lk := h.roomLock(r)
 			lk.Lock()
-			h.roomClosed(r, reasonLost, 0)
-			h.fanout(r, wire.RoomClosed(nil, r, reasonLost), 0)
+			h.roomClosed(r, ReasonLost, 0)
+			h.fanout(r, wire.RoomClosed(nil, r, ReasonLost), 0)
 			h.mu.Lock()
 			h.dropRoomLocked(r)
 			h.mu.Unlock()

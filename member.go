@@ -69,7 +69,8 @@ var reqPool = sync.Pool{New: func() any { return new(wire.Request) }}
 // writes never block (a full socket waits for the poller's word), so an
 // idle or stalled connection holds no goroutine, no buffer, no timer and no
 // net.Conn. Otherwise (TLS, other systems, WithNetpoll(false)) a goroutine
-// reads nc in a loop and writes block under the sweeper's write timeout.
+// reads nc in a loop and writes block under the connection sweeper's
+// write timeout.
 type conn struct {
 	h  *Hub
 	nc net.Conn // blocking mode; nil in poll mode
@@ -93,9 +94,10 @@ type conn struct {
 	pinged   atomic.Int64  // clock time of the last ping sent, Unix ns
 	flags    atomic.Uint32 // flag bits, and from causeShift why it ends (stats.go)
 	// waits is odd while a write waits for the peer, and moves on with
-	// each wait, so the sweeper tells one long wait from several short
-	// ones. stallSeen and stallSince are the sweeper's: the wait it saw,
-	// and when it first saw it (monotonic, see monoNow).
+	// each wait, so the connection sweeper tells one long wait from
+	// several short ones. stallSeen and stallSince are the connection
+	// sweeper's: the wait it saw, and when it first saw it (monotonic,
+	// see monoNow).
 	waits      atomic.Uint32
 	stallSeen  uint32
 	slot       int32 // index in h.conns; guarded by h.mu
@@ -329,8 +331,8 @@ func (c *conn) OnClose(code ws.StatusCode, _ []byte) {
 // pingFrame is the keepalive ping, shared by every connection.
 var pingFrame = wsframe.AppendFrame(nil, ws.OpPing, nil)
 
-// ping sends a keepalive ping. The sweeper pings every silent connection in
-// one pass; a flush goroutine each to write two bytes would leave their
+// ping sends a keepalive ping. The connection sweeper pings every silent
+// connection in one pass; a flush goroutine each to write two bytes would leave their
 // stacks with the process, so a poll-mode connection with nothing else to
 // write gets its ping in one non-blocking write, and goes through the
 // queue only when the socket does not take it.
@@ -599,8 +601,8 @@ func (c *conn) writeQueue() {
 }
 
 // write writes a batch of frames in one writev where the socket allows.
-// In blocking mode the sweeper hangs up a write that waits longer than the
-// write timeout; in poll mode it returns syscall.EAGAIN with what went out
+// In blocking mode the connection sweeper hangs up a write that waits
+// longer than the write timeout; in poll mode it returns syscall.EAGAIN with what went out
 // when the socket is full.
 func (c *conn) write(batch [][]byte) (int64, error) {
 	if c.nc == nil {
@@ -713,7 +715,9 @@ func (c *conn) finish() {
 	h.guard.release(c.addr)
 
 	if c.has(flagIdentified) {
-		if err := h.store.Detach(h.ctx, c.user, h.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
+		now := h.clock.Now()
+		h.storeSweep.vacate.add(now.Add(h.cfg.grace))
+		if err := h.store.Detach(h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 			h.log.Error("detach", "conn", c.id, "err", err)
 		}
 	}

@@ -12,10 +12,6 @@ import (
 // owner, the seat freed and the pending invites revoked in one step) are
 // the Store's; the Hub tells the members.
 
-// reasonKicked is the reason of member_left and room_left for a member
-// the owner (or the host) removed.
-const reasonKicked = "kicked"
-
 // kick removes a member at the owner's request.
 func (h *Hub) kick(c *conn, req *wire.Request) {
 	if req.Room == "" || req.Member == "" {
@@ -74,13 +70,13 @@ func (h *Hub) refuseModeration(c *conn, req *wire.Request, op string, err error)
 // host: the member's connections get room_left, the others member_left.
 // The room's lock is held.
 func (h *Hub) publishKick(res LeaveResult) {
-	h.memberLeft(res, reasonKicked)
+	h.memberLeft(res, ReasonKicked)
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindKicked,
 		Closed:  res.Closed,
 		Room:    res.Room,
 		User:    res.User,
-		Payload: wire.MemberLeft(nil, res.Room, res.User, reasonKicked),
+		Payload: wire.MemberLeft(nil, res.Room, res.User, ReasonKicked),
 	})
 	if res.NewOwner != "" {
 		h.publish(&wire.Envelope{
@@ -108,7 +104,7 @@ func (h *Hub) publishLock(room string, locked bool) {
 // member's connections, the member_left of ev to the others, and then the
 // kicked member's connections receive nothing more of the room.
 func (h *Hub) applyKick(ev *wire.Envelope) {
-	left := textFrame(wire.RoomLeft(nil, ev.Room, reasonKicked))
+	left := textFrame(wire.RoomLeft(nil, ev.Room, ReasonKicked))
 	others := textFrame(ev.Payload)
 	h.mu.Lock()
 	subs := h.rooms[ev.Room]

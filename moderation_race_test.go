@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // The races of kick and lock, hammered on the MemoryStore; run with -race.
@@ -18,21 +18,21 @@ import (
 var unlimited = []epchat.Option{epchat.WithRequestRate(1e6, 1e6), epchat.WithTokenGuessLimit(1e6, time.Minute)}
 
 // inviteOf has owner make an invite to room and returns its token.
-func inviteOf(t *testing.T, owner *wstest.Client, room string) string {
+func inviteOf(t *testing.T, owner *epchattest.Client, room string) string {
 	t.Helper()
 	return owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 }
 
 // afterKick checks what the kicked connection c saw of room: a room_left,
 // and after it no event of the room but replies.
-func afterKick(t *testing.T, c *wstest.Client, room string) {
+func afterKick(t *testing.T, c *epchattest.Client, room string) {
 	t.Helper()
 	c.Expect("room_left", room)
 	nothingOf(t, c, room)
 }
 
 // nothingOf checks that no event of room, but replies, is queued on c.
-func nothingOf(t *testing.T, c *wstest.Client, room string) {
+func nothingOf(t *testing.T, c *epchattest.Client, room string) {
 	t.Helper()
 	for _, e := range c.Events() {
 		if e.Str("id") == "" && e.Str("room") == room {
@@ -147,7 +147,7 @@ func TestLockRacesJoin(t *testing.T) {
 	for round := range 10 {
 		ana := th.client(t, "Ana")
 		room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
-		joiners := make([]*wstest.Client, n)
+		joiners := make([]*epchattest.Client, n)
 		toks := make([]string, n)
 		for i := range joiners {
 			joiners[i] = th.client(t, fmt.Sprint("J", i))

@@ -215,7 +215,11 @@ func WithInviteTTL(d time.Duration) Option { return func(c *config) { c.inviteTT
 
 // WithRoomIdleTimeout sets how long a room may go without a message before
 // it closes with reason idle. Keepalive traffic does not count. Default: 10
-// minutes. The check runs every second, so a room closes up to a second late.
+// minutes. The check runs every second while a message or the creation of
+// a room seen by this process may come of age, so a room closes up to a
+// second late; a room this process saw nothing of (last active in a
+// process that has stopped, or before this one started) closes up to a
+// minute late.
 func WithRoomIdleTimeout(d time.Duration) Option { return func(c *config) { c.roomIdle = d } }
 
 // WithUserIdleTimeout sets how long a user with no connection and no
@@ -312,9 +316,9 @@ func WithSocketSendBuffer(n int) Option { return func(c *config) { c.sockSendBuf
 // WithWriteTimeout bounds how long a write may wait for a peer that takes
 // no bytes: a connection whose write has waited this long is dropped,
 // without a close frame (it would not read one either), and counted as
-// slow. The sweeper times the wait in real time (not on WithClock's
-// clock, which is for the time rules), from the first sweep that sees it;
-// sweeps run every second. Default: 10 seconds.
+// slow. The connection sweeper times the wait in real time (not on
+// WithClock's clock, which is for the time rules), from the first sweep
+// that sees it; it runs every second. Default: 10 seconds.
 func WithWriteTimeout(d time.Duration) Option { return func(c *config) { c.writeTimeout = d } }
 
 // WithHandshakeTimeout bounds the writing of the upgrade response.
@@ -459,8 +463,11 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // use it to move time without sleeping.
 func WithClock(clk Clock) Option { return func(c *config) { c.clock = clk } }
 
-// Clock tells the time and drives the Hub's sweeper, which applies every
-// time rule once per tick.
+// Clock tells the time and drives the Hub's two sweepers: each makes a
+// ticker, every second. The connection sweeper applies the identify
+// timeout and keepalive at every tick; the Store sweeper applies the
+// Store's rules (idle rooms, reconnect grace, idle users, expired
+// invites) at the ticks when one may find work (see WithRoomIdleTimeout).
 type Clock interface {
 	Now() time.Time
 	// NewTicker returns a channel that receives the time every d, and a

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // The tests of this file set one option to a value other than its default
@@ -46,7 +46,7 @@ func TestWithRoomIdleTimeout(t *testing.T) {
 			// The sweep runs every second, so the room closes within a
 			// second after the timeout.
 			th.clock.Advance(2 * time.Second)
-			for _, c := range []*wstest.Client{ana, ben} {
+			for _, c := range []*epchattest.Client{ana, ben} {
 				if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 					t.Fatalf("room_closed: %v", e)
 				}
@@ -79,20 +79,20 @@ func TestWithUserIdleTimeout(t *testing.T) {
 			// Ben, who does not, is forgotten just after it. Idle users
 			// are swept once a minute.
 			ana, ben := th.client(t, "Ana"), th.client(t, "Ben")
-			for _, c := range []*wstest.Client{ana, ben} {
+			for _, c := range []*epchattest.Client{ana, ben} {
 				c.Conn.Close()
 				th.waitDetached(t, c.Token)
 			}
 
 			th.clock.Advance(tt.idle - time.Minute)
-			back := wstest.Dial(t, th.url)
+			back := epchattest.Dial(t, th.url)
 			w := back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 			if you, _ := w["you"].(map[string]any); you["id"] != ana.ID {
 				t.Fatalf("resumed as %v, want %s", w, ana.ID)
 			}
 
 			th.clock.Advance(2 * time.Minute)
-			again := wstest.Dial(t, th.url)
+			again := epchattest.Dial(t, th.url)
 			if e := again.Call(map[string]any{"type": "hello", "token": ben.Token}); e.Str("code") != "session_invalid" {
 				t.Fatalf("hello %v after %v idle: %v", ben.ID, tt.idle+time.Minute, e)
 			}
@@ -117,7 +117,7 @@ func TestWithIdentifyTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			th := newTestHub(t, quiet, epchat.WithIdentifyTimeout(tt.timeout))
-			c := wstest.Dial(t, th.url)
+			c := epchattest.Dial(t, th.url)
 			// A reply proves the Hub holds the connection; a request other
 			// than hello does not identify it.
 			notIdentified := func(when string) {
@@ -210,13 +210,13 @@ func TestWithSeatlessUserTimeout(t *testing.T) {
 			ana.Conn.Close()
 			th.waitDetached(t, ana.Token)
 			th.clock.Advance(tt.seatless - time.Minute)
-			back := wstest.Dial(t, th.url)
+			back := epchattest.Dial(t, th.url)
 			back.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 			back.Conn.Close()
 			th.waitDetached(t, ana.Token)
 
 			th.clock.Advance(tt.seatless + time.Minute)
-			again := wstest.Dial(t, th.url)
+			again := epchattest.Dial(t, th.url)
 			if e := again.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
 				t.Fatalf("hello after %v in no room: %v", tt.seatless+time.Minute, e)
 			}

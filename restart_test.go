@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // TestRestartDoesNotLockOut: 2000 members behind one address reconnect
@@ -26,7 +26,7 @@ func TestRestartDoesNotLockOut(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := w; i < members; i += 8 {
-				c := wstest.Dial(t, before.url)
+				c := epchattest.Dial(t, before.url)
 				c.Hello(fmt.Sprint("m", i))
 				tokens[i] = c.Token
 				c.Conn.Close()
@@ -39,9 +39,9 @@ func TestRestartDoesNotLockOut(t *testing.T) {
 	before.Shutdown(ctx)
 
 	after := newTestHub(t, limits...) // the restart: a new process, an empty memory store
-	clients := make([]*wstest.Client, members)
+	clients := make([]*epchattest.Client, members)
 	for i := range clients {
-		clients[i] = wstest.Dial(t, after.url)
+		clients[i] = epchattest.Dial(t, after.url)
 	}
 	ids := make([]string, members)
 	for i, c := range clients {

@@ -10,20 +10,6 @@ import (
 	"github.com/epchat-go/epchat/internal/wire"
 )
 
-// Reasons a room closes, as sent in room_closed.
-const (
-	reasonOwner    = "owner"
-	reasonIdle     = "idle"
-	reasonHost     = "host"
-	reasonShutdown = "shutdown"
-)
-
-// Reasons a member leaves, as sent in member_left.
-const (
-	reasonLeft         = "left"
-	reasonDisconnected = "disconnected"
-)
-
 // The fan-out seam. Everything that reaches the members of a room is
 // published as an envelope (broker.go) and applied by every process serving
 // the room: apply calls fanout (every subscribed connection) or deliverTo
@@ -174,7 +160,7 @@ func (h *Hub) announceDepartures(deps []Departure) {
 		for _, res := range d.Left {
 			lk := h.roomLock(res.Room)
 			lk.Lock()
-			h.publishLeave(res, reasonDisconnected, 0)
+			h.publishLeave(res, ReasonDisconnected, 0)
 			lk.Unlock()
 		}
 	}
@@ -245,13 +231,14 @@ func (h *Hub) create(c *conn, req *wire.Request) {
 	lk := h.roomLock(r.ID)
 	lk.Lock()
 	defer lk.Unlock()
+	h.roomActive(now)
 	if err := h.store.CreateRoom(ctx, r, &owner, h.cfg.maxRoomsPerUser); err != nil {
 		c.replyError(req.ID, h.codeOf(c, "create", err), "")
 		return
 	}
 	h.awaitServed(h.subscribeUser(r.ID, c.user))
-	h.roomOpened(r.ID, "create", 1)
-	h.memberJoined(r.ID, c.user, "create")
+	h.roomOpened(r.ID, ReasonCreate, 1)
+	h.memberJoined(r.ID, c.user, ReasonCreate)
 	c.reply(wire.State(nil, "joined", req.ID, roomState(r, []Member{owner})))
 	h.log.Debug("room opened", "room", r.ID, "owner", c.user)
 }
@@ -312,7 +299,7 @@ func (h *Hub) leave(c *conn, req *wire.Request) {
 		return
 	}
 	c.reply(wire.OK(nil, req.ID))
-	h.publishLeave(res, reasonLeft, c.id)
+	h.publishLeave(res, ReasonLeft, c.id)
 }
 
 // closeByOwner closes the room at its owner's request.
@@ -335,7 +322,7 @@ func (h *Hub) closeByOwner(c *conn, req *wire.Request) {
 		return
 	}
 	c.reply(wire.OK(nil, req.ID))
-	h.publishClosed(req.Room, reasonOwner, len(cr.Members))
+	h.publishClosed(req.Room, ReasonOwner, len(cr.Members))
 }
 
 // history relays the owner's copy of the conversation to one member.

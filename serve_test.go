@@ -12,7 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // Serve upgrades connections of a listener the host owns, with the same
@@ -38,7 +38,7 @@ func TestServeListener(t *testing.T) {
 	go func() { served <- hub.Serve(ln) }()
 	url := "ws://" + ln.Addr().String() + "/chat"
 
-	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	ana, ben := epchattest.Dial(t, url), epchattest.Dial(t, url)
 	ana.Hello("Ana")
 	ben.Hello("Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")

@@ -106,7 +106,7 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 	for _, res := range left {
 		lk := h.roomLock(res.Room)
 		lk.Lock()
-		h.publishLeave(res, reasonLeft, 0)
+		h.publishLeave(res, ReasonLeft, 0)
 		lk.Unlock()
 	}
 }
@@ -135,29 +135,5 @@ func (h *Hub) closeSession(user string, payload []byte) {
 // that this process created is counted against its address at most: by
 // then the Store has forgotten it (see WithMaxUsersPerAddr).
 func (h *Hub) userLife() time.Duration {
-	return h.cfg.grace + h.cfg.seatlessIdle + 2*forgetEvery
-}
-
-// forgetUsers applies the user idle and seatless rules: the Store forgets
-// the users, the rooms hear of their departures, and the per-address
-// counts let go of them.
-func (h *Hub) forgetUsers(now time.Time) {
-	deps, err := h.store.ForgetUsers(h.ctx, now.Add(-h.cfg.userIdle), now.Add(-h.cfg.seatlessIdle))
-	if err != nil {
-		h.log.Error("sweep idle users", "err", err)
-	} else {
-		h.announceDepartures(deps)
-		h.stats.usersForgotten.Add(uint64(len(deps)))
-		for _, d := range deps {
-			h.guard.dropUser(d.User)
-		}
-		if len(deps) > 0 {
-			h.log.Info("users forgotten", "count", len(deps))
-		}
-	}
-	h.guard.expireUsers(now, h.userLife(), func(user string) bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return h.users.one[user] != nil
-	})
+	return h.cfg.grace + h.cfg.seatlessIdle + 2*storeSweepEvery
 }

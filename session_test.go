@@ -14,7 +14,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // Sessions: the user caps, the seatless rule, end_session and
@@ -22,7 +22,7 @@ import (
 
 // helloCode sends a hello with a new nickname and returns the error code
 // of the answer, "" for a welcome.
-func helloCode(t *testing.T, c *wstest.Client, nick string) string {
+func helloCode(t *testing.T, c *epchattest.Client, nick string) string {
 	t.Helper()
 	e := c.Call(map[string]any{"type": "hello", "nickname": nick})
 	if e.Type() == "welcome" {
@@ -34,7 +34,7 @@ func helloCode(t *testing.T, c *wstest.Client, nick string) string {
 }
 
 // dialOK dials from addr, failing the test if that fails.
-func dialOK(t *testing.T, hh *hardHub, addr string) *wstest.Client {
+func dialOK(t *testing.T, hh *testHub, addr string) *epchattest.Client {
 	t.Helper()
 	c, err := dialFrom(t, hh.url, addr)
 	if err != nil {
@@ -47,8 +47,8 @@ func dialOK(t *testing.T, hh *hardHub, addr string) *wstest.Client {
 // other addresses and returning users are not affected; a user forgotten
 // or ended frees its place.
 func TestUsersPerAddrCap(t *testing.T) {
-	hh := newHardHub(t, byTestAddr, epchat.WithMaxUsersPerAddr(3))
-	var made []*wstest.Client
+	hh := newTestHub(t, byTestAddr, epchat.WithMaxUsersPerAddr(3))
+	var made []*epchattest.Client
 	for i := range 3 {
 		made = append(made, mustDialFrom(t, hh, "10.1.1.1", fmt.Sprint("nick-cap-", i)))
 	}
@@ -95,7 +95,7 @@ func TestUsersPerAddrCap(t *testing.T) {
 // TestMaxUsersTotal: the Store holds at most WithMaxUsers users, from
 // every address together.
 func TestMaxUsersTotal(t *testing.T) {
-	hh := newHardHub(t, byTestAddr, epchat.WithMaxUsers(2))
+	hh := newTestHub(t, byTestAddr, epchat.WithMaxUsers(2))
 	mustDialFrom(t, hh, "10.2.0.1", "nick-total-1")
 	mustDialFrom(t, hh, "10.2.0.2", "nick-total-2")
 	c, err := dialFrom(t, hh.url, "10.2.0.3")
@@ -134,18 +134,18 @@ func TestSeatlessUserForgotten(t *testing.T) {
 	th := newTestHub(t, quiet, epchat.WithReconnectGrace(time.Hour), epchat.WithRoomIdleTimeout(time.Hour))
 	ana, ben, cat := th.client(t, "Ana"), th.client(t, "Ben"), th.client(t, "Cat")
 	room := th.room(t, ben, cat)
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		c.Conn.Close()
 		th.waitDetached(t, c.Token)
 	}
 	th.clock.Advance(epchat.DefaultSeatlessTimeout - time.Minute)
-	again := wstest.Dial(t, th.url)
+	again := epchattest.Dial(t, th.url)
 	again.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	again.Conn.Close()
 	th.waitDetached(t, ana.Token)
 
 	th.clock.Advance(epchat.DefaultSeatlessTimeout + time.Minute)
-	late := wstest.Dial(t, th.url)
+	late := epchattest.Dial(t, th.url)
 	if e := late.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
 		t.Fatalf("seatless user after the timeout: %v, want session_invalid", e)
 	}
@@ -165,7 +165,7 @@ func TestSeatlessUserForgotten(t *testing.T) {
 // reconnect grace plus the seatless timeout plus two minutes.
 func TestUsersPerAddrForgottenElsewhere(t *testing.T) {
 	shared := epchat.NewMemoryStore()
-	a := newHardHub(t, byTestAddr, epchat.WithStore(shared), epchat.WithMaxUsersPerAddr(2))
+	a := newTestHub(t, byTestAddr, epchat.WithStore(shared), epchat.WithMaxUsersPerAddr(2))
 	b := newTestHub(t, quiet, epchat.WithStore(shared))
 	t.Cleanup(func() { a.Shutdown(context.Background()) }) // before b's cleanup looks for Hub goroutines
 	a.store, b.store = shared, shared
@@ -200,18 +200,18 @@ func TestUsersPerAddrForgottenElsewhere(t *testing.T) {
 // others see member_left, reason left), the token stops working, and every
 // connection of the session gets session_ended and close 4003.
 func TestEndSession(t *testing.T) {
-	hh := newHardHub(t)
+	hh := newTestHub(t)
 	ana, ben := hh.client(t, "nick-ana-end"), hh.client(t, "nick-ben-end")
 	r1 := hh.room(t, ana, ben)
 	r2 := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
-	tab := wstest.Dial(t, hh.url)
+	tab := epchattest.Dial(t, hh.url)
 	tab.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	if e := ana.Expect("session_connected", ""); e.Num("connections") != 2 {
 		t.Fatalf("session_connected: %v, want connections 2", e)
 	}
 
 	ana.MustCall("ok", map[string]any{"type": "end_session"})
-	for _, c := range []*wstest.Client{ana, tab} {
+	for _, c := range []*epchattest.Client{ana, tab} {
 		c.MustNext("session_ended")
 		if code := c.CloseCode(); code != 4003 {
 			t.Fatalf("close code %d, want 4003", code)
@@ -229,7 +229,7 @@ func TestEndSession(t *testing.T) {
 	if e := ben.Call(map[string]any{"type": "members", "room": r2}); e.Str("code") != "not_found" {
 		t.Fatalf("r2, whose only member ended the session: %v", e)
 	}
-	late := wstest.Dial(t, hh.url)
+	late := epchattest.Dial(t, hh.url)
 	if e := late.Call(map[string]any{"type": "hello", "token": ana.Token}); e.Str("code") != "session_invalid" {
 		t.Fatalf("hello with an ended session's token: %v", e)
 	}
@@ -244,9 +244,9 @@ func TestEndSession(t *testing.T) {
 func TestEndSessionRace(t *testing.T) {
 	th := newTestHub(t, quiet)
 	ana := th.client(t, "Ana")
-	tabs := []*wstest.Client{ana}
+	tabs := []*epchattest.Client{ana}
 	for range 4 {
-		c := wstest.Dial(t, th.url)
+		c := epchattest.Dial(t, th.url)
 		c.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 		tabs = append(tabs, c)
 	}
@@ -270,14 +270,14 @@ func TestEndSessionRace(t *testing.T) {
 func TestSessionConnected(t *testing.T) {
 	th := newTestHub(t)
 	ana := th.client(t, "Ana")
-	second := wstest.Dial(t, th.url)
+	second := epchattest.Dial(t, th.url)
 	second.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
 	if e := ana.MustNext("session_connected"); e.Num("connections") != 2 {
 		t.Fatalf("first tab: %v", e)
 	}
-	third := wstest.Dial(t, th.url)
+	third := epchattest.Dial(t, th.url)
 	third.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})
-	for _, c := range []*wstest.Client{ana, second} {
+	for _, c := range []*epchattest.Client{ana, second} {
 		if e := c.MustNext("session_connected"); e.Num("connections") != 3 {
 			t.Fatalf("after the third: %v", e)
 		}
@@ -311,14 +311,14 @@ func TestEndSessionAcrossHubs(t *testing.T) {
 			srv.Close()
 		})
 	}
-	ana, ben := wstest.Dial(t, urls[0]), wstest.Dial(t, urls[1])
+	ana, ben := epchattest.Dial(t, urls[0]), epchattest.Dial(t, urls[1])
 	ana.Hello("Ana")
 	ben.Hello("Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	tok := ana.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 	ben.MustCall("joined", map[string]any{"type": "join", "token": tok})
 	ana.Expect("member_joined", room)
-	tab := wstest.Dial(t, urls[1]) // Ana's second tab, on the other Hub
+	tab := epchattest.Dial(t, urls[1]) // Ana's second tab, on the other Hub
 	if rooms, _ := tab.MustCall("welcome", map[string]any{"type": "hello", "token": ana.Token})["rooms"].([]any); len(rooms) != 1 {
 		t.Fatal("the tab is not in the room")
 	}
@@ -328,7 +328,7 @@ func TestEndSessionAcrossHubs(t *testing.T) {
 	}
 
 	ana.MustCall("ok", map[string]any{"type": "end_session"})
-	for _, c := range []*wstest.Client{ana, tab} {
+	for _, c := range []*epchattest.Client{ana, tab} {
 		c.MustNext("session_ended")
 		if code := c.CloseCode(); code != 4003 {
 			t.Fatalf("close code %d, want 4003", code)

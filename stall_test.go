@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // stallStore is a MemoryStore whose Message never returns for the rooms
@@ -70,7 +70,7 @@ func TestStalledRoomsStallNoOther(t *testing.T) {
 			}()
 
 			const stalledRooms = 64
-			owners := make([]*wstest.Client, stalledRooms)
+			owners := make([]*epchattest.Client, stalledRooms)
 			rooms := make([]string, stalledRooms)
 			ids := make([]string, stalledRooms)
 			for i := range owners {

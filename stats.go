@@ -425,19 +425,15 @@ const (
 	numRoomReasons
 )
 
-// reasonEmpty is the reason of a room closed because its last member left.
-// Clients never see it: nobody is left to tell.
-const reasonEmpty = "empty"
-
 func roomReasonIndex(reason string) int {
 	switch reason {
-	case reasonOwner:
+	case ReasonOwner:
 		return roomOwner
-	case reasonIdle:
+	case ReasonIdle:
 		return roomIdle
-	case reasonEmpty:
+	case ReasonEmpty:
 		return roomEmpty
-	case reasonHost:
+	case ReasonHost:
 		return roomHost
 	}
 	return roomShutdown
@@ -453,9 +449,9 @@ const (
 
 func leaveReasonIndex(reason string) int {
 	switch reason {
-	case reasonLeft:
+	case ReasonLeft:
 		return leaveLeft
-	case reasonKicked:
+	case ReasonKicked:
 		return leaveKicked
 	}
 	return leaveDisconnected

@@ -11,7 +11,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // waitStats waits until the Hub's figures satisfy ok: a connection's end
@@ -106,7 +106,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	ben.Expect("member_left", nr.ID)
 	ben.Conn.Close()
 	th.waitDetached(t, ben.Token)
-	back := wstest.Dial(t, th.url)
+	back := epchattest.Dial(t, th.url)
 	back.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	if e := ana.Call(map[string]any{"type": "dance"}); e.Str("code") != "unknown_type" {
 		t.Fatalf("unknown type: %v", e)
@@ -131,7 +131,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	back.Expect("room_closed", nr.ID)
 
 	// A connection that never says hello, one that breaks the protocol.
-	dave := wstest.Dial(t, th.url)
+	dave := epchattest.Dial(t, th.url)
 	if e := dave.Call(map[string]any{"type": "create"}); e.Str("code") != "not_identified" {
 		t.Fatalf("create before hello: %v", e)
 	}
@@ -139,7 +139,7 @@ func TestStatsCountTheSession(t *testing.T) {
 	if code := dave.CloseCode(); code != 4000 {
 		t.Fatalf("identify timeout: close %d", code)
 	}
-	eve := wstest.Dial(t, th.url)
+	eve := epchattest.Dial(t, th.url)
 	eve.WriteFrame(ws.OpBinary, []byte{1, 2, 3})
 	if code := eve.CloseCode(); code != ws.StatusUnsupportedData {
 		t.Fatalf("binary message: close %d", code)
@@ -293,9 +293,9 @@ func polled(n int64) int64 {
 // said once in the log.
 func TestStatsUnpolledConnection(t *testing.T) {
 	wrapped := func(ln net.Listener) net.Listener { return opaqueListener{ln} }
-	hh := newHardHubListener(t, wrapped, quiet)
+	hh := newTestHubListener(t, wrapped, quiet)
 	ana, ben := hh.client(t, "nick-ana-tls"), hh.client(t, "nick-ben-tls")
-	hh.testHub.room(t, ana, ben)
+	hh.room(t, ana, ben)
 	if s := hh.Stats(); s.Connections != 2 || s.ConnectionsPolled != 0 {
 		t.Fatalf("two wrapped connections: %d open, %d polled; want 2, 0", s.Connections, s.ConnectionsPolled)
 	}

@@ -154,11 +154,11 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 		"reason", func(s *epchat.Stats) []labelled {
 			rc := s.RoomsClosed
 			return []labelled{
-				{"owner", float64(rc.Owner)},
-				{"idle", float64(rc.Idle)},
-				{"empty", float64(rc.Empty)},
-				{"host", float64(rc.Host)},
-				{"shutdown", float64(rc.Shutdown)},
+				{epchat.ReasonOwner, float64(rc.Owner)},
+				{epchat.ReasonIdle, float64(rc.Idle)},
+				{epchat.ReasonEmpty, float64(rc.Empty)},
+				{epchat.ReasonHost, float64(rc.Host)},
+				{epchat.ReasonShutdown, float64(rc.Shutdown)},
 			}
 		})
 	counter("epchat_rooms_locked_total",
@@ -178,9 +178,9 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 		"Members who left a room, by reason: left, disconnected, kicked.",
 		"reason", func(s *epchat.Stats) []labelled {
 			return []labelled{
-				{"left", float64(s.MembersLeft.Left)},
-				{"disconnected", float64(s.MembersLeft.Disconnected)},
-				{"kicked", float64(s.MembersLeft.Kicked)},
+				{epchat.ReasonLeft, float64(s.MembersLeft.Left)},
+				{epchat.ReasonDisconnected, float64(s.MembersLeft.Disconnected)},
+				{epchat.ReasonKicked, float64(s.MembersLeft.Kicked)},
 			}
 		})
 

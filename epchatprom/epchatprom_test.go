@@ -12,7 +12,7 @@ import (
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/epchatprom"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // fixedStats is a StatsSource that always returns the same snapshot: it
@@ -262,7 +262,7 @@ func TestCollectorFollowsASession(t *testing.T) {
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 	c := epchatprom.NewCollector(hub)
 
-	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	ana, ben := epchattest.Dial(t, url), epchattest.Dial(t, url)
 	ana.Hello("Ana")
 	ben.Hello("Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 	"runtime"
 	"strings"
 	"sync"
@@ -298,7 +298,7 @@ func TestClusterTabsFollowJoins(t *testing.T) {
 	token := invite(t, ann, room)
 
 	ben := a.join(t, "Ben")
-	benTab := wstest.Dial(t, b.url)
+	benTab := epchattest.Dial(t, b.url)
 	benTab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	ben.Expect("session_connected", "")
 	ben.MustCall("joined", map[string]any{"type": "join", "token": token})
@@ -307,7 +307,7 @@ func TestClusterTabsFollowJoins(t *testing.T) {
 	}
 	ann.Expect("member_joined", room)
 	ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to both tabs"})
-	for _, c := range []*wstest.Client{ben, benTab} {
+	for _, c := range []*epchattest.Client{ben, benTab} {
 		if e := c.Expect("message", room); e.Str("text") != "to both tabs" {
 			t.Fatalf("%v", e)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 	"github.com/gobwas/ws"
 )
 
@@ -95,12 +95,12 @@ func BenchmarkClusterFanout(b *testing.B) {
 		for _, window := range []int{1, 32} {
 			b.Run(fmt.Sprintf("%s/window=%d", setup.name, window), func(b *testing.B) {
 				prefix := freshPrefix()
-				clk := wstest.NewClock(t0)
+				clk := epchattest.NewClock(t0)
 				procs := make([]*hubProc, setup.hubs)
 				for i := range procs {
 					procs[i] = startHubProc(b, string(rune('a'+i)), prefix, clk, setup.broker)
 				}
-				cs := make([]*wstest.Client, members)
+				cs := make([]*epchattest.Client, members)
 				for i := range cs {
 					cs[i] = procs[i%len(procs)].join(b, fmt.Sprint("m", i))
 				}
@@ -111,7 +111,7 @@ func BenchmarkClusterFanout(b *testing.B) {
 				// Every member has seen every join before the count starts.
 				for i, c := range cs {
 					for _, o := range cs[i+1:] {
-						c.Take("member_joined", func(e wstest.Event) bool {
+						c.Take("member_joined", func(e epchattest.Event) bool {
 							who, _ := e["member"].(map[string]any)
 							return e.Str("type") == "member_joined" && who["id"] == o.ID
 						})

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -29,17 +29,17 @@ type hubProc struct {
 	store  *Store
 	srv    *httptest.Server
 	url    string
-	ticker *wstest.Ticker
-	clock  *wstest.Clock
+	ticker *epchattest.Ticker
+	clock  *epchattest.Clock
 	dead   bool
 }
 
 // startCluster starts n Hub processes of one deployment on one clock; each
 // has beaten its heartbeat once.
-func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *wstest.Clock) {
+func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *epchattest.Clock) {
 	t.Helper()
 	prefix := freshPrefix()
-	clk := wstest.NewClock(t0)
+	clk := epchattest.NewClock(t0)
 	procs := make([]*hubProc, n)
 	for i := range procs {
 		procs[i] = startHubProc(t, string(rune('a'+i)), prefix, clk, true, opts...)
@@ -49,14 +49,14 @@ func startCluster(t testing.TB, n int, opts ...epchat.Option) ([]*hubProc, *wste
 
 // startHubProc starts a process of the deployment prefix; without a
 // broker it takes itself for the only one.
-func startHubProc(t testing.TB, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
+func startHubProc(t testing.TB, name, prefix string, clk *epchattest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
 	return startHubProcOn(t, newClient(t), nil, name, prefix, clk, withBroker, opts...)
 }
 
 // startHubProcOn is startHubProc on a client of the test's choosing;
 // sopts are options of its Store and Broker.
-func startHubProcOn(t testing.TB, rdb redis.UniversalClient, sopts []Option, name, prefix string, clk *wstest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
+func startHubProcOn(t testing.TB, rdb redis.UniversalClient, sopts []Option, name, prefix string, clk *epchattest.Clock, withBroker bool, opts ...epchat.Option) *hubProc {
 	t.Helper()
 	store := newStoreOn(t, rdb, prefix, sopts...)
 	opts = append([]epchat.Option{
@@ -106,7 +106,7 @@ func (p *hubProc) beat(t testing.TB) {
 // closed first, so nothing it does afterwards reaches Redis; then its
 // listener and its clients' sockets close, as the kernel does for a dead
 // process.
-func (p *hubProc) kill(clients ...*wstest.Client) {
+func (p *hubProc) kill(clients ...*epchattest.Client) {
 	p.dead = true
 	p.ticker.Hold()
 	p.rdb.Close()
@@ -117,21 +117,21 @@ func (p *hubProc) kill(clients ...*wstest.Client) {
 }
 
 // join connects a new user named nick to p.
-func (p *hubProc) join(t testing.TB, nick string) *wstest.Client {
+func (p *hubProc) join(t testing.TB, nick string) *epchattest.Client {
 	t.Helper()
-	c := wstest.Dial(t, p.url)
+	c := epchattest.Dial(t, p.url)
 	c.Hello(nick)
 	return c
 }
 
 // invite has owner make an invite to room and returns its token.
-func invite(t testing.TB, owner *wstest.Client, room string) string {
+func invite(t testing.TB, owner *epchattest.Client, room string) string {
 	t.Helper()
 	return owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 }
 
 // seat has c join with token, and every member in seated see it.
-func seat(t testing.TB, c *wstest.Client, token, room string, seated ...*wstest.Client) {
+func seat(t testing.TB, c *epchattest.Client, token, room string, seated ...*epchattest.Client) {
 	t.Helper()
 	c.MustCall("joined", map[string]any{"type": "join", "token": token})
 	for _, m := range seated {
@@ -151,7 +151,7 @@ func TestClusterChat(t *testing.T) {
 }
 
 // newClockForCluster is the injected clock of a deployment's processes.
-func newClockForCluster() *wstest.Clock { return wstest.NewClock(t0) }
+func newClockForCluster() *epchattest.Clock { return epchattest.NewClock(t0) }
 
 // chatAcross: an invite made on a is redeemed on b, 100 messages cross
 // each way in order with the room's seqs, and the owner's history reaches
@@ -163,15 +163,15 @@ func chatAcross(t *testing.T, a, b *hubProc) {
 	seat(t, ben, invite(t, ann, room), room, ann)
 
 	const n = 100
-	sends := map[*wstest.Client][]string{}
+	sends := map[*epchattest.Client][]string{}
 	for i := range n {
-		for _, c := range []*wstest.Client{ann, ben} {
+		for _, c := range []*epchattest.Client{ann, ben} {
 			sends[c] = append(sends[c], c.Send(map[string]any{"type": "send", "room": room, "text": fmt.Sprintf("%s %d", c.ID, i)}))
 		}
 	}
 	for _, tc := range []struct {
 		name     string
-		from, to *wstest.Client
+		from, to *epchattest.Client
 	}{
 		{
 			name: "a to b",
@@ -217,7 +217,7 @@ func TestClusterLastSeat(t *testing.T) {
 		c := procs[i%2].join(t, fmt.Sprint("filler", i))
 		c.MustCall("joined", map[string]any{"type": "join", "token": invite(t, ann, room)})
 	}
-	racers := make([]*wstest.Client, 20)
+	racers := make([]*epchattest.Client, 20)
 	tokens := make([]string, len(racers))
 	for i := range racers {
 		racers[i] = procs[i%2].join(t, fmt.Sprint("racer", i))
@@ -260,7 +260,7 @@ func TestClusterOwnerClose(t *testing.T) {
 	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	seat(t, ben, invite(t, ann, room), room, ann)
 	ann.MustCall("ok", map[string]any{"type": "close", "room": room})
-	for _, c := range []*wstest.Client{ann, ben} {
+	for _, c := range []*epchattest.Client{ann, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "owner" {
 			t.Fatalf("room_closed: %v; want reason owner", e)
 		}
@@ -283,7 +283,7 @@ func TestClusterIdleClose(t *testing.T) {
 	clk.Advance(10*time.Minute - time.Second)
 	ben.None()
 	clk.Advance(2 * time.Second)
-	for _, c := range []*wstest.Client{ann, ben} {
+	for _, c := range []*epchattest.Client{ann, ben} {
 		if e := c.Expect("room_closed", room); e.Str("reason") != "idle" {
 			t.Fatalf("room_closed: %v; want reason idle", e)
 		}
@@ -294,6 +294,29 @@ func TestClusterIdleClose(t *testing.T) {
 	flush := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 	seat(t, ann, invite(t, ben, flush), flush, ben)
 	ben.None()
+}
+
+// TestClusterIdleCloseByAnother: a room whose messages all came through
+// b is closed on time by a's sweep while b's stands still: a keeps the
+// time a room it serves may come idle from the messages the Broker
+// delivers, not only from its own.
+func TestClusterIdleCloseByAnother(t *testing.T) {
+	procs, clk := startCluster(t, 2)
+	a, b := procs[0], procs[1]
+	ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ann, room), room, ann)
+	clk.Advance(5 * time.Minute)
+	ben.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "still here"})
+	ann.Expect("message", room)
+	b.ticker.Hold() // b's Store sweeper stands still
+
+	clk.Advance(10*time.Minute - time.Second)
+	ann.None()
+	clk.Advance(2 * time.Second)
+	if e := ann.Expect("room_closed", room); e.Str("reason") != epchat.ReasonIdle {
+		t.Fatalf("room_closed: %v; want reason idle", e)
+	}
 }
 
 // TestClusterProcessDeath: b dies abruptly with ben's only connection.

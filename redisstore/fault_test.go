@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -89,19 +89,19 @@ func TestPauseNoDuplicateNoLostSeq(t *testing.T) {
 func testPause(t *testing.T, sopts []Option) {
 	addr, proc := ownRedis(t)
 	prefix := freshPrefix()
-	clk := wstest.NewClock(t0)
+	clk := epchattest.NewClock(t0)
 	a := startHubProcOn(t, faultClient(t, addr), sopts, "a", prefix, clk, true)
 	b := startHubProcOn(t, faultClient(t, addr), sopts, "b", prefix, clk, true)
 
 	type room struct {
 		id      string
-		members []*wstest.Client
+		members []*epchattest.Client
 	}
 	var rooms []room
 	for r := range 6 {
 		owner := a.join(t, fmt.Sprint("o", r))
 		id := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
-		rm := room{id: id, members: []*wstest.Client{owner}}
+		rm := room{id: id, members: []*epchattest.Client{owner}}
 		for i, p := range []*hubProc{b, a, b} {
 			c := p.join(t, fmt.Sprint("m", r, i))
 			seat(t, c, invite(t, owner, id), id, rm.members...)
@@ -112,7 +112,7 @@ func testPause(t *testing.T, sopts []Option) {
 
 	const perMember = 6
 	type sent struct {
-		c  *wstest.Client
+		c  *epchattest.Client
 		id string
 	}
 	var sends []sent
@@ -252,7 +252,7 @@ func TestDataLoss(t *testing.T) {
 		t.Run(fault, func(t *testing.T) {
 			addr, restart := restartableRedis(t)
 			prefix := freshPrefix()
-			clk := wstest.NewClock(t0)
+			clk := epchattest.NewClock(t0)
 			a := startHubProcOn(t, faultClient(t, addr), nil, "a", prefix, clk, true)
 			b := startHubProcOn(t, faultClient(t, addr), nil, "b", prefix, clk, true)
 			ann, dan := a.join(t, "Ann"), a.join(t, "Dan")
@@ -281,7 +281,7 @@ func TestDataLoss(t *testing.T) {
 			}
 			b.beat(t) // the new epoch is b's now
 			for _, m := range []struct {
-				c    *wstest.Client
+				c    *epchattest.Client
 				room string
 			}{{ann, r1}, {ben, r1}, {cat, r2}, {dan, r2}} {
 				if e := m.c.Expect("room_closed", m.room); e.Str("reason") != "lost" {
@@ -292,7 +292,7 @@ func TestDataLoss(t *testing.T) {
 					t.Fatalf("%s closed with %d; want 1012", m.c.ID, code)
 				}
 			}
-			again := wstest.Dial(t, a.url)
+			again := epchattest.Dial(t, a.url)
 			if e := again.Call(map[string]any{"type": "hello", "token": ann.Token}); e.Type() != "error" || e.Str("code") != "session_invalid" {
 				t.Fatalf("hello with a token from before the loss: %v; want session_invalid", e)
 			}
@@ -339,7 +339,7 @@ func TestUnreachable(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			addr, proc := ownRedis(t)
 			prefix := freshPrefix()
-			clk := wstest.NewClock(t0)
+			clk := epchattest.NewClock(t0)
 			a := startHubProcOn(t, faultClient(t, addr), mode.opts, "a", prefix, clk, true)
 			b := startHubProcOn(t, faultClient(t, addr), mode.opts, "b", prefix, clk, true)
 			ann, ben := a.join(t, "Ann"), b.join(t, "Ben")
@@ -354,7 +354,7 @@ func TestUnreachable(t *testing.T) {
 			if e := ann.Call(map[string]any{"type": "send", "room": room, "text": "lost?"}); e.Str("code") != "unavailable" {
 				t.Fatalf("send while Redis is stopped: %v; want error unavailable", e)
 			}
-			visitor := wstest.Dial(t, b.url)
+			visitor := epchattest.Dial(t, b.url)
 			if e := visitor.Call(map[string]any{"type": "hello", "nickname": "Vic"}); e.Str("code") != "unavailable" {
 				t.Fatalf("hello while Redis is stopped: %v; want error unavailable", e)
 			}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // The tests in this file run real Hubs over real WebSockets on the Store:
@@ -25,18 +25,28 @@ const waitFor = 10 * time.Second
 type process struct {
 	hub   *epchat.Hub
 	store *Store
-	clock *wstest.Clock
+	clock *epchattest.Clock
 	url   string
 }
 
+// startProcess starts a process of the deployment prefix, with a Broker
+// as processes sharing a Store have: a Hub without one takes itself for
+// the Store's only user (its Store sweeper vacates, at every tick, only
+// with a Broker).
 func startProcess(t *testing.T, prefix string) *process {
 	t.Helper()
+	rdb := newClient(t)
 	p := &process{
-		store: newStoreOn(t, newClient(t), prefix),
-		clock: wstest.NewClock(t0),
+		store: newStoreOn(t, rdb, prefix),
+		clock: epchattest.NewClock(t0),
+	}
+	broker, err := NewBroker(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
 	}
 	hub, err := epchat.New(
 		epchat.WithStore(p.store),
+		epchat.WithBroker(broker),
 		epchat.WithClock(p.clock),
 		epchat.WithPingInterval(time.Hour), // keepalive is not under test
 	)
@@ -64,9 +74,9 @@ func (p *process) heartbeat(t *testing.T) {
 }
 
 // connect dials p and identifies as nick.
-func (p *process) connect(t *testing.T, nick string) *wstest.Client {
+func (p *process) connect(t *testing.T, nick string) *epchattest.Client {
 	t.Helper()
-	c := wstest.Dial(t, p.url)
+	c := epchattest.Dial(t, p.url)
 	c.Hello(nick)
 	return c
 }

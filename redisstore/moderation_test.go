@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/epchattest"
 	"github.com/epchat-go/epchat/internal/hubtest"
-	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // TestHubModeration runs the Hub's kick and lock scenarios, over real
@@ -13,7 +13,7 @@ import (
 // every event, the kick's included, goes through the broker.
 func TestHubModeration(t *testing.T) {
 	hubtest.Moderation(t, func(t *testing.T) (*epchat.Hub, string) {
-		p := startHubProc(t, "a", freshPrefix(), wstest.NewClock(t0), true)
+		p := startHubProc(t, "a", freshPrefix(), epchattest.NewClock(t0), true)
 		return p.hub, p.url
 	})
 }
@@ -38,7 +38,7 @@ func TestClusterKickAndLock(t *testing.T) {
 	if e := ben.Expect("room_left", room); e.Str("reason") != "kicked" {
 		t.Fatalf("ben on b got %v, want room_left kicked", e)
 	}
-	for _, c := range []*wstest.Client{ann, cat, dan} {
+	for _, c := range []*epchattest.Client{ann, cat, dan} {
 		if e := c.Expect("member_left", room); e.Str("member") != ben.ID || e.Str("reason") != "kicked" {
 			t.Fatalf("%s got %v, want ben kicked", c.ID, e)
 		}
@@ -57,7 +57,7 @@ func TestClusterKickAndLock(t *testing.T) {
 
 	pending := invite(t, ann, room)
 	ann.MustCall("ok", map[string]any{"type": "lock", "room": room})
-	for _, c := range []*wstest.Client{ann, cat, dan} {
+	for _, c := range []*epchattest.Client{ann, cat, dan} {
 		if e := c.Expect("room_locked", room); e["locked"] != true {
 			t.Fatalf("%s got %v, want room_locked true", c.ID, e)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // TestPausedRedisStallsNoOther: while Redis is stopped (SIGSTOP) and more
@@ -30,10 +30,10 @@ func TestPausedRedisStallsNoOther(t *testing.T) {
 		MaxRetries:   -1, // no retry: one call, waiting out the pause
 	})
 	t.Cleanup(func() { rdb.Close() })
-	a := startHubProcOn(t, rdb, nil, "a", freshPrefix(), wstest.NewClock(t0), true)
+	a := startHubProcOn(t, rdb, nil, "a", freshPrefix(), epchattest.NewClock(t0), true)
 
 	const waiting = 24 // more than the poller's workers, max(8, 4 per core)
-	owners := make([]*wstest.Client, waiting)
+	owners := make([]*epchattest.Client, waiting)
 	rooms := make([]string, waiting)
 	for i := range owners {
 		owners[i] = a.join(t, fmt.Sprint("Owner", i))

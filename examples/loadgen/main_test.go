@@ -12,8 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/epchat-go/epchat"
 )
+
+// TestMain fails the run if a goroutine outlives the tests, naming it: a
+// Hub or server that was not stopped.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newHub serves a real Hub over loopback.
 func newHub(t *testing.T) string {

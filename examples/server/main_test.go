@@ -9,9 +9,14 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+	"go.uber.org/goleak"
 
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
+
+// TestMain fails the run if a goroutine outlives the tests, naming it: a
+// Hub or server that was not stopped.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestDemoServer runs the demo as a newcomer would, on each store, and
 // chats through it with a client that knows only PROTOCOL.md. Nothing may
@@ -60,7 +65,7 @@ func chatThroughDemo(t *testing.T, args ...string) {
 	}
 
 	cancel() // Ctrl-C
-	for _, c := range []*wstest.Client{ana, ben} {
+	for _, c := range []*epchattest.Client{ana, ben} {
 		c.MustNext("room_closed")
 		if code := c.CloseCode(); code != ws.StatusGoingAway {
 			t.Fatalf("after shutdown: close %d, want 1001", code)
@@ -74,9 +79,9 @@ func chatThroughDemo(t *testing.T, args ...string) {
 
 // seatPair connects Ana at anaURL and Ben at benURL, Ana creates a room and
 // invites Ben, who joins; Ana has seen him join.
-func seatPair(t *testing.T, anaURL, benURL string) (ana, ben *wstest.Client, room string) {
+func seatPair(t *testing.T, anaURL, benURL string) (ana, ben *epchattest.Client, room string) {
 	t.Helper()
-	ana, ben = wstest.Dial(t, anaURL), wstest.Dial(t, benURL)
+	ana, ben = epchattest.Dial(t, anaURL), epchattest.Dial(t, benURL)
 	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
 	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
 	room = call(ana, `{"type":"create","id":"2"}`, "joined")["room"].(string)
@@ -88,7 +93,7 @@ func seatPair(t *testing.T, anaURL, benURL string) (ana, ben *wstest.Client, roo
 
 // call sends req, raw JSON as PROTOCOL.md writes it, and returns the next
 // event, which must be of type want: nothing else may come first.
-func call(c *wstest.Client, req, want string) wstest.Event {
+func call(c *epchattest.Client, req, want string) epchattest.Event {
 	c.SendRaw(req)
 	return c.MustNext(want)
 }

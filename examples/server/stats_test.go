@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // startDemo runs the demo server on a loopback port until the test ends.
@@ -100,7 +100,7 @@ func TestMetricsFollowTheSession(t *testing.T) {
 	})
 
 	url := "ws://" + addr + "/chat/"
-	ana, ben := wstest.Dial(t, url), wstest.Dial(t, url)
+	ana, ben := epchattest.Dial(t, url), epchattest.Dial(t, url)
 	call(ana, `{"type":"hello","id":"1","nickname":"Ana"}`, "welcome")
 	call(ben, `{"type":"hello","id":"1","nickname":"Ben"}`, "welcome")
 	wantMetrics(t, addr, "two clients said hello", map[string]float64{

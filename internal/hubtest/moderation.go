@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // Start starts a fresh Hub for one scenario, registers its shutdown with
@@ -38,19 +38,19 @@ func Moderation(t *testing.T, start Start) {
 }
 
 // client dials url and identifies as nick.
-func client(t *testing.T, url, nick string) *wstest.Client {
+func client(t *testing.T, url, nick string) *epchattest.Client {
 	t.Helper()
-	c := wstest.Dial(t, url)
+	c := epchattest.Dial(t, url)
 	c.Hello(nick)
 	return c
 }
 
 // room has owner create a room and seats each of members in it through an
 // invite each; everyone already seated sees each join.
-func room(t *testing.T, owner *wstest.Client, members ...*wstest.Client) string {
+func room(t *testing.T, owner *epchattest.Client, members ...*epchattest.Client) string {
 	t.Helper()
 	id := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
-	seated := []*wstest.Client{owner}
+	seated := []*epchattest.Client{owner}
 	for _, m := range members {
 		tok := invite(t, owner, id)
 		m.MustCall("joined", map[string]any{"type": "join", "token": tok})
@@ -62,19 +62,19 @@ func room(t *testing.T, owner *wstest.Client, members ...*wstest.Client) string 
 	return id
 }
 
-func invite(t *testing.T, owner *wstest.Client, room string) string {
+func invite(t *testing.T, owner *epchattest.Client, room string) string {
 	t.Helper()
 	return owner.MustCall("invite", map[string]any{"type": "invite", "room": room}).Str("token")
 }
 
 // errCode sends req and returns the code of the error it must get.
-func errCode(t *testing.T, c *wstest.Client, req map[string]any) string {
+func errCode(t *testing.T, c *epchattest.Client, req map[string]any) string {
 	t.Helper()
 	return c.MustCall("error", req).Str("code")
 }
 
 // expectLeft waits for the member_left of member, with reason.
-func expectLeft(t *testing.T, c *wstest.Client, room, member, reason string) {
+func expectLeft(t *testing.T, c *epchattest.Client, room, member, reason string) {
 	t.Helper()
 	e := c.Expect("member_left", room)
 	if e.Str("member") != member || e.Str("reason") != reason {
@@ -83,7 +83,7 @@ func expectLeft(t *testing.T, c *wstest.Client, room, member, reason string) {
 }
 
 // expectKicked waits for the room_left that tells c it was kicked.
-func expectKicked(t *testing.T, c *wstest.Client, room string) {
+func expectKicked(t *testing.T, c *epchattest.Client, room string) {
 	t.Helper()
 	if e := c.Expect("room_left", room); e.Str("reason") != "kicked" {
 		t.Fatalf("room_left %v, want reason kicked", e)
@@ -91,7 +91,7 @@ func expectKicked(t *testing.T, c *wstest.Client, room string) {
 }
 
 // expectLock waits for the room_locked that says locked.
-func expectLock(t *testing.T, c *wstest.Client, room string, locked bool) {
+func expectLock(t *testing.T, c *epchattest.Client, room string, locked bool) {
 	t.Helper()
 	if e := c.Expect("room_locked", room); e["locked"] != locked {
 		t.Fatalf("room_locked %v, want locked %v", e, locked)
@@ -102,7 +102,7 @@ func expectLock(t *testing.T, c *wstest.Client, room string, locked bool) {
 // requests about the room get not_found, and no event of the room
 // reached it before their replies (a connection's events and replies
 // keep their order).
-func outOf(t *testing.T, c *wstest.Client, room string) {
+func outOf(t *testing.T, c *epchattest.Client, room string) {
 	t.Helper()
 	if code := errCode(t, c, map[string]any{"type": "send", "room": room, "text": "still here?"}); code != "not_found" {
 		t.Fatalf("send of a kicked member: %s, want not_found", code)
@@ -115,7 +115,7 @@ func outOf(t *testing.T, c *wstest.Client, room string) {
 
 // members returns the member ids of room as c is told, and whether it is
 // locked.
-func members(t *testing.T, c *wstest.Client, room string) ([]string, bool) {
+func members(t *testing.T, c *epchattest.Client, room string) ([]string, bool) {
 	t.Helper()
 	e := c.MustCall("members", map[string]any{"type": "members", "room": room})
 	locked, ok := e["locked"].(bool)
@@ -130,7 +130,7 @@ func members(t *testing.T, c *wstest.Client, room string) ([]string, bool) {
 func ownerKicks(t *testing.T, _ *epchat.Hub, url string) {
 	ana, ben, cat := client(t, url, "Ana"), client(t, url, "Ben"), client(t, url, "Cat")
 	id := room(t, ana, ben, cat)
-	tab := wstest.Dial(t, url)
+	tab := epchattest.Dial(t, url)
 	tab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	ben.Expect("session_connected", "") // told of the second tab
 
@@ -150,7 +150,7 @@ func ownerKicks(t *testing.T, _ *epchat.Hub, url string) {
 		t.Fatalf("members after the kick: %v, want ana and cat", got)
 	}
 	// A welcome after the kick lists the room no more.
-	again := wstest.Dial(t, url)
+	again := epchattest.Dial(t, url)
 	w := again.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	if rs, _ := w["rooms"].([]any); len(rs) != 0 {
 		t.Fatalf("welcome of the kicked member lists rooms %v, want none", rs)
@@ -165,7 +165,7 @@ func kickRefused(t *testing.T, _ *epchat.Hub, url string) {
 	id := room(t, ana, ben, cat)
 	for _, tt := range []struct {
 		name string
-		by   *wstest.Client
+		by   *epchattest.Client
 		req  map[string]any
 		want string
 	}{
@@ -295,7 +295,7 @@ func lockRefusesInviteAndJoin(t *testing.T, _ *epchat.Hub, url string) {
 	if _, locked := members(t, ben, id); !locked {
 		t.Fatal("members of a locked room says unlocked")
 	}
-	tab := wstest.Dial(t, url)
+	tab := epchattest.Dial(t, url)
 	w := tab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
 	if rs, _ := w["rooms"].([]any); len(rs) != 1 || rs[0].(map[string]any)["locked"] != true {
 		t.Fatalf("welcome rooms %v, want the room, locked", w["rooms"])

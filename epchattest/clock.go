@@ -1,4 +1,4 @@
-package wstest
+package epchattest
 
 import (
 	"sync"
@@ -9,8 +9,9 @@ import (
 // Clock is an epchat.Clock whose time moves only when the test says so,
 // for the time rules (invite TTL, idle rooms and users, reconnect grace,
 // keepalive) to be tested without sleeping. Several Hubs may share one
-// Clock, as the processes of a cluster share the time: each Hub's sweeper
-// gets a ticker of its own, which Advance drives. Its methods may be
+// Clock, as the processes of a cluster share the time: each of a Hub's
+// two sweepers (connections, then Store) gets a ticker of its own, which
+// Advance drives. Its methods may be
 // called from several goroutines.
 type Clock struct {
 	mu      sync.Mutex
@@ -18,7 +19,7 @@ type Clock struct {
 	tickers []*Ticker
 }
 
-// Ticker is the ticker of one Hub's sweeper on a Clock.
+// Ticker is the ticker of one sweeper of a Hub on a Clock.
 type Ticker struct {
 	ch   chan time.Time // unbuffered: a send returns once the sweeper took it
 	done chan struct{}  // closed when the Hub stops the ticker
@@ -47,8 +48,9 @@ func (c *Clock) NewTicker(time.Duration) (<-chan time.Time, func()) {
 	return tk.ch, func() { tk.stop.Do(func() { close(tk.done) }) }
 }
 
-// LastTicker returns the ticker made last: that of the Hub made last on
-// this clock. It panics if there is none.
+// LastTicker returns the ticker made last: the Store sweeper's of the Hub
+// made last on this clock (New makes it after the connection sweeper's).
+// It panics if there is none.
 func (c *Clock) LastTicker() *Ticker {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -77,7 +79,9 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 }
 
-// Hold makes Advance skip this ticker from now on: its Hub's sweeper
-// stands still, as a dead process's would, while the time the Hub reads
-// goes on moving.
+// Hold makes Advance skip this ticker from now on: its sweeper stands
+// still, as a dead process's would, while the time the Hub reads goes on
+// moving. Held on a Hub's Store sweeper (LastTicker), it stops the Hub's
+// Store rules; its connection sweeper goes on, but a dead process's
+// connections are gone anyway.
 func (t *Ticker) Hold() { t.held.Store(true) }

@@ -1,4 +1,4 @@
-package wstest_test
+package epchattest_test
 
 import (
 	"context"
@@ -7,17 +7,17 @@ import (
 	"time"
 
 	"github.com/epchat-go/epchat"
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
-var _ epchat.Clock = (*wstest.Clock)(nil)
+var _ epchat.Clock = (*epchattest.Clock)(nil)
 
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 // TestClockAdvanceWaitsForTheSweep checks the promise the time tests rest
 // on: once Advance returns, every sweeper has done its work at the new time.
 func TestClockAdvanceWaitsForTheSweep(t *testing.T) {
-	clk := wstest.NewClock(t0)
+	clk := epchattest.NewClock(t0)
 	// The second tick starts a second sweep, which may still run after
 	// Advance returned: hence the atomic.
 	var swept [2]atomic.Int64
@@ -51,12 +51,12 @@ func TestClockAdvanceWaitsForTheSweep(t *testing.T) {
 // TestClockSkipsStoppedAndHeldTickers checks that Advance does not wait
 // for a Hub that was shut down, nor for one the test holds still.
 func TestClockSkipsStoppedAndHeldTickers(t *testing.T) {
-	clk := wstest.NewClock(t0)
+	clk := epchattest.NewClock(t0)
 	hub, err := epchat.New(epchat.WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wstest.Wait)
+	ctx, cancel := context.WithTimeout(context.Background(), epchattest.Wait)
 	defer cancel()
 	if err := hub.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestClockSkipsStoppedAndHeldTickers(t *testing.T) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(wstest.Wait):
+	case <-time.After(epchattest.Wait):
 		t.Fatal("Advance is stuck on a stopped or held ticker")
 	}
 	if got, want := clk.Now(), t0.Add(time.Minute); !got.Equal(want) {
