@@ -625,4 +625,3 @@ func (h *Hub) CloseRoom(ctx context.Context, id string) error {
 func (h *Hub) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	return h.store.Rooms(ctx)
 }
-
