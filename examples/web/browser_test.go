@@ -16,6 +16,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +70,24 @@ type harness struct {
 	url      string
 	tap      *tap
 	chromium string
+	// opts made hub; serving is the Hub the page's connections reach.
+	opts    []epchat.Option
+	serving atomic.Pointer[epchat.Hub]
+}
+
+// restart shuts the Hub down and serves a new one, made with the same
+// options, in its place: a server restarted, which knows none of the
+// sessions and rooms of the one before.
+func (h *harness) restart() {
+	h.t.Helper()
+	old := h.hub
+	h.hub = newHub(h.t, h.opts...)
+	h.serving.Store(h.hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := old.Shutdown(ctx); err != nil {
+		h.t.Fatalf("Shutdown: %v", err)
+	}
 }
 
 // connMode is how the Hub serves the page's connections (see
@@ -103,8 +122,13 @@ func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	}
 	opts = append(slices.Clip(opts), epchat.WithNetpoll(mode == pollMode))
 	hub := newHub(t, opts...)
+	h := &harness{t: t, hub: hub, mode: mode, opts: opts, chromium: path}
+	h.serving.Store(hub)
 	mux := http.NewServeMux()
-	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
+	// Through serving, so that restart can put a new Hub in its place.
+	mux.Handle("/chat/", http.StripPrefix("/chat", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.serving.Load().ServeHTTP(w, r)
+	})))
 	mux.Handle("/", web.Handler())
 	// A blank page of the same origin, without the demo's scripts, for the
 	// library's own tests (client_lib_test.go): it imports lib/ itself.
@@ -117,7 +141,8 @@ func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	tp := newTap(t, srv.Listener.Addr().String())
-	return &harness{t: t, hub: hub, mode: mode, url: tp.URL(), tap: tp, chromium: path}
+	h.url, h.tap = tp.URL(), tp
+	return h
 }
 
 // readLoopFunc is the Hub's blocking-mode reader (conn.readLoop in

@@ -4,7 +4,7 @@
 
 import { isProtocolError } from './lib/index.js';
 import {
-  $, clearNotices, confirmDialog, dismissNotice, focusSoon, notify, requestFailed, setConnText, show,
+  $, clearNotices, confirmDialog, dismissCode, dismissNotice, focusSoon, notify, requestFailed, setConnText, show,
 } from './ui.js';
 
 const NICK_HELP = '1 to 32 characters. Others in your rooms will see it.';
@@ -27,11 +27,11 @@ export class Connection {
     c.on('status', ({ state, at }) => this.status(state, at));
     c.on('disconnected', ({ code }) => {
       if (code === 1001) {
-        notify('The server is shutting down or restarting. The page reconnects when it is back.', { kind: 'warn', code: 'shutdown', key: 'conn' });
+        notify('The server is shutting down or restarting. The page reconnects when it is back.', { kind: 'warn', code: 'shutdown', key: 'conn', scope: 'global' });
       } else if (code === 1012) {
-        notify('The server lost its data (its store restarted empty), so your rooms are gone. Pick a nickname to start again.', { kind: 'warn', code: 'lost', key: 'conn' });
+        notify('The server lost its data (its store restarted empty), so your rooms are gone. Pick a nickname to start again.', { kind: 'warn', code: 'lost', key: 'conn', scope: 'global' });
       } else if (code === 4001 || code === 4002) {
-        notify('The connection was too slow and was reset. Reconnecting…', { kind: 'warn', code: 'slow', key: 'conn' });
+        notify('The connection was too slow and was reset. Reconnecting…', { kind: 'warn', code: 'slow', key: 'conn', scope: 'global' });
       }
     });
     c.on('session_invalid', () => this.lost('The server no longer knows your session (it may have restarted), so your rooms are gone. Pick a nickname to start again.', 'session_invalid'));
@@ -54,7 +54,11 @@ export class Connection {
     switch (state) {
       case 'ready':
         setConnText('Connected');
+        // What was said of the connection, and of requests refused while
+        // offline, is resolved.
         dismissNotice('conn');
+        dismissNotice('offline');
+        dismissCode(['too_many_users']);
         break;
       case 'connecting':
       case 'open':
@@ -86,8 +90,8 @@ export class Connection {
     // What was said of the old session is over with it, but a notice of
     // why the connection dropped, which tells how it was lost.
     clearNotices((el) => el.dataset.code === 'lost');
-    if (!document.querySelector('#notices .notice[data-code="lost"]')) notify(text, { kind: 'warn', code });
     this.showNickForm();
+    if (!document.querySelector('#notices .notice[data-code="lost"]')) notify(text, { kind: 'warn', code });
   }
 
   // forget ends the session, after asking: every room is left, in every

@@ -8,7 +8,7 @@ import { isProtocolError } from './lib/index.js';
 import { Conversation } from './messages.js';
 import { saveActive, dropLog } from './store.js';
 import {
-  $, confirmDialog, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
+  $, clearNotices, confirmDialog, dismissCode, dismissNotice, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
 } from './ui.js';
 import { roomName } from './words.js';
 
@@ -87,7 +87,7 @@ export class Rooms {
       this.renderLobby();
       return;
     }
-    show('room');
+    show('room', v.id);
     this.renderTabs();
     this.renderRoom(v);
   }
@@ -96,7 +96,13 @@ export class Rooms {
     const me = this.client.me;
     $('whoami').hidden = !me;
     $('forget-btn').hidden = !me;
-    if (!me) return;
+    if (!me) {
+      // A session gone leaves nothing of it in the top bar.
+      $('whoami-name').replaceChildren();
+      $('whoami-avatar').textContent = '';
+      $('whoami-avatar').style.removeProperty('--hue');
+      return;
+    }
     $('whoami-name').replaceChildren(nick(me.nickname));
     setAvatar($('whoami-avatar'), me.id, me.nickname);
   }
@@ -204,6 +210,12 @@ export class Rooms {
     const room = v.room;
     const me = this.client.me;
     const moderate = this.isOwner(v) && !v.closed;
+    if (v.closed) {
+      // Nobody is in a closed room: its last members are not shown as if.
+      $('member-count').textContent = '· none, the room is closed';
+      $('member-list').replaceChildren();
+      return;
+    }
     $('member-count').textContent = `· ${room.members.length} of ${this.client.limits.max_members}`;
     $('member-list').replaceChildren(...room.members.map((m) => {
       const li = document.createElement('li');
@@ -325,11 +337,13 @@ export class Rooms {
     btn.disabled = true;
     try {
       const v = this.view(await this.client.create());
+      dismissNotice('create');
+      dismissNotice('join');
       v.conv.notice('You created this room. Invite people with one-time links.');
       this.activate(v);
       focusSoon($('invite-btn'));
     } catch (e) {
-      requestFailed(e, { too_many_rooms: 'You are in as many rooms as allowed. Leave one first.' });
+      requestFailed(e, { too_many_rooms: 'You are in as many rooms as allowed. Leave one first.' }, { key: 'create' });
     } finally {
       btn.disabled = false;
     }
@@ -343,6 +357,8 @@ export class Rooms {
   async join(inv) {
     try {
       const v = this.view(await this.client.join(inv));
+      dismissNotice('join');
+      dismissNotice('create');
       v.conv.notice(`You joined ${v.name}.`);
       this.activate(v);
       focusSoon($('composer-input'));
@@ -351,6 +367,8 @@ export class Rooms {
         return 'nickname_taken';
       }
       const retry = isProtocolError(e) && ['offline', 'timeout', 'stopped'].includes(e.code);
+      // The notice belongs to the screen the person is back at.
+      this.render();
       requestFailed(e, {
         invite_damaged: 'This invite link is incomplete or damaged. Ask for a new one.',
         invite_invalid: 'This invite link has expired or was already used. Ask the room’s owner for a new one.',
@@ -359,8 +377,7 @@ export class Rooms {
         already_member: 'You are already in this room.',
         too_many_rooms: 'You are in as many rooms as allowed. Leave one, then open the link again.',
         nickname_taken: 'Someone in that room has a nickname that looks like yours, so you cannot join it under this one. Use “Forget me” to start again with another nickname.',
-      });
-      this.render();
+      }, { key: 'join' });
       return !retry;
     }
     return true;
@@ -374,6 +391,7 @@ export class Rooms {
     try {
       const inv = await this.client.invite(v.id);
       v.invite = { link: this.client.inviteLink(this.pageURL(), inv), expires: inv.expires, ttl: inv.ttl };
+      dismissNotice('invite', `room:${v.id}`);
       clearTimeout(this.copyTimer);
       $('copy-label').textContent = 'Copy';
       this.renderInvite(v);
@@ -384,7 +402,7 @@ export class Rooms {
         too_many_invites: 'There are as many unused invites as free seats. Wait for one to be used or to expire.',
         forbidden: 'Only the room’s owner can invite people.',
         room_locked: 'The room is locked: unlock it to invite someone.',
-      });
+      }, { key: 'invite', scope: `room:${v.id}` });
     } finally {
       btn.disabled = !this.client.ready || v.room.locked;
     }
@@ -427,7 +445,7 @@ export class Rooms {
     try {
       await this.client.close(v.id); // room_closed follows
     } catch (e) {
-      requestFailed(e, { forbidden: 'Only the room’s owner can close it.' });
+      requestFailed(e, { forbidden: 'Only the room’s owner can close it.' }, { key: 'close', scope: `room:${v.id}` });
     }
   }
 
@@ -445,11 +463,11 @@ export class Rooms {
     try {
       await this.client.leave(v.id);
     } catch (e) {
-      requestFailed(e);
+      requestFailed(e, {}, { key: 'leave', scope: `room:${v.id}` });
       return;
     }
-    notify(`You left ${v.name}.`, { kind: 'info', code: 'left', timeout: 5000 });
     this.dismiss(v);
+    notify(`You left ${v.name}.`, { kind: 'info', code: 'left', timeout: 5000 });
   }
 
   async kick(v, m) {
@@ -465,7 +483,7 @@ export class Rooms {
       requestFailed(e, {
         forbidden: 'Only the room’s owner can remove people.',
         not_found: 'That member is no longer in the room.',
-      });
+      }, { key: 'kick', scope: `room:${v.id}` });
     }
   }
 
@@ -477,7 +495,7 @@ export class Rooms {
     try {
       await this.client.lock(v.id, !v.room.locked); // room_locked follows
     } catch (e) {
-      requestFailed(e, { forbidden: 'Only the room’s owner can lock it.' });
+      requestFailed(e, { forbidden: 'Only the room’s owner can lock it.' }, { key: 'lock', scope: `room:${v.id}` });
     } finally {
       this.render();
     }
@@ -487,6 +505,8 @@ export class Rooms {
   dismiss(v) {
     dropLog(v.id);
     this.views.delete(v.id);
+    // A seat among the rooms allowed is free again.
+    dismissCode(['too_many_rooms']);
     if (this.active === v.id) {
       const next = [...this.views.values()].find((x) => !x.closed) ?? this.views.values().next().value ?? null;
       this.activate(next);
@@ -502,6 +522,8 @@ export class Rooms {
     if (v.closed) return;
     v.closed = { reason, text };
     v.invite = null;
+    // What was said of the room is over with it.
+    clearNotices((el) => el.dataset.scope !== `room:${v.id}`);
     v.conv.notice(text, 'warn');
     dropLog(v.id);
     if (this.active !== v.id) notify(`${v.name}: ${text}`, { kind: 'warn', code: `closed_${reason}` });
@@ -529,11 +551,11 @@ export class Rooms {
     const text = this.composerText();
     if (!v || v.closed || text.trim() === '') return;
     if (!this.client.ready) {
-      notify('You are offline: the message was not sent. It will be here when you are back.', { kind: 'warn', code: 'offline', key: 'send', timeout: 5000 });
+      notify('You are offline: the message was not sent. It will be here when you are back.', { kind: 'warn', code: 'offline', key: 'send', scope: `room:${v.id}`, timeout: 5000 });
       return;
     }
     if (!this.client.fits(text, v.id)) {
-      notify('That message is too long to send. Split it into several.', { kind: 'warn', code: 'too_large', key: 'send', timeout: 6000 });
+      notify('That message is too long to send. Split it into several.', { kind: 'warn', code: 'too_large', key: 'send', scope: `room:${v.id}`, timeout: 6000 });
       return;
     }
     input.value = '';
@@ -541,6 +563,7 @@ export class Rooms {
     try {
       const me = this.client.me;
       const r = await this.client.send(v.id, text);
+      dismissNotice('send', `room:${v.id}`);
       v.conv.add({ seq: r.seq, ts: r.ts, from: me.id, nick: me.nickname, body: text });
       v.conv.scroll(true);
     } catch (e) {
@@ -548,7 +571,7 @@ export class Rooms {
         input.value = text;
         this.renderComposerLimit();
       }
-      requestFailed(e, { too_large: 'That message is too long to send. Split it into several.' });
+      requestFailed(e, { too_large: 'That message is too long to send. Split it into several.' }, { key: 'send', scope: `room:${v.id}` });
     }
   }
 
@@ -574,6 +597,7 @@ export class Rooms {
     });
     c.on('member_joined', ({ room, member }) => {
       const v = this.view(room);
+      dismissCode(['too_many_invites'], `room:${v.id}`); // an invite was used
       v.conv.notice([nick(member.nickname), ' joined.']);
       this.renderMembers(v);
       if (this.isOwner(v) && member.id !== c.me?.id && v.conv.msgs.length > 0) {
@@ -585,6 +609,7 @@ export class Rooms {
     c.on('member_left', ({ room, member, nickname, reason }) => {
       const v = this.view(room);
       if (this.openMenu === member) this.openMenu = null;
+      dismissCode(['room_full', 'too_many_invites'], `room:${v.id}`);
       const who = nick(nickname);
       v.conv.notice(reason === 'disconnected' ? [who, ' lost their connection and left.']
         : reason === 'kicked' ? [who, ' was removed by the owner.']
@@ -600,6 +625,7 @@ export class Rooms {
     });
     c.on('room_locked', ({ room, locked }) => {
       const v = this.view(room);
+      if (!locked) dismissCode(['room_locked'], `room:${v.id}`);
       v.conv.notice(locked
         ? 'The room is locked: nobody new can join, and invite links wait until it is unlocked.'
         : 'The room is unlocked: invite links work again.');
