@@ -73,6 +73,9 @@ type harness struct {
 	// opts made hub; serving is the Hub the page's connections reach.
 	opts    []epchat.Option
 	serving atomic.Pointer[epchat.Hub]
+	// down refuses every new connection with 503, as a server that is
+	// down behind its proxy.
+	down atomic.Bool
 }
 
 // restart shuts the Hub down and serves a new one, made with the same
@@ -127,6 +130,10 @@ func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	mux := http.NewServeMux()
 	// Through serving, so that restart can put a new Hub in its place.
 	mux.Handle("/chat/", http.StripPrefix("/chat", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.down.Load() {
+			http.Error(w, "down for the test", http.StatusServiceUnavailable)
+			return
+		}
 		h.serving.Load().ServeHTTP(w, r)
 	})))
 	mux.Handle("/", web.Handler())

@@ -20,6 +20,10 @@ export class Connection {
     // renaming: the session is being ended to start again under another
     // nickname (see rename), so its end is not news.
     this.renaming = false;
+    // pending: a nickname was sent and the page waits for the server: the
+    // nickname form's help tells the connection as the top bar does.
+    this.pending = false;
+    this.countdown = 0; // the interval that counts a backoff wait down
   }
 
   listen() {
@@ -51,9 +55,11 @@ export class Connection {
 
   status(state, at) {
     document.body.dataset.conn = state === 'open' ? 'connecting' : state;
+    clearInterval(this.countdown);
     switch (state) {
       case 'ready':
-        setConnText('Connected');
+        this.pending = false;
+        this.connText('Connected');
         // What was said of the connection, and of requests refused while
         // offline, is resolved.
         dismissNotice('conn');
@@ -62,16 +68,31 @@ export class Connection {
         break;
       case 'connecting':
       case 'open':
-        setConnText(this.client.me ? 'Reconnecting…' : 'Connecting…');
+        this.connText(this.client.me ? 'Reconnecting…' : 'Connecting…');
         break;
       case 'waiting': {
-        const s = Math.max(1, Math.round((at - Date.now()) / 1000));
-        setConnText(`Offline · retrying in ${s} s`);
+        // Counted down to the try, not said once: the seconds left are
+        // those of the clock.
+        const left = () => {
+          const s = Math.max(1, Math.ceil((at - Date.now()) / 1000));
+          this.connText(`Offline · retrying in ${s} s`);
+        };
+        left();
+        this.countdown = setInterval(left, 250);
         break;
       }
       default:
-        setConnText('Not connected');
+        this.connText('Not connected');
+        // Stopped with a nickname on its way: the form is usable again.
+        if (this.pending && !this.renaming) this.showNickForm('Not connected. Try again.');
     }
+  }
+
+  // connText tells the connection in the top bar, and in the nickname
+  // form's help while a nickname waits for the server.
+  connText(text) {
+    setConnText(text);
+    if (this.pending) $('nick-help').textContent = text;
   }
 
   // start connects with the session the library restored, or as a new
@@ -126,6 +147,7 @@ export class Connection {
   }
 
   showNickForm(error) {
+    this.pending = false;
     show('nick');
     const invited = this.hasInvite();
     $('nick-invited').hidden = !invited;
@@ -155,8 +177,9 @@ export class Connection {
     }
     input.removeAttribute('aria-invalid');
     $('nick-help').classList.remove('error');
-    $('nick-help').textContent = 'Connecting…';
     $('nick-submit').disabled = true;
+    $('nick-help').textContent = 'Connecting…';
+    this.pending = true;
     if (this.client.me && this.client.rooms.size === 0) this.rename(nick);
     else this.start(nick);
   }
