@@ -1,12 +1,14 @@
 // One room's conversation on screen: the messages in seq order, once
 // each, the notices between them, and what the tab keeps of it.
 
-import { loadLog, saveLog } from './store.js';
+import { loadLog, loadNotes, saveLog, saveNotes } from './store.js';
 import { isAtEnd, nick, scrollToEnd, setAvatar, setParts } from './ui.js';
 
 // LOG_CAP bounds the conversation a tab keeps per room, and so the history
 // an owner passes on.
 const LOG_CAP = 500;
+// NOTES_CAP bounds the notices (joined, left, ...) a tab keeps per room.
+const NOTES_CAP = 200;
 // GROUP_MS is how close in time two messages of one sender must be to be
 // shown as one group.
 const GROUP_MS = 5 * 60 * 1000;
@@ -18,7 +20,8 @@ export class Conversation {
     this.room = room;
     this.me = me;
     this.onScreen = onScreen;
-    this.msgs = []; // {seq, ts, from, nick, body}
+    this.msgs = []; // {seq, ts, from, nick, body, via?}: via, who passed it on as history
+    this.notes = []; // {after, kind, parts}: the notices between them, as kept (see keepParts)
     this.seqs = new Set();
     this.seen = 0; // the latest seq shown, for placing notices
     this.unread = 0;
@@ -32,12 +35,23 @@ export class Conversation {
     this.intro();
   }
 
-  // restore shows what the tab kept of the conversation.
+  // restore shows what the tab kept of the conversation: its messages,
+  // and the notices between them where they were.
   restore() {
+    const notes = loadNotes(this.room).filter(validNote);
+    let i = 0;
     for (const m of loadLog(this.room)) {
-      if (validEntry(m)) this.add(m, { save: false });
+      if (!validEntry(m)) continue;
+      while (i < notes.length && notes[i].after < m.seq) this.restoreNote(notes[i++]);
+      this.add(m, { save: false });
     }
+    while (i < notes.length) this.restoreNote(notes[i++]);
     return this.msgs.length;
+  }
+
+  restoreNote(n) {
+    this.seen = Math.max(this.seen, n.after);
+    this.notice(n.parts.map((p) => (typeof p === 'string' ? p : nick(p.n))), n.kind);
   }
 
   save() {
@@ -69,14 +83,16 @@ export class Conversation {
     return true;
   }
 
-  // addHistory adds the entries a room's owner passed on.
-  addHistory(entries) {
+  // addHistory adds the entries a room's owner passed on, marked as
+  // passed on by via (their nickname).
+  addHistory(entries, via) {
     let added = 0;
-    for (const e of entries) if (this.add(e, { save: false })) added++;
+    for (const e of entries) if (this.add({ ...e, via }, { save: false })) added++;
     if (added > 0) this.save();
   }
 
-  // notice adds a line of text, or parts (ui.line), after what is shown.
+  // notice adds a line of text, or parts (ui.line), after what is shown;
+  // the tab keeps it with the conversation (see restore).
   notice(text, kind = '') {
     const stick = isAtEnd(this.list);
     const li = document.createElement('li');
@@ -85,6 +101,25 @@ export class Conversation {
     setParts(li, text);
     this.list.append(li);
     if (stick) this.scroll();
+    this.notes.push({ after: this.seen, kind, parts: keepParts(text) });
+    if (this.notes.length > NOTES_CAP) this.notes.shift();
+    saveNotes(this.room, this.notes);
+  }
+
+  // markHistory shows, above the first message passed on, who passed the
+  // earlier messages on: they are not live, and only that member vouches
+  // for them.
+  markHistory(via) {
+    const first = this.list.querySelector('li.msg.from-history');
+    if (!first) return;
+    let note = this.list.querySelector('li.history-note');
+    if (!note) {
+      note = document.createElement('li');
+      note.className = 'notice-line history-note';
+      note.dataset.after = '0'; // never where a message goes before
+      note.append('Earlier messages, passed on by ', nick(via));
+    }
+    if (note.nextElementSibling !== first) this.list.insertBefore(note, first);
   }
 
   scroll(force = false) {
@@ -113,6 +148,7 @@ export class Conversation {
     li.dataset.seq = String(m.seq);
     li.dataset.from = m.from;
     if (m.from === this.me()) li.classList.add('mine');
+    if (m.via !== undefined) li.classList.add('from-history');
 
     const av = document.createElement('span');
     av.className = 'avatar';
@@ -149,16 +185,30 @@ export class Conversation {
       }
     }
     this.list.insertBefore(li, next);
+    if (m.via !== undefined) this.markHistory(m.via);
     regroup(li);
     if (li.nextElementSibling) regroup(li.nextElementSibling);
   }
+}
+
+// keepParts turns a notice's text or parts into what storage keeps:
+// strings, and nicknames as {n}.
+function keepParts(text) {
+  if (typeof text === 'string') return [text];
+  return text.map((p) => (typeof p === 'string' ? p : p.nodeName === 'BDI' ? { n: p.textContent } : p.textContent));
+}
+
+function validNote(n) {
+  return n && Number.isSafeInteger(n.after) && n.after >= 0 && typeof n.kind === 'string' && /^[a-z-]*$/.test(n.kind)
+    && Array.isArray(n.parts) && n.parts.every((p) => typeof p === 'string' || (p && typeof p.n === 'string'));
 }
 
 // validEntry checks an entry the tab kept: a bad one is skipped, not
 // shown.
 function validEntry(m) {
   return m && Number.isSafeInteger(m.seq) && m.seq > 0 && Number.isFinite(m.ts) && Math.abs(m.ts) < 8.64e15
-    && typeof m.from === 'string' && typeof m.nick === 'string' && typeof m.body === 'string';
+    && typeof m.from === 'string' && typeof m.nick === 'string' && typeof m.body === 'string'
+    && (m.via === undefined || typeof m.via === 'string');
 }
 
 // regroup shows a message as the continuation of the one above it when

@@ -589,7 +589,7 @@ export class Rooms {
         this.renderTitle();
       }
     });
-    c.on('history', ({ room, entries }) => this.view(room).conv.addHistory(entries));
+    c.on('history', ({ room, from, entries }) => this.view(room).conv.addHistory(entries, c.nameOf(from)));
     c.on('undecryptable', ({ room, nickname, kind }) => {
       this.view(room).conv.notice(kind === 'history'
         ? 'The earlier messages could not be decrypted.'
