@@ -166,7 +166,7 @@ export class Conversation {
 
     const body = document.createElement('div');
     body.className = 'bubble';
-    body.textContent = m.body;
+    body.append(...linkify(m.body));
 
     li.append(av, meta, body);
 
@@ -189,6 +189,48 @@ export class Conversation {
     regroup(li);
     if (li.nextElementSibling) regroup(li.nextElementSibling);
   }
+}
+
+// LINK finds what may be a web address in a message: http:// or https://
+// and what follows up to a space or a character that never ends one.
+const LINK = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+// linkify returns a message's text as nodes: text, and its http(s)
+// addresses as links that open in a new tab without telling the page they
+// came from. Nothing else becomes a link (no javascript:, data: or any
+// other scheme), and the text only ever goes in as text.
+export function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const match of text.matchAll(LINK)) {
+    let href = match[0];
+    // A sentence's punctuation after an address is not part of it, but a
+    // closing parenthesis that one in the address opened is.
+    while (/[.,;:!?)\]}]$/.test(href) && !(href.endsWith(')') && count(href, '(') >= count(href, ')'))) {
+      href = href.slice(0, -1);
+    }
+    let url = null;
+    try {
+      url = new URL(href);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') continue;
+    if (match.index > last) out.push(document.createTextNode(text.slice(last, match.index)));
+    const a = document.createElement('a');
+    a.href = url.href;
+    a.rel = 'noopener noreferrer';
+    a.target = '_blank';
+    a.textContent = href;
+    out.push(a);
+    last = match.index + href.length;
+  }
+  if (last < text.length) out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+function count(s, c) {
+  return s.split(c).length - 1;
 }
 
 // keepParts turns a notice's text or parts into what storage keeps:
