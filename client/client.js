@@ -24,7 +24,7 @@ import { historyEntry, isId, isSeq, isTime, limit, member, roomInfo } from './va
  * DEFAULT_LIMITS are the Hub's defaults, for a server whose welcome does
  * not tell its limits.
  */
-export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_members: 10 });
+export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_members: 10, room_idle: 600 });
 
 /**
  * Storage keeps the session and the rooms' keys across page reloads. The
@@ -126,7 +126,7 @@ export class Client {
     this.me = null;
     /** @type {string|null} the secret session token */
     this.token = null;
-    /** @type {{max_message: number, max_members: number}} */
+    /** @type {{max_message: number, max_members: number, room_idle: number}} room_idle in seconds */
     this.limits = { ...DEFAULT_LIMITS };
     /** @type {Map<string, Room>} */
     this.rooms = new Map();
@@ -323,6 +323,7 @@ export class Client {
     this.limits = {
       max_message: limit(lim.max_message, DEFAULT_LIMITS.max_message),
       max_members: limit(lim.max_members, DEFAULT_LIMITS.max_members),
+      room_idle: limit(lim.room_idle, DEFAULT_LIMITS.room_idle),
     };
     if (typeof w.token === 'string' && w.token !== '') this.token = w.token;
     this.#nickname = null;

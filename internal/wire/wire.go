@@ -121,6 +121,7 @@ type RoomState struct {
 type Limits struct {
 	MaxMessage int // the longest text or data, in bytes
 	MaxMembers int // the seats of a room, the owner's included
+	RoomIdle   int // seconds without a message after which a room closes
 }
 
 // Welcome appends a welcome event. token is omitted when empty.
@@ -143,6 +144,7 @@ func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState,
 	dst = append(dst, `],"limits":{"max_message":`...)
 	dst = strconv.AppendInt(dst, int64(lim.MaxMessage), 10)
 	dst = inum(dst, "max_members", int64(lim.MaxMembers))
+	dst = inum(dst, "room_idle", int64(lim.RoomIdle))
 	return append(dst, "}}"...)
 }
 

@@ -58,6 +58,16 @@ export class Conversation {
     saveLog(this.room, this.msgs.slice(-LOG_CAP));
   }
 
+  // idleRule says, in the intro, how long a quiet room lasts.
+  idleRule(text) {
+    if (this.idle.textContent !== text) this.idle.textContent = text;
+  }
+
+  // lastTs is the time (server clock) of the latest message, or null.
+  lastTs() {
+    return this.msgs.reduce((t, m) => (t === null || m.ts > t ? m.ts : t), null);
+  }
+
   // entries is the conversation so far, as history for a newcomer.
   entries() {
     return this.msgs.map(({ seq, ts, from, nick: n, body }) => ({ seq, ts, from, nick: n, body }));
@@ -137,7 +147,10 @@ export class Conversation {
     use.setAttribute('href', 'icons.svg#lock');
     svg.append(use);
     const p = document.createElement('p');
-    p.textContent = 'Messages are end-to-end encrypted in your browsers. The server relays only ciphertext and keeps nothing: when the room closes, the conversation is gone.';
+    this.idle = document.createElement('span');
+    this.idle.textContent = '10 minutes';
+    p.append('Messages are end-to-end encrypted in your browsers. The server relays only ciphertext and keeps nothing: the room closes when nobody has written for ',
+      this.idle, ', and the conversation is gone with it. A reload of this tab keeps the room and the conversation; closing the tab forgets everything.');
     li.append(svg, p);
     this.list.append(li);
   }

@@ -12,6 +12,13 @@ import {
 } from './ui.js';
 import { roomName } from './words.js';
 
+// duration says a number of seconds in words: "10 minutes", "90 seconds".
+function duration(s) {
+  if (s % 60 !== 0 || s < 60) return `${s} ${s === 1 ? 'second' : 'seconds'}`;
+  const m = s / 60;
+  return `${m} ${m === 1 ? 'minute' : 'minutes'}`;
+}
+
 const CLOSE_REASONS = {
   owner: 'The owner closed this room.',
   idle: 'This room closed because nobody wrote for a while.',
@@ -49,6 +56,7 @@ export class Rooms {
       }),
       safety: '',
       invite: null,
+      createdAt: null, // when we created it (server clock), for its lifetime
       closed: null, // {reason, text}
     };
     this.views.set(room.id, v);
@@ -199,6 +207,7 @@ export class Rooms {
     }
     this.renderMembers(v);
     this.renderInvite(v);
+    this.renderLifetime(v);
 
     $('composer').hidden = !!v.closed;
     $('send-btn').disabled = !ready;
@@ -317,9 +326,45 @@ export class Rooms {
     $('invite-meter').style.transform = `scaleX(${Math.min(1, left / inv.ttl)})`;
   }
 
+  // renderLifetime says how long the room lasts: a room closes when
+  // nobody writes for the server's room_idle, counted from the last
+  // message (or its creation), on the server's clock as message times are.
+  renderLifetime(v) {
+    const p = $('room-lifetime');
+    p.hidden = !!v.closed;
+    if (v.closed) return;
+    const idle = this.client.limits.room_idle;
+    v.conv.idleRule(duration(idle));
+    const last = v.conv.lastTs() ?? v.createdAt;
+    const key = `${last}/${idle}`;
+    if (p.dataset.key === key) return;
+    p.dataset.key = key;
+    // Beside the room's name, in short (shorter on a phone); the
+    // conversation's intro says the rule.
+    const span = (cls, text) => {
+      const s = document.createElement('span');
+      s.className = cls;
+      s.textContent = text;
+      return s;
+    };
+    if (last === null) {
+      p.replaceChildren(span('long', `Closes when nobody has written for ${duration(idle)}.`), span('short', `Closes after ${duration(idle)} quiet`));
+      return;
+    }
+    const at = new Date(last + idle * 1000);
+    const t = document.createElement('time');
+    t.dateTime = at.toISOString();
+    t.title = at.toLocaleString();
+    t.textContent = at.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+    p.replaceChildren(span('long', 'Closes at about '), span('short', 'Closes '), t,
+      span('long', ' if nobody writes'), span('short', ' if quiet'));
+    p.title = `A room closes when nobody has written for ${duration(idle)}: this one at about ${t.textContent}, unless someone writes.`;
+  }
+
   tick() {
     const v = this.activeView();
     if (v?.invite) this.renderInvite(v);
+    if (v) this.renderLifetime(v);
   }
 
   markRead(v) {
@@ -337,6 +382,7 @@ export class Rooms {
     btn.disabled = true;
     try {
       const v = this.view(await this.client.create());
+      v.createdAt = this.client.serverNow();
       dismissNotice('create');
       dismissNotice('join');
       v.conv.notice('You created this room. Invite people with one-time links.');
