@@ -63,6 +63,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {string} secret
  * @property {number} expires server time, Unix ms
  * @property {number} ttl how long it is valid from the reply, in ms, by the server's clock
+ * @property {string|null} ref its public reference, which member_joined tells when it is redeemed (null from a server that does not tell it)
  */
 
 /**
@@ -74,7 +75,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {{room: Room, from: string, nickname: string, seq: number, ts: number, body: string, verified: boolean}} message
  * @property {{room: Room, from: string, nickname: string, kind: 'message'|'history', seq?: number}} undecryptable
  * @property {{room: Room, from: string, entries: HistoryEntry[], dropped: number, verified: boolean}} history
- * @property {{room: Room, member: Member}} member_joined
+ * @property {{room: Room, member: Member, invite: string|null}} member_joined invite: the reference of the invite redeemed (see InviteInfo.ref), when the server tells it
  * @property {{room: Room, member: string, nickname: string, reason: string}} member_left
  * @property {{room: Room, owner: string, previous: string}} owner_changed
  * @property {{room: Room, reason: string, byMe: boolean}} room_closed
@@ -557,7 +558,8 @@ export class Client {
     if (r.type !== 'invite' || !isId(r.token) || !isTime(r.expires)) throw new ProtocolError('bad_reply', 'malformed invite');
     this.#noteServerTime(r.now);
     const ttl = r.expires - (isTime(r.now) ? r.now : this.serverNow());
-    return { room: room.id, token: r.token, secret: room.crypto.inviteSecret(), expires: r.expires, ttl: ttl > 0 ? ttl : 1 };
+    const ref = isId(r.invite) ? r.invite : null;
+    return { room: room.id, token: r.token, secret: room.crypto.inviteSecret(), expires: r.expires, ttl: ttl > 0 ? ttl : 1, ref };
   }
 
   /**
@@ -811,7 +813,7 @@ export class Client {
         else room.members[i] = m;
         this.#save();
         await this.#membership(room, { kind: 'joined', member: m.id });
-        this.#emit('member_joined', { room, member: m });
+        this.#emit('member_joined', { room, member: m, invite: isId(msg.invite) ? msg.invite : null });
         return;
       }
       case 'member_left': {

@@ -63,7 +63,7 @@ func TestEventsAreJSON(t *testing.T) {
 		Welcome(nil, "1", Member{ID: "a", Nickname: "Ana"}, "tok", []RoomState{st, st}, Limits{MaxMessage: 16384, MaxMembers: 10, RoomIdle: 600}),
 		Welcome(nil, "", Member{ID: "a", Nickname: "Ana"}, "", nil, Limits{MaxMessage: 1, MaxMembers: 1}),
 		State(nil, "joined", "2", st),
-		Invite(nil, "3", "r", "tok", 300123, 123),
+		Invite(nil, "3", "r", "tok", "ref", 300123, 123),
 		Sent(nil, "4", "r", 5, 6),
 		OK(nil, "5"),
 		Error(nil, "6", NotFound, "r"),

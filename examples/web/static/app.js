@@ -137,6 +137,7 @@ function bindUI(rooms, readInvite, joinPending) {
 
   $('invite-btn').addEventListener('click', () => rooms.makeInvite());
   $('copy-btn').addEventListener('click', () => rooms.copyInvite());
+  $('next-invite-btn').addEventListener('click', () => rooms.makeInvite());
   $('invite-link').addEventListener('focus', (e) => e.target.select());
   $('close-btn').addEventListener('click', () => rooms.close());
   $('leave-btn').addEventListener('click', () => rooms.leave());

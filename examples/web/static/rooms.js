@@ -292,34 +292,53 @@ export class Rooms {
     return [btn, menu];
   }
 
+  // renderInvite shows the owner's latest invite as it is: waiting (with
+  // the time it has left), used (by whom), or expired; once it is spent,
+  // the panel offers the next one.
   renderInvite(v) {
     const panel = $('invite-panel');
     const inv = v.invite;
     panel.hidden = !inv || this.active !== v.id;
     if (!inv) return;
     const left = inv.expires - this.client.serverNow();
-    const expired = left <= 0;
-    panel.classList.toggle('expired', expired);
+    const state = inv.usedBy !== null ? 'used' : left <= 0 ? 'expired' : 'waiting';
+    panel.dataset.state = state;
+    panel.classList.toggle('expired', state === 'expired');
     const input = $('invite-link');
-    if (expired) {
+    const p = $('invite-expiry');
+    $('copy-btn').hidden = state !== 'waiting';
+    $('next-invite-btn').hidden = state === 'waiting';
+    $('next-invite-btn').disabled = !this.client.ready || v.room.locked;
+    if (state !== 'waiting') {
       input.value = '';
-      input.placeholder = 'This link expired';
-      $('invite-expiry').textContent = 'Expired. Make a new link with Invite.';
-      $('copy-btn').disabled = true;
       $('invite-meter').style.transform = 'scaleX(0)';
+      if (p.dataset.state === state) return;
+      p.dataset.state = state;
+      if (state === 'used') {
+        input.placeholder = 'This link was used';
+        p.replaceChildren('Used by ', nick(inv.usedBy), '.');
+      } else {
+        input.placeholder = 'This link expired';
+        p.textContent = 'Expired. Make a new link with Invite.';
+      }
       return;
     }
     if (input.value !== inv.link) input.value = inv.link;
     $('copy-btn').disabled = false;
     const s = Math.ceil(left / 1000);
     const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-    const p = $('invite-expiry');
     let t = $('invite-countdown');
-    if (!t) {
-      p.textContent = 'Expires in ';
+    if (!t || p.dataset.state !== state) {
+      p.dataset.state = state;
       t = document.createElement('time');
       t.id = 'invite-countdown';
-      p.append(t);
+      const wait = document.createElement('span');
+      wait.className = 'long';
+      wait.textContent = 'Waiting to be used · expires';
+      const short = document.createElement('span');
+      short.className = 'short';
+      short.textContent = 'Expires';
+      p.replaceChildren(wait, short, ' in ', t);
     }
     t.textContent = text;
     t.dateTime = `PT${s}S`;
@@ -436,7 +455,9 @@ export class Rooms {
     btn.disabled = true;
     try {
       const inv = await this.client.invite(v.id);
-      v.invite = { link: this.client.inviteLink(this.pageURL(), inv), expires: inv.expires, ttl: inv.ttl };
+      v.invite = {
+        link: this.client.inviteLink(this.pageURL(), inv), expires: inv.expires, ttl: inv.ttl, ref: inv.ref, usedBy: null,
+      };
       dismissNotice('invite', `room:${v.id}`);
       clearTimeout(this.copyTimer);
       $('copy-label').textContent = 'Copy';
@@ -641,10 +662,14 @@ export class Rooms {
         ? 'The earlier messages could not be decrypted.'
         : ['A message from ', nick(nickname), ' could not be decrypted: it was changed on the way, or made with another key.'], 'warn');
     });
-    c.on('member_joined', ({ room, member }) => {
+    c.on('member_joined', ({ room, member, invite }) => {
       const v = this.view(room);
       dismissCode(['too_many_invites'], `room:${v.id}`); // an invite was used
       v.conv.notice([nick(member.nickname), ' joined.']);
+      if (invite !== null && v.invite?.ref === invite) {
+        v.invite.usedBy = member.nickname;
+        this.renderInvite(v);
+      }
       this.renderMembers(v);
       if (this.isOwner(v) && member.id !== c.me?.id && v.conv.msgs.length > 0) {
         c.sendHistory(room.id, member.id, v.conv.entries()).catch(() => {
