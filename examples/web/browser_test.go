@@ -536,6 +536,7 @@ func inviteParts(t *testing.T, link string) (token, key string) {
 	if !ok {
 		t.Fatalf("invite link %q: no #join= fragment", link)
 	}
+	v, _, _ = strings.Cut(v, "&") // the expiry (exp=), not secret
 	token, key, ok = strings.Cut(v, ".")
 	if !ok || token == "" || key == "" {
 		t.Fatalf("invite link %q: fragment is not token.key", link)
