@@ -84,6 +84,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {{room: Room}} room_gone not seated any more when the session resumed
  * @property {{room: Room, count: number}} missed messages sent while away, gone for good
  * @property {{room: Room, epoch: number}} epoch the room's keys changed
+ * @property {{connections: number}} session_connected another connection presented this session's token (a new tab, or someone who has it); connections counts them now
  * @property {{}} session_ended end_session, here or in another tab
  * @property {{}} session_invalid the server no longer knows the session
  * @property {{event: string, reason: string}} invalid a frame from the server was dropped as malformed
@@ -216,7 +217,9 @@ export class Client {
    * with nickname. It resolves on welcome; until then a dropped or
    * refused connection is retried with backoff. It rejects with
    * ProtocolError invalid_nickname or session_invalid (the client then
-   * stops), or stopped.
+   * stops), stopped, or too_many_users, unavailable or rate_limited: the
+   * server refused the hello for now; the client goes on retrying with
+   * backoff, and welcome tells when it gets in.
    * @param {{nickname?: string}} [opts]
    * @returns {Promise<ClientEvents['welcome']>}
    */
@@ -301,6 +304,14 @@ export class Client {
       case 'offline':
       case 'stopped':
         break; // the transport retries by itself, or was stopped
+      case 'too_many_users':
+      case 'unavailable':
+      case 'rate_limited':
+        // Refused for now: whoever waits for connect hears why; the
+        // client tries again after a backoff wait.
+        this.#settle(/** @type {Error} */ (e));
+        this.#transport.restart();
+        break;
       default:
         // timeout, rate_limited, internal: start over on a new connection,
         // after a backoff wait.
@@ -734,6 +745,15 @@ export class Client {
   #event(msg) {
     if (msg.type === 'session_ended') {
       this.#sessionEnded();
+      return;
+    }
+    if (msg.type === 'session_connected') {
+      const n = msg.connections;
+      if (!Number.isSafeInteger(n) || /** @type {number} */ (n) < 1) {
+        this.#emit('invalid', { event: 'session_connected', reason: 'malformed connections' });
+        return;
+      }
+      this.#emit('session_connected', { connections: /** @type {number} */ (n) });
       return;
     }
     if (typeof msg.room !== 'string') return; // unknown events are ignored

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/epchat-go/epchat"
 )
 
 // retryReading is the top bar's "retrying in N s" as the page shows it,
@@ -76,6 +78,44 @@ func TestNicknameFormTellsTheConnection(t *testing.T) {
 			}
 			h.down.Store(false)
 			ben.wait("in", `document.body.dataset.conn === 'ready' && !document.getElementById('view-lobby').hidden`)
+		})
+	}
+}
+
+// TestHelloRefusedSaid: the server has room for one user, Ana. Ben picks
+// a nickname: his page says the server is full for now, in words, rather
+// than "Connecting…" for ever, and the notice goes once he is in (Ana's
+// session ended).
+func TestHelloRefusedSaid(t *testing.T) {
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			h := newHarness(t, pollMode, epchat.WithMaxUsers(1))
+			ana, ben := h.person("Ana"), h.person("Ben")
+			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
+			ana.open(h.url)
+			ana.nickname("Ana")
+			ben.open(h.url)
+			ben.run("type a nickname",
+				chromedp.WaitVisible(chromedp.ID("nick-input")),
+				chromedp.SendKeys(chromedp.ID("nick-input"), "Ben"),
+				pressEnter(),
+			)
+			ben.wait("the refusal", `document.querySelector('#notices .notice[data-code="too_many_users"]') !== null`)
+			if got := ben.text(`#notices .notice[data-code="too_many_users"] p`); !strings.Contains(got, "as many people as it can take") {
+				t.Errorf("the notice says %q", got)
+			}
+			for _, s := range eval[[]string](ben, covered) {
+				t.Errorf("a notice covers the heading: %s", s)
+			}
+			ana.run("forget me", chromedp.Click(chromedp.ID("forget-btn"), chromedp.NodeVisible))
+			ana.wait("the confirmation", `document.getElementById('confirm').open`)
+			ana.run("confirm", chromedp.Click(chromedp.ID("confirm-ok"), chromedp.NodeVisible))
+			ana.wait("forgotten", `!document.getElementById('view-nick').hidden`)
+			eval[bool](ben, `(window.dispatchEvent(new Event('online')), true)`) // skip the backoff wait
+			ben.wait("in", `document.body.dataset.conn === 'ready' && !document.getElementById('view-lobby').hidden`)
+			if got := ben.notices(); len(got) != 0 {
+				t.Errorf("once in, Ben's page shows notices %v", got)
+			}
 		})
 	}
 }

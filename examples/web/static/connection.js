@@ -4,7 +4,7 @@
 
 import { isProtocolError } from './lib/index.js';
 import {
-  $, clearNotices, confirmDialog, dismissCode, dismissNotice, focusSoon, notify, requestFailed, setConnText, show,
+  $, clearNotices, confirmDialog, dismissNotice, focusSoon, notify, requestFailed, setConnText, show,
 } from './ui.js';
 
 const NICK_HELP = '1 to 32 characters. Others in your rooms will see it.';
@@ -64,7 +64,7 @@ export class Connection {
         // offline, is resolved.
         dismissNotice('conn');
         dismissNotice('offline');
-        dismissCode(['too_many_users']);
+        dismissNotice('hello');
         break;
       case 'connecting':
       case 'open':
@@ -101,6 +101,10 @@ export class Connection {
     this.client.connect(nickname === undefined ? {} : { nickname }).catch((e) => {
       if (isProtocolError(e, 'invalid_nickname')) {
         this.showNickForm('That nickname cannot be used: 1 to 32 characters, no control characters.');
+      } else if (isProtocolError(e) && ['too_many_users', 'unavailable', 'rate_limited'].includes(e.code)) {
+        // Refused for now: the library tries again, and the notice goes
+        // once the page is in.
+        requestFailed(e, {}, { key: 'hello', scope: 'global' });
       }
       // session_invalid: told by its event; stopped: on purpose.
     });
