@@ -665,15 +665,23 @@ func TestChat(t *testing.T) {
 	ana.run("a taller window", ana.viewport(1280, 1000, 1, false))
 	ana.wait("the latest message in view", `(() => { const w = document.getElementById('log-wrap'); return w.scrollHeight - w.scrollTop - w.clientHeight < 2; })()`)
 	png := ana.screenshot("room.png")
-	if os.Getenv("EPCHAT_UPDATE_SCREENSHOT") == "1" {
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshot.png"), png, 0o644); err != nil {
-			t.Fatal(err)
+	// EPCHAT_UPDATE_SCREENSHOT=1 makes the README's pictures:
+	// docs/screenshot.png (a laptop) and docs/screenshot-phone.png.
+	update := func(name string, png []byte) {
+		if os.Getenv("EPCHAT_UPDATE_SCREENSHOT") == "1" {
+			if err := os.WriteFile(filepath.Join("..", "..", "docs", name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	update("screenshot.png", png)
 	cleo.run("dark mode", cleo.darkMode())
 	cleo.screenshot("room-dark.png")
 	ben.run("phone size", ben.viewport(390, 844, 2, true))
-	ben.screenshot("room-phone.png")
+	eval[chromedp.Void](ben, `document.activeElement.blur()`)
+	// The conversation scrolled to its end, as after a message.
+	ben.wait("the latest message in view", `(() => { const w = document.getElementById('log-wrap'); w.scrollTop = w.scrollHeight; return w.scrollHeight - w.scrollTop - w.clientHeight < 2; })()`)
+	update("screenshot-phone.png", ben.screenshot("room-phone.png"))
 
 	// Ana closes the room, after confirming; everyone is told.
 	ana.run("close the room", chromedp.Click(chromedp.ID("close-btn"), chromedp.NodeVisible))
