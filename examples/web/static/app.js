@@ -178,6 +178,7 @@ function bindUI(rooms, readInvite, joinPending) {
   $('close-btn').addEventListener('click', () => rooms.close());
   $('leave-btn').addEventListener('click', () => rooms.leave());
   $('lock-btn').addEventListener('click', () => rooms.toggleLock());
+  $('safety-explain').addEventListener('toggle', () => rooms.safetySeen());
   $('banner-back').addEventListener('click', () => {
     const v = rooms.activeView();
     if (v) rooms.dismiss(v);

@@ -6,7 +6,7 @@
 
 import { isProtocolError } from './lib/index.js';
 import { Conversation } from './messages.js';
-import { saveActive, dropLog } from './store.js';
+import { dropLog, loadSafety, saveActive, saveSafety } from './store.js';
 import {
   $, clearNotices, confirmDialog, dismissCode, dismissNotice, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
 } from './ui.js';
@@ -55,16 +55,49 @@ export class Rooms {
         onScreen: () => this.active === room.id,
       }),
       safety: '',
+      safetyChanged: false, // the code changed since this tab last showed it
       invite: null,
       createdAt: null, // when we created it (server clock), for its lifetime
       closed: null, // {reason, text}
     };
     this.views.set(room.id, v);
-    room.crypto.safetyCode().then((code) => {
-      v.safety = code;
-      if (this.active === v.id) $('safety').textContent = code;
-    }, () => {});
+    this.updateSafety(v);
     return v;
+  }
+
+  // updateSafety computes the room's safety code, and says so when it is
+  // not the one this tab showed before: everyone must compare it again.
+  updateSafety(v) {
+    v.room.crypto.safetyCode().then((code) => {
+      if (this.views.get(v.id) !== v || v.closed) return;
+      const kept = loadSafety(v.id) ?? (v.safety || null);
+      if (kept !== null && kept !== code) {
+        v.safetyChanged = true;
+        v.conv.notice('The safety code changed. Compare it again with everyone in the room: if yours differs from theirs, the room’s key is not the one they have.', 'warn');
+      }
+      saveSafety(v.id, code);
+      v.safety = code;
+      if (this.active === v.id) this.renderSafety(v);
+    }, () => {});
+  }
+
+  // renderSafety shows the safety code in groups, each its own box, to
+  // read aloud one at a time; a code that changed says so until looked at.
+  renderSafety(v) {
+    const el = $('safety');
+    if (el.dataset.code !== v.safety) {
+      el.dataset.code = v.safety;
+      const parts = [];
+      for (const g of v.safety.split(' ').filter(Boolean)) {
+        if (parts.length > 0) parts.push(' ');
+        const s = document.createElement('span');
+        s.className = 'group';
+        s.textContent = g;
+        parts.push(s);
+      }
+      el.replaceChildren(...parts);
+    }
+    $('safety-changed').hidden = !v.safetyChanged;
   }
 
   activeView() {
@@ -179,7 +212,7 @@ export class Rooms {
     view.dataset.closed = String(!!v.closed);
     view.dataset.locked = String(v.room.locked);
     $('room-title').textContent = v.name;
-    $('safety').textContent = v.safety;
+    this.renderSafety(v);
     const owner = this.isOwner(v) && !v.closed;
     $('invite-btn').hidden = !owner;
     $('close-btn').hidden = !owner;
@@ -384,6 +417,15 @@ export class Rooms {
     const v = this.activeView();
     if (v?.invite) this.renderInvite(v);
     if (v) this.renderLifetime(v);
+  }
+
+  // safetySeen: the person looked at what the safety code is for; a
+  // change is no longer news.
+  safetySeen() {
+    const v = this.activeView();
+    if (!v || !v.safetyChanged) return;
+    v.safetyChanged = false;
+    this.renderSafety(v);
   }
 
   markRead(v) {
@@ -716,6 +758,7 @@ export class Rooms {
     c.on('room_gone', ({ room }) => {
       this.ended(this.view(room), 'gone', 'You are no longer in this room: it closed, or you were away for too long.');
     });
+    c.on('epoch', ({ room }) => this.updateSafety(this.view(room)));
     c.on('missed', ({ room, count }) => {
       this.view(room).conv.notice(count === 1
         ? '1 message was sent while you were away. The server keeps nothing, so it is gone.'

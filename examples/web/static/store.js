@@ -50,10 +50,22 @@ export function saveNotes(room, notes) {
   storage.set(`notes.${room}`, notes);
 }
 
-// dropLog forgets a room's conversation: its messages and notices.
+// loadSafety is the room's safety code as this tab last showed it.
+export function loadSafety(room) {
+  const v = storage.get(`safety.${room}`);
+  return typeof v === 'string' ? v : null;
+}
+
+export function saveSafety(room, code) {
+  storage.set(`safety.${room}`, code);
+}
+
+// dropLog forgets a room's conversation: its messages and notices, and
+// the safety code it showed.
 export function dropLog(room) {
   storage.remove(`log.${room}`);
   storage.remove(`notes.${room}`);
+  storage.remove(`safety.${room}`);
 }
 
 // clearAll forgets everything the page kept but the pending invite.
