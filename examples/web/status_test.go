@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // retryReading is the top bar's "retrying in N s" as the page shows it,
@@ -115,6 +116,33 @@ func TestHelloRefusedSaid(t *testing.T) {
 			ben.wait("in", `document.body.dataset.conn === 'ready' && !document.getElementById('view-lobby').hidden`)
 			if got := ben.notices(); len(got) != 0 {
 				t.Errorf("once in, Ben's page shows notices %v", got)
+			}
+		})
+	}
+}
+
+// TestSessionConnectedSaid: someone presents Ana's session token from
+// elsewhere (here a plain WebSocket client with a copy of it). Ana's page
+// says her session was opened somewhere else, how many connections it has
+// now, and what to do if that was not her.
+func TestSessionConnectedSaid(t *testing.T) {
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			h := newHarness(t, pollMode)
+			ana := h.person("Ana")
+			ana.run("the screen", ana.viewport(vp.width, vp.height, vp.scale, vp.mobile))
+			ana.open(h.url)
+			ana.nickname("Ana")
+			ana.createRoom()
+			token := eval[string](ana, `JSON.parse(sessionStorage.getItem('epchat.session')).token`)
+			other := wstest.Dial(t, "ws"+strings.TrimPrefix(strings.TrimSuffix(h.url, "/"), "http")+"/chat/")
+			other.MustCall("welcome", map[string]any{"type": "hello", "token": token})
+			ana.wait("told", `document.querySelector('#notices .notice[data-code="session_connected"]') !== null`)
+			if got := ana.text(`#notices .notice[data-code="session_connected"] p`); !strings.Contains(got, "2 connections") || !strings.Contains(got, "Forget me") {
+				t.Errorf("the notice says %q", got)
+			}
+			for _, s := range eval[[]string](ana, covered) {
+				t.Errorf("a notice covers the heading: %s", s)
 			}
 		})
 	}

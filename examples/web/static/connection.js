@@ -38,6 +38,12 @@ export class Connection {
         notify('The connection was too slow and was reset. Reconnecting…', { kind: 'warn', code: 'slow', key: 'conn', scope: 'global' });
       }
     });
+    // The token was presented by another connection: another tab with a
+    // copy of this one, or someone who has it.
+    c.on('session_connected', ({ connections }) => {
+      notify(`Your session was just opened somewhere else too (${connections} connections now): another tab of this page, or someone who has its data. If that was not you, use “Forget me”.`,
+        { kind: 'warn', code: 'session_connected', key: 'session_connected', scope: 'global' });
+    });
     c.on('session_invalid', () => this.lost('The server no longer knows your session (it may have restarted), so your rooms are gone. Pick a nickname to start again.', 'session_invalid'));
     c.on('session_ended', () => {
       if (this.renaming) {
