@@ -515,23 +515,26 @@ func TestWelcomeTellsLimits(t *testing.T) {
 		opts       []epchat.Option
 		maxMessage int
 		maxMembers int
+		roomIdle   time.Duration
 	}{
 		{
 			name:       "defaults",
 			maxMessage: epchat.DefaultMaxMessageSize,
 			maxMembers: epchat.DefaultMaxMembers,
+			roomIdle:   epchat.DefaultRoomIdleTimeout,
 		},
 		{
 			name:       "set by options",
-			opts:       []epchat.Option{epchat.WithMaxMessageSize(100), epchat.WithMaxMembers(3)},
+			opts:       []epchat.Option{epchat.WithMaxMessageSize(100), epchat.WithMaxMembers(3), epchat.WithRoomIdleTimeout(90 * time.Second)},
 			maxMessage: 100,
 			maxMembers: 3,
+			roomIdle:   90 * time.Second,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			th := newTestHub(t, tt.opts...)
-			want := map[string]any{"max_message": float64(tt.maxMessage), "max_members": float64(tt.maxMembers)}
+			want := map[string]any{"max_message": float64(tt.maxMessage), "max_members": float64(tt.maxMembers), "room_idle": tt.roomIdle.Seconds()}
 			ana := epchattest.Dial(t, th.url)
 			if got := ana.Hello("Ana")["limits"]; !reflect.DeepEqual(got, want) {
 				t.Fatalf("welcome limits = %v, want %v", got, want)

@@ -41,7 +41,7 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 	}
 	// now lets the client count down to expires on the server's clock,
 	// whatever its own says.
-	c.reply(wire.Invite(nil, req.ID, req.Room, tok.Token, tok.ExpiresAt.UnixMilli(), now.UnixMilli()))
+	c.reply(wire.Invite(nil, req.ID, req.Room, tok.Token, inviteRef(tok.Token), tok.ExpiresAt.UnixMilli(), now.UnixMilli()))
 	h.log.Debug("invite made", "room", req.Room, "by", c.user)
 }
 
@@ -99,7 +99,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		Skip:    c.id,
 		Room:    r.ID,
 		User:    c.user,
-		Payload: wire.MemberJoined(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}),
+		Payload: wire.MemberJoinedWith(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}, inviteRef(req.Token)),
 	})
 	h.log.Debug("member joined", "room", r.ID, "user", c.user)
 }

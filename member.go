@@ -913,7 +913,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	if token == "" {
 		h.stats.usersResumed.Add(1)
 	}
-	c.reply(wire.Welcome(nil, req.ID, wire.Member{ID: u.ID, Nickname: u.Nickname}, token, rooms, wire.Limits{MaxMessage: h.cfg.maxMessageSize, MaxMembers: h.cfg.maxMembers}))
+	c.reply(wire.Welcome(nil, req.ID, wire.Member{ID: u.ID, Nickname: u.Nickname}, token, rooms, wire.Limits{MaxMessage: h.cfg.maxMessageSize, MaxMembers: h.cfg.maxMembers, RoomIdle: int(h.cfg.roomIdle / time.Second)}))
 	unlock()
 	h.log.Debug("identified", "conn", c.id, "user", u.ID, "resumed", token == "", "rooms", len(rooms))
 }

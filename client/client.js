@@ -24,7 +24,7 @@ import { historyEntry, isId, isSeq, isTime, limit, member, roomInfo } from './va
  * DEFAULT_LIMITS are the Hub's defaults, for a server whose welcome does
  * not tell its limits.
  */
-export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_members: 10 });
+export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_members: 10, room_idle: 600 });
 
 /**
  * Storage keeps the session and the rooms' keys across page reloads. The
@@ -63,6 +63,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {string} secret
  * @property {number} expires server time, Unix ms
  * @property {number} ttl how long it is valid from the reply, in ms, by the server's clock
+ * @property {string|null} ref its public reference, which member_joined tells when it is redeemed (null from a server that does not tell it)
  */
 
 /**
@@ -74,7 +75,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {{room: Room, from: string, nickname: string, seq: number, ts: number, body: string, verified: boolean}} message
  * @property {{room: Room, from: string, nickname: string, kind: 'message'|'history', seq?: number}} undecryptable
  * @property {{room: Room, from: string, entries: HistoryEntry[], dropped: number, verified: boolean}} history
- * @property {{room: Room, member: Member}} member_joined
+ * @property {{room: Room, member: Member, invite: string|null}} member_joined invite: the reference of the invite redeemed (see InviteInfo.ref), when the server tells it
  * @property {{room: Room, member: string, nickname: string, reason: string}} member_left
  * @property {{room: Room, owner: string, previous: string}} owner_changed
  * @property {{room: Room, reason: string, byMe: boolean}} room_closed
@@ -83,6 +84,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {{room: Room}} room_gone not seated any more when the session resumed
  * @property {{room: Room, count: number}} missed messages sent while away, gone for good
  * @property {{room: Room, epoch: number}} epoch the room's keys changed
+ * @property {{connections: number}} session_connected another connection presented this session's token (a new tab, or someone who has it); connections counts them now
  * @property {{}} session_ended end_session, here or in another tab
  * @property {{}} session_invalid the server no longer knows the session
  * @property {{event: string, reason: string}} invalid a frame from the server was dropped as malformed
@@ -126,7 +128,7 @@ export class Client {
     this.me = null;
     /** @type {string|null} the secret session token */
     this.token = null;
-    /** @type {{max_message: number, max_members: number}} */
+    /** @type {{max_message: number, max_members: number, room_idle: number}} room_idle in seconds */
     this.limits = { ...DEFAULT_LIMITS };
     /** @type {Map<string, Room>} */
     this.rooms = new Map();
@@ -215,7 +217,9 @@ export class Client {
    * with nickname. It resolves on welcome; until then a dropped or
    * refused connection is retried with backoff. It rejects with
    * ProtocolError invalid_nickname or session_invalid (the client then
-   * stops), or stopped.
+   * stops), stopped, or too_many_users, unavailable or rate_limited: the
+   * server refused the hello for now; the client goes on retrying with
+   * backoff, and welcome tells when it gets in.
    * @param {{nickname?: string}} [opts]
    * @returns {Promise<ClientEvents['welcome']>}
    */
@@ -300,6 +304,14 @@ export class Client {
       case 'offline':
       case 'stopped':
         break; // the transport retries by itself, or was stopped
+      case 'too_many_users':
+      case 'unavailable':
+      case 'rate_limited':
+        // Refused for now: whoever waits for connect hears why; the
+        // client tries again after a backoff wait.
+        this.#settle(/** @type {Error} */ (e));
+        this.#transport.restart();
+        break;
       default:
         // timeout, rate_limited, internal: start over on a new connection,
         // after a backoff wait.
@@ -323,6 +335,7 @@ export class Client {
     this.limits = {
       max_message: limit(lim.max_message, DEFAULT_LIMITS.max_message),
       max_members: limit(lim.max_members, DEFAULT_LIMITS.max_members),
+      room_idle: limit(lim.room_idle, DEFAULT_LIMITS.room_idle),
     };
     if (typeof w.token === 'string' && w.token !== '') this.token = w.token;
     this.#nickname = null;
@@ -556,7 +569,8 @@ export class Client {
     if (r.type !== 'invite' || !isId(r.token) || !isTime(r.expires)) throw new ProtocolError('bad_reply', 'malformed invite');
     this.#noteServerTime(r.now);
     const ttl = r.expires - (isTime(r.now) ? r.now : this.serverNow());
-    return { room: room.id, token: r.token, secret: room.crypto.inviteSecret(), expires: r.expires, ttl: ttl > 0 ? ttl : 1 };
+    const ref = isId(r.invite) ? r.invite : null;
+    return { room: room.id, token: r.token, secret: room.crypto.inviteSecret(), expires: r.expires, ttl: ttl > 0 ? ttl : 1, ref };
   }
 
   /**
@@ -733,6 +747,15 @@ export class Client {
       this.#sessionEnded();
       return;
     }
+    if (msg.type === 'session_connected') {
+      const n = msg.connections;
+      if (!Number.isSafeInteger(n) || /** @type {number} */ (n) < 1) {
+        this.#emit('invalid', { event: 'session_connected', reason: 'malformed connections' });
+        return;
+      }
+      this.#emit('session_connected', { connections: /** @type {number} */ (n) });
+      return;
+    }
     if (typeof msg.room !== 'string') return; // unknown events are ignored
     const room = this.rooms.get(msg.room);
     if (!room) return;
@@ -810,7 +833,7 @@ export class Client {
         else room.members[i] = m;
         this.#save();
         await this.#membership(room, { kind: 'joined', member: m.id });
-        this.#emit('member_joined', { room, member: m });
+        this.#emit('member_joined', { room, member: m, invite: isId(msg.invite) ? msg.invite : null });
         return;
       }
       case 'member_left': {

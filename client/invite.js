@@ -1,7 +1,9 @@
 // Invite links: the one-time token and the room's secret, in the URL
-// fragment, which browsers never send to a server.
+// fragment, which browsers never send to a server, and when the token
+// expires (server time, Unix ms; not secret), so that a page can refuse
+// a dead link before asking anything.
 //
-//   https://chat.example/#join=<token>.<secret>
+//   https://chat.example/#join=<token>.<secret>&exp=<expires>
 
 const PREFIX = '#join=';
 
@@ -9,6 +11,7 @@ const PREFIX = '#join=';
  * @typedef {object} Invite
  * @property {string} token the one-time invite token the server made
  * @property {string} secret what the room's scheme needs to join (for aes-gcm-v1, the room key)
+ * @property {number} [expires] when the token expires, server time in Unix ms, if the link tells
  */
 
 /**
@@ -24,13 +27,19 @@ export function parseInvite(text, isSecret) {
   if (typeof text !== 'string') return null;
   const i = text.indexOf(PREFIX);
   if (i < 0) return null;
-  const value = text.slice(i + PREFIX.length).trim();
+  const [value, ...params] = text.slice(i + PREFIX.length).trim().split('&');
   const dot = value.lastIndexOf('.');
   if (dot <= 0) return null;
   const token = value.slice(0, dot);
   const secret = value.slice(dot + 1);
   if (!/^[A-Za-z0-9_-]{16,128}$/.test(token) || !isSecret(secret)) return null;
-  return { token, secret };
+  /** @type {Invite} */
+  const inv = { token, secret };
+  for (const p of params) {
+    const m = /^exp=(\d{1,16})$/.exec(p);
+    if (m && Number.isSafeInteger(Number(m[1]))) inv.expires = Number(m[1]);
+  }
+  return inv;
 }
 
 /**
@@ -51,5 +60,6 @@ export function hasInvite(text) {
 export function inviteLink(base, inv) {
   const u = new URL(base);
   u.hash = '';
-  return `${u.href}${PREFIX}${inv.token}.${inv.secret}`;
+  const exp = Number.isSafeInteger(inv.expires) ? `&exp=${inv.expires}` : '';
+  return `${u.href}${PREFIX}${inv.token}.${inv.secret}${exp}`;
 }

@@ -16,6 +16,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,8 +27,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/epchattest"
 	"github.com/epchat-go/epchat/examples/web"
-	"github.com/epchat-go/epchat/internal/wstest"
 )
 
 // These tests drive a real headless Chromium (Debian's, found at
@@ -69,6 +70,27 @@ type harness struct {
 	url      string
 	tap      *tap
 	chromium string
+	// opts made hub; serving is the Hub the page's connections reach.
+	opts    []epchat.Option
+	serving atomic.Pointer[epchat.Hub]
+	// down refuses every new connection with 503, as a server that is
+	// down behind its proxy.
+	down atomic.Bool
+}
+
+// restart shuts the Hub down and serves a new one, made with the same
+// options, in its place: a server restarted, which knows none of the
+// sessions and rooms of the one before.
+func (h *harness) restart() {
+	h.t.Helper()
+	old := h.hub
+	h.hub = newHub(h.t, h.opts...)
+	h.serving.Store(h.hub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := old.Shutdown(ctx); err != nil {
+		h.t.Fatalf("Shutdown: %v", err)
+	}
 }
 
 // connMode is how the Hub serves the page's connections (see
@@ -103,8 +125,17 @@ func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	}
 	opts = append(slices.Clip(opts), epchat.WithNetpoll(mode == pollMode))
 	hub := newHub(t, opts...)
+	h := &harness{t: t, hub: hub, mode: mode, opts: opts, chromium: path}
+	h.serving.Store(hub)
 	mux := http.NewServeMux()
-	mux.Handle("/chat/", http.StripPrefix("/chat", hub))
+	// Through serving, so that restart can put a new Hub in its place.
+	mux.Handle("/chat/", http.StripPrefix("/chat", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.down.Load() {
+			http.Error(w, "down for the test", http.StatusServiceUnavailable)
+			return
+		}
+		h.serving.Load().ServeHTTP(w, r)
+	})))
 	mux.Handle("/", web.Handler())
 	// A blank page of the same origin, without the demo's scripts, for the
 	// library's own tests (client_lib_test.go): it imports lib/ itself.
@@ -117,7 +148,8 @@ func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	tp := newTap(t, srv.Listener.Addr().String())
-	return &harness{t: t, hub: hub, mode: mode, url: tp.URL(), tap: tp, chromium: path}
+	h.url, h.tap = tp.URL(), tp
+	return h
 }
 
 // readLoopFunc is the Hub's blocking-mode reader (conn.readLoop in
@@ -504,6 +536,7 @@ func inviteParts(t *testing.T, link string) (token, key string) {
 	if !ok {
 		t.Fatalf("invite link %q: no #join= fragment", link)
 	}
+	v, _, _ = strings.Cut(v, "&") // the expiry (exp=), not secret
 	token, key, ok = strings.Cut(v, ".")
 	if !ok || token == "" || key == "" {
 		t.Fatalf("invite link %q: fragment is not token.key", link)
@@ -632,15 +665,23 @@ func TestChat(t *testing.T) {
 	ana.run("a taller window", ana.viewport(1280, 1000, 1, false))
 	ana.wait("the latest message in view", `(() => { const w = document.getElementById('log-wrap'); return w.scrollHeight - w.scrollTop - w.clientHeight < 2; })()`)
 	png := ana.screenshot("room.png")
-	if os.Getenv("EPCHAT_UPDATE_SCREENSHOT") == "1" {
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshot.png"), png, 0o644); err != nil {
-			t.Fatal(err)
+	// EPCHAT_UPDATE_SCREENSHOT=1 makes the README's pictures:
+	// docs/screenshot.png (a laptop) and docs/screenshot-phone.png.
+	update := func(name string, png []byte) {
+		if os.Getenv("EPCHAT_UPDATE_SCREENSHOT") == "1" {
+			if err := os.WriteFile(filepath.Join("..", "..", "docs", name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	update("screenshot.png", png)
 	cleo.run("dark mode", cleo.darkMode())
 	cleo.screenshot("room-dark.png")
 	ben.run("phone size", ben.viewport(390, 844, 2, true))
-	ben.screenshot("room-phone.png")
+	eval[chromedp.Void](ben, `document.activeElement.blur()`)
+	// The conversation scrolled to its end, as after a message.
+	ben.wait("the latest message in view", `(() => { const w = document.getElementById('log-wrap'); w.scrollTop = w.scrollHeight; return w.scrollHeight - w.scrollTop - w.clientHeight < 2; })()`)
+	update("screenshot-phone.png", ben.screenshot("room-phone.png"))
 
 	// Ana closes the room, after confirming; everyone is told.
 	ana.run("close the room", chromedp.Click(chromedp.ID("close-btn"), chromedp.NodeVisible))
@@ -740,7 +781,7 @@ func assertUnseen(t *testing.T, cp *capture, secrets []secret) {
 // blocking mode, so that a conversation between several browsers, and the
 // tap's checks, go through that mode too.
 func TestInvites(t *testing.T) {
-	clock := wstest.NewClock(time.Now())
+	clock := epchattest.NewClock(time.Now())
 	h := newHarness(t, blockingMode, epchat.WithClock(clock))
 	ana, ben, cleo := h.person("Ana"), h.person("Ben"), h.person("Cleo")
 	ana.open(h.url)
@@ -940,7 +981,7 @@ func TestInviteCountdownOnServerClock(t *testing.T) {
 	const fresh = `/^(4:[0-5][0-9]|5:00)$/.test(document.getElementById('invite-countdown')?.textContent ?? '') && !document.getElementById('invite-panel').classList.contains('expired')`
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := wstest.NewClock(time.Now().Add(tt.skew))
+			clock := epchattest.NewClock(time.Now().Add(tt.skew))
 			h := newHarness(t, pollMode, epchat.WithClock(clock))
 			ana := h.person("Ana")
 			ana.open(h.url)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/epchat-go/epchat/internal/wstest"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // viewports are the two screens every layout test looks at: a laptop and
@@ -35,13 +35,13 @@ var viewports = []struct {
 // browsers: each takes an invite Ana makes and joins it over a plain
 // WebSocket, as any client of the protocol may. They never write; the
 // page shows them as it shows anyone.
-func seatBots(t *testing.T, h *harness, ana *person, names ...string) []*wstest.Client {
+func seatBots(t *testing.T, h *harness, ana *person, names ...string) []*epchattest.Client {
 	t.Helper()
 	chat := "ws" + strings.TrimPrefix(strings.TrimSuffix(h.url, "/"), "http") + "/chat/"
-	var bots []*wstest.Client
+	var bots []*epchattest.Client
 	for _, name := range names {
 		token, _ := inviteParts(t, ana.invite())
-		c := wstest.Dial(t, chat)
+		c := epchattest.Dial(t, chat)
 		c.MustCall("welcome", map[string]any{"type": "hello", "nickname": name})
 		c.MustCall("joined", map[string]any{"type": "join", "token": token})
 		bots = append(bots, c)

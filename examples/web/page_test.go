@@ -131,6 +131,9 @@ func TestNicknamesIsolated(t *testing.T) {
 	ben.waitMessage(anaNick, "Shalom")
 	ben.run("type a message", chromedp.SendKeys(chromedp.ID("composer-input"), "Hi"), pressEnter())
 	ana.waitMessage(benNick, "Hi")
+	// Ben's page shows his own message once the server answered his send,
+	// which may come after Ana's page got it.
+	ben.waitMessage(benNick, "Hi")
 
 	for _, p := range []*person{ana, ben} {
 		count, bad := p.isolated(anaNick, benNick)

@@ -121,6 +121,7 @@ type RoomState struct {
 type Limits struct {
 	MaxMessage int // the longest text or data, in bytes
 	MaxMembers int // the seats of a room, the owner's included
+	RoomIdle   int // seconds without a message after which a room closes
 }
 
 // Welcome appends a welcome event. token is omitted when empty.
@@ -143,6 +144,7 @@ func Welcome(dst []byte, id string, you Member, token string, rooms []RoomState,
 	dst = append(dst, `],"limits":{"max_message":`...)
 	dst = strconv.AppendInt(dst, int64(lim.MaxMessage), 10)
 	dst = inum(dst, "max_members", int64(lim.MaxMembers))
+	dst = inum(dst, "room_idle", int64(lim.RoomIdle))
 	return append(dst, "}}"...)
 }
 
@@ -178,11 +180,13 @@ func roomState(dst []byte, r RoomState, first bool) []byte {
 }
 
 // Invite appends the reply to an invite request: the invite expires at
-// expires, and the server's clock read now when it was made.
-func Invite(dst []byte, id, room, token string, expires, now int64) []byte {
-	dst = begin(dst, "invite", id, 80+len(room)+len(token))
+// expires, and the server's clock read now when it was made; ref is its
+// public reference, which the member_joined of its redemption tells.
+func Invite(dst []byte, id, room, token, ref string, expires, now int64) []byte {
+	dst = begin(dst, "invite", id, 104+len(room)+len(token)+len(ref))
 	dst = str(dst, "room", room)
 	dst = str(dst, "token", token)
+	dst = str(dst, "invite", ref)
 	dst = inum(dst, "expires", expires)
 	dst = inum(dst, "now", now)
 	return append(dst, '}')
@@ -239,10 +243,19 @@ func MessageParts(room, from string, ts int64, text string) (head, tail []byte) 
 
 // MemberJoined appends a member_joined event.
 func MemberJoined(dst []byte, room string, m Member) []byte {
-	dst = begin(dst, "member_joined", "", 48+len(room)+len(m.ID)+len(m.Nickname))
+	return MemberJoinedWith(dst, room, m, "")
+}
+
+// MemberJoinedWith appends a member_joined event that tells the public
+// reference of the invite the member redeemed; none when ref is "".
+func MemberJoinedWith(dst []byte, room string, m Member, ref string) []byte {
+	dst = begin(dst, "member_joined", "", 64+len(room)+len(m.ID)+len(m.Nickname)+len(ref))
 	dst = str(dst, "room", room)
 	dst = append(dst, `,"member":`...)
 	dst = member(dst, m)
+	if ref != "" {
+		dst = str(dst, "invite", ref)
+	}
 	return append(dst, '}')
 }
 

@@ -60,10 +60,10 @@ func TestQuoteIsValidJSON(t *testing.T) {
 func TestEventsAreJSON(t *testing.T) {
 	st := RoomState{Room: "r", Owner: "a", Seq: 3, Members: []Member{{ID: "a", Nickname: "Ana"}, {ID: "b", Nickname: `B"en`}}}
 	events := [][]byte{
-		Welcome(nil, "1", Member{ID: "a", Nickname: "Ana"}, "tok", []RoomState{st, st}, Limits{MaxMessage: 16384, MaxMembers: 10}),
+		Welcome(nil, "1", Member{ID: "a", Nickname: "Ana"}, "tok", []RoomState{st, st}, Limits{MaxMessage: 16384, MaxMembers: 10, RoomIdle: 600}),
 		Welcome(nil, "", Member{ID: "a", Nickname: "Ana"}, "", nil, Limits{MaxMessage: 1, MaxMembers: 1}),
 		State(nil, "joined", "2", st),
-		Invite(nil, "3", "r", "tok", 300123, 123),
+		Invite(nil, "3", "r", "tok", "ref", 300123, 123),
 		Sent(nil, "4", "r", 5, 6),
 		OK(nil, "5"),
 		Error(nil, "6", NotFound, "r"),
@@ -88,7 +88,7 @@ func TestEventsAreJSON(t *testing.T) {
 	if rooms, _ := w["rooms"].([]any); len(rooms) != 2 || w["token"] != "tok" {
 		t.Errorf("welcome: %v", w)
 	}
-	if lim, _ := w["limits"].(map[string]any); lim["max_message"] != 16384.0 || lim["max_members"] != 10.0 || len(lim) != 2 {
+	if lim, _ := w["limits"].(map[string]any); lim["max_message"] != 16384.0 || lim["max_members"] != 10.0 || lim["room_idle"] != 600.0 || len(lim) != 3 {
 		t.Errorf("welcome limits: %v", w["limits"])
 	}
 	var inv map[string]any
@@ -134,7 +134,7 @@ func TestModerationEvents(t *testing.T) {
 		{
 			name: "welcome room",
 			got:  Welcome(nil, "", Member{ID: "a", Nickname: "A"}, "", []RoomState{{Room: "r", Owner: "a", Locked: true}}, Limits{}),
-			want: `{"type":"welcome","you":{"id":"a","nickname":"A"},"rooms":[{"room":"r","owner":"a","seq":0,"locked":true,"members":[]}],"limits":{"max_message":0,"max_members":0}}`,
+			want: `{"type":"welcome","you":{"id":"a","nickname":"A"},"rooms":[{"room":"r","owner":"a","seq":0,"locked":true,"members":[]}],"limits":{"max_message":0,"max_members":0,"room_idle":0}}`,
 		},
 	}
 	for _, tt := range tests {

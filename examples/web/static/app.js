@@ -9,7 +9,7 @@ import { Client, hasCrypto, hasInvite } from './lib/index.js';
 import { Connection } from './connection.js';
 import { Rooms } from './rooms.js';
 import { clearAll, loadActive, loadInvite, saveInvite, storage } from './store.js';
-import { $, focusSoon, notify, setConnText, show } from './ui.js';
+import { $, dismissNotice, focusSoon, notify, setConnText, show } from './ui.js';
 
 function chatURL() {
   const u = new URL('chat/', document.baseURI);
@@ -37,6 +37,34 @@ function takeFragment() {
 
 const DAMAGED = 'This invite link is incomplete or damaged. Ask for a new one.';
 
+// serverNow reads the server's clock from the Date of an answer of its
+// (to a second), for a link's expiry before anything else is said to the
+// server; null if it cannot be read.
+async function serverNow() {
+  try {
+    const sent = Date.now();
+    const r = await fetch(pageURL(), { method: 'HEAD', cache: 'no-store' });
+    const d = Date.parse(r.headers.get('Date') ?? '');
+    return Number.isFinite(d) ? d + (Date.now() - sent) / 2 : null;
+  } catch {
+    return null;
+  }
+}
+
+// expired reports whether an invite's link says it has expired, by the
+// server's clock: such a link is refused before the page asks for a
+// nickname. Whether it was used only the server knows, at the join.
+async function expired(inv) {
+  if (inv.expires === undefined) return false;
+  const now = await serverNow();
+  return now !== null && now > inv.expires + 1000;
+}
+
+function expiredText(inv) {
+  const at = new Date(inv.expires).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+  return `This invite link expired at ${at}: links work for a few minutes only. Ask the room’s owner for a new one.`;
+}
+
 async function boot() {
   // First of all, even where the page will not run: the link's key must
   // not stay in the address bar or the history.
@@ -51,12 +79,17 @@ async function boot() {
   const rooms = new Rooms(client, pageURL);
   let invite = loadInvite(); // an invite to redeem once identified
 
-  const readInvite = (text) => {
+  const readInvite = async (text) => {
     const inv = client.parseInvite(text);
     if (!inv) {
-      notify(DAMAGED, { kind: 'error', code: 'invite_damaged' });
+      notify(DAMAGED, { kind: 'error', code: 'invite_damaged', key: 'link' });
       return false;
     }
+    if (await expired(inv)) {
+      notify(expiredText(inv), { kind: 'error', code: 'invite_expired', key: 'link' });
+      return false;
+    }
+    dismissNotice('link'); // a good link: what was said of another is past
     invite = inv;
     saveInvite(inv);
     return true;
@@ -98,10 +131,13 @@ async function boot() {
   client.on('disconnected', () => rooms.render());
   bindUI(rooms, readInvite, joinPending);
 
-  if (fragment) readInvite(fragment);
-  window.addEventListener('hashchange', () => {
+  if (fragment) await readInvite(fragment);
+  window.addEventListener('hashchange', async () => {
     const text = takeFragment();
-    if (text && readInvite(text)) joinPending();
+    if (!text || !await readInvite(text)) return;
+    // Not identified yet: the nickname form now says why it asks.
+    if (!client.ready && document.body.dataset.view === 'nick') conn.showNickForm();
+    else joinPending();
   });
   window.addEventListener('online', () => client.retryNow());
   document.addEventListener('visibilitychange', () => {
@@ -132,15 +168,17 @@ function bindUI(rooms, readInvite, joinPending) {
     }
     const text = input.value;
     input.value = '';
-    if (readInvite(text)) joinPending();
+    readInvite(text).then((ok) => ok && joinPending());
   });
 
   $('invite-btn').addEventListener('click', () => rooms.makeInvite());
   $('copy-btn').addEventListener('click', () => rooms.copyInvite());
+  $('next-invite-btn').addEventListener('click', () => rooms.makeInvite());
   $('invite-link').addEventListener('focus', (e) => e.target.select());
   $('close-btn').addEventListener('click', () => rooms.close());
   $('leave-btn').addEventListener('click', () => rooms.leave());
   $('lock-btn').addEventListener('click', () => rooms.toggleLock());
+  $('safety-explain').addEventListener('toggle', () => rooms.safetySeen());
   $('banner-back').addEventListener('click', () => {
     const v = rooms.activeView();
     if (v) rooms.dismiss(v);

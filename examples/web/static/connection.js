@@ -20,6 +20,10 @@ export class Connection {
     // renaming: the session is being ended to start again under another
     // nickname (see rename), so its end is not news.
     this.renaming = false;
+    // pending: a nickname was sent and the page waits for the server: the
+    // nickname form's help tells the connection as the top bar does.
+    this.pending = false;
+    this.countdown = 0; // the interval that counts a backoff wait down
   }
 
   listen() {
@@ -27,12 +31,18 @@ export class Connection {
     c.on('status', ({ state, at }) => this.status(state, at));
     c.on('disconnected', ({ code }) => {
       if (code === 1001) {
-        notify('The server is shutting down or restarting. The page reconnects when it is back.', { kind: 'warn', code: 'shutdown', key: 'conn' });
+        notify('The server is shutting down or restarting. The page reconnects when it is back.', { kind: 'warn', code: 'shutdown', key: 'conn', scope: 'global' });
       } else if (code === 1012) {
-        notify('The server lost its data (its store restarted empty), so your rooms are gone. Pick a nickname to start again.', { kind: 'warn', code: 'lost', key: 'conn' });
+        notify('The server lost its data (its store restarted empty), so your rooms are gone. Pick a nickname to start again.', { kind: 'warn', code: 'lost', key: 'conn', scope: 'global' });
       } else if (code === 4001 || code === 4002) {
-        notify('The connection was too slow and was reset. Reconnecting…', { kind: 'warn', code: 'slow', key: 'conn' });
+        notify('The connection was too slow and was reset. Reconnecting…', { kind: 'warn', code: 'slow', key: 'conn', scope: 'global' });
       }
+    });
+    // The token was presented by another connection: another tab with a
+    // copy of this one, or someone who has it.
+    c.on('session_connected', ({ connections }) => {
+      notify(`Your session was just opened somewhere else too (${connections} connections now): another tab of this page, or someone who has its data. If that was not you, use “Forget me”.`,
+        { kind: 'warn', code: 'session_connected', key: 'session_connected', scope: 'global' });
     });
     c.on('session_invalid', () => this.lost('The server no longer knows your session (it may have restarted), so your rooms are gone. Pick a nickname to start again.', 'session_invalid'));
     c.on('session_ended', () => {
@@ -51,23 +61,44 @@ export class Connection {
 
   status(state, at) {
     document.body.dataset.conn = state === 'open' ? 'connecting' : state;
+    clearInterval(this.countdown);
     switch (state) {
       case 'ready':
-        setConnText('Connected');
+        this.pending = false;
+        this.connText('Connected');
+        // What was said of the connection, and of requests refused while
+        // offline, is resolved.
         dismissNotice('conn');
+        dismissNotice('offline');
+        dismissNotice('hello');
         break;
       case 'connecting':
       case 'open':
-        setConnText(this.client.me ? 'Reconnecting…' : 'Connecting…');
+        this.connText(this.client.me ? 'Reconnecting…' : 'Connecting…');
         break;
       case 'waiting': {
-        const s = Math.max(1, Math.round((at - Date.now()) / 1000));
-        setConnText(`Offline · retrying in ${s} s`);
+        // Counted down to the try, not said once: the seconds left are
+        // those of the clock.
+        const left = () => {
+          const s = Math.max(1, Math.ceil((at - Date.now()) / 1000));
+          this.connText(`Offline · retrying in ${s} s`);
+        };
+        left();
+        this.countdown = setInterval(left, 250);
         break;
       }
       default:
-        setConnText('Not connected');
+        this.connText('Not connected');
+        // Stopped with a nickname on its way: the form is usable again.
+        if (this.pending && !this.renaming) this.showNickForm('Not connected. Try again.');
     }
+  }
+
+  // connText tells the connection in the top bar, and in the nickname
+  // form's help while a nickname waits for the server.
+  connText(text) {
+    setConnText(text);
+    if (this.pending) $('nick-help').textContent = text;
   }
 
   // start connects with the session the library restored, or as a new
@@ -76,6 +107,10 @@ export class Connection {
     this.client.connect(nickname === undefined ? {} : { nickname }).catch((e) => {
       if (isProtocolError(e, 'invalid_nickname')) {
         this.showNickForm('That nickname cannot be used: 1 to 32 characters, no control characters.');
+      } else if (isProtocolError(e) && ['too_many_users', 'unavailable', 'rate_limited'].includes(e.code)) {
+        // Refused for now: the library tries again, and the notice goes
+        // once the page is in.
+        requestFailed(e, {}, { key: 'hello', scope: 'global' });
       }
       // session_invalid: told by its event; stopped: on purpose.
     });
@@ -86,8 +121,8 @@ export class Connection {
     // What was said of the old session is over with it, but a notice of
     // why the connection dropped, which tells how it was lost.
     clearNotices((el) => el.dataset.code === 'lost');
-    if (!document.querySelector('#notices .notice[data-code="lost"]')) notify(text, { kind: 'warn', code });
     this.showNickForm();
+    if (!document.querySelector('#notices .notice[data-code="lost"]')) notify(text, { kind: 'warn', code });
   }
 
   // forget ends the session, after asking: every room is left, in every
@@ -122,6 +157,7 @@ export class Connection {
   }
 
   showNickForm(error) {
+    this.pending = false;
     show('nick');
     const invited = this.hasInvite();
     $('nick-invited').hidden = !invited;
@@ -151,8 +187,9 @@ export class Connection {
     }
     input.removeAttribute('aria-invalid');
     $('nick-help').classList.remove('error');
-    $('nick-help').textContent = 'Connecting…';
     $('nick-submit').disabled = true;
+    $('nick-help').textContent = 'Connecting…';
+    this.pending = true;
     if (this.client.me && this.client.rooms.size === 0) this.rename(nick);
     else this.start(nick);
   }

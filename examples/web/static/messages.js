@@ -1,12 +1,14 @@
 // One room's conversation on screen: the messages in seq order, once
 // each, the notices between them, and what the tab keeps of it.
 
-import { loadLog, saveLog } from './store.js';
+import { loadLog, loadNotes, saveLog, saveNotes } from './store.js';
 import { isAtEnd, nick, scrollToEnd, setAvatar, setParts } from './ui.js';
 
 // LOG_CAP bounds the conversation a tab keeps per room, and so the history
 // an owner passes on.
 const LOG_CAP = 500;
+// NOTES_CAP bounds the notices (joined, left, ...) a tab keeps per room.
+const NOTES_CAP = 200;
 // GROUP_MS is how close in time two messages of one sender must be to be
 // shown as one group.
 const GROUP_MS = 5 * 60 * 1000;
@@ -18,7 +20,8 @@ export class Conversation {
     this.room = room;
     this.me = me;
     this.onScreen = onScreen;
-    this.msgs = []; // {seq, ts, from, nick, body}
+    this.msgs = []; // {seq, ts, from, nick, body, via?}: via, who passed it on as history
+    this.notes = []; // {after, kind, parts}: the notices between them, as kept (see keepParts)
     this.seqs = new Set();
     this.seen = 0; // the latest seq shown, for placing notices
     this.unread = 0;
@@ -32,16 +35,37 @@ export class Conversation {
     this.intro();
   }
 
-  // restore shows what the tab kept of the conversation.
+  // restore shows what the tab kept of the conversation: its messages,
+  // and the notices between them where they were.
   restore() {
+    const notes = loadNotes(this.room).filter(validNote);
+    let i = 0;
     for (const m of loadLog(this.room)) {
-      if (validEntry(m)) this.add(m, { save: false });
+      if (!validEntry(m)) continue;
+      while (i < notes.length && notes[i].after < m.seq) this.restoreNote(notes[i++]);
+      this.add(m, { save: false });
     }
+    while (i < notes.length) this.restoreNote(notes[i++]);
     return this.msgs.length;
+  }
+
+  restoreNote(n) {
+    this.seen = Math.max(this.seen, n.after);
+    this.notice(n.parts.map((p) => (typeof p === 'string' ? p : nick(p.n))), n.kind);
   }
 
   save() {
     saveLog(this.room, this.msgs.slice(-LOG_CAP));
+  }
+
+  // idleRule says, in the intro, how long a quiet room lasts.
+  idleRule(text) {
+    if (this.idle.textContent !== text) this.idle.textContent = text;
+  }
+
+  // lastTs is the time (server clock) of the latest message, or null.
+  lastTs() {
+    return this.msgs.reduce((t, m) => (t === null || m.ts > t ? m.ts : t), null);
   }
 
   // entries is the conversation so far, as history for a newcomer.
@@ -69,14 +93,16 @@ export class Conversation {
     return true;
   }
 
-  // addHistory adds the entries a room's owner passed on.
-  addHistory(entries) {
+  // addHistory adds the entries a room's owner passed on, marked as
+  // passed on by via (their nickname).
+  addHistory(entries, via) {
     let added = 0;
-    for (const e of entries) if (this.add(e, { save: false })) added++;
+    for (const e of entries) if (this.add({ ...e, via }, { save: false })) added++;
     if (added > 0) this.save();
   }
 
-  // notice adds a line of text, or parts (ui.line), after what is shown.
+  // notice adds a line of text, or parts (ui.line), after what is shown;
+  // the tab keeps it with the conversation (see restore).
   notice(text, kind = '') {
     const stick = isAtEnd(this.list);
     const li = document.createElement('li');
@@ -85,6 +111,25 @@ export class Conversation {
     setParts(li, text);
     this.list.append(li);
     if (stick) this.scroll();
+    this.notes.push({ after: this.seen, kind, parts: keepParts(text) });
+    if (this.notes.length > NOTES_CAP) this.notes.shift();
+    saveNotes(this.room, this.notes);
+  }
+
+  // markHistory shows, above the first message passed on, who passed the
+  // earlier messages on: they are not live, and only that member vouches
+  // for them.
+  markHistory(via) {
+    const first = this.list.querySelector('li.msg.from-history');
+    if (!first) return;
+    let note = this.list.querySelector('li.history-note');
+    if (!note) {
+      note = document.createElement('li');
+      note.className = 'notice-line history-note';
+      note.dataset.after = '0'; // never where a message goes before
+      note.append('Earlier messages, passed on by ', nick(via));
+    }
+    if (note.nextElementSibling !== first) this.list.insertBefore(note, first);
   }
 
   scroll(force = false) {
@@ -102,7 +147,10 @@ export class Conversation {
     use.setAttribute('href', 'icons.svg#lock');
     svg.append(use);
     const p = document.createElement('p');
-    p.textContent = 'Messages are end-to-end encrypted in your browsers. The server relays only ciphertext and keeps nothing: when the room closes, the conversation is gone.';
+    this.idle = document.createElement('span');
+    this.idle.textContent = '10 minutes';
+    p.append('Messages are end-to-end encrypted in your browsers. The server relays only ciphertext and keeps nothing: the room closes when nobody has written for ',
+      this.idle, ', and the conversation is gone with it. A reload of this tab keeps the room and the conversation; closing the tab forgets everything.');
     li.append(svg, p);
     this.list.append(li);
   }
@@ -113,6 +161,7 @@ export class Conversation {
     li.dataset.seq = String(m.seq);
     li.dataset.from = m.from;
     if (m.from === this.me()) li.classList.add('mine');
+    if (m.via !== undefined) li.classList.add('from-history');
 
     const av = document.createElement('span');
     av.className = 'avatar';
@@ -130,7 +179,7 @@ export class Conversation {
 
     const body = document.createElement('div');
     body.className = 'bubble';
-    body.textContent = m.body;
+    body.append(...linkify(m.body));
 
     li.append(av, meta, body);
 
@@ -149,16 +198,72 @@ export class Conversation {
       }
     }
     this.list.insertBefore(li, next);
+    if (m.via !== undefined) this.markHistory(m.via);
     regroup(li);
     if (li.nextElementSibling) regroup(li.nextElementSibling);
   }
+}
+
+// LINK finds what may be a web address in a message: http:// or https://
+// and what follows up to a space or a character that never ends one.
+const LINK = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+// linkify returns a message's text as nodes: text, and its http(s)
+// addresses as links that open in a new tab without telling the page they
+// came from. Nothing else becomes a link (no javascript:, data: or any
+// other scheme), and the text only ever goes in as text.
+export function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const match of text.matchAll(LINK)) {
+    let href = match[0];
+    // A sentence's punctuation after an address is not part of it, but a
+    // closing parenthesis that one in the address opened is.
+    while (/[.,;:!?)\]}]$/.test(href) && !(href.endsWith(')') && count(href, '(') >= count(href, ')'))) {
+      href = href.slice(0, -1);
+    }
+    let url = null;
+    try {
+      url = new URL(href);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') continue;
+    if (match.index > last) out.push(document.createTextNode(text.slice(last, match.index)));
+    const a = document.createElement('a');
+    a.href = url.href;
+    a.rel = 'noopener noreferrer';
+    a.target = '_blank';
+    a.textContent = href;
+    out.push(a);
+    last = match.index + href.length;
+  }
+  if (last < text.length) out.push(document.createTextNode(text.slice(last)));
+  return out;
+}
+
+function count(s, c) {
+  return s.split(c).length - 1;
+}
+
+// keepParts turns a notice's text or parts into what storage keeps:
+// strings, and nicknames as {n}.
+function keepParts(text) {
+  if (typeof text === 'string') return [text];
+  return text.map((p) => (typeof p === 'string' ? p : p.nodeName === 'BDI' ? { n: p.textContent } : p.textContent));
+}
+
+function validNote(n) {
+  return n && Number.isSafeInteger(n.after) && n.after >= 0 && typeof n.kind === 'string' && /^[a-z-]*$/.test(n.kind)
+    && Array.isArray(n.parts) && n.parts.every((p) => typeof p === 'string' || (p && typeof p.n === 'string'));
 }
 
 // validEntry checks an entry the tab kept: a bad one is skipped, not
 // shown.
 function validEntry(m) {
   return m && Number.isSafeInteger(m.seq) && m.seq > 0 && Number.isFinite(m.ts) && Math.abs(m.ts) < 8.64e15
-    && typeof m.from === 'string' && typeof m.nick === 'string' && typeof m.body === 'string';
+    && typeof m.from === 'string' && typeof m.nick === 'string' && typeof m.body === 'string'
+    && (m.via === undefined || typeof m.via === 'string');
 }
 
 // regroup shows a message as the continuation of the one above it when

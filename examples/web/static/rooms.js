@@ -6,11 +6,18 @@
 
 import { isProtocolError } from './lib/index.js';
 import { Conversation } from './messages.js';
-import { saveActive, dropLog } from './store.js';
+import { dropLog, loadSafety, saveActive, saveSafety } from './store.js';
 import {
-  $, confirmDialog, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
+  $, clearNotices, confirmDialog, dismissCode, dismissNotice, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
 } from './ui.js';
 import { roomName } from './words.js';
+
+// duration says a number of seconds in words: "10 minutes", "90 seconds".
+function duration(s) {
+  if (s % 60 !== 0 || s < 60) return `${s} ${s === 1 ? 'second' : 'seconds'}`;
+  const m = s / 60;
+  return `${m} ${m === 1 ? 'minute' : 'minutes'}`;
+}
 
 const CLOSE_REASONS = {
   owner: 'The owner closed this room.',
@@ -48,15 +55,49 @@ export class Rooms {
         onScreen: () => this.active === room.id,
       }),
       safety: '',
+      safetyChanged: false, // the code changed since this tab last showed it
       invite: null,
+      createdAt: null, // when we created it (server clock), for its lifetime
       closed: null, // {reason, text}
     };
     this.views.set(room.id, v);
-    room.crypto.safetyCode().then((code) => {
-      v.safety = code;
-      if (this.active === v.id) $('safety').textContent = code;
-    }, () => {});
+    this.updateSafety(v);
     return v;
+  }
+
+  // updateSafety computes the room's safety code, and says so when it is
+  // not the one this tab showed before: everyone must compare it again.
+  updateSafety(v) {
+    v.room.crypto.safetyCode().then((code) => {
+      if (this.views.get(v.id) !== v || v.closed) return;
+      const kept = loadSafety(v.id) ?? (v.safety || null);
+      if (kept !== null && kept !== code) {
+        v.safetyChanged = true;
+        v.conv.notice('The safety code changed. Compare it again with everyone in the room: if yours differs from theirs, the room’s key is not the one they have.', 'warn');
+      }
+      saveSafety(v.id, code);
+      v.safety = code;
+      if (this.active === v.id) this.renderSafety(v);
+    }, () => {});
+  }
+
+  // renderSafety shows the safety code in groups, each its own box, to
+  // read aloud one at a time; a code that changed says so until looked at.
+  renderSafety(v) {
+    const el = $('safety');
+    if (el.dataset.code !== v.safety) {
+      el.dataset.code = v.safety;
+      const parts = [];
+      for (const g of v.safety.split(' ').filter(Boolean)) {
+        if (parts.length > 0) parts.push(' ');
+        const s = document.createElement('span');
+        s.className = 'group';
+        s.textContent = g;
+        parts.push(s);
+      }
+      el.replaceChildren(...parts);
+    }
+    $('safety-changed').hidden = !v.safetyChanged;
   }
 
   activeView() {
@@ -87,7 +128,7 @@ export class Rooms {
       this.renderLobby();
       return;
     }
-    show('room');
+    show('room', v.id);
     this.renderTabs();
     this.renderRoom(v);
   }
@@ -96,7 +137,13 @@ export class Rooms {
     const me = this.client.me;
     $('whoami').hidden = !me;
     $('forget-btn').hidden = !me;
-    if (!me) return;
+    if (!me) {
+      // A session gone leaves nothing of it in the top bar.
+      $('whoami-name').replaceChildren();
+      $('whoami-avatar').textContent = '';
+      $('whoami-avatar').style.removeProperty('--hue');
+      return;
+    }
     $('whoami-name').replaceChildren(nick(me.nickname));
     setAvatar($('whoami-avatar'), me.id, me.nickname);
   }
@@ -165,7 +212,7 @@ export class Rooms {
     view.dataset.closed = String(!!v.closed);
     view.dataset.locked = String(v.room.locked);
     $('room-title').textContent = v.name;
-    $('safety').textContent = v.safety;
+    this.renderSafety(v);
     const owner = this.isOwner(v) && !v.closed;
     $('invite-btn').hidden = !owner;
     $('close-btn').hidden = !owner;
@@ -193,6 +240,7 @@ export class Rooms {
     }
     this.renderMembers(v);
     this.renderInvite(v);
+    this.renderLifetime(v);
 
     $('composer').hidden = !!v.closed;
     $('send-btn').disabled = !ready;
@@ -204,6 +252,12 @@ export class Rooms {
     const room = v.room;
     const me = this.client.me;
     const moderate = this.isOwner(v) && !v.closed;
+    if (v.closed) {
+      // Nobody is in a closed room: its last members are not shown as if.
+      $('member-count').textContent = '· none, the room is closed';
+      $('member-list').replaceChildren();
+      return;
+    }
     $('member-count').textContent = `· ${room.members.length} of ${this.client.limits.max_members}`;
     $('member-list').replaceChildren(...room.members.map((m) => {
       const li = document.createElement('li');
@@ -271,43 +325,107 @@ export class Rooms {
     return [btn, menu];
   }
 
+  // renderInvite shows the owner's latest invite as it is: waiting (with
+  // the time it has left), used (by whom), or expired; once it is spent,
+  // the panel offers the next one.
   renderInvite(v) {
     const panel = $('invite-panel');
     const inv = v.invite;
     panel.hidden = !inv || this.active !== v.id;
     if (!inv) return;
     const left = inv.expires - this.client.serverNow();
-    const expired = left <= 0;
-    panel.classList.toggle('expired', expired);
+    const state = inv.usedBy !== null ? 'used' : left <= 0 ? 'expired' : 'waiting';
+    panel.dataset.state = state;
+    panel.classList.toggle('expired', state === 'expired');
     const input = $('invite-link');
-    if (expired) {
+    const p = $('invite-expiry');
+    $('copy-btn').hidden = state !== 'waiting';
+    $('next-invite-btn').hidden = state === 'waiting';
+    $('next-invite-btn').disabled = !this.client.ready || v.room.locked;
+    if (state !== 'waiting') {
       input.value = '';
-      input.placeholder = 'This link expired';
-      $('invite-expiry').textContent = 'Expired. Make a new link with Invite.';
-      $('copy-btn').disabled = true;
       $('invite-meter').style.transform = 'scaleX(0)';
+      if (p.dataset.state === state) return;
+      p.dataset.state = state;
+      if (state === 'used') {
+        input.placeholder = 'This link was used';
+        p.replaceChildren('Used by ', nick(inv.usedBy), '.');
+      } else {
+        input.placeholder = 'This link expired';
+        p.textContent = 'Expired. Make a new link with Invite.';
+      }
       return;
     }
     if (input.value !== inv.link) input.value = inv.link;
     $('copy-btn').disabled = false;
     const s = Math.ceil(left / 1000);
     const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-    const p = $('invite-expiry');
     let t = $('invite-countdown');
-    if (!t) {
-      p.textContent = 'Expires in ';
+    if (!t || p.dataset.state !== state) {
+      p.dataset.state = state;
       t = document.createElement('time');
       t.id = 'invite-countdown';
-      p.append(t);
+      const wait = document.createElement('span');
+      wait.className = 'long';
+      wait.textContent = 'Waiting to be used · expires';
+      const short = document.createElement('span');
+      short.className = 'short';
+      short.textContent = 'Expires';
+      p.replaceChildren(wait, short, ' in ', t);
     }
     t.textContent = text;
     t.dateTime = `PT${s}S`;
     $('invite-meter').style.transform = `scaleX(${Math.min(1, left / inv.ttl)})`;
   }
 
+  // renderLifetime says how long the room lasts: a room closes when
+  // nobody writes for the server's room_idle, counted from the last
+  // message (or its creation), on the server's clock as message times are.
+  renderLifetime(v) {
+    const p = $('room-lifetime');
+    p.hidden = !!v.closed;
+    if (v.closed) return;
+    const idle = this.client.limits.room_idle;
+    v.conv.idleRule(duration(idle));
+    const last = v.conv.lastTs() ?? v.createdAt;
+    const key = `${last}/${idle}`;
+    if (p.dataset.key === key) return;
+    p.dataset.key = key;
+    // Beside the room's name, in short (shorter on a phone); the
+    // conversation's intro says the rule.
+    const span = (cls, text) => {
+      const s = document.createElement('span');
+      s.className = cls;
+      s.textContent = text;
+      return s;
+    };
+    if (last === null) {
+      p.replaceChildren(span('long', `Closes when nobody has written for ${duration(idle)}.`), span('short', `Closes after ${duration(idle)} quiet`));
+      return;
+    }
+    const at = new Date(last + idle * 1000);
+    const t = document.createElement('time');
+    t.dateTime = at.toISOString();
+    t.title = at.toLocaleString();
+    t.textContent = at.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+    p.replaceChildren(span('long', 'Closes at about '), span('short', 'Closes '), t,
+      span('long', ' if nobody writes'), span('short', ' if quiet'));
+    p.title = `A room closes when nobody has written for ${duration(idle)}: this one at about ${t.textContent}, unless someone writes.`;
+  }
+
   tick() {
     const v = this.activeView();
     if (v?.invite) this.renderInvite(v);
+    if (v) this.renderLifetime(v);
+  }
+
+  // safetySeen: the person looked at what the safety code is for; a
+  // change is no longer news.
+  safetySeen() {
+    const v = this.activeView();
+    if (!v || !v.safetyChanged) return;
+    v.safetyChanged = false;
+    this.renderSafety(v);
   }
 
   markRead(v) {
@@ -325,11 +443,14 @@ export class Rooms {
     btn.disabled = true;
     try {
       const v = this.view(await this.client.create());
+      v.createdAt = this.client.serverNow();
+      dismissNotice('create');
+      dismissNotice('join');
       v.conv.notice('You created this room. Invite people with one-time links.');
       this.activate(v);
       focusSoon($('invite-btn'));
     } catch (e) {
-      requestFailed(e, { too_many_rooms: 'You are in as many rooms as allowed. Leave one first.' });
+      requestFailed(e, { too_many_rooms: 'You are in as many rooms as allowed. Leave one first.' }, { key: 'create' });
     } finally {
       btn.disabled = false;
     }
@@ -343,6 +464,8 @@ export class Rooms {
   async join(inv) {
     try {
       const v = this.view(await this.client.join(inv));
+      dismissNotice('join');
+      dismissNotice('create');
       v.conv.notice(`You joined ${v.name}.`);
       this.activate(v);
       focusSoon($('composer-input'));
@@ -351,6 +474,8 @@ export class Rooms {
         return 'nickname_taken';
       }
       const retry = isProtocolError(e) && ['offline', 'timeout', 'stopped'].includes(e.code);
+      // The notice belongs to the screen the person is back at.
+      this.render();
       requestFailed(e, {
         invite_damaged: 'This invite link is incomplete or damaged. Ask for a new one.',
         invite_invalid: 'This invite link has expired or was already used. Ask the room’s owner for a new one.',
@@ -359,8 +484,7 @@ export class Rooms {
         already_member: 'You are already in this room.',
         too_many_rooms: 'You are in as many rooms as allowed. Leave one, then open the link again.',
         nickname_taken: 'Someone in that room has a nickname that looks like yours, so you cannot join it under this one. Use “Forget me” to start again with another nickname.',
-      });
-      this.render();
+      }, { key: 'join' });
       return !retry;
     }
     return true;
@@ -373,7 +497,10 @@ export class Rooms {
     btn.disabled = true;
     try {
       const inv = await this.client.invite(v.id);
-      v.invite = { link: this.client.inviteLink(this.pageURL(), inv), expires: inv.expires, ttl: inv.ttl };
+      v.invite = {
+        link: this.client.inviteLink(this.pageURL(), inv), expires: inv.expires, ttl: inv.ttl, ref: inv.ref, usedBy: null,
+      };
+      dismissNotice('invite', `room:${v.id}`);
       clearTimeout(this.copyTimer);
       $('copy-label').textContent = 'Copy';
       this.renderInvite(v);
@@ -384,7 +511,7 @@ export class Rooms {
         too_many_invites: 'There are as many unused invites as free seats. Wait for one to be used or to expire.',
         forbidden: 'Only the room’s owner can invite people.',
         room_locked: 'The room is locked: unlock it to invite someone.',
-      });
+      }, { key: 'invite', scope: `room:${v.id}` });
     } finally {
       btn.disabled = !this.client.ready || v.room.locked;
     }
@@ -427,7 +554,7 @@ export class Rooms {
     try {
       await this.client.close(v.id); // room_closed follows
     } catch (e) {
-      requestFailed(e, { forbidden: 'Only the room’s owner can close it.' });
+      requestFailed(e, { forbidden: 'Only the room’s owner can close it.' }, { key: 'close', scope: `room:${v.id}` });
     }
   }
 
@@ -445,11 +572,11 @@ export class Rooms {
     try {
       await this.client.leave(v.id);
     } catch (e) {
-      requestFailed(e);
+      requestFailed(e, {}, { key: 'leave', scope: `room:${v.id}` });
       return;
     }
-    notify(`You left ${v.name}.`, { kind: 'info', code: 'left', timeout: 5000 });
     this.dismiss(v);
+    notify(`You left ${v.name}.`, { kind: 'info', code: 'left', timeout: 5000 });
   }
 
   async kick(v, m) {
@@ -465,7 +592,7 @@ export class Rooms {
       requestFailed(e, {
         forbidden: 'Only the room’s owner can remove people.',
         not_found: 'That member is no longer in the room.',
-      });
+      }, { key: 'kick', scope: `room:${v.id}` });
     }
   }
 
@@ -477,7 +604,7 @@ export class Rooms {
     try {
       await this.client.lock(v.id, !v.room.locked); // room_locked follows
     } catch (e) {
-      requestFailed(e, { forbidden: 'Only the room’s owner can lock it.' });
+      requestFailed(e, { forbidden: 'Only the room’s owner can lock it.' }, { key: 'lock', scope: `room:${v.id}` });
     } finally {
       this.render();
     }
@@ -487,6 +614,8 @@ export class Rooms {
   dismiss(v) {
     dropLog(v.id);
     this.views.delete(v.id);
+    // A seat among the rooms allowed is free again.
+    dismissCode(['too_many_rooms']);
     if (this.active === v.id) {
       const next = [...this.views.values()].find((x) => !x.closed) ?? this.views.values().next().value ?? null;
       this.activate(next);
@@ -502,6 +631,8 @@ export class Rooms {
     if (v.closed) return;
     v.closed = { reason, text };
     v.invite = null;
+    // What was said of the room is over with it.
+    clearNotices((el) => el.dataset.scope !== `room:${v.id}`);
     v.conv.notice(text, 'warn');
     dropLog(v.id);
     if (this.active !== v.id) notify(`${v.name}: ${text}`, { kind: 'warn', code: `closed_${reason}` });
@@ -529,11 +660,11 @@ export class Rooms {
     const text = this.composerText();
     if (!v || v.closed || text.trim() === '') return;
     if (!this.client.ready) {
-      notify('You are offline: the message was not sent. It will be here when you are back.', { kind: 'warn', code: 'offline', key: 'send', timeout: 5000 });
+      notify('You are offline: the message was not sent. It will be here when you are back.', { kind: 'warn', code: 'offline', key: 'send', scope: `room:${v.id}`, timeout: 5000 });
       return;
     }
     if (!this.client.fits(text, v.id)) {
-      notify('That message is too long to send. Split it into several.', { kind: 'warn', code: 'too_large', key: 'send', timeout: 6000 });
+      notify('That message is too long to send. Split it into several.', { kind: 'warn', code: 'too_large', key: 'send', scope: `room:${v.id}`, timeout: 6000 });
       return;
     }
     input.value = '';
@@ -541,6 +672,7 @@ export class Rooms {
     try {
       const me = this.client.me;
       const r = await this.client.send(v.id, text);
+      dismissNotice('send', `room:${v.id}`);
       v.conv.add({ seq: r.seq, ts: r.ts, from: me.id, nick: me.nickname, body: text });
       v.conv.scroll(true);
     } catch (e) {
@@ -548,7 +680,7 @@ export class Rooms {
         input.value = text;
         this.renderComposerLimit();
       }
-      requestFailed(e, { too_large: 'That message is too long to send. Split it into several.' });
+      requestFailed(e, { too_large: 'That message is too long to send. Split it into several.' }, { key: 'send', scope: `room:${v.id}` });
     }
   }
 
@@ -566,15 +698,20 @@ export class Rooms {
         this.renderTitle();
       }
     });
-    c.on('history', ({ room, entries }) => this.view(room).conv.addHistory(entries));
+    c.on('history', ({ room, from, entries }) => this.view(room).conv.addHistory(entries, c.nameOf(from)));
     c.on('undecryptable', ({ room, nickname, kind }) => {
       this.view(room).conv.notice(kind === 'history'
         ? 'The earlier messages could not be decrypted.'
         : ['A message from ', nick(nickname), ' could not be decrypted: it was changed on the way, or made with another key.'], 'warn');
     });
-    c.on('member_joined', ({ room, member }) => {
+    c.on('member_joined', ({ room, member, invite }) => {
       const v = this.view(room);
+      dismissCode(['too_many_invites'], `room:${v.id}`); // an invite was used
       v.conv.notice([nick(member.nickname), ' joined.']);
+      if (invite !== null && v.invite?.ref === invite) {
+        v.invite.usedBy = member.nickname;
+        this.renderInvite(v);
+      }
       this.renderMembers(v);
       if (this.isOwner(v) && member.id !== c.me?.id && v.conv.msgs.length > 0) {
         c.sendHistory(room.id, member.id, v.conv.entries()).catch(() => {
@@ -585,6 +722,7 @@ export class Rooms {
     c.on('member_left', ({ room, member, nickname, reason }) => {
       const v = this.view(room);
       if (this.openMenu === member) this.openMenu = null;
+      dismissCode(['room_full', 'too_many_invites'], `room:${v.id}`);
       const who = nick(nickname);
       v.conv.notice(reason === 'disconnected' ? [who, ' lost their connection and left.']
         : reason === 'kicked' ? [who, ' was removed by the owner.']
@@ -600,6 +738,7 @@ export class Rooms {
     });
     c.on('room_locked', ({ room, locked }) => {
       const v = this.view(room);
+      if (!locked) dismissCode(['room_locked'], `room:${v.id}`);
       v.conv.notice(locked
         ? 'The room is locked: nobody new can join, and invite links wait until it is unlocked.'
         : 'The room is unlocked: invite links work again.');
@@ -619,6 +758,7 @@ export class Rooms {
     c.on('room_gone', ({ room }) => {
       this.ended(this.view(room), 'gone', 'You are no longer in this room: it closed, or you were away for too long.');
     });
+    c.on('epoch', ({ room }) => this.updateSafety(this.view(room)));
     c.on('missed', ({ room, count }) => {
       this.view(room).conv.notice(count === 1
         ? '1 message was sent while you were away. The server keeps nothing, so it is gone.'

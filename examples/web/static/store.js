@@ -2,7 +2,8 @@
 // survives reloads, and is not shared with other tabs or sent anywhere.
 // The library keeps the session and room keys there too (under
 // epchat.session and epchat.rooms); the page keeps its own part: the
-// conversation of each room, the room on screen, and an invite waiting
+// conversation of each room (its messages, and its notices: who joined,
+// who left, ...), the room on screen, and an invite waiting
 // for a nickname.
 
 import { webStorage } from './lib/index.js';
@@ -40,8 +41,31 @@ export function saveLog(room, msgs) {
   storage.set(`log.${room}`, msgs);
 }
 
+export function loadNotes(room) {
+  const v = storage.get(`notes.${room}`);
+  return Array.isArray(v) ? v : [];
+}
+
+export function saveNotes(room, notes) {
+  storage.set(`notes.${room}`, notes);
+}
+
+// loadSafety is the room's safety code as this tab last showed it.
+export function loadSafety(room) {
+  const v = storage.get(`safety.${room}`);
+  return typeof v === 'string' ? v : null;
+}
+
+export function saveSafety(room, code) {
+  storage.set(`safety.${room}`, code);
+}
+
+// dropLog forgets a room's conversation: its messages and notices, and
+// the safety code it showed.
 export function dropLog(room) {
   storage.remove(`log.${room}`);
+  storage.remove(`notes.${room}`);
+  storage.remove(`safety.${room}`);
 }
 
 // clearAll forgets everything the page kept but the pending invite.

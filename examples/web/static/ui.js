@@ -9,9 +9,24 @@ export const $ = (id) => document.getElementById(id);
 
 const VIEWS = ['insecure', 'nick', 'lobby', 'room'];
 
-export function show(view) {
+// context is what the screen is about: 'nick', 'lobby' or 'room:<id>'.
+// A notice belongs to the context it was made in and goes when the screen
+// moves on to another; one made before anything was shown belongs to the
+// first screen shown.
+let context = '';
+
+// show shows one view; room is the id of the room a room view shows.
+export function show(view, room = '') {
   for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
   document.body.dataset.view = view;
+  const next = view === 'room' ? `room:${room}` : view;
+  if (next === context) return;
+  for (const el of $('notices').querySelectorAll('.notice')) {
+    const s = el.dataset.scope;
+    if (s === '') el.dataset.scope = next;
+    else if (s !== 'global' && s !== next) el.remove();
+  }
+  context = next;
 }
 
 // nick returns a nickname as an element of its own, isolated from the
@@ -54,15 +69,19 @@ export function focusSoon(el) {
 }
 
 // notify shows a notice above the page: text, or parts (see line). key
-// replaces an earlier notice with the same key; timeout (ms) removes it
-// by itself.
-export function notify(text, { kind = 'info', code = '', key = '', timeout = 0 } = {}) {
-  if (key) dismissNotice(key);
+// replaces an earlier notice with the same key, and names it for
+// dismissNotice once what it tells is resolved; timeout (ms) removes it
+// by itself. scope is the context it belongs to (see show): by default
+// the one on screen; 'global' for the connection, which outlives screens;
+// 'room:<id>' for a room.
+export function notify(text, { kind = 'info', code = '', key = '', timeout = 0, scope = context } = {}) {
+  if (key) dismissNotice(key, scope === 'global' ? null : scope);
   const div = document.createElement('div');
   div.className = `notice notice-${kind}`;
   div.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   if (code) div.dataset.code = code;
   if (key) div.dataset.key = key;
+  div.dataset.scope = scope;
   const p = document.createElement('p');
   setParts(p, text);
   const x = document.createElement('button');
@@ -83,9 +102,19 @@ export function clearNotices(keep = () => false) {
   }
 }
 
-export function dismissNotice(key) {
+// dismissNotice removes the notices of key, in scope if given (see
+// notify): what they told is resolved.
+export function dismissNotice(key, scope = null) {
   for (const el of $('notices').querySelectorAll('.notice')) {
-    if (el.dataset.key === key) el.remove();
+    if (el.dataset.key === key && (scope === null || el.dataset.scope === scope)) el.remove();
+  }
+}
+
+// dismissCode removes the notices with one of codes in scope (all scopes
+// if null): what they told is resolved.
+export function dismissCode(codes, scope = null) {
+  for (const el of $('notices').querySelectorAll('.notice')) {
+    if (codes.includes(el.dataset.code) && (scope === null || el.dataset.scope === scope)) el.remove();
   }
 }
 
@@ -103,13 +132,17 @@ const GENERIC = {
 
 // requestFailed tells a person why a request failed: texts by error code,
 // else a generic text. Anything but a ProtocolError is a bug of the page.
-export function requestFailed(e, texts = {}) {
+// key names the action that failed (see notify): doing it again replaces
+// the notice, doing it successfully dismisses it. Being offline is told
+// once, under the key 'offline', and goes when the page is connected.
+export function requestFailed(e, texts = {}, { key = '', scope = context } = {}) {
   if (typeof e?.code !== 'string') {
     notify('Something went wrong in this page. Reload it to continue.', { kind: 'error', code: 'page' });
     throw e;
   }
   const text = texts[e.code] ?? GENERIC[e.code] ?? `The server refused: ${e.message}`;
-  notify(text, { kind: 'error', code: e.code, timeout: e.code === 'offline' || e.code === 'stopped' ? 6000 : 0 });
+  const offline = e.code === 'offline' || e.code === 'stopped';
+  notify(text, { kind: 'error', code: e.code, key: offline ? 'offline' : key, scope, timeout: offline ? 6000 : 0 });
 }
 
 // confirmDialog asks a question; title and text may be parts (see line).

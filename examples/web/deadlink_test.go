@@ -1,0 +1,65 @@
+package web_test
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExpiredLinkRefusedFirst: an invite link tells when it expires. Ben
+// opens one that has expired: before asking him anything, his page says
+// the link expired and is not shown as an invitation, and nothing of it
+// reached the server. A live link from the same room still invites him.
+func TestExpiredLinkRefusedFirst(t *testing.T) {
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			h := newHarness(t, pollMode)
+			ana, ben := h.person("Ana"), h.person("Ben")
+			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
+			ana.open(h.url)
+			ana.nickname("Ana")
+			ana.createRoom()
+			link := ana.invite()
+			exp := regexp.MustCompile(`&exp=(\d+)$`).FindStringSubmatch(link)
+			if exp == nil {
+				t.Fatalf("the invite link %q does not tell when it expires", link)
+			}
+			if ms, _ := strconv.ParseInt(exp[1], 10, 64); time.Until(time.UnixMilli(ms)) < 4*time.Minute || time.Until(time.UnixMilli(ms)) > 6*time.Minute {
+				t.Errorf("the link says it expires at %v, want about five minutes from now", time.UnixMilli(ms))
+			}
+			dead := strings.TrimSuffix(link, exp[0]) + "&exp=" + strconv.FormatInt(time.Now().Add(-time.Hour).UnixMilli(), 10)
+
+			before := h.hub.Stats()
+			ben.open(dead)
+			ben.wait("the refusal", `document.querySelector('#notices .notice[data-code="invite_expired"]') !== null`)
+			if got := ben.text(`#notices .notice[data-code="invite_expired"] p`); !strings.Contains(got, "expired at") {
+				t.Errorf("the notice says %q", got)
+			}
+			if !eval[bool](ben, `document.body.dataset.view === 'nick' && document.getElementById('nick-invited').hidden && document.getElementById('nick-submit').textContent === 'Continue'`) {
+				t.Errorf("with a dead link Ben is asked for a nickname to join: %s", ben.pageState())
+			}
+			if hash := eval[string](ben, `location.hash`); hash != "" {
+				t.Errorf("the dead link's fragment %q stayed in the address bar", hash)
+			}
+			if eval[bool](ben, `sessionStorage.getItem('epchat.invite') !== null`) {
+				t.Error("the page keeps the dead invite")
+			}
+			for _, s := range eval[[]string](ben, covered) {
+				t.Errorf("a notice covers the heading: %s", s)
+			}
+			if after := h.hub.Stats(); after.Connections != before.Connections {
+				t.Errorf("Ben's page connected to the server (%d connections, was %d)", after.Connections, before.Connections)
+			}
+
+			ben.open(link)
+			ben.wait("the invitation", `!document.getElementById('nick-invited').hidden`)
+			if n := len(ben.notices()); n != 0 {
+				t.Errorf("a live link shows notices %v", ben.notices())
+			}
+			ben.nickname("Ben")
+			ana.waitMembers("Ana", "Ben")
+		})
+	}
+}

@@ -1,0 +1,61 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestSafetyCode: the safety code shows as five groups of four digits,
+// each in a box of its own, to read aloud one at a time, the same for Ana
+// and Ben. When the code Ben's tab showed before is not the one it
+// computes now (here: the tab kept another), his page says so, in the
+// conversation and beside the code, until he looks at what it means; Ana's
+// page, whose code did not change, says nothing.
+func TestSafetyCode(t *testing.T) {
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			h := newHarness(t, pollMode)
+			ana, ben := h.person("Ana"), h.person("Ben")
+			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
+			ana.open(h.url)
+			ana.nickname("Ana")
+			ana.createRoom()
+			room := eval[string](ana, `document.getElementById('view-room').dataset.room`)
+			ben.open(ana.invite())
+			ben.nickname("Ben")
+			ben.waitMembers("Ana", "Ben")
+			const groups = `[...document.querySelectorAll('#safety .group')].map((g) => g.textContent)`
+			ben.wait("the code in groups", groups+`.length === 5`)
+			ana.wait("the code in groups", groups+`.length === 5`)
+			bg, ag := eval[[]string](ben, groups), eval[[]string](ana, groups)
+			if strings.Join(bg, " ") != strings.Join(ag, " ") || strings.Join(bg, " ") != ben.text("#safety") {
+				t.Errorf("Ben's groups %q, Ana's %q, Ben's code %q", bg, ag, ben.text("#safety"))
+			}
+			if eval[bool](ben, `document.getElementById('safety-changed').checkVisibility()`) {
+				t.Error("a code just shown is said to have changed")
+			}
+			if eval[float64](ben, `document.querySelector('#safety').getBoundingClientRect().height`) > 30 {
+				t.Errorf("the code takes more than one line: %s", ben.pageState())
+			}
+
+			// Ben's tab kept another code: the one it computes after a
+			// reload differs.
+			eval[bool](ben, `(sessionStorage.setItem('epchat.safety.'+`+jsq(room)+`, JSON.stringify('0000 0000 0000 0000 0000')), true)`)
+			ben.run("reload", chromedp.Reload())
+			ben.wait("the room again", `document.body.dataset.conn === 'ready' && !document.getElementById('view-room').hidden`)
+			ben.wait("told of the change", `document.getElementById('safety-changed').checkVisibility() && [...document.querySelectorAll('#log-wrap .notice-line')].some((li) => li.textContent.startsWith('The safety code changed.'))`)
+			ben.run("what it means", chromedp.Click(chromedp.CSS(`#safety-explain summary`), chromedp.NodeVisible))
+			ben.wait("the change seen", `!document.getElementById('safety-changed').checkVisibility()`)
+			ben.run("reload", chromedp.Reload())
+			ben.wait("the room again", `document.body.dataset.conn === 'ready' && document.querySelectorAll('#safety .group').length === 5`)
+			if n := eval[int](ben, `[...document.querySelectorAll('#log-wrap .notice-line')].filter((li) => li.textContent.startsWith('The safety code changed.')).length`); n != 1 {
+				t.Errorf("after another reload with the same code, Ben's page tells of %d changes, want the one", n)
+			}
+			if eval[bool](ana, `[...document.querySelectorAll('#log-wrap .notice-line')].some((li) => li.textContent.includes('safety code changed'))`) {
+				t.Error("Ana's page, whose code did not change, says it changed")
+			}
+		})
+	}
+}
