@@ -176,10 +176,15 @@ type RoomCloses struct {
 	Host uint64
 	// Shutdown: Hub.Shutdown closed it.
 	Shutdown uint64
+	// Lost: the Store lost it (a shared Store restarted empty or was
+	// flushed; see LossWatcher).
+	Lost uint64
 }
 
 // Total returns the sum of every reason.
-func (c RoomCloses) Total() uint64 { return c.Owner + c.Idle + c.Empty + c.Host + c.Shutdown }
+func (c RoomCloses) Total() uint64 {
+	return c.Owner + c.Idle + c.Empty + c.Host + c.Shutdown + c.Lost
+}
 
 // MemberLeaves counts the members who left a room by reason: the reasons
 // of member_left in PROTOCOL.md.
@@ -303,6 +308,7 @@ func (h *Hub) Stats() Stats {
 			Empty:    s.roomsClosed[roomEmpty].Load(),
 			Host:     s.roomsClosed[roomHost].Load(),
 			Shutdown: s.roomsClosed[roomShutdown].Load(),
+			Lost:     s.roomsClosed[roomLost].Load(),
 		},
 		RoomsLocked:   s.roomsLocked.Load(),
 		RoomsUnlocked: s.roomsUnlocked.Load(),
@@ -422,6 +428,7 @@ const (
 	roomEmpty
 	roomHost
 	roomShutdown
+	roomLost
 	numRoomReasons
 )
 
@@ -435,6 +442,8 @@ func roomReasonIndex(reason string) int {
 		return roomEmpty
 	case ReasonHost:
 		return roomHost
+	case ReasonLost:
+		return roomLost
 	}
 	return roomShutdown
 }

@@ -150,7 +150,7 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 		"Rooms opened by a create request or by the host application.",
 		func(s *epchat.Stats) uint64 { return s.RoomsOpened })
 	byLabel("epchat_rooms_closed_total",
-		"Rooms closed, by reason: owner, idle, empty, host, shutdown.",
+		"Rooms closed, by reason: owner, idle, empty, host, shutdown, lost.",
 		"reason", func(s *epchat.Stats) []labelled {
 			rc := s.RoomsClosed
 			return []labelled{
@@ -159,6 +159,7 @@ func NewCollector(src StatsSource, opts ...Option) *Collector {
 				{epchat.ReasonEmpty, float64(rc.Empty)},
 				{epchat.ReasonHost, float64(rc.Host)},
 				{epchat.ReasonShutdown, float64(rc.Shutdown)},
+				{epchat.ReasonLost, float64(rc.Lost)},
 			}
 		})
 	counter("epchat_rooms_locked_total",

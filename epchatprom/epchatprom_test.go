@@ -53,6 +53,7 @@ func TestCollectorMapsEveryField(t *testing.T) {
 			Empty:    19,
 			Host:     20,
 			Shutdown: 21,
+			Lost:     44,
 		},
 		RoomsLocked:   42,
 		RoomsUnlocked: 43,
@@ -125,13 +126,14 @@ epchat_rooms_served{hub="a"} 15
 # HELP epchat_rooms_opened_total Rooms opened by a create request or by the host application.
 # TYPE epchat_rooms_opened_total counter
 epchat_rooms_opened_total{hub="a"} 16
-# HELP epchat_rooms_closed_total Rooms closed, by reason: owner, idle, empty, host, shutdown.
+# HELP epchat_rooms_closed_total Rooms closed, by reason: owner, idle, empty, host, shutdown, lost.
 # TYPE epchat_rooms_closed_total counter
 epchat_rooms_closed_total{hub="a",reason="owner"} 17
 epchat_rooms_closed_total{hub="a",reason="idle"} 18
 epchat_rooms_closed_total{hub="a",reason="empty"} 19
 epchat_rooms_closed_total{hub="a",reason="host"} 20
 epchat_rooms_closed_total{hub="a",reason="shutdown"} 21
+epchat_rooms_closed_total{hub="a",reason="lost"} 44
 # HELP epchat_rooms_locked_total Rooms locked by their owner or the host application.
 # TYPE epchat_rooms_locked_total counter
 epchat_rooms_locked_total{hub="a"} 42
@@ -295,13 +297,14 @@ epchat_members 2
 # HELP epchat_rooms Rooms open: opened minus closed by this process.
 # TYPE epchat_rooms gauge
 epchat_rooms 0
-# HELP epchat_rooms_closed_total Rooms closed, by reason: owner, idle, empty, host, shutdown.
+# HELP epchat_rooms_closed_total Rooms closed, by reason: owner, idle, empty, host, shutdown, lost.
 # TYPE epchat_rooms_closed_total counter
 epchat_rooms_closed_total{reason="owner"} 1
 epchat_rooms_closed_total{reason="idle"} 0
 epchat_rooms_closed_total{reason="empty"} 0
 epchat_rooms_closed_total{reason="host"} 0
 epchat_rooms_closed_total{reason="shutdown"} 0
+epchat_rooms_closed_total{reason="lost"} 0
 `), "epchat_rooms", "epchat_rooms_closed_total"); err != nil {
 		t.Fatal(err)
 	}

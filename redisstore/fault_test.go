@@ -292,6 +292,12 @@ func TestDataLoss(t *testing.T) {
 					t.Fatalf("%s closed with %d; want 1012", m.c.ID, code)
 				}
 			}
+			// Each process counts the two rooms it served as lost.
+			for _, p := range []*hubProc{a, b} {
+				if rc := p.hub.Stats().RoomsClosed; rc.Lost != 2 || rc.Shutdown != 0 {
+					t.Fatalf("%s: Stats.RoomsClosed %+v; want Lost 2, Shutdown 0", p.name, rc)
+				}
+			}
 			again := epchattest.Dial(t, a.url)
 			if e := again.Call(map[string]any{"type": "hello", "token": ann.Token}); e.Type() != "error" || e.Str("code") != "session_invalid" {
 				t.Fatalf("hello with a token from before the loss: %v; want session_invalid", e)
