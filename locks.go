@@ -49,8 +49,9 @@ func (l *roomLocks) shard(room string) *lockShard {
 	return &l.shards[maphash.String(l.seed, room)%uint64(len(l.shards))]
 }
 
-// acquire returns room's mutex, counted as wanted by one more caller.
-func (l *roomLocks) acquire(room string) *roomMutex {
+// acquire returns room's mutex, counted as wanted by one more caller,
+// and its shard.
+func (l *roomLocks) acquire(room string) (*lockShard, *roomMutex) {
 	s := l.shard(room)
 	s.mu.Lock()
 	m := s.m[room]
@@ -63,13 +64,12 @@ func (l *roomLocks) acquire(room string) *roomMutex {
 	}
 	m.refs++
 	s.mu.Unlock()
-	return m
+	return s, m
 }
 
 // release undoes an acquire, after the caller unlocked m. The last one
 // out drops the room's entry.
-func (l *roomLocks) release(room string, m *roomMutex) {
-	s := l.shard(room)
+func (s *lockShard) release(room string, m *roomMutex) {
 	s.mu.Lock()
 	m.refs--
 	if m.refs == 0 {
@@ -102,21 +102,22 @@ func (l *roomLocks) held() int {
 type roomLock struct {
 	locks *roomLocks
 	room  string
+	s     *lockShard
 	m     *roomMutex
 }
 
 func (h *Hub) roomLock(room string) roomLock { return roomLock{locks: &h.locks, room: room} }
 
 func (lk *roomLock) Lock() {
-	lk.m = lk.locks.acquire(lk.room)
+	lk.s, lk.m = lk.locks.acquire(lk.room)
 	lk.m.mu.Lock()
 }
 
 func (lk *roomLock) Unlock() {
-	m := lk.m
-	lk.m = nil
+	s, m := lk.s, lk.m
+	lk.s, lk.m = nil, nil
 	m.mu.Unlock()
-	lk.locks.release(lk.room, m)
+	s.release(lk.room, m)
 }
 
 // lockRooms takes the locks of several rooms, in the order of their ids
