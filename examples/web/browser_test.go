@@ -401,6 +401,20 @@ func (p *person) nickname(nick string) {
 	p.h.checkMode()
 }
 
+// screen sets p's browser to the viewport vp.
+func (p *person) screen(vp viewport) {
+	p.t.Helper()
+	p.run("the screen", p.viewport(vp.width, vp.height, vp.scale, vp.mobile))
+}
+
+// ownRoom has p open the page, take nick and create a room.
+func (p *person) ownRoom(nick string) {
+	p.t.Helper()
+	p.open(p.h.url)
+	p.nickname(nick)
+	p.createRoom()
+}
+
 func (p *person) createRoom() {
 	p.t.Helper()
 	p.run("create a room", chromedp.Click(chromedp.ID("create-btn"), chromedp.NodeVisible))
@@ -555,9 +569,7 @@ func TestChat(t *testing.T) {
 	h := newHarness(t, pollMode)
 	ana, ben, cleo := h.person("Ana"), h.person("Ben"), h.person("Cleo")
 
-	ana.open(h.url)
-	ana.nickname("Ana")
-	ana.createRoom()
+	ana.ownRoom("Ana")
 	if got := ana.members(); len(got) != 1 || got[0] != (shownMember{Name: "Ana", Owner: true}) {
 		t.Errorf("Ana's members after create = %+v, want Ana as owner", got)
 	}
@@ -784,9 +796,7 @@ func TestInvites(t *testing.T) {
 	clock := epchattest.NewClock(time.Now())
 	h := newHarness(t, blockingMode, epchat.WithClock(clock))
 	ana, ben, cleo := h.person("Ana"), h.person("Ben"), h.person("Cleo")
-	ana.open(h.url)
-	ana.nickname("Ana")
-	ana.createRoom()
+	ana.ownRoom("Ana")
 
 	// Three pasted texts of 6000 characters: 18 kB of history, more than
 	// one history request may carry.
@@ -887,9 +897,7 @@ func TestServerLimits(t *testing.T) {
 	const maxMessage = 600
 	h := newHarness(t, pollMode, epchat.WithMaxMessageSize(maxMessage), epchat.WithMaxMembers(3))
 	ana := h.person("Ana")
-	ana.open(h.url)
-	ana.nickname("Ana")
-	ana.createRoom()
+	ana.ownRoom("Ana")
 	if got := ana.text("#member-count"); got != "· 1 of 3" {
 		t.Errorf("member count = %q, want the server's 3 seats", got)
 	}
@@ -984,9 +992,7 @@ func TestInviteCountdownOnServerClock(t *testing.T) {
 			clock := epchattest.NewClock(time.Now().Add(tt.skew))
 			h := newHarness(t, pollMode, epchat.WithClock(clock))
 			ana := h.person("Ana")
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ana.ownRoom("Ana")
 			ana.invite()
 			ana.wait("a five-minute countdown", fresh)
 
@@ -1025,9 +1031,7 @@ func TestReconnect(t *testing.T) {
 func testReconnect(t *testing.T, mode connMode) {
 	h := newHarness(t, mode)
 	ana, ben := h.person("Ana"), h.person("Ben")
-	ana.open(h.url)
-	ana.nickname("Ana")
-	ana.createRoom()
+	ana.ownRoom("Ana")
 	ben.open(ana.invite())
 	ben.nickname("Ben")
 	ana.waitMembers("Ana", "Ben")

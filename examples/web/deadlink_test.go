@@ -17,10 +17,8 @@ func TestExpiredLinkRefusedFirst(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode)
 			ana, ben := h.person("Ana"), h.person("Ben")
-			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ben.screen(vp)
+			ana.ownRoom("Ana")
 			link := ana.invite()
 			exp := regexp.MustCompile(`&exp=(\d+)$`).FindStringSubmatch(link)
 			if exp == nil {

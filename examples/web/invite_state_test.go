@@ -42,10 +42,8 @@ func TestInviteState(t *testing.T) {
 			clock := epchattest.NewClock(time.Now())
 			h := newHarness(t, pollMode, epchat.WithClock(clock))
 			ana, ben := h.person("Ana"), h.person("Ben")
-			ana.run("the screen", ana.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ana.screen(vp)
+			ana.ownRoom("Ana")
 
 			link := ana.invite()
 			p := eval[invitePanel](ana, readInvitePanel)

@@ -10,12 +10,15 @@ import (
 
 // viewports are the two screens every layout test looks at: a laptop and
 // a phone held upright.
-var viewports = []struct {
+// viewport is a screen the page tests run at.
+type viewport struct {
 	name          string
 	width, height int64
 	scale         float64
 	mobile        bool
-}{
+}
+
+var viewports = []viewport{
 	{
 		name:   "desktop",
 		width:  1280,
@@ -115,10 +118,8 @@ func TestLayout(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode)
 			ana := h.person("Ana")
-			ana.run("the screen", ana.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ana.screen(vp)
+			ana.ownRoom("Ana")
 			seatBots(t, h, ana, "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo")
 			ana.wait("10 members", `document.querySelectorAll('#member-list li').length === 10`)
 			for i := range 24 {

@@ -39,10 +39,8 @@ func TestRoomLifetime(t *testing.T) {
 			clock := epchattest.NewClock(time.Now())
 			h := newHarness(t, pollMode, epchat.WithClock(clock), epchat.WithRoomIdleTimeout(7*time.Minute))
 			ana := h.person("Ana")
-			ana.run("the screen", ana.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ana.screen(vp)
+			ana.ownRoom("Ana")
 			ana.wait("the lifetime", `document.getElementById('room-lifetime').querySelector('time') !== null`)
 			l := eval[lifetime](ana, readLifetime)
 			want := "if nobody writes"

@@ -39,10 +39,8 @@ func TestNoticesBelongToTheirContext(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode, epchat.WithMaxMembers(2))
 			ana := h.person("Ana")
-			ana.run("the screen", ana.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ana.screen(vp)
+			ana.ownRoom("Ana")
 			room := eval[string](ana, `document.getElementById('view-room').dataset.room`)
 			ben := seatBots(t, h, ana, "Ben")[0]
 			ana.waitMembers("Ana", "Ben")
@@ -91,10 +89,8 @@ func TestSessionForgotten(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode)
 			ana, ben := h.person("Ana"), h.person("Ben")
-			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ben.screen(vp)
+			ana.ownRoom("Ana")
 			ben.open(ana.invite())
 			ben.nickname("Ben")
 			ben.waitMembers("Ana", "Ben")

@@ -162,9 +162,7 @@ func jsq2(s ...string) string {
 func TestOwnerControls(t *testing.T) {
 	h := newHarness(t, pollMode)
 	ana, ben := h.person("Ana"), h.person("Ben")
-	ana.open(h.url)
-	ana.nickname("Ana")
-	ana.createRoom()
+	ana.ownRoom("Ana")
 	ben.open(ana.invite())
 	ben.nickname("Ben")
 	ana.waitMembers("Ana", "Ben")
@@ -207,9 +205,7 @@ func TestOwnerControls(t *testing.T) {
 func TestOwnerLock(t *testing.T) {
 	h := newHarness(t, pollMode)
 	ana, ben := h.person("Ana"), h.person("Ben")
-	ana.open(h.url)
-	ana.nickname("Ana")
-	ana.createRoom()
+	ana.ownRoom("Ana")
 	ben.open(ana.invite())
 	ben.nickname("Ben")
 	ana.waitMembers("Ana", "Ben")

@@ -18,10 +18,8 @@ func TestSafetyCode(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode)
 			ana, ben := h.person("Ana"), h.person("Ben")
-			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ben.screen(vp)
+			ana.ownRoom("Ana")
 			room := eval[string](ana, `document.getElementById('view-room').dataset.room`)
 			ben.open(ana.invite())
 			ben.nickname("Ben")

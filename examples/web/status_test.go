@@ -33,10 +33,8 @@ func TestRetryCountdown(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode)
 			ana := h.person("Ana")
-			ana.run("the screen", ana.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ana.screen(vp)
+			ana.ownRoom("Ana")
 
 			h.down.Store(true)
 			h.tap.dropAll()
@@ -63,7 +61,7 @@ func TestNicknameFormTellsTheConnection(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode)
 			ben := h.person("Ben")
-			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
+			ben.screen(vp)
 			h.down.Store(true)
 			ben.open(h.url)
 			ben.run("type a nickname",
@@ -92,7 +90,7 @@ func TestHelloRefusedSaid(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode, epchat.WithMaxUsers(1))
 			ana, ben := h.person("Ana"), h.person("Ben")
-			ben.run("the screen", ben.viewport(vp.width, vp.height, vp.scale, vp.mobile))
+			ben.screen(vp)
 			ana.open(h.url)
 			ana.nickname("Ana")
 			ben.open(h.url)
@@ -130,10 +128,8 @@ func TestSessionConnectedSaid(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			h := newHarness(t, pollMode)
 			ana := h.person("Ana")
-			ana.run("the screen", ana.viewport(vp.width, vp.height, vp.scale, vp.mobile))
-			ana.open(h.url)
-			ana.nickname("Ana")
-			ana.createRoom()
+			ana.screen(vp)
+			ana.ownRoom("Ana")
 			token := eval[string](ana, `JSON.parse(sessionStorage.getItem('epchat.session')).token`)
 			other := epchattest.Dial(t, "ws"+strings.TrimPrefix(strings.TrimSuffix(h.url, "/"), "http")+"/chat/")
 			other.MustCall("welcome", map[string]any{"type": "hello", "token": token})
