@@ -333,9 +333,9 @@ var pingFrame = wsframe.AppendFrame(nil, ws.OpPing, nil)
 
 // ping sends a keepalive ping. The connection sweeper pings every silent
 // connection in one pass; a flush goroutine each to write two bytes would
-// leave their stacks with the process, so a poll-mode connection with nothing else to
-// write gets its ping in one non-blocking write, and goes through the
-// queue only when the socket does not take it.
+// leave their stacks with the process, so a poll-mode connection with
+// nothing else to write gets its ping in one non-blocking write, and goes
+// through the queue only when the socket does not take it.
 func (c *conn) ping() {
 	if c.nc == nil && c.writeNow(pingFrame) {
 		return
