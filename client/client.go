@@ -18,7 +18,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.js
+//go:embed *.js mls/*.js vendor/ts-mls.js
 var files embed.FS
 
 // FS returns the library's files: the ES modules at its root, index.js
