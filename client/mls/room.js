@@ -314,16 +314,17 @@ export class MlsRoom {
   }
 
   /**
-   * safetyCode is 18 digits (60 bits), in three groups of six, over the
-   * roster's member ids, nicknames and identity keys: equal for everyone
-   * in one epoch's roster, different for another roster.
+   * safetyCode is 20 digits (66 bits), in five groups of four (as the
+   * old scheme's, so a person reads it the same way), over the roster's
+   * member ids, nicknames and identity keys: equal for everyone in one
+   * epoch's roster, different for another roster.
    */
   async safetyCode() {
     const r = this.roster().map((m) => [m.id, m.nick, m.publicKey]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const h = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(JSON.stringify(['epchat-v1 roster', this.room, r]))));
     let v = 0n;
-    for (const b of h.subarray(0, 8)) v = (v << 8n) | BigInt(b);
-    return (v % 10n ** 18n).toString().padStart(18, '0').replace(/(\d{6})(?=\d)/g, '$1 ');
+    for (const b of h.subarray(0, 12)) v = (v << 8n) | BigInt(b);
+    return (v % 10n ** 20n).toString().padStart(20, '0').replace(/(\d{4})(?=\d)/g, '$1 ');
   }
 
   /** @param {any} commit */

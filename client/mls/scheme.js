@@ -179,6 +179,8 @@ class MlsCrypto {
    * @param {import('../scheme.js').SealContext} ctx
    */
   async encrypt(value, ctx) {
+    // A joiner's first message waits for its keys (a round trip or two).
+    if (this.mode === 'join' || this.mode === 'create') await this.signal.until(() => this.mode !== 'join' && this.mode !== 'create', ADMIT_WAIT);
     if (!this.admitted) throw new MlsError(this.mode === 'removed' ? 'removed' : 'not_admitted', 'this member holds no keys for the room');
     if (ctx.kind === 'history') return this.#sealHistory(value, ctx.to ?? '');
     // Never encrypt in an epoch whose roster holds a member the server
