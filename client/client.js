@@ -54,6 +54,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {number} seq the latest message seq this client knows of
  * @property {boolean} locked
  * @property {RoomCrypto} crypto
+ * @property {boolean} attached its crypto has its channel
  */
 
 /**
@@ -72,9 +73,11 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {{state: 'connecting'|'open'|'waiting'|'ready'|'stopped', attempt?: number, delay?: number, at?: number}} status
  * @property {{you: Member, resumed: boolean, rooms: Room[]}} welcome identified (again, after a reconnect: resumed)
  * @property {{code: number, reason: string, wasOpen: boolean}} disconnected
- * @property {{room: Room, from: string, nickname: string, seq: number, ts: number, body: string, verified: boolean}} message
- * @property {{room: Room, from: string, nickname: string, kind: 'message'|'history', seq?: number}} undecryptable
- * @property {{room: Room, from: string, entries: HistoryEntry[], dropped: number, verified: boolean}} history
+ * @property {MessageEvent} message
+ * @property {{room: Room, from: string, nickname: string, kind: 'message'|'history', seq?: number, reason: string}} undecryptable reason: undecryptable, malformed, before_admitted, removed
+ * @property {{room: Room, from: string, nickname: string, kind: 'message'|'history', seq?: number, reason: string}} refused it opened but did not check out: replay, relabelled, bad_signature, unknown_sender, nickname_mismatch, wrong_room, epoch_mismatch
+ * @property {{room: Room, from: string, entries: HistoryEntry[], dropped: number, omitted: number, verified: boolean}} history omitted: messages the passer left out, as their authors' counters tell (0 when the scheme cannot tell)
+ * @property {{room: Room, kind: string, member?: string, detail?: string}} verification what the room's scheme noticed: key_package_refused, commit_refused, removed
  * @property {{room: Room, member: Member, invite: string|null}} member_joined invite: the reference of the invite redeemed (see InviteInfo.ref), when the server tells it
  * @property {{room: Room, member: string, nickname: string, reason: string}} member_left
  * @property {{room: Room, owner: string, previous: string}} owner_changed
@@ -90,6 +93,30 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {{event: string, reason: string}} invalid a frame from the server was dropped as malformed
  */
 
+/**
+ * MessageEvent is a member's message. With a scheme that signs messages
+ * (mls-v1), verified is true, nickname is the one the author's key is
+ * bound to, and placement tells where it stands among its author's
+ * messages: ok, gap (missing of them before it never came), late (one of
+ * the missing, arriving now) or reordered (the server put it before a
+ * message its author had already seen). mid is its id (author, epoch,
+ * counter), envelope what passes it on in history, sentAt the author's
+ * clock.
+ * @typedef {object} MessageEvent
+ * @property {Room} room
+ * @property {string} from
+ * @property {string} nickname
+ * @property {number} seq
+ * @property {number} ts
+ * @property {string} body
+ * @property {boolean} verified
+ * @property {'ok'|'gap'|'late'|'reordered'} placement
+ * @property {number} missing
+ * @property {string|null} mid
+ * @property {string|null} envelope
+ * @property {number|null} sentAt
+ */
+
 /** @typedef {keyof ClientEvents} EventName */
 
 /**
@@ -99,6 +126,26 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  */
 
 const CLOSE_SESSION_ENDED = 4003;
+// REFUSED are the reasons a payload opened but did not check out.
+const REFUSED = new Set(['replay', 'relabelled', 'bad_signature', 'unknown_sender', 'nickname_mismatch', 'wrong_room', 'epoch_mismatch']);
+
+/**
+ * sealed_ takes what encrypt resolved to: the payload text, or with a
+ * signing scheme {text, envelope, mid}.
+ * @param {Promise<string|{text: string, envelope?: string, mid?: string}>} p
+ */
+async function sealed_(p) {
+  let v;
+  try {
+    v = await p;
+  } catch (e) {
+    const code = /** @type {{code?: unknown}} */ (e)?.code;
+    if (typeof code === 'string') throw new ProtocolError(code, /** @type {Error} */ (e).message);
+    throw e;
+  }
+  if (typeof v === 'string') return { text: v, envelope: null, mid: null };
+  return { text: v.text, envelope: v.envelope ?? null, mid: v.mid ?? null };
+}
 const MEMBER_REASONS = new Set(['left', 'disconnected', 'kicked']);
 
 export class Client {
@@ -116,6 +163,8 @@ export class Client {
   #lastWelcome = null;
   /** @type {Transport} */
   #transport;
+  /** @type {ReturnType<typeof setTimeout>|null} */
+  #saveTimer = null;
 
   /** @param {ClientOptions} opts */
   constructor(opts) {
@@ -136,6 +185,10 @@ export class Client {
     this.ready = false;
     /** @type {Map<string, string>} member id -> the last nickname seen */
     this.names = new Map();
+    // A page that goes away (a reload, say) saves what saveSoon had not.
+    globalThis.addEventListener?.('pagehide', () => {
+      if (this.#saveTimer !== null) this.#save();
+    });
     this.#transport = new Transport(opts.url, {
       onOpen: () => this.#hello(),
       onEvent: (m) => this.#event(m),
@@ -358,6 +411,7 @@ export class Client {
       const missed = info.seq - room.seq;
       this.#apply(room, info);
       if (missed > 0) this.#emit('missed', { room, count: missed });
+      this.#attach(room);
     }
     this.ready = true;
     this.#save();
@@ -398,7 +452,20 @@ export class Client {
     this.storage?.remove('rooms');
   }
 
+  // saveSoon saves within 100 ms, once for all that changed meanwhile: a
+  // reload in between reopens the room at an earlier point of its
+  // receiving ratchet, which moves forward again by itself. What a sender
+  // must never lose (the sending ratchet) is saved at once.
+  #saveSoon() {
+    if (this.#saveTimer !== null || !this.storage) return;
+    this.#saveTimer = setTimeout(() => this.#save(), 100);
+  }
+
   #save() {
+    if (this.#saveTimer !== null) {
+      clearTimeout(this.#saveTimer);
+      this.#saveTimer = null;
+    }
     if (!this.storage || !this.token) return;
     this.storage.set('session', { token: this.token, me: this.me });
     /** @type {Record<string, unknown>} */
@@ -460,7 +527,7 @@ export class Client {
    */
   #addRoom(info, crypto) {
     /** @type {Room} */
-    const room = { id: info.room, owner: info.owner, members: info.members, seq: info.seq, locked: info.locked, crypto };
+    const room = { id: info.room, owner: info.owner, members: info.members, seq: info.seq, locked: info.locked, crypto, attached: false };
     for (const m of room.members) this.names.set(m.id, m.nickname);
     this.rooms.set(room.id, room);
     return room;
@@ -512,8 +579,64 @@ export class Client {
     if (reply.type !== 'joined' || !info) throw new ProtocolError('bad_reply', 'malformed joined');
     const room = this.#addRoom(info, crypto);
     this.#save();
+    this.#attach(room);
     this.#membership(room, { kind: 'members' });
     return room;
+  }
+
+  /**
+   * #enqueue runs fn in the room's event order.
+   * @param {Room} room
+   * @param {() => (void|Promise<void>)} fn
+   * @returns {Promise<void>}
+   */
+  #enqueue(room, fn) {
+    const prev = this.#queues.get(room.id) ?? Promise.resolve();
+    const next = prev.then(() => (this.rooms.get(room.id) === room ? fn() : undefined));
+    const settled = next.catch(() => {});
+    this.#queues.set(room.id, settled);
+    return next;
+  }
+
+  /**
+   * #attach gives the room's crypto its channel (once, in the room's
+   * order): a scheme with a handshake sends its frames through it.
+   * @param {Room} room
+   */
+  #attach(room) {
+    const c = room.crypto;
+    if (room.attached || !c.attach || !this.me) return;
+    room.attached = true;
+    const me = this.me;
+    /** @type {import('./scheme.js').Channel} */
+    const ch = {
+      room: room.id,
+      me: me.id,
+      nick: me.nickname,
+      send: async (text) => {
+        const r = await this.#request({ type: 'send', room: room.id, text });
+        if (r.type !== 'sent' || !isSeq(r.seq)) throw new ProtocolError('bad_reply', 'malformed sent');
+        if (r.seq > room.seq) room.seq = r.seq;
+        return { seq: r.seq };
+      },
+      members: () => room.members,
+      seen: () => room.seq,
+      changed: () => {
+        if (this.rooms.get(room.id) !== room) return;
+        this.#save();
+        this.#emit('epoch', { room, epoch: c.epoch });
+      },
+      notify: (ev) => {
+        if (this.rooms.get(room.id) === room) this.#emit('verification', { room, ...ev });
+      },
+      deliver: (ctx, result) => {
+        if (this.rooms.get(room.id) === room) this.#delivered(room, ctx.from, ctx.seq, ctx.ts, result.opened ?? null, result.error);
+      },
+      run: (fn) => this.#enqueue(room, fn),
+    };
+    this.#enqueue(room, () => c.attach?.(ch)).catch(() => {
+      this.#emit('verification', { room, kind: 'attach_failed' });
+    });
   }
 
   /**
@@ -548,7 +671,7 @@ export class Client {
     }
     let crypto;
     try {
-      crypto = await this.scheme.fromInvite(inv.secret);
+      crypto = await this.scheme.fromInvite(inv.secret, inv.token);
     } catch {
       throw new ProtocolError('invite_damaged', 'the invite link is incomplete or damaged');
     }
@@ -570,7 +693,9 @@ export class Client {
     this.#noteServerTime(r.now);
     const ttl = r.expires - (isTime(r.now) ? r.now : this.serverNow());
     const ref = isId(r.invite) ? r.invite : null;
-    return { room: room.id, token: r.token, secret: room.crypto.inviteSecret(), expires: r.expires, ttl: ttl > 0 ? ttl : 1, ref };
+    const secret = await room.crypto.inviteSecret(r.token);
+    this.#save();
+    return { room: room.id, token: r.token, secret, expires: r.expires, ttl: ttl > 0 ? ttl : 1, ref };
   }
 
   /**
@@ -599,19 +724,21 @@ export class Client {
    * too_large, without sending, when it would not fit.
    * @param {string} roomId
    * @param {string} body
-   * @returns {Promise<{seq: number, ts: number}>}
+   * @returns {Promise<{seq: number, ts: number, mid: string|null, envelope: string|null}>} mid and envelope as in MessageEvent, for your own message
    */
   async send(roomId, body) {
     const room = this.#need(roomId);
     if (!this.me) throw new ProtocolError('offline', 'not identified');
     if (!this.fits(body, roomId)) throw new ProtocolError('too_large', 'the message is too long');
-    const text = await room.crypto.encrypt({ v: 1, body }, { kind: 'message', room: room.id, from: this.me.id });
-    const r = await this.#request({ type: 'send', room: room.id, text });
+    const sealed = await sealed_(room.crypto.encrypt({ v: 1, body }, { kind: 'message', room: room.id, from: this.me.id }));
+    // A key used to seal is never used again, even after a reload.
+    if (sealed.mid !== null) this.#save();
+    const r = await this.#request({ type: 'send', room: room.id, text: sealed.text });
     if (r.type !== 'sent' || !isSeq(r.seq)) throw new ProtocolError('bad_reply', 'malformed sent');
     this.#noteServerTime(r.ts);
     if (r.seq > room.seq) room.seq = r.seq;
-    this.#save();
-    return { seq: r.seq, ts: isTime(r.ts) ? r.ts : this.serverNow() };
+    this.#saveSoon();
+    return { seq: r.seq, ts: isTime(r.ts) ? r.ts : this.serverNow(), mid: sealed.mid, envelope: sealed.envelope };
   }
 
   /**
@@ -650,7 +777,9 @@ export class Client {
     let batch = [];
     let size = 0;
     for (const m of entries) {
+      /** @type {HistoryEntry} */
       const entry = { seq: m.seq, ts: m.ts, from: m.from, nick: m.nick, body: m.body };
+      if (typeof m.envelope === 'string') entry.envelope = m.envelope;
       const n = utf8Length(JSON.stringify(entry)) + 1;
       if (batch.length > 0 && size + n > budget) {
         batches.push(batch);
@@ -663,7 +792,7 @@ export class Client {
     if (batch.length > 0) batches.push(batch);
     let sent = 0;
     for (const msgs of batches) {
-      const data = await room.crypto.encrypt({ v: 1, msgs }, { kind: 'history', room: room.id, from: this.me.id, to });
+      const data = (await sealed_(room.crypto.encrypt({ v: 1, msgs }, { kind: 'history', room: room.id, from: this.me.id, to }))).text;
       if (data.length > max) continue;
       await this.#request({ type: 'history', room: room.id, to, data });
       sent++;
@@ -707,6 +836,8 @@ export class Client {
    */
   async kick(roomId, memberId) {
     const room = this.#need(roomId);
+    const c = room.crypto;
+    if (c.beforeKick) await this.#enqueue(room, () => c.beforeKick?.(memberId));
     await this.#request({ type: 'kick', room: room.id, member: memberId });
   }
 
@@ -760,11 +891,9 @@ export class Client {
     const room = this.rooms.get(msg.room);
     if (!room) return;
     // One room's events are handled in order, decryption included.
-    const prev = this.#queues.get(room.id) ?? Promise.resolve();
-    const next = prev.then(() => this.#roomEvent(room, msg)).catch(() => {
+    this.#enqueue(room, () => this.#roomEvent(room, msg)).catch(() => {
       this.#emit('invalid', { event: String(msg.type), reason: 'failed' });
     });
-    this.#queues.set(room.id, next);
   }
 
   /**
@@ -782,46 +911,32 @@ export class Client {
         this.#noteServerTime(msg.ts);
         const ts = isTime(msg.ts) ? msg.ts : this.serverNow();
         if (seq > room.seq) room.seq = seq;
-        const nickname = this.nameOf(from);
-        let opened;
+        /** @type {import('./scheme.js').Opened|null} */
+        let opened = null;
+        /** @type {unknown} */
+        let error = null;
         try {
-          opened = await room.crypto.decrypt(text, { kind: 'message', room: room.id, from });
-        } catch {
-          opened = null;
+          opened = await room.crypto.decrypt(text, { kind: 'message', room: room.id, from, seq, ts });
+        } catch (e) {
+          error = e;
         }
-        const body = /** @type {{body?: unknown}|null} */ (opened?.value)?.body;
-        if (!opened || typeof body !== 'string') {
-          this.#emit('undecryptable', { room, from, nickname, kind: 'message', seq });
-          return;
-        }
-        this.#save();
-        this.#emit('message', { room, from, nickname, seq, ts, body, verified: opened.verified });
+        this.#delivered(room, from, seq, ts, opened, error);
         return;
       }
       case 'history': {
         const { from, data } = msg;
         if (!isId(from) || typeof data !== 'string') return invalid('malformed history');
         if (!this.me) return;
-        let opened;
+        /** @type {import('./scheme.js').Opened|null} */
+        let opened = null;
+        /** @type {unknown} */
+        let error = null;
         try {
           opened = await room.crypto.decrypt(data, { kind: 'history', room: room.id, from, to: this.me.id });
-        } catch {
-          opened = null;
+        } catch (e) {
+          error = e;
         }
-        const msgs = /** @type {{msgs?: unknown}|null} */ (opened?.value)?.msgs;
-        if (!opened || !Array.isArray(msgs)) {
-          this.#emit('undecryptable', { room, from, nickname: this.nameOf(from), kind: 'history' });
-          return;
-        }
-        /** @type {HistoryEntry[]} */
-        const entries = [];
-        let dropped = 0;
-        for (const x of msgs) {
-          const e = historyEntry(x);
-          if (e) entries.push(e);
-          else dropped++;
-        }
-        this.#emit('history', { room, from, entries, dropped, verified: opened.verified });
+        this.#delivered(room, from, 0, 0, opened, error, 'history');
         return;
       }
       case 'member_joined': {
@@ -877,6 +992,96 @@ export class Client {
       default:
         // Unknown events are ignored, as unknown fields are.
     }
+  }
+
+  /**
+   * #delivered emits what a message or history payload opened to (or why
+   * it did not). A handshake frame (opened.control) shows nothing.
+   * @param {Room} room
+   * @param {string} from
+   * @param {number} seq
+   * @param {number} ts
+   * @param {import('./scheme.js').Opened|null} opened
+   * @param {unknown} error
+   * @param {'message'|'history'} [kind]
+   */
+  #delivered(room, from, seq, ts, opened, error, kind = 'message') {
+    const nickname = this.nameOf(from);
+    if (opened?.control) {
+      this.#save();
+      return;
+    }
+    const code = /** @type {{code?: unknown}} */ (error)?.code;
+    if (!opened) {
+      const reason = typeof code === 'string' ? code : 'undecryptable';
+      const ev = kind === 'history' ? { room, from, nickname, kind, reason } : { room, from, nickname, kind, seq, reason };
+      this.#emit(REFUSED.has(reason) ? 'refused' : 'undecryptable', ev);
+      return;
+    }
+    this.#saveSoon();
+    if (kind === 'history') {
+      const msgs = /** @type {{msgs?: unknown}} */ (opened.value)?.msgs;
+      if (!Array.isArray(msgs)) {
+        this.#emit('undecryptable', { room, from, nickname, kind, reason: 'malformed' });
+        return;
+      }
+      /** @type {HistoryEntry[]} */
+      const entries = [];
+      let dropped = opened.dropped ?? 0;
+      for (const x of msgs) {
+        const e = historyEntry(x);
+        if (e) entries.push(e);
+        else dropped++;
+      }
+      this.#emit('history', { room, from, entries, dropped, omitted: opened.omitted ?? 0, verified: !!opened.verified });
+      return;
+    }
+    const body = /** @type {{body?: unknown}|null} */ (opened.value)?.body;
+    if (typeof body !== 'string') {
+      this.#emit('undecryptable', { room, from, nickname, kind, seq, reason: 'malformed' });
+      return;
+    }
+    const placement = opened.placement ?? 'ok';
+    this.#emit('message', {
+      room, from, seq, ts, body, verified: !!opened.verified,
+      nickname: opened.verified && typeof opened.nickname === 'string' ? opened.nickname : nickname,
+      placement: placement === 'replay' ? 'ok' : placement, missing: opened.missing ?? 0,
+      mid: opened.mid ?? null, envelope: opened.envelope ?? null, sentAt: opened.sentAt ?? null,
+    });
+  }
+
+  /**
+   * verification is what this client can check of a room's members:
+   * whether it holds the room's keys, the safety code, and each member the
+   * server seats with what the scheme knows of them: `verified` (in the
+   * roster, under the nickname the server gives), `renamed` (in the
+   * roster, whose key names another nickname: keyNickname), `not_admitted`
+   * (seated, but holds no keys: cannot read or send), or `unknown` (the
+   * scheme has no roster: aes-gcm-v1). `leaving` lists members who hold
+   * the keys but whom the server no longer seats (their Remove is on its
+   * way).
+   * @param {string} roomId
+   */
+  async verification(roomId) {
+    const room = this.#need(roomId);
+    const c = room.crypto;
+    const roster = c.roster ? c.roster() : null;
+    const byId = new Map((roster ?? []).map((x) => [x.id, x]));
+    const seated = new Set(room.members.map((m) => m.id));
+    return {
+      scheme: c.scheme,
+      admitted: roster ? roster.length > 0 : true,
+      epoch: c.epoch,
+      safetyCode: await c.safetyCode(),
+      members: room.members.map((m) => {
+        const r = byId.get(m.id);
+        /** @type {'verified'|'renamed'|'not_admitted'|'unknown'} */
+        let status = 'unknown';
+        if (roster) status = !r ? 'not_admitted' : r.nick === m.nickname ? 'verified' : 'renamed';
+        return { id: m.id, nickname: m.nickname, status, keyNickname: r?.nick ?? null, key: r?.publicKey ?? null };
+      }),
+      leaving: (roster ?? []).filter((x) => !seated.has(x.id)).map((x) => ({ id: x.id, nickname: x.nick })),
+    };
   }
 
   /**

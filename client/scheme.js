@@ -22,15 +22,51 @@ import {
  * @property {string} room the room id
  * @property {string} from the sender's member id
  * @property {string} [to] history: the newcomer's member id
+ * @property {number} [seq] decrypt of a message: the seq the server gave it
+ * @property {number} [ts] decrypt of a message: the server's time for it
  */
 
 /**
  * Opened is what decrypt returns: the plaintext value and whether the
  * scheme authenticated the sender as the member in ctx.from (more than
  * "someone with the room key").
+ * A scheme that signs messages tells more (all optional): the nickname
+ * the author's key is bound to, where the message stands among its
+ * author's (placement, missing), its id (mid), the signed text that passes
+ * it on in history (envelope), the author's clock (sentAt); for history,
+ * entries dropped and messages omitted. A handshake frame the scheme
+ * handled itself opens to {control: true}: nothing to show.
  * @typedef {object} Opened
- * @property {unknown} value
- * @property {boolean} verified
+ * @property {unknown} [value]
+ * @property {boolean} [verified]
+ * @property {boolean} [control]
+ * @property {string} [nickname]
+ * @property {'ok'|'gap'|'late'|'replay'|'reordered'} [placement]
+ * @property {number} [missing]
+ * @property {string} [mid]
+ * @property {string} [envelope]
+ * @property {number} [sentAt]
+ * @property {number} [dropped]
+ * @property {number} [omitted]
+ */
+
+/**
+ * Channel is what the client gives a seated room's crypto (attach): who
+ * this member is, a way to send handshake frames as room messages (their
+ * seq orders them like any message), and to tell the client what changed.
+ * Everything the client calls runs in the room's event order; run queues a
+ * function there.
+ * @typedef {object} Channel
+ * @property {string} room
+ * @property {string} me
+ * @property {string} nick
+ * @property {(text: string) => Promise<{seq: number}>} send
+ * @property {() => ReadonlyArray<{id: string, nickname: string}>} members the members the server seats, in join order
+ * @property {() => number} seen the highest seq this client knows of
+ * @property {() => void} changed the keys or the roster changed: the client saves and emits epoch
+ * @property {(ev: {kind: string, member?: string, detail?: string}) => void} notify emitted as verification
+ * @property {(ctx: {from: string, seq: number, ts: number}, result: {opened?: Opened, error?: unknown}) => void} deliver a message held back (until the keys came), now opened
+ * @property {(fn: () => (void|Promise<void>)) => Promise<void>} run
  */
 
 /**
@@ -54,13 +90,16 @@ import {
  * @typedef {object} RoomCrypto
  * @property {string} scheme the scheme's name
  * @property {number} epoch changes when the keys do (aes-gcm-v1: always 0)
- * @property {(value: unknown, ctx: SealContext) => Promise<string>} encrypt
+ * @property {(value: unknown, ctx: SealContext) => Promise<string|{text: string, envelope?: string, mid?: string}>} encrypt rejects with an error whose code the client passes on (e.g. rotating)
  * @property {(text: string, ctx: SealContext) => Promise<Opened>} decrypt
  * @property {(plainBytes: number) => number} sealedLength wire length of a payload of n bytes of JSON
  * @property {(max: number) => number} plainBudget the largest JSON, in bytes, whose payload fits in max
  * @property {() => Promise<string>} safetyCode what members compare out of band
- * @property {() => string} inviteSecret what goes in an invite link after the token
+ * @property {(token: string) => (string|Promise<string>)} inviteSecret what goes in the invite link of token, after it
  * @property {(change: MembershipChange) => (void|Promise<void>)} [membershipChanged]
+ * @property {(ch: Channel) => (void|Promise<void>)} [attach] called once the room is seated (and after a reload, once identified)
+ * @property {(member: string) => Promise<void>} [beforeKick] called before a kick is sent: rotate away from member first
+ * @property {() => ReadonlyArray<{id: string, nick: string, publicKey: string}>} [roster] the members whose keys this member can verify
  * @property {(() => (string|null))} [identity] this member's public identity key, when the scheme has one
  * @property {() => unknown} save JSON-able state to restore the room after a reload
  */
@@ -71,7 +110,7 @@ import {
  * @typedef {object} CryptoScheme
  * @property {string} name
  * @property {() => Promise<RoomCrypto>} create
- * @property {(secret: string) => Promise<RoomCrypto>} fromInvite rejects on a damaged secret
+ * @property {(secret: string, token: string) => Promise<RoomCrypto>} fromInvite rejects on a damaged secret (or one that does not match token)
  * @property {(saved: unknown) => Promise<RoomCrypto>} restore
  * @property {(secret: string) => boolean} isSecret whether text is a well-formed secret
  */

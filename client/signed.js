@@ -1,6 +1,6 @@
 // Signed envelopes: who said what, in which room, in which epoch, and the
-// how-manyeth message of its sender it was. docs/E2E.md is the design this
-// implements a first piece of; nothing uses it yet.
+// how-manyeth message of its sender it was (docs/E2E.md). mlsScheme
+// (mls/scheme.js) seals every message in one.
 //
 // Every message a member sends, live or relayed later as history, is an
 // envelope signed by its author's identity key (Ed25519, Web Crypto). The
@@ -211,6 +211,21 @@ function parse(text) {
 }
 
 /**
+ * peekEnvelope reads an envelope's fields without checking its signature
+ * (for an entry whose author's key the reader does not hold: shown as not
+ * verified), or returns null for one that does not parse.
+ * @param {unknown} text
+ * @returns {Envelope|null}
+ */
+export function peekEnvelope(text) {
+  try {
+    return parse(text).e;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * RosterEntry is what the reader's roster binds to a member id: the
  * identity key (under MLS, the key of the member's leaf, from the ratchet
  * tree) and the nickname its credential names.
@@ -273,22 +288,24 @@ export async function openEnvelope(text, expect) {
  */
 
 /**
- * SenderTracker follows, per author, the counters already shown in one
- * room, to place each new envelope. State is small (per author: the
- * highest counter and the set of counters below it still missing) and
- * JSON-able for a reload.
+ * SenderTracker follows, per author and epoch, the counters already shown
+ * in one room, to place each new envelope (an author counts from 1 again
+ * in each epoch). State is small (per author and epoch: the highest
+ * counter and the set of counters below it still missing; the 8 latest
+ * epochs) and JSON-able for a reload.
  */
 export class SenderTracker {
   /** @param {unknown} [saved] what save returned */
   constructor(saved) {
-    /** @type {Map<string, {high: number, missing: Set<number>}>} */
+    /** @type {Map<string, {high: number, missing: Set<number>, epoch: number}>} */
     this.authors = new Map();
     if (saved && typeof saved === 'object') {
       for (const [k, v] of Object.entries(saved)) {
         const high = /** @type {{high?: unknown}} */ (v)?.high;
         const missing = /** @type {{missing?: unknown}} */ (v)?.missing;
         if (!isCount(high, 0) || !Array.isArray(missing)) continue;
-        this.authors.set(k, { high, missing: new Set(missing.filter((m) => isCount(m, 1) && m < high)) });
+        const epoch = Number(k.slice(k.lastIndexOf('/') + 1));
+        this.authors.set(k, { high, missing: new Set(missing.filter((m) => isCount(m, 1) && m < high)), epoch: isCount(epoch, 0) ? epoch : 0 });
       }
     }
   }
@@ -301,8 +318,12 @@ export class SenderTracker {
    * @returns {Placement}
    */
   place(e, seq) {
-    let a = this.authors.get(e.from);
-    if (!a) this.authors.set(e.from, (a = { high: 0, missing: new Set() }));
+    const key = `${e.from}/${e.epoch}`;
+    let a = this.authors.get(key);
+    if (!a) {
+      this.authors.set(key, (a = { high: 0, missing: new Set(), epoch: e.epoch }));
+      this.#prune(e.epoch);
+    }
     if (e.n <= a.high) {
       if (a.missing.delete(e.n)) return { status: 'late', missing: 0 };
       return { status: 'replay', missing: 0 };
@@ -314,6 +335,13 @@ export class SenderTracker {
     a.high = e.n;
     if (e.seen >= seq) return { status: 'reordered', missing: skipped };
     return { status: skipped > 0 ? 'gap' : 'ok', missing: skipped };
+  }
+
+  // #prune forgets the counters of epochs 8 or more before epoch: MLS
+  // keeps no keys that old, so no message of them can open any more.
+  /** @param {number} epoch */
+  #prune(epoch) {
+    for (const [k, a] of this.authors) if (a.epoch + 8 <= epoch) this.authors.delete(k);
   }
 
   /** @returns {Record<string, {high: number, missing: number[]}>} */

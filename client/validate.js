@@ -86,6 +86,9 @@ export function roomInfo(v) {
  * @property {string} from
  * @property {string} nick
  * @property {string} body
+ * @property {boolean} [verified] signed by its author, whose key the reader holds (mls-v1); false: its author is a former member, not verifiable
+ * @property {string} [mid] its id (author, epoch, counter), as MessageEvent.mid
+ * @property {string} [envelope] its author's signed text, to pass it on again
  */
 
 /**
@@ -98,7 +101,12 @@ export function historyEntry(v) {
   const e = /** @type {Record<string, unknown>} */ (v);
   if (!isSeq(e.seq) || e.seq < 1 || !isTime(e.ts) || !isId(e.from)
     || typeof e.nick !== 'string' || typeof e.body !== 'string') return null;
-  return { seq: e.seq, ts: e.ts, from: e.from, nick: e.nick.slice(0, MAX_NICK), body: e.body };
+  /** @type {HistoryEntry} */
+  const out = { seq: e.seq, ts: e.ts, from: e.from, nick: e.nick.slice(0, MAX_NICK), body: e.body };
+  if (typeof e.verified === 'boolean') out.verified = e.verified;
+  if (typeof e.mid === 'string' && e.mid.length <= 256) out.mid = e.mid;
+  if (typeof e.envelope === 'string') out.envelope = e.envelope;
+  return out;
 }
 
 /**

@@ -1,9 +1,7 @@
 // MlsRoom: one epchat room as an MLS group (RFC 9420, through the vendored
 // ts-mls bundle), with every message a signed envelope (../signed.js).
-// docs/E2E.md is the design; this is its core, not yet behind the
-// CryptoScheme seam nor served by client.FS() (the seam needs an outbound
-// channel for handshake frames first), and used by its tests only
-// (examples/web/mls_room_test.go).
+// docs/E2E.md is the design; this is its core, and scheme.js puts it
+// behind the library's CryptoScheme seam (mlsScheme).
 //
 // Frames are what goes in `send.text` (and later `history.data`), each
 // with a prefix that names it:
@@ -12,6 +10,7 @@
 //   e2e1.c.<b64url MLSMessage>        a commit
 //   e2e1.w.<b64url JSON {to, w}>      a Welcome for member `to`
 //   e2e1.m.<b64url MLSMessage>        a message: its plaintext is an envelope
+//   e2e1.h.<b64url MLSMessage>        history: a batch envelope of its authors' envelopes
 //
 // Commits take effect in the server's seq order: apply them in that order,
 // the committer's own included. Of two commits for one epoch, the first
@@ -20,7 +19,7 @@
 
 import * as M from '../vendor/ts-mls.js';
 import { b64urlDecode, b64urlEncode } from '../crypto.js';
-import { EnvelopeError, SenderTracker, openEnvelope, signEnvelope } from '../signed.js';
+import { EnvelopeError, SenderTracker, openEnvelope, peekEnvelope, signEnvelope } from '../signed.js';
 
 const SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
 const enc = new TextEncoder();
@@ -248,7 +247,8 @@ export class MlsRoom {
     this.identity = identity;
     /** @type {{text: string, state: any}|null} the commit this member sent, not yet applied */
     this.pending = null;
-    this.n = 0; // this member's envelope counter
+    this.n = 0; // this member's envelope counter in nEpoch
+    this.nEpoch = this.epoch;
     this.tracker = new SenderTracker();
     /** @type {Set<string>} SHA-256 of the frames of messages already processed */
     this.seenFrames = new Set();
@@ -261,7 +261,7 @@ export class MlsRoom {
    */
   save() {
     return {
-      v: 1, room: this.room, me: this.me, nick: this.nick, n: this.n,
+      v: 1, room: this.room, me: this.me, nick: this.nick, n: this.n, nEpoch: this.nEpoch,
       state: encodeState(this.state),
       pending: this.pending && { text: this.pending.text, state: encodeState(this.pending.state) },
       tracker: this.tracker.save(),
@@ -285,6 +285,7 @@ export class MlsRoom {
       if (!own) throw new Error('not in its own roster');
       room.identity.publicKey = own.publicKey;
       room.n = saved.n;
+      room.nEpoch = Number.isSafeInteger(saved.nEpoch) ? saved.nEpoch : room.epoch;
       room.tracker = new SenderTracker(saved.tracker);
       if (saved.pending) room.pending = { text: String(saved.pending.text), state: decodeState(saved.pending.state) };
       if (Array.isArray(saved.seen)) for (const h of saved.seen) if (typeof h === 'string') room.seenFrames.add(h);
@@ -313,16 +314,17 @@ export class MlsRoom {
   }
 
   /**
-   * safetyCode is 18 digits (60 bits), in three groups of six, over the
-   * roster's member ids, nicknames and identity keys: equal for everyone
-   * in one epoch's roster, different for another roster.
+   * safetyCode is 20 digits (66 bits), in five groups of four (as the
+   * old scheme's, so a person reads it the same way), over the roster's
+   * member ids, nicknames and identity keys: equal for everyone in one
+   * epoch's roster, different for another roster.
    */
   async safetyCode() {
     const r = this.roster().map((m) => [m.id, m.nick, m.publicKey]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const h = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(JSON.stringify(['epchat-v1 roster', this.room, r]))));
     let v = 0n;
-    for (const b of h.subarray(0, 8)) v = (v << 8n) | BigInt(b);
-    return (v % 10n ** 18n).toString().padStart(18, '0').replace(/(\d{6})(?=\d)/g, '$1 ');
+    for (const b of h.subarray(0, 12)) v = (v << 8n) | BigInt(b);
+    return (v % 10n ** 20n).toString().padStart(20, '0').replace(/(\d{4})(?=\d)/g, '$1 ');
   }
 
   /** @param {any} commit */
@@ -417,30 +419,56 @@ export class MlsRoom {
 
   /**
    * seal makes the message frame of body: an envelope signed by this
-   * member, inside an MLS application message of the current epoch.
+   * member, inside an MLS application message of the current epoch. The
+   * envelope's counter starts at 1 in every epoch, so that a member
+   * admitted in an epoch knows every author's first message of it, and
+   * sees one dropped.
    * @param {unknown} value
    * @param {number} seen the highest seq this member has shown
    * @param {number} [ts]
+   * @returns {Promise<string>}
    */
   async seal(value, seen, ts = Date.now()) {
-    const env = await signEnvelope(this.identity, {
-      kind: 'message', room: this.room, from: this.me, nick: this.nick, epoch: this.epoch, n: ++this.n, seen, ts, body: value,
-    });
-    const r = await M.createApplicationMessage(this.state, enc.encode(env), await impl());
-    this.state = r.newState;
-    return 'e2e1.m.' + b64urlEncode(M.encodeMlsMessage({ privateMessage: r.privateMessage, wireformat: 'mls_private_message', version: 'mls10' }));
+    return (await this.sealMessage(value, seen, ts)).frame;
   }
 
   /**
-   * open reads a message frame that the server says member from sent with
-   * seq: it resolves to the envelope and where it stands among its
-   * author's messages, or rejects with an MlsError (EnvelopeErrors are
-   * turned into MlsErrors of the same code).
-   * @param {string} frame
-   * @param {{from: string, seq: number}} at
+   * sealMessage is seal, also returning the envelope (what a history entry
+   * passes on) and its id, `<author>.<epoch>.<n>`.
+   * @param {unknown} value
+   * @param {number} seen
+   * @param {number} [ts]
    */
-  async open(frame, at) {
-    const m = decodeMls(body(frame, 'e2e1.m.'), 'mls_private_message');
+  async sealMessage(value, seen, ts = Date.now()) {
+    if (this.nEpoch !== this.epoch) {
+      this.nEpoch = this.epoch;
+      this.n = 0;
+    }
+    const e = { kind: /** @type {'message'} */ ('message'), room: this.room, from: this.me, nick: this.nick, epoch: this.epoch, n: ++this.n, seen, ts, body: value };
+    const envelope = await signEnvelope(this.identity, e);
+    return { frame: await this.#application('e2e1.m.', envelope), envelope, mid: `${e.from}.${e.epoch}.${e.n}` };
+  }
+
+  /**
+   * #application wraps text in an MLS application message of the current
+   * epoch, as a frame with prefix.
+   * @param {string} prefix
+   * @param {string} text
+   */
+  async #application(prefix, text) {
+    const r = await M.createApplicationMessage(this.state, enc.encode(text), await impl());
+    this.state = r.newState;
+    return prefix + b64urlEncode(M.encodeMlsMessage({ privateMessage: r.privateMessage, wireformat: 'mls_private_message', version: 'mls10' }));
+  }
+
+  /**
+   * #decrypt opens an MLS application message frame with prefix, once:
+   * the same frame again is a replay.
+   * @param {string} frame
+   * @param {string} prefix
+   */
+  async #decrypt(frame, prefix) {
+    const m = decodeMls(body(frame, prefix), 'mls_private_message');
     const id = await digest(frame);
     if (this.seenFrames.has(id)) throw new MlsError('replay', 'this message was already shown');
     let r;
@@ -453,15 +481,99 @@ export class MlsRoom {
     this.state = r.newState;
     if (this.seenFrames.size > 4096) this.seenFrames.delete(this.seenFrames.values().next().value ?? '');
     this.seenFrames.add(id);
-    const roster = new Map(this.roster().map((x) => [x.id, x]));
-    let e;
+    let text;
     try {
-      e = await openEnvelope(dec.decode(r.message), { room: this.room, from: at.from, kind: 'message', roster: (id) => roster.get(id) });
+      text = dec.decode(r.message);
+    } catch {
+      throw new MlsError('malformed', 'not an envelope');
+    }
+    return { text, epoch: m.privateMessage.epoch };
+  }
+
+  /** #rosterMap is the roster by member id, for openEnvelope. */
+  #rosterMap() {
+    const roster = new Map(this.roster().map((x) => [x.id, x]));
+    return (/** @type {string} */ id) => roster.get(id);
+  }
+
+  /**
+   * sealHistory makes the history frame for newcomer `to`: a batch
+   * envelope signed by this member (kind history, body {to, entries}),
+   * whose entries are their authors' original envelopes with the seq this
+   * member saw them at, in the current epoch (which `to` must hold).
+   * @param {string} to
+   * @param {ReadonlyArray<{seq: number, envelope: string}>} entries
+   */
+  async sealHistory(to, entries) {
+    const env = await signEnvelope(this.identity, {
+      kind: 'history', room: this.room, from: this.me, nick: this.nick, epoch: this.epoch, n: 1, seen: 0, ts: Date.now(),
+      body: { to, entries: entries.map((x) => [x.seq, x.envelope]) },
+    });
+    return this.#application('e2e1.h.', env);
+  }
+
+  /**
+   * openHistory reads a history frame that the server says member from
+   * sent: the batch must be signed by from and addressed to this member.
+   * Each entry is checked on its own against the roster: `ok` (signed by
+   * its author, a member now), `former` (its author is not in the roster:
+   * not verifiable), or refused with an EnvelopeError code (`bad_signature`,
+   * `nickname_mismatch`, `wrong_room`, `malformed`...), never thrown.
+   * @param {string} frame
+   * @param {string} from
+   */
+  async openHistory(frame, from) {
+    const { text } = await this.#decrypt(frame, 'e2e1.h.');
+    const roster = this.#rosterMap();
+    let batch;
+    try {
+      batch = await openEnvelope(text, { room: this.room, from, kind: 'history', roster });
     } catch (err) {
       if (err instanceof EnvelopeError) throw new MlsError(err.code, err.message);
       throw new MlsError('malformed', 'not an envelope');
     }
-    if (BigInt(e.epoch) !== m.privateMessage.epoch) throw new MlsError('epoch_mismatch', 'the envelope names another epoch');
-    return { envelope: e, placement: this.tracker.place(e, at.seq) };
+    const b = /** @type {{to?: unknown, entries?: unknown}} */ (batch.body);
+    if (!b || b.to !== this.me || !Array.isArray(b.entries)) throw new MlsError('malformed', 'not a history batch for this member');
+    /** @type {{seq: number, envelope: string, status: string, e: import('../signed.js').Envelope|null}[]} */
+    const out = [];
+    for (const x of b.entries.slice(0, 1024)) {
+      const seq = Array.isArray(x) ? x[0] : undefined;
+      const envelope = Array.isArray(x) ? x[1] : undefined;
+      if (!Number.isSafeInteger(seq) || typeof envelope !== 'string') {
+        out.push({ seq: 0, envelope: '', status: 'malformed', e: null });
+        continue;
+      }
+      try {
+        const e = await openEnvelope(envelope, { room: this.room, kind: 'message', roster });
+        out.push({ seq: /** @type {number} */ (seq), envelope, status: 'ok', e });
+      } catch (err) {
+        const code = err instanceof EnvelopeError ? err.code : 'malformed';
+        let e = null;
+        if (code === 'unknown_sender') e = peekEnvelope(envelope);
+        out.push({ seq: /** @type {number} */ (seq), envelope, status: code === 'unknown_sender' ? 'former' : code, e });
+      }
+    }
+    return { batch, entries: out };
+  }
+
+  /**
+   * open reads a message frame that the server says member from sent with
+   * seq: it resolves to the envelope and where it stands among its
+   * author's messages, or rejects with an MlsError (EnvelopeErrors are
+   * turned into MlsErrors of the same code).
+   * @param {string} frame
+   * @param {{from: string, seq: number}} at
+   */
+  async open(frame, at) {
+    const { text, epoch } = await this.#decrypt(frame, 'e2e1.m.');
+    let e;
+    try {
+      e = await openEnvelope(text, { room: this.room, from: at.from, kind: 'message', roster: this.#rosterMap() });
+    } catch (err) {
+      if (err instanceof EnvelopeError) throw new MlsError(err.code, err.message);
+      throw new MlsError('malformed', 'not an envelope');
+    }
+    if (BigInt(e.epoch) !== epoch) throw new MlsError('epoch_mismatch', 'the envelope names another epoch');
+    return { envelope: e, text, mid: `${e.from}.${e.epoch}.${e.n}`, placement: this.tracker.place(e, at.seq) };
   }
 }

@@ -30,7 +30,8 @@ const libHelper = `(async () => {
 	const lib = await import('/lib/index.js');
 	const EVENTS = ['status', 'welcome', 'disconnected', 'message', 'undecryptable', 'history',
 		'member_joined', 'member_left', 'owner_changed', 'room_closed', 'room_left', 'room_locked',
-		'room_gone', 'missed', 'epoch', 'session_connected', 'session_ended', 'session_invalid', 'invalid'];
+		'room_gone', 'missed', 'epoch', 'session_connected', 'session_ended', 'session_invalid', 'invalid',
+		'refused', 'verification'];
 	const brief = (ev) => JSON.parse(JSON.stringify(ev, (k, v) =>
 		k === 'crypto' ? undefined : (k === 'room' && v && typeof v === 'object' ? v.id : v)));
 	window.T = {

@@ -1,0 +1,215 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// adversary is the malicious server of docs/E2E.md's threat model, as a
+// relay between the browsers and the Hub: it speaks WebSocket to each
+// side, so it sees every event the Hub sends as JSON and can rewrite,
+// drop, hold back, replay and inject events, as whoever runs the server
+// could. The library's Clients reach it by the URL they are given
+// (T.make(name, {url})); the page itself still loads from the harness.
+//
+// Requests from the browsers pass unchanged: the threat model's server is
+// the Hub's side, and what it tells the browsers is what it can forge.
+type adversary struct {
+	t   *testing.T
+	ln  net.Listener
+	hub string // the Hub's WebSocket URL
+	wg  sync.WaitGroup
+
+	mu    sync.Mutex
+	rule  func(c *advConn, ev map[string]any) []map[string]any
+	conns []*advConn
+}
+
+// advConn is one browser's connection through the adversary.
+type advConn struct {
+	a              *adversary
+	client, server net.Conn
+
+	mu   sync.Mutex
+	me   string           // the member id its welcome named
+	seen []map[string]any // every event the Hub sent it, before any rule
+	wmu  sync.Mutex       // serialises writes to the browser
+}
+
+// newAdversary starts the relay to the Hub of h. It stops when the test
+// ends.
+func newAdversary(t *testing.T, h *harness) *adversary {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Hub is reached through the harness's tap, whose address is the
+	// page's: a request without Origin is not a browser's, and passes.
+	a := &adversary{t: t, ln: ln, hub: strings.Replace(h.url, "http://", "ws://", 1) + "/chat/"}
+	a.wg.Go(a.serve)
+	t.Cleanup(func() {
+		ln.Close()
+		a.mu.Lock()
+		for _, c := range a.conns {
+			c.client.Close()
+			c.server.Close()
+		}
+		a.mu.Unlock()
+		a.wg.Wait()
+	})
+	return a
+}
+
+// URL is the WebSocket URL a Client opens to go through the adversary.
+func (a *adversary) URL() string { return "ws://" + a.ln.Addr().String() + "/chat/" }
+
+// setRule makes rule decide, for every event the Hub sends, what the
+// browser gets instead: nothing, the event (changed or not), or several.
+// nil passes everything.
+func (a *adversary) setRule(rule func(c *advConn, ev map[string]any) []map[string]any) {
+	a.mu.Lock()
+	a.rule = rule
+	a.mu.Unlock()
+}
+
+// conn returns the connection of member id, or nil.
+func (a *adversary) conn(id string) *advConn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := len(a.conns) - 1; i >= 0; i-- {
+		c := a.conns[i]
+		c.mu.Lock()
+		me := c.me
+		c.mu.Unlock()
+		if me == id {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *adversary) serve() {
+	for {
+		client, err := a.ln.Accept()
+		if err != nil {
+			return
+		}
+		a.wg.Go(func() { a.relay(client) })
+	}
+}
+
+func (a *adversary) relay(client net.Conn) {
+	if _, err := (ws.Upgrader{}).Upgrade(client); err != nil {
+		client.Close()
+		return
+	}
+	server, _, _, err := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{})}.Dial(a.t.Context(), a.hub)
+	if err != nil {
+		client.Close()
+		return
+	}
+	c := &advConn{a: a, client: client, server: server}
+	a.mu.Lock()
+	a.conns = append(a.conns, c)
+	a.mu.Unlock()
+	defer func() {
+		client.Close()
+		server.Close()
+	}()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer server.Close()
+		for {
+			data, op, err := wsutil.ReadClientData(client)
+			if err != nil {
+				return
+			}
+			if wsutil.WriteClientMessage(server, op, data) != nil {
+				return
+			}
+		}
+	})
+	for {
+		data, op, err := wsutil.ReadServerData(server)
+		if err != nil {
+			break
+		}
+		var ev map[string]any
+		if op != ws.OpText || json.Unmarshal(data, &ev) != nil {
+			c.write(data)
+			continue
+		}
+		c.mu.Lock()
+		if ev["type"] == "welcome" {
+			if you, ok := ev["you"].(map[string]any); ok {
+				c.me, _ = you["id"].(string)
+			}
+		}
+		c.seen = append(c.seen, ev)
+		c.mu.Unlock()
+		a.mu.Lock()
+		rule := a.rule
+		a.mu.Unlock()
+		out := []map[string]any{ev}
+		if rule != nil {
+			out = rule(c, cloneEvent(ev))
+		}
+		for _, e := range out {
+			c.inject(e)
+		}
+	}
+	client.Close()
+	wg.Wait()
+}
+
+// member is the member id this connection identified as.
+func (c *advConn) member() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.me
+}
+
+// events returns copies of the events the Hub sent this connection of type
+// typ (all with typ ""), before any rule.
+func (c *advConn) events(typ string) []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []map[string]any
+	for _, ev := range c.seen {
+		if typ == "" || ev["type"] == typ {
+			out = append(out, cloneEvent(ev))
+		}
+	}
+	return out
+}
+
+// inject sends ev to the browser as if the Hub had.
+func (c *advConn) inject(ev map[string]any) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		c.a.t.Errorf("adversary: %v", err)
+		return
+	}
+	c.write(b)
+}
+
+func (c *advConn) write(b []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	wsutil.WriteServerMessage(c.client, ws.OpText, b)
+}
+
+func cloneEvent(ev map[string]any) map[string]any {
+	b, _ := json.Marshal(ev)
+	var out map[string]any
+	json.Unmarshal(b, &out)
+	return out
+}
