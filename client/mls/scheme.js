@@ -38,12 +38,6 @@ const ADMIT_WAIT = 10000;
 const BUFFER = 256; // frames a joiner keeps until its Welcome
 
 /**
- * Codes of frames that opened but did not check out: the page shows them
- * as refused, not as undecryptable.
- */
-export const REFUSED = new Set(['replay', 'relabelled', 'bad_signature', 'unknown_sender', 'nickname_mismatch', 'wrong_room', 'epoch_mismatch']);
-
-/**
  * linkCheck is the check characters of an invite link: they let the
  * joiner's page refuse a link with a changed character before it takes a
  * seat.
@@ -55,26 +49,10 @@ async function linkCheck(token, secret) {
   return b64urlEncode(h).slice(0, CHECK_CHARS);
 }
 
-/**
- * Channel is what the client gives a room's crypto once it is seated: who
- * it is, a way to send handshake frames as room messages, and to tell the
- * client what changed. Everything runs in the room's event order; run
- * queues a function there.
- * @typedef {object} Channel
- * @property {string} room
- * @property {string} me
- * @property {string} nick
- * @property {(text: string) => Promise<{seq: number}>} send
- * @property {() => ReadonlyArray<{id: string, nickname: string}>} members the server's member list, join order
- * @property {() => number} seen the highest seq shown
- * @property {() => void} changed the epoch or roster changed
- * @property {(ev: {kind: string, member?: string, detail?: string}) => void} notify
- * @property {(ctx: {from: string, seq: number, ts: number}, result: {opened?: any, error?: any}) => void} deliver a buffered message, opened late
- * @property {(fn: () => (void|Promise<void>)) => Promise<void>} run
- */
+/** @typedef {import('../scheme.js').Channel} Channel */
 
 /**
- * Waiting is a promise resolved when the room's roster or epoch changes.
+ * Signal wakes what waits for the room's roster or epoch to change.
  */
 class Signal {
   constructor() {

@@ -191,6 +191,18 @@ func (c *advConn) events(typ string) []map[string]any {
 	return out
 }
 
+// last returns the latest event of type typ from member from that the Hub
+// sent this connection, or nil.
+func (c *advConn) last(typ, from string) map[string]any {
+	evs := c.events(typ)
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i]["from"] == from {
+			return evs[i]
+		}
+	}
+	return nil
+}
+
 // inject sends ev to the browser as if the Hub had.
 func (c *advConn) inject(ev map[string]any) {
 	b, err := json.Marshal(ev)

@@ -354,12 +354,7 @@ func TestE2EKickRotation(t *testing.T) {
 	waitEvent(p, "cleo", "member_left", `e.reason === 'kicked'`)
 	js[bool](p, `await C.ana.send(`+r+`, 'Ben is out'); return true;`)
 	waitEvent(p, "cleo", "message", `e.body === 'Ben is out' && e.verified`)
-	var secret map[string]any
-	for _, ev := range adv.conn(id["cleo"]).events("message") {
-		if ev["from"] == id["ana"] {
-			secret = ev
-		}
-	}
+	secret := adv.conn(id["cleo"]).last("message", id["ana"])
 	adv.conn(id["ben"]).inject(secret)
 	waitEvent(p, "ben", "undecryptable", `e.seq === `+fmt.Sprint(secret["seq"]))
 	if got := js[[]string](p, `return T.bodies('ben');`); len(got) != 0 {
@@ -378,12 +373,7 @@ func TestE2ELeaveRotation(t *testing.T) {
 	p.wait("the keys changed", `(async () => C.cleo.room(`+r+`).crypto.roster().length === 2)()`)
 	js[bool](p, `await C.ana.send(`+r+`, 'after Ben'); return true;`)
 	waitEvent(p, "cleo", "message", `e.body === 'after Ben'`)
-	var text string
-	for _, ev := range adv.conn(id["cleo"]).events("message") {
-		if ev["from"] == id["ana"] {
-			text = ev["text"].(string)
-		}
-	}
+	text := adv.conn(id["cleo"]).last("message", id["ana"])["text"].(string)
 	got := js[string](p, `
 		const old = await T.mls.mlsScheme.restore(T.benKeys);
 		try {
