@@ -38,7 +38,8 @@
 // Clients then speak the JSON protocol of PROTOCOL.md: hello (pick a
 // nickname, get a session token), create a room, invite with a one-time
 // token valid five minutes, join, send, leave, close; and for the owner
-// kick, lock and unlock.
+// kick, lock and unlock. A page may check_invite before hello, to tell
+// someone that a link is used or expired before asking for a nickname.
 //
 // # The rules
 //

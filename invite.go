@@ -45,6 +45,39 @@ func (h *Hub) invite(c *conn, req *wire.Request) {
 	h.log.Debug("invite made", "room", req.Room, "by", c.user)
 }
 
+// checkInvite tells whether an invite token would seat its holder now,
+// without spending it: a page checks a link before asking for a
+// nickname. It is allowed before hello. A token that is not pending counts
+// as a failed guess, as a join with it would, so checking gives a guesser
+// nothing that joining does not.
+func (h *Hub) checkInvite(c *conn, req *wire.Request) {
+	if h.guessBlocked(c) {
+		c.refuse(req.ID, wire.RateLimited, "")
+		return
+	}
+	ctx := h.ctx
+	now := h.clock.Now()
+	inv, err := h.store.Invite(ctx, ids.Hash(req.Token), now)
+	var (
+		r       Room
+		members []Member
+	)
+	if err == nil {
+		r, members, err = h.store.Room(ctx, inv.Room)
+		if errors.Is(err, ErrNotFound) {
+			err = ErrInviteInvalid // closed since: its invites are gone
+		}
+	}
+	if err != nil {
+		if errors.Is(err, ErrInviteInvalid) {
+			h.guessFailed(c)
+		}
+		c.replyError(req.ID, h.codeOf(c, "invite check", err), "")
+		return
+	}
+	c.reply(wire.InviteOK(nil, req.ID, inv.ExpiresAt.UnixMilli(), now.UnixMilli(), r.Locked, len(members) >= r.Limit))
+}
+
 // join redeems an invite token and seats the requester, in one Store step.
 func (h *Hub) join(c *conn, req *wire.Request) {
 	if h.guessBlocked(c) {

@@ -751,7 +751,7 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.RateLimited, req.Room)
 		return
 	}
-	if req.Type != "hello" && !c.has(flagIdentified) {
+	if req.Type != "hello" && req.Type != "check_invite" && !c.has(flagIdentified) {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
@@ -771,6 +771,8 @@ func (h *Hub) handle(c *conn, p []byte) {
 		h.invite(c, req)
 	case "join":
 		h.join(c, req)
+	case "check_invite":
+		h.checkInvite(c, req)
 	case "send":
 		h.sendMessage(c, req)
 	case "members":
@@ -803,7 +805,7 @@ func required(typ string) wire.Fields {
 		return wire.FieldRoom
 	case "kick":
 		return wire.FieldRoom | wire.FieldMember
-	case "join":
+	case "join", "check_invite":
 		return wire.FieldToken
 	case "send":
 		return wire.FieldRoom | wire.FieldText

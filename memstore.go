@@ -407,6 +407,17 @@ func (s *MemoryStore) CreateInvite(_ context.Context, inv Invite, by string, now
 	return nil
 }
 
+// Invite implements Store.
+func (s *MemoryStore) Invite(_ context.Context, token Hash, now time.Time) (Invite, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, ok := s.invites[token]
+	if !ok || inv.expires <= memNanos(now) {
+		return Invite{}, ErrInviteInvalid
+	}
+	return Invite{Token: token, Room: inv.room.room.ID, Owner: inv.owner, ExpiresAt: memTime(inv.expires)}, nil
+}
+
 // Redeem implements Store.
 func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error) {
 	s.mu.Lock()

@@ -214,6 +214,12 @@ type Store interface {
 	// pending already (invites expired at now do not count); ErrExists if
 	// the token hash is taken.
 	CreateInvite(ctx context.Context, inv Invite, by string, now time.Time) error
+	// Invite returns the pending invite with token hash, without
+	// consuming it: a link can be checked before its user picks a
+	// nickname. ErrInviteInvalid in the cases Redeem returns it: the
+	// invite is unknown, used, expired at now, revoked by a kick, or its
+	// room is gone.
+	Invite(ctx context.Context, token Hash, now time.Time) (Invite, error)
 	// Redeem consumes the invite with token hash and seats m in its room, in
 	// one atomic step: of many concurrent callers with one token exactly one
 	// succeeds, and a room never exceeds its Limit. m.JoinedAt is set by the

@@ -395,6 +395,15 @@ redis.call('ZADD', IIDX, ms(exp), hex)
 return 'OK'
 `)
 
+// scriptInvite: ARGV token, now. Returns the invite's room, owner-invite
+// (0/1) and expiry, without consuming it.
+var scriptInvite = newScript(`
+local f = redis.call('HMGET', k('i', ARGV[2]), 'room', 'owner', 'exp')
+if not f[1] or not earlier(ARGV[3], f[3]) then return fail('invalid') end
+if redis.call('EXISTS', k('r', f[1])) == 0 then return fail('invalid') end
+return {f[1], f[2] or '0', f[3]}
+`)
+
 // scriptRedeem: ARGV token, member id, member "joined key\nnickname", now,
 // maxRooms, nickname key. The key is compared with those of the seats
 // (memberValue), in the script, so no racing join seats a look-alike

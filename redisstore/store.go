@@ -438,6 +438,18 @@ func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, 
 		ttl.Milliseconds()).Err())
 }
 
+// Invite implements epchat.Store.
+func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+	vals, err := s.run(ctx, scriptInvite, "i:"+hexHash(token), hexHash(token), encTime(now)).Slice()
+	if err != nil {
+		return epchat.Invite{}, mapErr(err)
+	}
+	r := &reply{vals: vals}
+	inv := epchat.Invite{Token: token, Room: r.str(), Owner: r.str() == "1"}
+	inv.ExpiresAt = r.time()
+	return inv, r.err
+}
+
 // Redeem implements epchat.Store.
 func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
 	vals, err := s.run(ctx, scriptRedeem, "i:"+hexHash(token),

@@ -40,6 +40,27 @@ func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, 
 	})
 }
 
+// Invite implements epchat.Store.
+func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+	s.rlock.Lock()
+	defer s.rlock.Unlock()
+	var (
+		room    string
+		owner   bool
+		expires int64
+	)
+	err := s.st.invite.QueryRowContext(ctx, token[:]).Scan(&room, &owner, &expires)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return epchat.Invite{}, epchat.ErrInviteInvalid
+	case err != nil:
+		return epchat.Invite{}, fail("Invite", err)
+	case expires <= nanos(now):
+		return epchat.Invite{}, epchat.ErrInviteInvalid
+	}
+	return epchat.Invite{Token: token, Room: room, Owner: owner, ExpiresAt: instant(expires)}, nil
+}
+
 // Redeem implements epchat.Store.
 func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
 	var (

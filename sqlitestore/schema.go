@@ -86,6 +86,7 @@ type statements struct {
 	idleRooms    *sql.Stmt
 	inviteCheck  *sql.Stmt
 	createInvite *sql.Stmt
+	invite       *sql.Stmt
 	redeemCheck  *sql.Stmt
 	roomNicks    *sql.Stmt
 	useInvite    *sql.Stmt
@@ -143,6 +144,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 			FROM rooms r WHERE r.id = ?2`},
 		{&st.createInvite, `INSERT INTO invites (token, room, owner, expires_at)
 			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&st.invite, `SELECT i.room, i.owner, i.expires_at
+			FROM invites i JOIN rooms r ON r.id = i.room WHERE i.token = ?`},
 		{&st.redeemCheck, `SELECT i.room, i.owner, i.expires_at, r.owner, r.seat_limit, r.locked,
 			(SELECT count(*) FROM seats WHERE room = i.room),
 			EXISTS (SELECT 1 FROM seats WHERE room = i.room AND user = ?2),

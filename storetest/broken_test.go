@@ -61,6 +61,21 @@ var brokenStores = []brokenStore{
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &reusableInvites{MemoryStore: m} },
 	},
 	{
+		name:  "InviteLookupConsumes",
+		fails: "Invites/Lookup",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lookupConsumes{MemoryStore: m} },
+	},
+	{
+		name:  "InviteLookupInclusive",
+		fails: "Invites/Lookup",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return lookupInclusive{m} },
+	},
+	{
+		name:  "InviteLookupOutlivesKick",
+		fails: "Kick/RevokesInvites",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lookupOutlivesKick{MemoryStore: m} },
+	},
+	{
 		name:  "LimitOffByOne",
 		fails: "Invites/RoomFull",
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return offByOne{m} },
@@ -296,6 +311,98 @@ func (s *reusableInvites) Redeem(ctx context.Context, token epchat.Hash, m epcha
 		_ = s.MemoryStore.CreateInvite(ctx, inv, "", now)
 	}
 	return r, ms, err
+}
+
+// lookupConsumes spends the invite it is asked about, as an Invite
+// written with Redeem's statements could.
+type lookupConsumes struct {
+	*epchat.MemoryStore
+	mu    sync.Mutex
+	spent map[epchat.Hash]bool
+}
+
+func (s *lookupConsumes) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+	inv, err := s.MemoryStore.Invite(ctx, token, now)
+	if err == nil {
+		s.mu.Lock()
+		if s.spent == nil {
+			s.spent = make(map[epchat.Hash]bool)
+		}
+		s.spent[token] = true
+		s.mu.Unlock()
+	}
+	return inv, err
+}
+
+func (s *lookupConsumes) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	s.mu.Lock()
+	spent := s.spent[token]
+	s.mu.Unlock()
+	if spent {
+		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+	}
+	return s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+}
+
+// lookupInclusive still finds an invite at its ExpiresAt.
+type lookupInclusive struct{ *epchat.MemoryStore }
+
+func (s lookupInclusive) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+	return s.MemoryStore.Invite(ctx, token, now.Add(-time.Nanosecond))
+}
+
+// lookupOutlivesKick answers Invite from a cache of its own that a
+// redemption and a close update but a kick does not: it keeps finding
+// the invites a kick revoked.
+type lookupOutlivesKick struct {
+	*epchat.MemoryStore
+	mu      sync.Mutex
+	pending map[epchat.Hash]epchat.Invite
+}
+
+func (s *lookupOutlivesKick) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
+	if err == nil {
+		s.mu.Lock()
+		if s.pending == nil {
+			s.pending = make(map[epchat.Hash]epchat.Invite)
+		}
+		s.pending[inv.Token] = inv
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *lookupOutlivesKick) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if err == nil {
+		s.mu.Lock()
+		delete(s.pending, token)
+		s.mu.Unlock()
+	}
+	return r, ms, err
+}
+
+func (s *lookupOutlivesKick) CloseRoom(ctx context.Context, room string) (epchat.ClosedRoom, error) {
+	c, err := s.MemoryStore.CloseRoom(ctx, room)
+	s.mu.Lock()
+	for h, inv := range s.pending {
+		if inv.Room == room {
+			delete(s.pending, h)
+		}
+	}
+	s.mu.Unlock()
+	return c, err
+}
+
+func (s *lookupOutlivesKick) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+	s.mu.Lock()
+	inv, ok := s.pending[token]
+	s.mu.Unlock()
+	if !ok || !now.Before(inv.ExpiresAt) {
+		return epchat.Invite{}, epchat.ErrInviteInvalid
+	}
+	return inv, nil
 }
 
 // offByOne enforces one seat more than the Limit it reports.

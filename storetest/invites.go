@@ -16,6 +16,12 @@ func inv(label, room string, exp time.Time) epchat.Invite {
 	}
 }
 
+// lookupErr is Invite's error for the token hash label at now.
+func (f *fixture) lookupErr(label string, now time.Time) error {
+	_, err := f.s.Invite(f.ctx, hash(label), now)
+	return err
+}
+
 // redeem redeems the invite with token hash label for user at now, with no
 // room limit.
 func (f *fixture) redeem(label, user string, now time.Time) error {
@@ -23,7 +29,46 @@ func (f *fixture) redeem(label, user string, now time.Time) error {
 	return err
 }
 
+// findInvite asserts that Invite finds the invite with token hash label at
+// now, with its room, owner flag and expiry as created.
+func (f *fixture) findInvite(label string, now time.Time, want epchat.Invite) {
+	f.t.Helper()
+	got, err := f.s.Invite(f.ctx, hash(label), now)
+	f.ok(err, "Invite(%s)", label)
+	if got.Token != want.Token || got.Room != want.Room || got.Owner != want.Owner || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		f.t.Fatalf("Invite(%s) = %+v, want %+v", label, got, want)
+	}
+}
+
 var inviteRules = []rule{
+	{name: "Lookup", run: func(f *fixture) {
+		f.users("ana", "ben", "cat")
+		f.room("r1", "ana", 5)
+		f.is(f.lookupErr("nope", t0), epchat.ErrInviteInvalid, "Invite of an unknown token")
+		i1 := inv("i1", "r1", at(5*time.Minute))
+		f.ok(f.s.CreateInvite(f.ctx, i1, "ana", t0), "CreateInvite i1")
+		owner := inv("owner", "r1", at(time.Hour))
+		owner.Owner = true
+		f.ok(f.s.CreateInvite(f.ctx, owner, "", t0), "CreateInvite of an owner invite")
+		f.findInvite("owner", t0, owner)
+		// Looking does not consume: the invite is found again, then
+		// redeemed; a redeemed invite is found no more.
+		f.findInvite("i1", t0, i1)
+		f.findInvite("i1", at(5*time.Minute-time.Nanosecond), i1)
+		f.is(f.lookupErr("i1", at(5*time.Minute)), epchat.ErrInviteInvalid, "Invite at the instant it expires")
+		f.ok(f.redeem("i1", "ben", at(time.Minute)), "Redeem after two lookups")
+		f.is(f.lookupErr("i1", at(time.Minute)), epchat.ErrInviteInvalid, "Invite of a redeemed invite")
+		// A locked room's invite is still pending (it works again once
+		// the room is unlocked): Invite finds it.
+		i2 := inv("i2", "r1", at(time.Hour))
+		f.ok(f.s.CreateInvite(f.ctx, i2, "ana", t0), "CreateInvite i2")
+		f.lock("r1", "ana", true)
+		f.findInvite("i2", t0, i2)
+		_, err := f.s.CloseRoom(f.ctx, "r1")
+		f.ok(err, "CloseRoom")
+		f.is(f.lookupErr("i2", t0), epchat.ErrInviteInvalid, "Invite of a closed room's invite")
+		f.is(f.lookupErr("owner", t0), epchat.ErrInviteInvalid, "Invite of a closed room's owner invite")
+	}},
 	{name: "OwnerOnly", run: func(f *fixture) {
 		f.users("ana", "ben", "cat")
 		f.room("r1", "ana", 5)

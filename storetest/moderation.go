@@ -73,6 +73,8 @@ var kickRules = []rule{
 		f.ok(f.s.CreateInvite(f.ctx, inv("by host", "r1", at(time.Hour)), "", t0), "CreateInvite by the host")
 		f.ok(f.s.CreateInvite(f.ctx, inv("other room", "r2", at(time.Hour)), "ana", t0), "CreateInvite to r2")
 		f.kick("r1", "ana", "ben")
+		f.is(f.lookupErr("by ana", t0), epchat.ErrInviteInvalid, "Invite of an invite made before the kick")
+		f.is(f.lookupErr("by host", t0), epchat.ErrInviteInvalid, "Invite of a host invite made before the kick")
 		f.is(f.redeem("by ana", "ben", t0), epchat.ErrInviteInvalid, "Redeem by the kicked member of an invite made before the kick")
 		f.is(f.redeem("by host", "dan", t0), epchat.ErrInviteInvalid, "Redeem by another user of an invite made before the kick")
 		f.ok(f.redeem("other room", "cat", t0), "Redeem of an invite to another room")

@@ -192,6 +192,18 @@ func Invite(dst []byte, id, room, token, ref string, expires, now int64) []byte 
 	return append(dst, '}')
 }
 
+// InviteOK appends the reply to a check_invite request: the invite is
+// pending until expires, the server's clock reads now, and its room is
+// locked or full (a join would be refused until that changes).
+func InviteOK(dst []byte, id string, expires, now int64, locked, full bool) []byte {
+	dst = begin(dst, "invite_ok", id, 80)
+	dst = inum(dst, "expires", expires)
+	dst = inum(dst, "now", now)
+	dst = boolean(dst, "locked", locked)
+	dst = boolean(dst, "full", full)
+	return append(dst, '}')
+}
+
 // Sent appends the reply to a send request.
 func Sent(dst []byte, id, room string, seq uint64, ts int64) []byte {
 	dst = begin(dst, "sent", id, 64+len(room))
@@ -364,6 +376,13 @@ func inum(dst []byte, key string, v int64) []byte {
 	dst = append(dst, key...)
 	dst = append(dst, '"', ':')
 	return strconv.AppendInt(dst, v, 10)
+}
+
+func boolean(dst []byte, key string, v bool) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, key...)
+	dst = append(dst, '"', ':')
+	return strconv.AppendBool(dst, v)
 }
 
 const hex = "0123456789abcdef"

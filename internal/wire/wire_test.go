@@ -76,6 +76,7 @@ func TestEventsAreJSON(t *testing.T) {
 		RoomLeft(nil, "r", "kicked"),
 		LockChanged(nil, "r", true),
 		LockChanged(nil, "r", false),
+		InviteOK(nil, "7", 300123, 123, true, false),
 	}
 	for _, e := range events {
 		var m map[string]any
@@ -95,6 +96,11 @@ func TestEventsAreJSON(t *testing.T) {
 	json.Unmarshal(events[3], &inv)
 	if inv["expires"] != 300123.0 || inv["now"] != 123.0 {
 		t.Errorf("invite: %v", inv)
+	}
+	var ok map[string]any
+	json.Unmarshal(events[len(events)-1], &ok)
+	if ok["type"] != "invite_ok" || ok["id"] != "7" || ok["expires"] != 300123.0 || ok["now"] != 123.0 || ok["locked"] != true || ok["full"] != false || len(ok) != 6 {
+		t.Errorf("invite_ok: %v", ok)
 	}
 }
 
