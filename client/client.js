@@ -8,7 +8,7 @@ import { utf8Length, sealedLength as defaultSealedLength } from './crypto.js';
 import { ProtocolError, isProtocolError } from './errors.js';
 import { hasInvite, inviteLink, parseInvite } from './invite.js';
 import { aesGcmScheme } from './scheme.js';
-import { Transport } from './transport.js';
+import { Transport, once } from './transport.js';
 import { historyEntry, isId, isSeq, isTime, limit, member, roomInfo } from './validate.js';
 
 /** @typedef {import('./validate.js').Member} Member */
@@ -165,6 +165,8 @@ export class Client {
   #transport;
   /** @type {ReturnType<typeof setTimeout>|null} */
   #saveTimer = null;
+  /** @type {import('./transport.js').TransportOptions} */
+  #opts;
 
   /** @param {ClientOptions} opts */
   constructor(opts) {
@@ -189,6 +191,7 @@ export class Client {
     globalThis.addEventListener?.('pagehide', () => {
       if (this.#saveTimer !== null) this.#save();
     });
+    this.#opts = opts;
     this.#transport = new Transport(opts.url, {
       onOpen: () => this.#hello(),
       onEvent: (m) => this.#event(m),
@@ -678,6 +681,32 @@ export class Client {
     // Seated in the same task as the reply: the owner's history may follow
     // right behind it.
     return this.#seat(await this.#request({ type: 'join', token: inv.token }), crypto);
+  }
+
+  /**
+   * checkInvite asks the server whether an invite (a link, a "#join="
+   * fragment or an Invite) would seat its holder now, without spending
+   * it: call it before asking for a nickname, so that a used or expired
+   * link is told at once. It needs no session: with none, it opens a
+   * short connection of its own. Rejects with invite_damaged (nothing was
+   * sent), invite_invalid (unknown, used, expired, revoked by a kick, or
+   * its room closed), rate_limited, offline or timeout. `locked` and
+   * `full` say a join would be refused now (room_locked, room_full).
+   * @param {string|Invite} invite
+   * @returns {Promise<{expires: number, now: number, locked: boolean, full: boolean}>}
+   */
+  async checkInvite(invite) {
+    const inv = typeof invite === 'string' ? this.parseInvite(invite) : invite;
+    if (!inv || !this.scheme.isSecret(inv.secret)) {
+      throw new ProtocolError('invite_damaged', 'the invite link is incomplete or damaged');
+    }
+    const msg = { type: 'check_invite', token: inv.token };
+    const r = this.#transport.isOpen ? await this.#request(msg) : await once(this.url, msg, this.#opts);
+    if (r.type !== 'invite_ok' || !isTime(r.expires) || !isTime(r.now) || typeof r.locked !== 'boolean' || typeof r.full !== 'boolean') {
+      throw new ProtocolError('bad_reply', 'malformed invite_ok');
+    }
+    this.#noteServerTime(r.now);
+    return { expires: r.expires, now: r.now, locked: r.locked, full: r.full };
   }
 
   /**

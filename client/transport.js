@@ -244,3 +244,60 @@ export class Transport {
     });
   }
 }
+
+/**
+ * once opens a WebSocket of its own to url, sends msg as the only request
+ * on it, and closes it when the reply comes: for a request that needs no
+ * session, such as check_invite before the page picks a nickname. Like
+ * Transport.request it resolves with the reply, or rejects with a
+ * ProtocolError: the server's code, `offline` if the connection failed or
+ * closed first, `timeout`.
+ * @param {string} url
+ * @param {Record<string, unknown>} msg
+ * @param {TransportOptions} [opts]
+ * @returns {Promise<Record<string, unknown>>}
+ */
+export function once(url, msg, opts = {}) {
+  const WS = opts.WebSocket ?? globalThis.WebSocket;
+  return new Promise((resolve, reject) => {
+    /** @type {WebSocket} */
+    let ws;
+    try {
+      ws = new WS(url);
+    } catch {
+      reject(new ProtocolError('offline', 'could not connect'));
+      return;
+    }
+    let done = false;
+    /** @param {() => void} settle */
+    const finish = (settle) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      settle();
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      if (ws.readyState === WS.CONNECTING || ws.readyState === WS.OPEN) ws.close(1000);
+    };
+    const timer = setTimeout(() => finish(() => reject(new ProtocolError('timeout', 'no reply'))), opts.requestTimeout ?? REQUEST_TIMEOUT);
+    ws.onopen = () => ws.send(JSON.stringify({ ...msg, id: '1' }));
+    ws.onmessage = (e) => {
+      /** @type {unknown} */
+      let m;
+      try {
+        m = typeof e.data === 'string' ? JSON.parse(e.data) : null;
+      } catch {
+        m = null;
+      }
+      if (m === null || typeof m !== 'object' || Array.isArray(m)) return;
+      const r = /** @type {Record<string, unknown>} */ (m);
+      if (r.id !== '1' || typeof r.type !== 'string') return; // not the reply
+      if (r.type === 'error') {
+        const code = typeof r.code === 'string' && r.code !== '' ? r.code : 'bad_reply';
+        finish(() => reject(new ProtocolError(code, typeof r.message === 'string' ? r.message : code)));
+      } else {
+        finish(() => resolve(r));
+      }
+    };
+    ws.onclose = () => finish(() => reject(new ProtocolError('offline', 'not connected')));
+  });
+}

@@ -899,3 +899,43 @@ func TestLibShutdown(t *testing.T) {
 		t.Error("after a shutdown Ana's client stopped, kept the room or dropped the session")
 	}
 }
+
+// TestLibCheckInvite: checkInvite tells a live invite from a used one
+// without spending it, with no session (on a short connection of its
+// own, closed once answered) and with one; a damaged link is refused
+// before anything is sent.
+func TestLibCheckInvite(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	room := seatTwo(t, p)
+	open := h.hub.Stats().Connections
+
+	got := js[map[string]any](p, `
+		const inv = await C.ana.invite(`+jsq(room)+`);
+		window.inv = inv;
+		const dora = T.make('dora'); // no session
+		const r = await dora.checkInvite(C.ana.inviteLink(location.href, inv));
+		return { ...r, ttl: r.expires - r.now, matches: r.expires === inv.expires };`)
+	if got["locked"] != false || got["full"] != false || got["matches"] != true || got["ttl"].(float64) < 290e3 {
+		t.Errorf("checkInvite of a live link with no session = %v", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.hub.Stats().Connections != open && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := h.hub.Stats().Connections; n != open {
+		t.Errorf("%d connections after the check, want %d: the short one stayed open", n, open)
+	}
+
+	// Not spent: Dora joins with it; then it is used, as Ben's page
+	// (with a session) and Dora's are told.
+	js[bool](p, `await C.dora.connect({ nickname: 'Dora' }); await C.dora.join(window.inv); return true;`)
+	for _, who := range []string{"ben", "dora"} {
+		if code := js[string](p, `try { await C.`+who+`.checkInvite(window.inv); return 'resolved'; } catch (e) { return e.code; }`); code != "invite_invalid" {
+			t.Errorf("%s's checkInvite of a used invite: %s, want invite_invalid", who, code)
+		}
+	}
+	if code := js[string](p, `try { await T.make('eve').checkInvite('#join=short'); return 'resolved'; } catch (e) { return e.code; }`); code != "invite_damaged" {
+		t.Errorf("checkInvite of a damaged link: %s, want invite_damaged", code)
+	}
+}

@@ -5,7 +5,7 @@
 // what a person does to them), messages.js (a conversation on screen) and
 // ui.js (views, notices, dialogs).
 
-import { Client, hasCrypto, hasInvite } from './lib/index.js';
+import { Client, hasCrypto, hasInvite, isProtocolError } from './lib/index.js';
 import { Connection } from './connection.js';
 import { Rooms } from './rooms.js';
 import { clearAll, loadActive, loadInvite, saveInvite, storage } from './store.js';
@@ -53,7 +53,7 @@ async function serverNow() {
 
 // expired reports whether an invite's link says it has expired, by the
 // server's clock: such a link is refused before the page asks for a
-// nickname. Whether it was used only the server knows, at the join.
+// nickname (checkLink then asks the server whether it was used).
 async function expired(inv) {
   if (inv.expires === undefined) return false;
   const now = await serverNow();
@@ -63,6 +63,25 @@ async function expired(inv) {
 function expiredText(inv) {
   const at = new Date(inv.expires).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
   return `This invite link expired at ${at}: links work for a few minutes only. Ask the room’s owner for a new one.`;
+}
+
+const USED = 'This invite link was used already, or it expired, or its room was closed: each link lets one person in, once. Ask the room’s owner for a new one.';
+const LOCKED = 'That room is locked right now: its owner is not letting anyone in. The link still works once they unlock it, until it expires.';
+const FULL = 'That room is full right now. The link still works once a seat is free, until it expires.';
+
+// checkLink asks the server whether the invite would seat its holder,
+// before the page asks for a nickname: 'invalid' (used, expired, revoked,
+// its room closed), 'locked', 'full', or 'ok'. When the server cannot be
+// asked (offline, an older server), 'ok': the join will tell.
+async function checkLink(client, inv) {
+  try {
+    const r = await client.checkInvite(inv);
+    if (r.locked) return 'locked';
+    if (r.full) return 'full';
+  } catch (e) {
+    if (isProtocolError(e, 'invite_invalid')) return 'invalid';
+  }
+  return 'ok';
 }
 
 async function boot() {
@@ -89,7 +108,14 @@ async function boot() {
       notify(expiredText(inv), { kind: 'error', code: 'invite_expired', key: 'link' });
       return false;
     }
+    const check = await checkLink(client, inv);
+    if (check === 'invalid') {
+      notify(USED, { kind: 'error', code: 'invite_invalid', key: 'link' });
+      return false;
+    }
     dismissNotice('link'); // a good link: what was said of another is past
+    if (check === 'locked') notify(LOCKED, { kind: 'warn', code: 'room_locked', key: 'join' });
+    else if (check === 'full') notify(FULL, { kind: 'warn', code: 'room_full', key: 'join' });
     invite = inv;
     saveInvite(inv);
     return true;
