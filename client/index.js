@@ -7,3 +7,4 @@ export { aesGcmScheme } from './scheme.js';
 export { EnvelopeError, SenderTracker, newIdentity, openEnvelope, restoreIdentity, signEnvelope } from './signed.js';
 export { Transport, backoffDelay } from './transport.js';
 export { hasCrypto } from './crypto.js';
+export { SAFETY_WORDS, safetyWords } from './words.js';

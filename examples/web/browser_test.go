@@ -597,8 +597,8 @@ func TestChat(t *testing.T) {
 	if got := ben.members(); !got[0].Owner || got[1].Owner {
 		t.Errorf("Ben's members = %+v, want Ana marked owner and Ben not", got)
 	}
-	ana.wait("Ana's safety code", `/^\d{4}( \d{4}){4}$/.test(document.getElementById('safety').textContent)`)
-	ben.wait("Ben's safety code", `/^\d{4}( \d{4}){4}$/.test(document.getElementById('safety').textContent)`)
+	ana.wait("Ana's safety words", `/^[a-z]+( [a-z]+){7}$/.test(document.getElementById('safety').textContent)`)
+	ben.wait("Ben's safety words", `/^[a-z]+( [a-z]+){7}$/.test(document.getElementById('safety').textContent)`)
 	anaCode, benCode := ana.text("#safety"), ben.text("#safety")
 	if anaCode != benCode {
 		t.Errorf("safety codes differ: Ana %q, Ben %q", anaCode, benCode)

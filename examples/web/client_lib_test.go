@@ -939,3 +939,46 @@ func TestLibCheckInvite(t *testing.T) {
 		t.Errorf("checkInvite of a damaged link: %s, want invite_damaged", code)
 	}
 }
+
+// TestLibSafetyWords: the word list is 256 distinct words, told apart by
+// their first three letters, and safetyWords reads a code's value modulo
+// 2^64 a byte a word, so that codes that differ give different words.
+func TestLibSafetyWords(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	got := js[map[string]any](p, `
+		const W = lib.SAFETY_WORDS, w = lib.safetyWords;
+		return {
+			count: W.length,
+			distinct: new Set(W).size,
+			prefixes: new Set(W.map((x) => x.slice(0, 3))).size,
+			plain: W.every((x) => /^[a-z]{3,7}$/.test(x)),
+			zero: w('0000 0000 0000 0000 0000').join(' '),
+			max: w('1844 6744 0737 0955 1615').join(' '),   // 2^64 - 1
+			wrap: w('1844 6744 0737 0955 1616').join(' '),  // 2^64
+			small: w('0000 0000 0000 0000 0258').join(' '), // 0x0102
+			last: w('9999 9999 9999 9999 9999').join(' '),
+			near: w('9999 9999 9999 9999 9998').join(' '),
+			none: w('').length,
+		};`)
+	if got["count"] != 256.0 || got["distinct"] != 256.0 || got["prefixes"] != 256.0 || got["plain"] != true {
+		t.Errorf("the list: %v", got)
+	}
+	want := map[string]string{
+		"zero":  "acorn acorn acorn acorn acorn acorn acorn acorn",
+		"max":   "zodiac zodiac zodiac zodiac zodiac zodiac zodiac zodiac",
+		"wrap":  "acorn acorn acorn acorn acorn acorn acorn acorn",
+		"small": "acorn acorn acorn acorn acorn acorn album alley",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("safetyWords(%s) = %q, want %q", k, got[k], w)
+		}
+	}
+	if got["last"] == got["near"] || len(strings.Fields(got["last"].(string))) != 8 {
+		t.Errorf("codes one apart: %q and %q", got["last"], got["near"])
+	}
+	if got["none"] != 0.0 {
+		t.Errorf("a code with no digits gives %v words", got["none"])
+	}
+}

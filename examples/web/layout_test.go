@@ -67,6 +67,7 @@ type geometry struct {
 	ConnWidth      float64  `json:"connWidth"`
 	ConnText       string   `json:"connText"`
 	Truncated      []string `json:"truncated"`
+	Clipped        []string `json:"clipped"`
 }
 
 const measure = `(() => {
@@ -87,6 +88,16 @@ const measure = `(() => {
 			if (t.right > box.right + 0.5 || t.left < box.left - 0.5) truncated.push(name.textContent + ': tag ' + tag.textContent + ' sticks out');
 		}
 	}
+	// Controls and status texts of the room's head and invite panel
+	// that stick out of the room's card (which would clip them).
+	const clipped = [];
+	const card = document.getElementById('view-room').getBoundingClientRect();
+	for (const el of document.querySelectorAll('#view-room .room-head button, #view-room .invite-panel button, #view-room .invite-panel input, #invite-expiry, #safety')) {
+		if (!el.checkVisibility()) continue;
+		const b = el.getBoundingClientRect();
+		if (b.right > card.right + 0.5 || b.left < card.left - 0.5) clipped.push((el.id || el.textContent.trim()) + ' (' + Math.round(b.left) + ' to ' + Math.round(b.right) + ' of ' + Math.round(card.left) + ' to ' + Math.round(card.right) + ')');
+		if (el.scrollWidth > el.clientWidth + 0.5 && el.tagName !== 'INPUT') clipped.push((el.id || el.textContent.trim()) + ' cut (' + el.clientWidth + ' of ' + el.scrollWidth + ' px)');
+	}
 	const conn = document.getElementById('conn-text');
 	const visible = conn.checkVisibility() && getComputedStyle(conn).clip === 'auto';
 	return {
@@ -103,6 +114,7 @@ const measure = `(() => {
 		connWidth: visible ? conn.getBoundingClientRect().width : 0,
 		connText: conn.textContent,
 		truncated,
+		clipped,
 	};
 })()`
 
@@ -147,6 +159,9 @@ func TestLayout(t *testing.T) {
 			}
 			for _, s := range g.Truncated {
 				t.Errorf("member list: %s", s)
+			}
+			for _, s := range g.Clipped {
+				t.Errorf("cut off: %s", s)
 			}
 		})
 	}

@@ -1,15 +1,18 @@
 package web_test
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 )
 
-// TestSafetyCode: the safety code shows as five groups of four digits,
-// each in a box of its own, to read aloud one at a time, the same for Ana
-// and Ben. When the code Ben's tab showed before is not the one it
+// TestSafetyCode: the safety code shows as eight words, each in a box of
+// its own, to read aloud one at a time (on a laptop in one row, on a phone
+// in two rows of four), the same for Ana and Ben, with its digits in the
+// explanation. When the code Ben's tab showed before is not the one it
 // computes now (here: the tab kept another), his page says so, in the
 // conversation and beside the code, until he looks at what it means; Ana's
 // page, whose code did not change, says nothing.
@@ -25,17 +28,32 @@ func TestSafetyCode(t *testing.T) {
 			ben.nickname("Ben")
 			ben.waitMembers("Ana", "Ben")
 			const groups = `[...document.querySelectorAll('#safety .group')].map((g) => g.textContent)`
-			ben.wait("the code in groups", groups+`.length === 5`)
-			ana.wait("the code in groups", groups+`.length === 5`)
+			ben.wait("the code in words", groups+`.length === 8`)
+			ana.wait("the code in words", groups+`.length === 8`)
 			bg, ag := eval[[]string](ben, groups), eval[[]string](ana, groups)
-			if strings.Join(bg, " ") != strings.Join(ag, " ") || strings.Join(bg, " ") != ben.text("#safety") {
-				t.Errorf("Ben's groups %q, Ana's %q, Ben's code %q", bg, ag, ben.text("#safety"))
+			if strings.Join(bg, " ") != strings.Join(ag, " ") {
+				t.Errorf("Ben's words %q, Ana's %q", bg, ag)
+			}
+			for _, w := range bg {
+				if !regexp.MustCompile(`^[a-z]{3,7}$`).MatchString(w) {
+					t.Errorf("safety word %q", w)
+				}
+			}
+			digits := eval[string](ben, `document.getElementById('safety-digits').textContent`)
+			if !regexp.MustCompile(`^\d{4}( \d{4}){4}$`).MatchString(digits) || digits != eval[string](ana, `document.getElementById('safety-digits').textContent`) {
+				t.Errorf("the digits in the explanation: %q", digits)
 			}
 			if eval[bool](ben, `document.getElementById('safety-changed').checkVisibility()`) {
 				t.Error("a code just shown is said to have changed")
 			}
-			if eval[float64](ben, `document.querySelector('#safety').getBoundingClientRect().height`) > 30 {
-				t.Errorf("the code takes more than one line: %s", ben.pageState())
+			// Rows: the words' boxes by their top edge.
+			rows := eval[[]int](ben, `Object.values([...document.querySelectorAll('#safety .group')].reduce((m, g) => { const y = Math.round(g.getBoundingClientRect().top); m[y] = (m[y] || 0) + 1; return m; }, {}))`)
+			want := "[8]"
+			if vp.mobile {
+				want = "[4 4]"
+			}
+			if got := fmt.Sprint(rows); got != want {
+				t.Errorf("words per row %s, want %s: %s", got, want, ben.pageState())
 			}
 
 			// Ben's tab kept another code: the one it computes after a
@@ -47,7 +65,7 @@ func TestSafetyCode(t *testing.T) {
 			ben.run("what it means", chromedp.Click(chromedp.CSS(`#safety-explain summary`), chromedp.NodeVisible))
 			ben.wait("the change seen", `!document.getElementById('safety-changed').checkVisibility()`)
 			ben.run("reload", chromedp.Reload())
-			ben.wait("the room again", `document.body.dataset.conn === 'ready' && document.querySelectorAll('#safety .group').length === 5`)
+			ben.wait("the room again", `document.body.dataset.conn === 'ready' && document.querySelectorAll('#safety .group').length === 8`)
 			if n := eval[int](ben, `[...document.querySelectorAll('#log-wrap .notice-line')].filter((li) => li.textContent.startsWith('The safety code changed.')).length`); n != 1 {
 				t.Errorf("after another reload with the same code, Ben's page tells of %d changes, want the one", n)
 			}

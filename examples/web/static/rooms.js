@@ -4,7 +4,7 @@
 // module keeps what is only the page's: the conversation shown, the invite
 // link on show, whether the room closed, unread counts.
 
-import { isProtocolError } from './lib/index.js';
+import { isProtocolError, safetyWords } from './lib/index.js';
 import { Conversation } from './messages.js';
 import { dropLog, loadSafety, saveActive, saveSafety } from './store.js';
 import {
@@ -81,21 +81,23 @@ export class Rooms {
     }, () => {});
   }
 
-  // renderSafety shows the safety code in groups, each its own box, to
-  // read aloud one at a time; a code that changed says so until looked at.
+  // renderSafety shows the safety code as eight words (safetyWords), each
+  // its own box, to read aloud one at a time, and its digits in the
+  // explanation; a code that changed says so until looked at.
   renderSafety(v) {
     const el = $('safety');
     if (el.dataset.code !== v.safety) {
       el.dataset.code = v.safety;
       const parts = [];
-      for (const g of v.safety.split(' ').filter(Boolean)) {
+      for (const w of safetyWords(v.safety)) {
         if (parts.length > 0) parts.push(' ');
         const s = document.createElement('span');
         s.className = 'group';
-        s.textContent = g;
+        s.textContent = w;
         parts.push(s);
       }
       el.replaceChildren(...parts);
+      $('safety-digits').textContent = v.safety;
     }
     $('safety-changed').hidden = !v.safetyChanged;
   }
