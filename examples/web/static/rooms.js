@@ -303,10 +303,10 @@ export class Rooms {
         li.dataset.owner = 'true';
         li.append(tag('owner', ''));
       }
-      if (me && m.id === me.id) li.append(tag('you', 'tag-you'));
+      const mine = !!me && m.id === me.id;
+      if (mine) li.append(tag('you', 'tag-you'));
       // What the keys say, where it is not what the server says.
       const check = v.verify.get(m.id);
-      const mine = me && m.id === me.id;
       if (mine ? !v.admitted : check?.status === 'not_admitted') {
         li.dataset.verify = 'not_admitted';
         const t = tag(mine ? 'waiting for keys' : 'no keys', 'tag-warn');
@@ -321,7 +321,7 @@ export class Rooms {
         t.title = 'The server calls this member by one nickname, their key by another: trust the key’s.';
         li.append(t);
       }
-      else if (moderate) li.append(...this.memberMenu(v, m));
+      if (!mine && moderate) li.append(...this.memberMenu(v, m));
       return li;
     }));
   }
