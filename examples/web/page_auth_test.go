@@ -1,8 +1,12 @@
 package web_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // memberID is the member id p's member list gives name.
@@ -111,5 +115,45 @@ func TestPageAuthenticated(t *testing.T) {
 				t.Errorf("a notice covers the heading: %s", s)
 			}
 		})
+	}
+}
+
+// TestPageNotAdmitted: the server keeps Ben's key package from Ana, so
+// nobody gives Ben the room's keys. His page says he is waiting for them
+// (beside his name and in place of the safety words), Ana's tags him as
+// holding none, and what he tries to send is refused on his page, with a
+// reason, and kept in the composer; it never reaches Ana.
+func TestPageNotAdmitted(t *testing.T) {
+	h := newHarness(t, pollMode)
+	adv := newAdversary(t, h)
+	ana, ben := h.person("Ana"), h.person("Ben")
+	ana.open(adv.pageURL())
+	ana.nickname("Ana")
+	ana.createRoom()
+	adv.setRule(func(c *advConn, ev map[string]any) []map[string]any {
+		if text, _ := ev["text"].(string); ev["type"] == "message" && strings.HasPrefix(text, "e2e1.kp.") {
+			return nil // the key package never reaches Ana
+		}
+		return []map[string]any{ev}
+	})
+	ben.open(ana.invite())
+	ben.nickname("Ben")
+	ana.waitMembers("Ana", "Ben")
+	ben.wait("waiting for keys", `document.querySelector('#member-list li[data-verify="not_admitted"]')?.textContent.includes('waiting for keys') && document.getElementById('safety').textContent === 'waiting for the room’s keys'`)
+	ana.wait("Ben without keys", `[...document.querySelectorAll('#member-list li[data-verify="not_admitted"]')].some((li) => li.querySelector('.name').textContent === 'Ben' && li.textContent.includes('no keys'))`)
+
+	ben.run("type a message", chromedp.SendKeys(chromedp.ID("composer-input"), "Can anyone read this?"), pressEnter())
+	// The library waits up to 10 s for the keys before it gives up.
+	ctx, cancel := context.WithTimeout(ben.ctx, stepTimeout+10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`document.querySelector('#notices .notice[data-code="not_admitted"]') !== null`,
+		chromedp.WithPollingInterval(25*time.Millisecond))); err != nil {
+		t.Fatalf("Ben: wait for the refusal: %v%s", err, ben.pageState())
+	}
+	if got := eval[string](ben, `document.getElementById('composer-input').value`); got != "Can anyone read this?" {
+		t.Errorf("Ben's composer holds %q after the refusal, want his text", got)
+	}
+	for _, m := range ana.messages() {
+		t.Errorf("Ana's page shows %+v", m)
 	}
 }

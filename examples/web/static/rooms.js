@@ -307,14 +307,15 @@ export class Rooms {
       if (mine) li.append(tag('you', 'tag-you'));
       // What the keys say, where it is not what the server says.
       const check = v.verify.get(m.id);
-      if (mine ? !v.admitted : check?.status === 'not_admitted') {
+      // Without the keys this page can check nobody: it tags only itself.
+      if (mine ? !v.admitted : v.admitted && check?.status === 'not_admitted') {
         li.dataset.verify = 'not_admitted';
         const t = tag(mine ? 'waiting for keys' : 'no keys', 'tag-warn');
         t.title = mine
           ? 'You are seated, but your page does not hold the room’s keys yet: the member who invited you must be online to give them.'
           : 'Seated by the server, but not given the room’s keys: they cannot read or send anything here.';
         li.append(t);
-      } else if (check?.status === 'renamed') {
+      } else if (!mine && v.admitted && check?.status === 'renamed') {
         li.dataset.verify = 'renamed';
         const t = tag('key: ', 'tag-warn');
         t.append(nick(check.keyNickname ?? ''));
