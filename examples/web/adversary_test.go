@@ -2,8 +2,12 @@ package web_test
 
 import (
 	"encoding/json"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -17,19 +21,23 @@ import (
 // side, so it sees every event the Hub sends as JSON and can rewrite,
 // drop, hold back, replay and inject events, as whoever runs the server
 // could. The library's Clients reach it by the URL they are given
-// (T.make(name, {url})); the page itself still loads from the harness.
+// (T.make(name, {url})). The demo page loads through it too (pageURL): it
+// passes plain HTTP requests to the harness, so the page's own
+// connections, made to its origin, go through the relay.
 //
 // Requests from the browsers pass unchanged: the threat model's server is
 // the Hub's side, and what it tells the browsers is what it can forge.
 type adversary struct {
-	t   *testing.T
-	ln  net.Listener
-	hub string // the Hub's WebSocket URL
-	wg  sync.WaitGroup
+	t    *testing.T
+	ln   net.Listener
+	hub  string       // the Hub's WebSocket URL
+	page http.Handler // the harness's pages, for requests that are not WebSocket
+	wg   sync.WaitGroup
 
-	mu    sync.Mutex
-	rule  func(c *advConn, ev map[string]any) []map[string]any
-	conns []*advConn
+	mu     sync.Mutex
+	rule   func(c *advConn, ev map[string]any) []map[string]any
+	conns  []*advConn
+	closed bool
 }
 
 // advConn is one browser's connection through the adversary.
@@ -53,11 +61,17 @@ func newAdversary(t *testing.T, h *harness) *adversary {
 	}
 	// The Hub is reached through the harness's tap, whose address is the
 	// page's: a request without Origin is not a browser's, and passes.
-	a := &adversary{t: t, ln: ln, hub: strings.Replace(h.url, "http://", "ws://", 1) + "/chat/"}
-	a.wg.Go(a.serve)
+	target, err := url.Parse(h.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &adversary{t: t, ln: ln, hub: strings.Replace(h.url, "http://", "ws://", 1) + "/chat/", page: httputil.NewSingleHostReverseProxy(target)}
+	srv := &http.Server{Handler: a, ErrorLog: log.New(io.Discard, "", 0)}
+	a.wg.Go(func() { srv.Serve(ln) })
 	t.Cleanup(func() {
 		ln.Close()
 		a.mu.Lock()
+		a.closed = true
 		for _, c := range a.conns {
 			c.client.Close()
 			c.server.Close()
@@ -70,6 +84,33 @@ func newAdversary(t *testing.T, h *harness) *adversary {
 
 // URL is the WebSocket URL a Client opens to go through the adversary.
 func (a *adversary) URL() string { return "ws://" + a.ln.Addr().String() + "/chat/" }
+
+// pageURL is the demo page, loaded through the adversary: everything it
+// is told comes through the relay.
+func (a *adversary) pageURL() string { return "http://" + a.ln.Addr().String() + "/" }
+
+// ServeHTTP relays WebSocket connections (any path) and passes other
+// requests to the harness.
+func (a *adversary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		a.page.ServeHTTP(w, r)
+		return
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		http.Error(w, "closed", http.StatusServiceUnavailable)
+		return
+	}
+	a.wg.Add(1) // the test's end waits for the relay
+	a.mu.Unlock()
+	defer a.wg.Done()
+	client, _, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		return
+	}
+	a.relay(client)
+}
 
 // setRule makes rule decide, for every event the Hub sends, what the
 // browser gets instead: nothing, the event (changed or not), or several.
@@ -96,21 +137,7 @@ func (a *adversary) conn(id string) *advConn {
 	return nil
 }
 
-func (a *adversary) serve() {
-	for {
-		client, err := a.ln.Accept()
-		if err != nil {
-			return
-		}
-		a.wg.Go(func() { a.relay(client) })
-	}
-}
-
 func (a *adversary) relay(client net.Conn) {
-	if _, err := (ws.Upgrader{}).Upgrade(client); err != nil {
-		client.Close()
-		return
-	}
 	server, _, _, err := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{})}.Dial(a.t.Context(), a.hub)
 	if err != nil {
 		client.Close()
@@ -119,7 +146,13 @@ func (a *adversary) relay(client net.Conn) {
 	c := &advConn{a: a, client: client, server: server}
 	a.mu.Lock()
 	a.conns = append(a.conns, c)
+	closed := a.closed
 	a.mu.Unlock()
+	if closed { // the test ended while it dialled
+		client.Close()
+		server.Close()
+		return
+	}
 	defer func() {
 		client.Close()
 		server.Close()

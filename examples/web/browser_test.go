@@ -627,11 +627,23 @@ func TestChat(t *testing.T) {
 		if len(got) != len(said) {
 			t.Fatalf("%s sees %d messages, want %d: %+v", p.name, len(got), len(said), got)
 		}
+		// In seq order; the room's key changes (MLS commits) take seqs
+		// of their own, so the messages' are not 1, 2, 3.
 		for i, m := range got {
-			if m.From != said[i].who.name || m.Text != said[i].text || m.Mine != (said[i].who == p) || m.Seq != i+1 {
+			if m.From != said[i].who.name || m.Text != said[i].text || m.Mine != (said[i].who == p) || i > 0 && m.Seq <= got[i-1].Seq {
 				t.Errorf("%s's message %d = %+v, want %q from %s", p.name, i, m, said[i].text, said[i].who.name)
 			}
 		}
+	}
+	seqs := func(ms []shownMessage) []int {
+		var out []int
+		for _, m := range ms {
+			out = append(out, m.Seq)
+		}
+		return out
+	}
+	if a, b := seqs(ana.messages()), seqs(ben.messages()); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("Ana's seqs %v, Ben's %v", a, b)
 	}
 
 	// Cleo joins later and gets the conversation so far from Ana's page.
@@ -665,9 +677,12 @@ func TestChat(t *testing.T) {
 			continue
 		}
 		for i, m := range got {
-			if m.Seq != i+1 || m.From != all[i].who.name || m.Text != all[i].text {
-				t.Errorf("%s's message %d = %+v, want seq %d %q from %s", p.name, i, m, i+1, all[i].text, all[i].who.name)
+			if i > 0 && m.Seq <= got[i-1].Seq || m.From != all[i].who.name || m.Text != all[i].text {
+				t.Errorf("%s's message %d = %+v, want %q from %s after seq %d", p.name, i, m, all[i].text, all[i].who.name, got[max(i-1, 0)].Seq)
 			}
+		}
+		if a := seqs(ana.messages()); fmt.Sprint(a) != fmt.Sprint(seqs(got)) {
+			t.Errorf("Ana's seqs %v, %s's %v", a, p.name, seqs(got))
 		}
 	}
 
@@ -736,8 +751,23 @@ type secret struct {
 	bytes []byte
 }
 
+// keySecrets is what of an invite link's secret must never cross the
+// server: the page's links (mls-v1) carry a 128-bit invite secret and a
+// check over token and secret, 22 + 6 base64url characters; an aes-gcm-v1
+// link, the 32-byte room key.
 func keySecrets(t *testing.T, keyText string) []secret {
 	t.Helper()
+	if len(keyText) == 28 {
+		raw, err := base64.RawURLEncoding.DecodeString(keyText[:22])
+		if err != nil || len(raw) != 16 {
+			t.Fatalf("secret %q in the invite link is not 16 bytes of base64url and a check (%v)", keyText, err)
+		}
+		return []secret{
+			{"the secret as in the link", []byte(keyText)},
+			{"the secret without its check", []byte(keyText[:22])},
+			{"the raw secret", raw},
+		}
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(keyText)
 	if err != nil || len(raw) != 32 {
 		t.Fatalf("key %q in the invite link is not 32 bytes of base64url (%v)", keyText, err)
@@ -884,15 +914,28 @@ func TestInvites(t *testing.T) {
 	})
 }
 
+// mlsSealed is how long the page's scheme (client/mls/scheme.js,
+// sealedLength) says n bytes of message JSON ({"v":1,"body":…}) are once
+// sealed, at most: the
+// envelope, base64url of the JSON with its ids, nickname and signature;
+// the MLS frame around it, padded to at least 256 bytes; base64url again,
+// behind the frame's prefix.
+func mlsSealed(n int) int {
+	ceil43 := func(x int) int { return (x*4 + 2) / 3 }
+	envelope := ceil43(n+360) + 87
+	return 7 + ceil43(max(256, envelope)+160)
+}
+
 // TestServerLimits shows the page going by the limits the server tells in
 // welcome rather than the defaults: a room's seats, and the longest message,
-// which the page works out after encryption. The server takes texts of 600
-// bytes; sealed, a text travels as base64url(iv 12 || {"v":1,"body":"…"} ||
-// tag 16), so the longest body the page may send is 600*3/4 - 28 - 17 = 405
-// bytes of UTF-8. A page that went by the default 16 KiB, or compared the
-// text itself with 600, would send the longer ones and get too_large.
+// which the page works out after encryption. The server takes texts of
+// 2,000 bytes; sealed (mls-v1), a body of n bytes travels as an MLS frame
+// around its signed envelope, at most mlsSealed(n+17) bytes, so the longest
+// body the page may send is the largest n with mlsSealed(n+17) <= 2000. A page
+// that went by the default 16 KiB, or compared the text itself with 2,000,
+// would send the longer ones and get too_large.
 func TestServerLimits(t *testing.T) {
-	const maxMessage = 600
+	const maxMessage = 2000
 	h := newHarness(t, pollMode, epchat.WithMaxMessageSize(maxMessage), epchat.WithMaxMembers(3))
 	ana := h.person("Ana")
 	ana.ownRoom("Ana")
@@ -900,7 +943,10 @@ func TestServerLimits(t *testing.T) {
 		t.Errorf("member count = %q, want the server's 3 seats", got)
 	}
 
-	longest := maxMessage*3/4 - 12 - 16 - len(`{"v":1,"body":""}`)
+	longest := 0
+	for mlsSealed(longest+1+len(`{"v":1,"body":""}`)) <= maxMessage {
+		longest++
+	}
 	tests := []struct {
 		name string
 		text string
@@ -923,7 +969,7 @@ func TestServerLimits(t *testing.T) {
 		},
 		{
 			name: "two-byte characters one byte over",
-			text: strings.Repeat("é", (longest+1)/2),
+			text: strings.Repeat("é", longest/2+1),
 			fits: false,
 		},
 	}

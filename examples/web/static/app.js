@@ -6,6 +6,7 @@
 // ui.js (views, notices, dialogs).
 
 import { Client, hasCrypto, hasInvite, isProtocolError } from './lib/index.js';
+import { mlsScheme } from './lib/mls/scheme.js';
 import { Connection } from './connection.js';
 import { Rooms } from './rooms.js';
 import { clearAll, loadActive, loadInvite, saveInvite, storage } from './store.js';
@@ -94,7 +95,9 @@ async function boot() {
     return;
   }
 
-  const client = new Client({ url: chatURL(), storage });
+  // Authenticated rooms (docs/E2E.md): one MLS group per room, every
+  // message signed by its author, the keys changed on every leave.
+  const client = new Client({ url: chatURL(), storage, scheme: mlsScheme });
   const rooms = new Rooms(client, pageURL);
   let invite = loadInvite(); // an invite to redeem once identified
 

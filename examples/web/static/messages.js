@@ -20,9 +20,15 @@ export class Conversation {
     this.room = room;
     this.me = me;
     this.onScreen = onScreen;
-    this.msgs = []; // {seq, ts, from, nick, body, via?}: via, who passed it on as history
+    // {seq, ts, from, nick, body, via?, mid?, envelope?, placement?,
+    // missing?, verified?}: via, who passed it on as history; mid and
+    // envelope, its author's signed message id and envelope (mlsScheme),
+    // which a history passes on; placement, where the author's counter
+    // says it belongs (see flag).
+    this.msgs = [];
     this.notes = []; // {after, kind, parts}: the notices between them, as kept (see keepParts)
     this.seqs = new Set();
+    this.mids = new Set(); // signed message ids shown: one message, once
     this.seen = 0; // the latest seq shown, for placing notices
     this.unread = 0;
     const list = document.createElement('ol');
@@ -70,14 +76,18 @@ export class Conversation {
 
   // entries is the conversation so far, as history for a newcomer.
   entries() {
-    return this.msgs.map(({ seq, ts, from, nick: n, body }) => ({ seq, ts, from, nick: n, body }));
+    return this.msgs.map(({ seq, ts, from, nick: n, body, envelope }) => (typeof envelope === 'string'
+      ? { seq, ts, from, nick: n, body, envelope }
+      : { seq, ts, from, nick: n, body }));
   }
 
   // add puts a message into the conversation in seq order, once. It
   // reports whether it was new.
   add(m, { save = true } = {}) {
     if (this.seqs.has(m.seq)) return false;
+    if (typeof m.mid === 'string' && this.mids.has(m.mid)) return false;
     this.seqs.add(m.seq);
+    if (typeof m.mid === 'string') this.mids.add(m.mid);
     let i = this.msgs.length;
     while (i > 0 && this.msgs[i - 1].seq > m.seq) i--;
     this.msgs.splice(i, 0, m);
@@ -182,6 +192,14 @@ export class Conversation {
     body.append(...linkify(m.body));
 
     li.append(av, meta, body);
+    const flag = flagText(m);
+    if (flag) {
+      li.dataset.flag = m.via !== undefined && m.verified === false ? 'unverified' : m.placement;
+      const p = document.createElement('p');
+      p.className = 'flag';
+      p.textContent = flag;
+      li.append(p);
+    }
 
     // Before the first message with a later seq, or the first notice made
     // after this message's time (a newcomer's history goes above "You
@@ -246,6 +264,27 @@ function count(s, c) {
   return s.split(c).length - 1;
 }
 
+// flagText says in plain words what the author's signed counter tells of
+// where a message belongs, when that is not simply next (mlsScheme), and
+// that a message passed on by the owner could not be checked against its
+// author's key; null when there is nothing to say.
+function flagText(m) {
+  if (m.via !== undefined && m.verified === false) {
+    return 'Not verified: its author has left, so their key could not check it. Only the member who passed it on vouches for it.';
+  }
+  switch (m.placement) {
+    case 'gap':
+      return m.missing === 1
+        ? 'One earlier message from this member never arrived: the server did not deliver it.'
+        : `${m.missing} earlier messages from this member never arrived: the server did not deliver them.`;
+    case 'late':
+      return 'Arrived late: it was sent before messages shown above it.';
+    case 'reordered':
+      return 'Out of order: the server delivered it before a message its author had already seen.';
+  }
+  return null;
+}
+
 // keepParts turns a notice's text or parts into what storage keeps:
 // strings, and nicknames as {n}.
 function keepParts(text) {
@@ -263,7 +302,11 @@ function validNote(n) {
 function validEntry(m) {
   return m && Number.isSafeInteger(m.seq) && m.seq > 0 && Number.isFinite(m.ts) && Math.abs(m.ts) < 8.64e15
     && typeof m.from === 'string' && typeof m.nick === 'string' && typeof m.body === 'string'
-    && (m.via === undefined || typeof m.via === 'string');
+    && (m.via === undefined || typeof m.via === 'string')
+    && (m.mid === undefined || m.mid === null || typeof m.mid === 'string')
+    && (m.envelope === undefined || m.envelope === null || typeof m.envelope === 'string')
+    && (m.placement === undefined || ['ok', 'gap', 'late', 'reordered'].includes(m.placement))
+    && (m.missing === undefined || (Number.isSafeInteger(m.missing) && m.missing >= 0));
 }
 
 // regroup shows a message as the continuation of the one above it when

@@ -19,6 +19,17 @@ function duration(s) {
   return `${m} ${m === 1 ? 'minute' : 'minutes'}`;
 }
 
+// REFUSED says why a message that opened was not shown (mlsScheme).
+const REFUSED = {
+  replay: 'it was shown already, and the server sent it again.',
+  relabelled: 'its author’s key says another member sent it: the server relabelled it.',
+  bad_signature: 'its signature does not match its author’s key: it was forged or changed.',
+  unknown_sender: 'its author holds no key in this room.',
+  nickname_mismatch: 'it names its author with another nickname than their key does.',
+  wrong_room: 'it was written for another room.',
+  epoch_mismatch: 'it was sealed under other keys than it claims.',
+};
+
 const CLOSE_REASONS = {
   owner: 'The owner closed this room.',
   idle: 'This room closed because nobody wrote for a while.',
@@ -56,13 +67,30 @@ export class Rooms {
       }),
       safety: '',
       safetyChanged: false, // the code changed since this tab last showed it
+      // What the scheme can check of the members (Client.verification):
+      // member id -> {status, keyNickname}; admitted, whether this tab
+      // holds the room's keys.
+      verify: new Map(),
+      admitted: true,
       invite: null,
       createdAt: null, // when we created it (server clock), for its lifetime
       closed: null, // {reason, text}
     };
     this.views.set(room.id, v);
     this.updateSafety(v);
+    this.updateVerification(v);
     return v;
+  }
+
+  // updateVerification reads what the room's scheme can check of its
+  // members, for the member list's tags: who holds no keys, whose key
+  // names another nickname than the server does.
+  updateVerification(v) {
+    this.client.verification(v.id).then((r) => {
+      v.verify = new Map(r.members.map((m) => [m.id, { status: m.status, keyNickname: m.keyNickname }]));
+      v.admitted = r.admitted;
+      if (this.active === v.id) this.renderMembers(v);
+    }, () => {}); // the room is gone: nothing to show
   }
 
   // updateSafety computes the room's safety code, and says so when it is
@@ -70,10 +98,11 @@ export class Rooms {
   updateSafety(v) {
     v.room.crypto.safetyCode().then((code) => {
       if (this.views.get(v.id) !== v || v.closed) return;
-      const kept = loadSafety(v.id) ?? (v.safety || null);
-      if (kept !== null && kept !== code) {
+      // No code ('') is no keys yet: the first code is not a change.
+      const kept = loadSafety(v.id) || v.safety || null;
+      if (kept !== null && code !== '' && kept !== code) {
         v.safetyChanged = true;
-        v.conv.notice('The safety code changed. Compare it again with everyone in the room: if yours differs from theirs, the room’s key is not the one they have.', 'warn');
+        v.conv.notice('The safety code changed. The room’s keys, or who holds them, changed (someone joined or left): compare the words again with everyone in the room: if yours differ from theirs, someone here is not who the others think.', 'warn');
       }
       saveSafety(v.id, code);
       v.safety = code;
@@ -96,6 +125,7 @@ export class Rooms {
         s.textContent = w;
         parts.push(s);
       }
+      if (parts.length === 0) parts.push('waiting for the room’s keys');
       el.replaceChildren(...parts);
       $('safety-digits').textContent = v.safety;
     }
@@ -273,8 +303,26 @@ export class Rooms {
         li.dataset.owner = 'true';
         li.append(tag('owner', ''));
       }
-      if (me && m.id === me.id) li.append(tag('you', 'tag-you'));
-      else if (moderate) li.append(...this.memberMenu(v, m));
+      const mine = !!me && m.id === me.id;
+      if (mine) li.append(tag('you', 'tag-you'));
+      // What the keys say, where it is not what the server says.
+      const check = v.verify.get(m.id);
+      // Without the keys this page can check nobody: it tags only itself.
+      if (mine ? !v.admitted : v.admitted && check?.status === 'not_admitted') {
+        li.dataset.verify = 'not_admitted';
+        const t = tag(mine ? 'waiting for keys' : 'no keys', 'tag-warn');
+        t.title = mine
+          ? 'You are seated, but your page does not hold the room’s keys yet: the member who invited you must be online to give them.'
+          : 'Seated by the server, but not given the room’s keys: they cannot read or send anything here.';
+        li.append(t);
+      } else if (!mine && v.admitted && check?.status === 'renamed') {
+        li.dataset.verify = 'renamed';
+        const t = tag('key: ', 'tag-warn');
+        t.append(nick(check.keyNickname ?? ''));
+        t.title = 'The server calls this member by one nickname, their key by another: trust the key’s.';
+        li.append(t);
+      }
+      if (!mine && moderate) li.append(...this.memberMenu(v, m));
       return li;
     }));
   }
@@ -675,7 +723,7 @@ export class Rooms {
       const me = this.client.me;
       const r = await this.client.send(v.id, text);
       dismissNotice('send', `room:${v.id}`);
-      v.conv.add({ seq: r.seq, ts: r.ts, from: me.id, nick: me.nickname, body: text });
+      v.conv.add({ seq: r.seq, ts: r.ts, from: me.id, nick: me.nickname, body: text, mid: r.mid, envelope: r.envelope });
       v.conv.scroll(true);
     } catch (e) {
       if (input.value === '') {
@@ -691,25 +739,56 @@ export class Rooms {
 
   listen() {
     const c = this.client;
-    c.on('message', ({ room, from, nickname, seq, ts, body }) => {
+    c.on('message', ({ room, from, nickname, seq, ts, body, mid, envelope, placement, missing, verified }) => {
       const v = this.view(room);
-      if (!v.conv.add({ seq, ts, from, nick: nickname, body })) return;
+      if (!v.conv.add({ seq, ts, from, nick: nickname, body, mid, envelope, placement, missing, verified })) return;
       if (this.active !== v.id || document.hidden) {
         v.conv.unread++;
         this.renderTabs();
         this.renderTitle();
       }
     });
-    c.on('history', ({ room, from, entries }) => this.view(room).conv.addHistory(entries, c.nameOf(from)));
-    c.on('undecryptable', ({ room, nickname, kind }) => {
+    c.on('history', ({ room, from, entries, dropped, omitted }) => {
+      const v = this.view(room);
+      const via = c.nameOf(from);
+      v.conv.addHistory(entries, via);
+      if (dropped > 0) {
+        v.conv.notice([`${dropped === 1 ? 'One of the earlier messages' : `${dropped} of the earlier messages`} passed on by `, nick(via),
+          ' did not check out against its author’s key, and ', dropped === 1 ? 'is' : 'are', ' not shown.'], 'warn');
+      }
+      if (omitted > 0) {
+        v.conv.notice([nick(via), ` left out ${omitted === 1 ? 'one earlier message' : `${omitted} earlier messages`}, as their authors’ counters tell.`], 'warn');
+      }
+    });
+    c.on('refused', ({ room, nickname, reason }) => {
+      this.view(room).conv.notice(['A message shown as from ', nick(nickname), ` was refused: ${REFUSED[reason] ?? 'it did not check out.'}`], 'warn');
+    });
+    c.on('verification', ({ room, kind, member }) => {
+      const v = this.view(room);
+      const who = member ? nick(c.nameOf(member)) : 'Someone';
+      const text = {
+        key_package_refused: [who, ' tried to join with a link that was used already or is not one of yours: they were not given the keys.'],
+        commit_refused: ['A change of the room’s keys from ', who, ' did not check out, and was ignored.'],
+        removed: 'The room’s keys moved on without you: you cannot read what is sent from now on.',
+        attach_failed: 'This room’s encryption could not start: reload the page, or leave the room.',
+      }[kind];
+      if (text) v.conv.notice(text, 'warn');
+      this.updateVerification(v);
+    });
+    c.on('undecryptable', ({ room, nickname, kind, reason }) => {
       this.view(room).conv.notice(kind === 'history'
         ? 'The earlier messages could not be decrypted.'
-        : ['A message from ', nick(nickname), ' could not be decrypted: it was changed on the way, or made with another key.'], 'warn');
+        : reason === 'before_admitted'
+          ? ['A message from ', nick(nickname), ' was sent before your page held the room’s keys, and cannot be read.']
+          : reason === 'removed'
+            ? ['A message from ', nick(nickname), ' was sent after the room’s keys moved on without you.']
+            : ['A message from ', nick(nickname), ' could not be decrypted: it was changed on the way, or made with another key.'], 'warn');
     });
     c.on('member_joined', ({ room, member, invite }) => {
       const v = this.view(room);
       dismissCode(['too_many_invites'], `room:${v.id}`); // an invite was used
       v.conv.notice([nick(member.nickname), ' joined.']);
+      this.updateVerification(v);
       if (invite !== null && v.invite?.ref === invite) {
         v.invite.usedBy = member.nickname;
         this.renderInvite(v);
@@ -729,6 +808,7 @@ export class Rooms {
       v.conv.notice(reason === 'disconnected' ? [who, ' lost their connection and left.']
         : reason === 'kicked' ? [who, ' was removed by the owner.']
           : [who, ' left.']);
+      this.updateVerification(v);
       this.render();
     });
     c.on('owner_changed', ({ room, owner }) => {
@@ -760,7 +840,11 @@ export class Rooms {
     c.on('room_gone', ({ room }) => {
       this.ended(this.view(room), 'gone', 'You are no longer in this room: it closed, or you were away for too long.');
     });
-    c.on('epoch', ({ room }) => this.updateSafety(this.view(room)));
+    c.on('epoch', ({ room }) => {
+      const v = this.view(room);
+      this.updateSafety(v);
+      this.updateVerification(v);
+    });
     c.on('missed', ({ room, count }) => {
       this.view(room).conv.notice(count === 1
         ? '1 message was sent while you were away. The server keeps nothing, so it is gone.'
