@@ -623,6 +623,7 @@ export class Client {
         return { seq: r.seq };
       },
       members: () => room.members,
+      owner: () => room.owner,
       seen: () => room.seq,
       changed: () => {
         if (this.rooms.get(room.id) !== room) return;

@@ -62,6 +62,7 @@ import {
  * @property {string} nick
  * @property {(text: string) => Promise<{seq: number}>} send
  * @property {() => ReadonlyArray<{id: string, nickname: string}>} members the members the server seats, in join order
+ * @property {() => string} owner the owner's member id, as the server says
  * @property {() => number} seen the highest seq this client knows of
  * @property {() => void} changed the keys or the roster changed: the client saves and emits epoch
  * @property {(ev: {kind: string, member?: string, detail?: string}) => void} notify emitted as verification

@@ -15,10 +15,15 @@
 //   member  -> room   e2e1.m.   a message
 //   owner   -> to     e2e1.h.   history (a history request), in the newcomer's epoch
 //
-// The admitter is the member who made the invite (the owner: only owners
-// invite). On a leave the first admitted member in the server's join order
-// commits the Remove; each next one takes over 2 s later if it has not
-// come. A kick commits the Remove before the kick is sent.
+// Any admitted member online admits: the member who makes an invite (the
+// owner: only owners invite) tells the room its secret, in a signed message
+// of the group (`{v: 1, invite}`, opened as a control frame), so every
+// member then in the room can check the joiner's key package. The owner
+// admits at once; each other member, in the server's join order, takes over
+// 2 s after the one before it if no Add has come (concurrent commits: the
+// first in seq order wins, the others are stale). On a leave the first
+// admitted member in the server's join order commits the Remove, with the
+// same 2 s steps. A kick commits the Remove before the kick is sent.
 
 import { b64urlDecode, b64urlEncode } from '../crypto.js';
 import { MlsError, MlsRoom, PendingJoin } from './room.js';
@@ -27,12 +32,16 @@ const enc = new TextEncoder();
 const SECRET_CHARS = 22; // 128 bits, base64url
 const CHECK_CHARS = 6; // 36 bits of SHA-256 over token and secret
 const LINK_SECRET = new RegExp(`^[A-Za-z0-9_-]{${SECRET_CHARS + CHECK_CHARS}}$`);
+const INVITE_SECRET = new RegExp(`^[A-Za-z0-9_-]{${SECRET_CHARS}}$`);
+// INVITES bounds the pending invite secrets a member keeps.
+const INVITES = 64;
 // REMOVE_STEP is how long each member in join order waits, after the one
 // before it, to commit a Remove that has not come.
 const REMOVE_STEP = 2000;
 // SETTLE_WAIT is how long a send waits for the keys to change after a
 // leave before it gives up with `rotating`.
 const SETTLE_WAIT = 8000;
+// (REMOVE_STEP also spaces the members' turns to admit a joiner.)
 // ADMIT_WAIT is how long history waits for its newcomer to be admitted.
 const ADMIT_WAIT = 10000;
 const BUFFER = 256; // frames a joiner keeps until its Welcome
@@ -106,10 +115,12 @@ class MlsCrypto {
     /** @type {PendingJoin|null} */
     this.pendingJoin = null;
     this.joinSecret = o.secret ?? '';
-    /** @type {Set<string>} the secrets of invites this member made, not yet used */
+    /** @type {Set<string>} the secrets of pending invites: made by this member, or told to the room by their maker */
     this.invites = new Set(o.invites ?? []);
     /** whether this member made invites: it answers every key package, refusing those of no pending invite */
     this.inviter = !!o.inviter;
+    /** @type {Map<string, ReturnType<typeof setTimeout>>} joiner -> this member's turn to admit them */
+    this.admitTimers = new Map();
     /** @type {Channel|null} */
     this.ch = null;
     /** @type {{text: string, ctx: any}[]} frames that came before the Welcome */
@@ -253,6 +264,13 @@ class MlsCrypto {
     const mls = /** @type {MlsRoom} */ (this.mls);
     const r = await mls.open(text, { from: ctx.from, seq: ctx.seq ?? 0 });
     if (r.placement.status === 'replay') throw new MlsError('replay', 'this message was already shown');
+    const invite = /** @type {{invite?: unknown}|null} */ (r.envelope.body)?.invite;
+    if (typeof invite === 'string') {
+      // An invite's secret, told by its maker to the room: this member
+      // can now admit its joiner too.
+      if (INVITE_SECRET.test(invite)) this.#keepInvite(invite);
+      return { control: true };
+    }
     return {
       value: r.envelope.body, verified: true, nickname: r.envelope.nick, mid: r.mid, envelope: r.text,
       placement: r.placement.status, missing: r.placement.missing, sentAt: r.envelope.ts,
@@ -346,12 +364,39 @@ class MlsCrypto {
   async #admit(text, from) {
     const mls = /** @type {MlsRoom} */ (this.mls);
     const ch = /** @type {Channel} */ (this.ch);
-    // Not an inviter: the key package is for whoever made the invite.
-    if (!this.inviter) return;
     if (mls.roster().some((x) => x.id === from)) {
-      ch.notify({ kind: 'key_package_refused', member: from, detail: 'already_admitted' });
+      if (this.inviter) ch.notify({ kind: 'key_package_refused', member: from, detail: 'already_admitted' });
       return;
     }
+    // Whose turn: the owner first, then the others in join order, 2 s
+    // apart; a later one admits only if the joiner is still out.
+    const inRoster = new Set(mls.roster().map((x) => x.id));
+    const owner = ch.owner();
+    const order = ch.members().filter((m) => inRoster.has(m.id)).map((m) => m.id)
+      .sort((a, b) => (a === owner ? -1 : b === owner ? 1 : 0));
+    const rank = order.indexOf(ch.me);
+    if (rank < 0) return;
+    if (rank > 0) {
+      if (this.admitTimers.has(from) || this.invites.size === 0) return;
+      this.admitTimers.set(from, setTimeout(() => {
+        this.admitTimers.delete(from);
+        ch.run(() => (this.admitted && !this.mls?.roster().some((x) => x.id === from) ? this.#admitNow(text, from) : undefined));
+      }, rank * REMOVE_STEP));
+      return;
+    }
+    await this.#admitNow(text, from);
+  }
+
+  /**
+   * #admitNow admits from with the pending invite whose secret MACed its
+   * key package; a key package of no invite this member knows is refused
+   * (told) by the member who made invites, ignored by the others.
+   * @param {string} text
+   * @param {string} from
+   */
+  async #admitNow(text, from) {
+    const mls = /** @type {MlsRoom} */ (this.mls);
+    const ch = /** @type {Channel} */ (this.ch);
     for (const secret of this.invites) {
       let out;
       try {
@@ -369,7 +414,17 @@ class MlsCrypto {
       await ch.send(out.welcome);
       return;
     }
-    ch.notify({ kind: 'key_package_refused', member: from, detail: 'bad_invite' });
+    if (this.inviter) ch.notify({ kind: 'key_package_refused', member: from, detail: 'bad_invite' });
+  }
+
+  /**
+   * #keepInvite keeps a pending invite's secret, the oldest going first
+   * past INVITES.
+   * @param {string} s
+   */
+  #keepInvite(s) {
+    this.invites.add(s);
+    if (this.invites.size > INVITES) this.invites.delete(this.invites.values().next().value ?? '');
   }
 
   /**
@@ -482,9 +537,19 @@ class MlsCrypto {
    */
   async inviteSecret(token) {
     const s = b64urlEncode(crypto.getRandomValues(new Uint8Array(16)));
-    this.invites.add(s);
+    this.#keepInvite(s);
     this.inviter = true;
-    if (this.invites.size > 64) this.invites.delete(this.invites.values().next().value ?? '');
+    // Told to the room, so that any member online can admit the joiner.
+    // The link works without it: this member admits them itself.
+    if (this.admitted && this.ch) {
+      const ch = this.ch;
+      try {
+        const sealed = await /** @type {MlsRoom} */ (this.mls).sealMessage({ v: 1, invite: s }, ch.seen());
+        await ch.send(sealed.frame);
+      } catch {
+        // Offline, or the keys are changing: only this member can admit.
+      }
+    }
     return s + await linkCheck(token, s);
   }
 

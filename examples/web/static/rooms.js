@@ -312,7 +312,7 @@ export class Rooms {
         li.dataset.verify = 'not_admitted';
         const t = tag(mine ? 'waiting for keys' : 'no keys', 'tag-warn');
         t.title = mine
-          ? 'You are seated, but your page does not hold the room’s keys yet: the member who invited you must be online to give them.'
+          ? 'You are seated, but your page does not hold the room’s keys yet: someone already in the room must be online to give them.'
           : 'Seated by the server, but not given the room’s keys: they cannot read or send anything here.';
         li.append(t);
       } else if (!mine && v.admitted && check?.status === 'renamed') {

@@ -128,7 +128,7 @@ const GENERIC = {
   unavailable: 'The server cannot reach its storage right now. Nothing else is wrong: try again in a moment.',
   too_many_users: 'The server has as many people as it can take right now. Try again later.',
   rate_limited: 'That was a lot at once. Wait a moment, then try again.',
-  not_admitted: 'Your page does not hold the room’s keys yet, so it cannot send: the member who invited you must be online to give them. Try again in a moment.',
+  not_admitted: 'Your page does not hold the room’s keys yet, so it cannot send: someone already in the room must be online to give them. Try again in a moment.',
   rotating: 'The room’s keys are changing because someone left. Try again in a moment.',
   removed: 'The room’s keys moved on without you: you can no longer send here.',
 };
