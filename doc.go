@@ -72,7 +72,8 @@
 // Rooms, members, invites and users live in a [Store]: [MemoryStore] by
 // default. A Store holds no connections and makes each multi-record rule
 // one atomic call, so that several Hub processes can share one. The
-// contract is on the interface; the storetest package checks an
+// contract is on the interface, in four parts: [UserStore], [RoomStore],
+// [SeatStore] and [SweepStore]; the storetest package checks an
 // implementation against it:
 //
 //	func TestMyStore(t *testing.T) {

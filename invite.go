@@ -87,7 +87,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	ctx := h.ctx
 	now := h.clock.Now()
 	m := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
-	r, _, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
+	r, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
 	if err != nil {
 		h.stats.invitesRefused.Add(1)
 		if errors.Is(err, ErrInviteInvalid) {

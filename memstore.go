@@ -419,31 +419,31 @@ func (s *MemoryStore) Invite(_ context.Context, token Hash, now time.Time) (Invi
 }
 
 // Redeem implements Store.
-func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error) {
+func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inv, ok := s.invites[token]
 	if !ok || inv.expires <= memNanos(now) {
-		return Room{}, nil, ErrInviteInvalid
+		return Room{}, ErrInviteInvalid
 	}
 	mr := inv.room
 	if mr.room.Locked {
-		return Room{}, nil, ErrRoomLocked
+		return Room{}, ErrRoomLocked
 	}
 	u := s.users[m.ID]
 	if u != nil && s.seated(u, mr) {
-		return Room{}, nil, ErrAlreadyMember
+		return Room{}, ErrAlreadyMember
 	}
 	if len(mr.members) >= mr.room.Limit {
-		return Room{}, nil, ErrRoomFull
+		return Room{}, ErrRoomFull
 	}
 	if u != nil && maxRooms > 0 && s.seats(u) >= maxRooms {
-		return Room{}, nil, ErrTooManyRooms
+		return Room{}, ErrTooManyRooms
 	}
 	if key := NicknameKey(m.Nickname); key != "" && len(mr.members) > 0 {
 		for _, o := range mr.memberList() {
 			if NicknameKey(o.Nickname) == key {
-				return Room{}, nil, ErrNicknameTaken
+				return Room{}, ErrNicknameTaken
 			}
 		}
 	}
@@ -453,7 +453,7 @@ func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.T
 		mr.room.Owner = m.ID
 	}
 	s.tidy()
-	return mr.room, mr.memberList(), nil
+	return mr.room, nil
 }
 
 // dropInvite deletes the pending invite with token hash h of room mr.
@@ -468,7 +468,7 @@ func (s *MemoryStore) dropInvite(h Hash, mr *memRoom) {
 }
 
 // Leave implements Store.
-func (s *MemoryStore) Leave(_ context.Context, room, user string, _ time.Time) (LeaveResult, error) {
+func (s *MemoryStore) Leave(_ context.Context, room, user string) (LeaveResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mr, ok := s.rooms[room]
@@ -505,7 +505,7 @@ func (s *MemoryStore) leave(mr *memRoom, u *memUser) (LeaveResult, error) {
 }
 
 // Kick implements Store.
-func (s *MemoryStore) Kick(_ context.Context, room, by, member string, _ time.Time) (LeaveResult, error) {
+func (s *MemoryStore) Kick(_ context.Context, room, by, member string) (LeaveResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mr, ok := s.rooms[room]

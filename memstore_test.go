@@ -85,7 +85,7 @@ func fillMemoryStore(b *testing.B, burst bool) *epchat.MemoryStore {
 	redeem := func(tok epchat.Hash) {
 		id, nick := hello()
 		m := epchat.Member{ID: id, Nickname: nick, JoinedAt: now}
-		if _, _, err := s.Redeem(ctx, tok, m, now, 0); err != nil {
+		if _, err := s.Redeem(ctx, tok, m, now, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

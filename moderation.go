@@ -27,7 +27,7 @@ func (h *Hub) kick(c *conn, req *wire.Request) {
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()
-	res, err := h.store.Kick(ctx, req.Room, c.user, req.Member, h.clock.Now())
+	res, err := h.store.Kick(ctx, req.Room, c.user, req.Member)
 	if err != nil {
 		h.refuseModeration(c, req, "kick", err)
 		return
@@ -138,7 +138,7 @@ func (h *Hub) KickMember(ctx context.Context, room, member string) error {
 	lk := h.roomLock(room)
 	lk.Lock()
 	defer lk.Unlock()
-	res, err := h.store.Kick(ctx, room, "", member, h.clock.Now())
+	res, err := h.store.Kick(ctx, room, "", member)
 	if err != nil {
 		return err
 	}

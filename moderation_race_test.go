@@ -192,13 +192,13 @@ type pausingStore struct {
 	release chan struct{}
 }
 
-func (s *pausingStore) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+func (s *pausingStore) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.seated <- struct{}{}
 		<-s.release
 	}
-	return r, ms, err
+	return r, err
 }
 
 // TestKickBetweenSeatAndJoined: the owner kicks ben after the Store seated

@@ -293,7 +293,7 @@ func (h *Hub) leave(c *conn, req *wire.Request) {
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()
-	res, err := h.store.Leave(ctx, req.Room, c.user, h.clock.Now())
+	res, err := h.store.Leave(ctx, req.Room, c.user)
 	if err != nil {
 		c.replyError(req.ID, h.codeOf(c, "leave", err), req.Room)
 		return

@@ -148,8 +148,9 @@ type Departure struct {
 // A Store may be shared by several Hub processes (see the redisstore
 // module), so it holds no connection objects and each rule that spans
 // several records is one atomic call: when two callers race, the Store's
-// answer is the truth. Every method takes the time it should act at as an
-// argument (the Hub's clock); a Store never reads the wall clock itself.
+// answer is the truth. Every method whose rule depends on time takes the
+// instant it should act at as an argument (the Hub's clock); a Store never
+// reads the wall clock itself.
 //
 // The Hub passes a context that is cancelled when it shuts down, with no
 // deadline per call: a Store that talks to a server bounds its own calls
@@ -163,7 +164,22 @@ type Departure struct {
 // Lists of members are always in join order, earliest first.
 //
 // The storetest package checks a Store against this contract.
+//
+// A Store is four parts, each an interface of its own so that an
+// implementer sees the shape: users and their sessions (UserStore), rooms
+// (RoomStore), invites and seats (SeatStore), and the time rules the Hub's
+// sweeper applies (SweepStore).
 type Store interface {
+	UserStore
+	RoomStore
+	SeatStore
+	SweepStore
+}
+
+// UserStore is the part of a Store that keeps users: who holds which
+// session token, how many connections each has, and when each was last
+// seen.
+type UserStore interface {
 	// CreateUser adds a user with no connection. ErrExists if the id or
 	// token hash is taken; ErrTooManyUsers if the Store holds maxUsers
 	// users already (maxUsers <= 0: no limit), counted with the check in
@@ -188,7 +204,10 @@ type Store interface {
 	// does not exist, so of several racing callers exactly one gets the
 	// departures.
 	DeleteUser(ctx context.Context, user string, now time.Time) ([]LeaveResult, error)
+}
 
+// RoomStore is the part of a Store that keeps rooms.
+type RoomStore interface {
 	// CreateRoom adds room r. If owner is not nil it is seated as the first
 	// member and r.Owner must equal owner.ID. ErrExists if the id is taken;
 	// ErrTooManyRooms if the owner is already seated in maxRooms rooms
@@ -206,7 +225,16 @@ type Store interface {
 	// and returns what it deleted. ErrNotFound if it is gone already, so of
 	// several racing callers exactly one gets the room.
 	CloseRoom(ctx context.Context, room string) (ClosedRoom, error)
+	// SetLocked locks or unlocks the room (Room.Locked). If by is not empty
+	// it must be the room's owner (ErrForbidden otherwise); "" is the host.
+	// Setting the state the room is in already is not an error.
+	// ErrNotFound if the room is gone.
+	SetLocked(ctx context.Context, room, by string, locked bool) error
+}
 
+// SeatStore is the part of a Store that seats members: invites, joins,
+// departures, and the messages only a seat may send.
+type SeatStore interface {
 	// CreateInvite adds a pending invite. If by is not empty it must be the
 	// room's owner (ErrForbidden otherwise). ErrNotFound if the room is gone;
 	// ErrRoomLocked if the room is locked; ErrRoomFull if every seat is
@@ -235,15 +263,15 @@ type Store interface {
 	// consumed (a locked room's invite works again once it is unlocked,
 	// until it expires). The nickname check is part of the atomic step, so
 	// of two racing joiners with look-alike nicknames at most one is
-	// seated. On success it returns the room and its members in join order,
-	// m last (those seated up to m: a list read in a second step may hold
-	// later joiners).
-	Redeem(ctx context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, []Member, error)
+	// seated. On success it returns the room as m's seat left it (Owner
+	// is m when an owner invite made m the owner). The Hub reads the
+	// members again under the room's lock, so Redeem does not return them.
+	Redeem(ctx context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, error)
 	// Leave removes the user's seat. When the owner leaves, ownership passes
 	// to the earliest-joined remaining member; when the last member leaves,
 	// the room is closed as by CloseRoom. ErrNotFound if the room is gone,
 	// ErrNotMember if the user holds no seat there.
-	Leave(ctx context.Context, room, user string, now time.Time) (LeaveResult, error)
+	Leave(ctx context.Context, room, user string) (LeaveResult, error)
 	// Kick removes member's seat at the request of by, and revokes every
 	// invite of the room pending at that moment, in one atomic step: nobody
 	// comes back through an invite made before the kick. If by is not empty
@@ -252,18 +280,19 @@ type Store interface {
 	// passes and the room closes as with Leave. ErrNotFound if the room is
 	// gone, ErrNotMember if member holds no seat there; nothing changes in
 	// these cases.
-	Kick(ctx context.Context, room, by, member string, now time.Time) (LeaveResult, error)
-	// SetLocked locks or unlocks the room (Room.Locked). If by is not empty
-	// it must be the room's owner (ErrForbidden otherwise); "" is the host.
-	// Setting the state the room is in already is not an error.
-	// ErrNotFound if the room is gone.
-	SetLocked(ctx context.Context, room, by string, locked bool) error
+	Kick(ctx context.Context, room, by, member string) (LeaveResult, error)
 	// Message records a message of the user in the room: it checks the seat,
 	// increments the room's Seq, sets ActiveAt=now and returns the new Seq.
 	// ErrNotFound if the room is gone, ErrNotMember if the user holds no
 	// seat there.
 	Message(ctx context.Context, room, user string, now time.Time) (uint64, error)
+}
 
+// SweepStore is the part of a Store that applies the time rules: idle
+// rooms close, users away past the reconnect grace lose their seats,
+// inactive users are forgotten, expired invites go. The Hub's sweeper
+// calls it with instants on its clock.
+type SweepStore interface {
 	// CloseIdleRooms closes, as CloseRoom does, every room whose ActiveAt is
 	// before the given instant, and returns them.
 	CloseIdleRooms(ctx context.Context, before time.Time) ([]ClosedRoom, error)

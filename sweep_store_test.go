@@ -77,19 +77,19 @@ func (s *countingStore) CreateInvite(ctx context.Context, inv epchat.Invite, by 
 	return s.Store.CreateInvite(ctx, inv, by, now)
 }
 
-func (s *countingStore) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *countingStore) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.count()
 	return s.Store.Redeem(ctx, token, m, now, maxRooms)
 }
 
-func (s *countingStore) Leave(ctx context.Context, room, user string, now time.Time) (epchat.LeaveResult, error) {
+func (s *countingStore) Leave(ctx context.Context, room, user string) (epchat.LeaveResult, error) {
 	s.count()
-	return s.Store.Leave(ctx, room, user, now)
+	return s.Store.Leave(ctx, room, user)
 }
 
-func (s *countingStore) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+func (s *countingStore) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
 	s.count()
-	return s.Store.Kick(ctx, room, by, member, now)
+	return s.Store.Kick(ctx, room, by, member)
 }
 
 func (s *countingStore) SetLocked(ctx context.Context, room, by string, locked bool) error {

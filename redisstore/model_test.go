@@ -250,14 +250,14 @@ func (m *model) op() (string, op) {
 		mem := epchat.Member{ID: uid, Nickname: "a nick with spaces " + uid, JoinedAt: now}
 		maxRooms := m.pick(4)
 		return fmt.Sprintf("Redeem %x by %s max=%d", tok[:4], mem.ID, maxRooms), func(ctx context.Context, s epchat.Store) string {
-			r, ms, err := s.Redeem(ctx, tok, mem, now, maxRooms)
-			return result(err, fmtRoom(r, ms))
+			r, err := s.Redeem(ctx, tok, mem, now, maxRooms)
+			return result(err, fmtRoom(r, nil))
 		}
 	case 12:
 		r := m.room()
 		u := m.member(r)
 		return "Leave " + r + " " + u, func(ctx context.Context, s epchat.Store) string {
-			res, err := s.Leave(ctx, r, u, now)
+			res, err := s.Leave(ctx, r, u)
 			return result(err, fmt.Sprint(res))
 		}
 	case 13:

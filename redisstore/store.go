@@ -451,19 +451,19 @@ func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (e
 }
 
 // Redeem implements epchat.Store.
-func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	vals, err := s.run(ctx, scriptRedeem, "i:"+hexHash(token),
 		hexHash(token), m.ID, memberValue(m), encTime(now), maxRooms, epchat.NicknameKey(m.Nickname)).Slice()
 	if err != nil {
-		return epchat.Room{}, nil, mapErr(err)
+		return epchat.Room{}, mapErr(err)
 	}
 	r := &reply{vals: vals}
-	rm, ms := r.room()
-	return rm, ms, r.err
+	rm, _ := r.room()
+	return rm, r.err
 }
 
 // Leave implements epchat.Store.
-func (s *Store) Leave(ctx context.Context, room, user string, _ time.Time) (epchat.LeaveResult, error) {
+func (s *Store) Leave(ctx context.Context, room, user string) (epchat.LeaveResult, error) {
 	vals, err := s.run(ctx, scriptLeave, "r:"+room, room, user).Slice()
 	if err != nil {
 		return epchat.LeaveResult{}, mapErr(err)
@@ -474,7 +474,7 @@ func (s *Store) Leave(ctx context.Context, room, user string, _ time.Time) (epch
 }
 
 // Kick implements epchat.Store.
-func (s *Store) Kick(ctx context.Context, room, by, member string, _ time.Time) (epchat.LeaveResult, error) {
+func (s *Store) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
 	vals, err := s.run(ctx, scriptKick, "r:"+room, room, by, member).Slice()
 	if err != nil {
 		return epchat.LeaveResult{}, mapErr(err)

@@ -51,7 +51,7 @@ func mustJoin(t testing.TB, s *Store, room, user string, at time.Time) {
 	t.Helper()
 	tok := mustInvite(t, s, room+"/"+user+"/"+at.String(), room, at)
 	m := epchat.Member{ID: user, Nickname: "nick " + user, JoinedAt: at}
-	if _, _, err := s.Redeem(bg, tok, m, at, 0); err != nil {
+	if _, err := s.Redeem(bg, tok, m, at, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -149,14 +149,14 @@ func TestPrefixIsolatesDeployments(t *testing.T) {
 	if _, err := b.UserByToken(bg, hashOf("session ann")); !errors.Is(err, epchat.ErrNotFound) {
 		t.Errorf("UserByToken in the other deployment: %v, want ErrNotFound", err)
 	}
-	if _, _, err := b.Redeem(bg, tok, epchat.Member{ID: "bob"}, t0, 0); !errors.Is(err, epchat.ErrInviteInvalid) {
+	if _, err := b.Redeem(bg, tok, epchat.Member{ID: "bob"}, t0, 0); !errors.Is(err, epchat.ErrInviteInvalid) {
 		t.Errorf("Redeem in the other deployment: %v, want ErrInviteInvalid", err)
 	}
 	mustRoom(t, b, "room", "bea", 2, t0) // the same id is free there
 	if rs, _ := b.Rooms(bg); len(rs) != 1 || rs[0].Owner != "bea" {
 		t.Errorf("Rooms of the other deployment = %+v, want only bea's room", rs)
 	}
-	if _, _, err := a.Redeem(bg, tok, epchat.Member{ID: "bob"}, t0, 0); err != nil {
+	if _, err := a.Redeem(bg, tok, epchat.Member{ID: "bob"}, t0, 0); err != nil {
 		t.Errorf("Redeem in the first deployment: %v", err)
 	}
 }
@@ -193,7 +193,7 @@ func TestHandOverFollowsJoinOrder(t *testing.T) {
 			owner:  "kim",
 		},
 	} {
-		res, err := s.Leave(bg, "room", step.leaver, t0)
+		res, err := s.Leave(bg, "room", step.leaver)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func TestHandOverFollowsJoinOrder(t *testing.T) {
 			t.Fatalf("%s leaves: %+v, want new owner %q", step.leaver, res, step.owner)
 		}
 	}
-	res, err := s.Leave(bg, "room", "kim", t0)
+	res, err := s.Leave(bg, "room", "kim")
 	if err != nil || !res.Closed {
 		t.Fatalf("last leaver: %+v, %v; want the room closed", res, err)
 	}
@@ -240,7 +240,7 @@ func TestInviteExpiresToTheNanosecond(t *testing.T) {
 			mustRoom(t, s, "room", "ann", 2, t0)
 			tok := mustInvite(t, s, "invite", "room", t0)
 			exp := t0.Add(5 * time.Minute)
-			_, _, err := s.Redeem(bg, tok, epchat.Member{ID: "bob"}, exp.Add(tt.at), 0)
+			_, err := s.Redeem(bg, tok, epchat.Member{ID: "bob"}, exp.Add(tt.at), 0)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Redeem: %v, want %v", err, tt.want)
 			}

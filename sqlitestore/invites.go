@@ -62,10 +62,9 @@ func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (e
 }
 
 // Redeem implements epchat.Store.
-func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	var (
-		r  epchat.Room
-		ms []epchat.Member
+		r epchat.Room
 	)
 	err := s.write(ctx, "Redeem", func(tx *sql.Tx) error {
 		var (
@@ -107,16 +106,16 @@ func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, 
 				return fail("Redeem", err)
 			}
 		}
-		r, ms, err = readRoom(ctx, tx.StmtContext(ctx, s.st.room), room)
+		r, _, err = readRoom(ctx, tx.StmtContext(ctx, s.st.room), room)
 		if err != nil {
 			return fail("Redeem", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return epchat.Room{}, nil, err
+		return epchat.Room{}, err
 	}
-	return r, ms, nil
+	return r, nil
 }
 
 // nicknameFree returns epchat.ErrNicknameTaken if a member of room has a

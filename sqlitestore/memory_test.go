@@ -287,7 +287,7 @@ func workload(t *testing.T, s *sqlitestore.Store) {
 		for m := 1; m < members; m++ {
 			tok := sha256.Sum256(fmt.Appendf(nil, "invite %d %d", r, m))
 			must(s.CreateInvite(ctx, epchat.Invite{Token: tok, Room: room.ID, ExpiresAt: t0.Add(time.Hour)}, owner.ID, t0))
-			_, _, err := s.Redeem(ctx, tok, epchat.Member{ID: fmt.Sprintf("r%du%d", r, m), Nickname: fmt.Sprint("m", m), JoinedAt: t0}, t0, 0)
+			_, err := s.Redeem(ctx, tok, epchat.Member{ID: fmt.Sprintf("r%du%d", r, m), Nickname: fmt.Sprint("m", m), JoinedAt: t0}, t0, 0)
 			must(err)
 		}
 		_, err := s.Message(ctx, room.ID, owner.ID, t0.Add(time.Duration(r)*time.Second))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/epchat-go/epchat"
 )
@@ -12,7 +11,7 @@ import (
 // Kick implements epchat.Store: the ownership check, the seat and the
 // room's pending invites are one transaction, so no redeem of an old
 // invite can land between the seat freed and the invites revoked.
-func (s *Store) Kick(ctx context.Context, room, by, member string, _ time.Time) (epchat.LeaveResult, error) {
+func (s *Store) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
 	var res epchat.LeaveResult
 	err := s.write(ctx, "Kick", func(tx *sql.Tx) error {
 		if by != "" {

@@ -175,7 +175,7 @@ func (s *Store) deleteRoom(ctx context.Context, tx *sql.Tx, room string) error {
 }
 
 // Leave implements epchat.Store.
-func (s *Store) Leave(ctx context.Context, room, user string, _ time.Time) (epchat.LeaveResult, error) {
+func (s *Store) Leave(ctx context.Context, room, user string) (epchat.LeaveResult, error) {
 	var res epchat.LeaveResult
 	err := s.write(ctx, "Leave", func(tx *sql.Tx) error {
 		var err error

@@ -121,11 +121,6 @@ var brokenStores = []brokenStore{
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return membersByID{m} },
 	},
 	{
-		name:  "RedeemReadsAgain",
-		fails: "Concurrency/RedeemJoinOrder",
-		wrap:  func(m *epchat.MemoryStore) epchat.Store { return redeemReadsAgain{m} },
-	},
-	{
 		name:  "NicknameExactMatch",
 		fails: "Redeem/NicknameTakenKeepsInvite",
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &exactNicknames{MemoryStore: m} },
@@ -302,15 +297,15 @@ func (s *reusableInvites) CreateInvite(ctx context.Context, inv epchat.Invite, b
 	return err
 }
 
-func (s *reusableInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+func (s *reusableInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.mu.Lock()
 		inv := s.invites[token]
 		s.mu.Unlock()
 		_ = s.MemoryStore.CreateInvite(ctx, inv, "", now)
 	}
-	return r, ms, err
+	return r, err
 }
 
 // lookupConsumes spends the invite it is asked about, as an Invite
@@ -334,12 +329,12 @@ func (s *lookupConsumes) Invite(ctx context.Context, token epchat.Hash, now time
 	return inv, err
 }
 
-func (s *lookupConsumes) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *lookupConsumes) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	spent := s.spent[token]
 	s.mu.Unlock()
 	if spent {
-		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+		return epchat.Room{}, epchat.ErrInviteInvalid
 	}
 	return s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 }
@@ -373,14 +368,14 @@ func (s *lookupOutlivesKick) CreateInvite(ctx context.Context, inv epchat.Invite
 	return err
 }
 
-func (s *lookupOutlivesKick) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+func (s *lookupOutlivesKick) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.mu.Lock()
 		delete(s.pending, token)
 		s.mu.Unlock()
 	}
-	return r, ms, err
+	return r, err
 }
 
 func (s *lookupOutlivesKick) CloseRoom(ctx context.Context, room string) (epchat.ClosedRoom, error) {
@@ -427,10 +422,10 @@ func (s offByOne) Rooms(ctx context.Context) ([]epchat.RoomInfo, error) {
 	return rs, err
 }
 
-func (s offByOne) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+func (s offByOne) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	r.Limit--
-	return r, ms, err
+	return r, err
 }
 
 func (s offByOne) CloseRoom(ctx context.Context, room string) (epchat.ClosedRoom, error) {
@@ -486,8 +481,8 @@ func (s *closeKeepsInvites) CloseRoom(ctx context.Context, room string) (epchat.
 	return c, err
 }
 
-func (s *closeKeepsInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+func (s *closeKeepsInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	s.mu.Lock()
 	orphan, ok := s.orphans[token]
 	if err == nil {
@@ -495,12 +490,12 @@ func (s *closeKeepsInvites) Redeem(ctx context.Context, token epchat.Hash, m epc
 	}
 	s.mu.Unlock()
 	if !errors.Is(err, epchat.ErrInviteInvalid) || !ok || !orphan.ExpiresAt.After(now) {
-		return r, ms, err
+		return r, err
 	}
 	fresh := orphan
 	fresh.Token = sha256.Sum256(token[:])
 	if s.MemoryStore.CreateInvite(ctx, fresh, "", now) != nil {
-		return r, ms, err
+		return r, err
 	}
 	s.mu.Lock()
 	delete(s.orphans, token)
@@ -525,8 +520,8 @@ func (s *closeKeepsInvites) ExpireInvites(ctx context.Context, now time.Time) (i
 // owner, not the earliest-joined.
 type handOverByID struct{ *epchat.MemoryStore }
 
-func (s handOverByID) Leave(ctx context.Context, room, user string, now time.Time) (epchat.LeaveResult, error) {
-	res, err := s.MemoryStore.Leave(ctx, room, user, now)
+func (s handOverByID) Leave(ctx context.Context, room, user string) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Leave(ctx, room, user)
 	if err != nil || res.NewOwner == "" {
 		return res, err
 	}
@@ -594,7 +589,7 @@ func (s *checkThenAct) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	return err
 }
 
-func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	// Check.
 	s.mu.Lock()
 	s.init()
@@ -607,41 +602,41 @@ func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.M
 	}
 	s.mu.Unlock()
 	if !valid {
-		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+		return epchat.Room{}, epchat.ErrInviteInvalid
 	}
 	r, ms, err := s.MemoryStore.Room(ctx, inv.Room)
 	if err != nil {
-		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+		return epchat.Room{}, epchat.ErrInviteInvalid
 	}
 	if slices.ContainsFunc(ms, func(x epchat.Member) bool { return x.ID == m.ID }) {
-		return epchat.Room{}, nil, epchat.ErrAlreadyMember
+		return epchat.Room{}, epchat.ErrAlreadyMember
 	}
 	if len(ms) >= r.Limit {
-		return epchat.Room{}, nil, epchat.ErrRoomFull
+		return epchat.Room{}, epchat.ErrRoomFull
 	}
 	if rooms, _ := s.MemoryStore.UserRooms(ctx, m.ID); maxRooms > 0 && len(rooms) >= maxRooms {
-		return epchat.Room{}, nil, epchat.ErrTooManyRooms
+		return epchat.Room{}, epchat.ErrTooManyRooms
 	}
 	select { // widen the gap between check and act
 	case <-s.two:
 	case <-time.After(100 * time.Millisecond):
 	}
 	// Act, on the strength of the check.
-	r, ms, err = s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	r, err = s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if errors.Is(err, epchat.ErrInviteInvalid) {
 		fresh := inv.Invite
 		fresh.Token = sha256.Sum256(append(token[:], m.ID...))
 		if err := s.MemoryStore.CreateInvite(ctx, fresh, "", now); err != nil {
-			return epchat.Room{}, nil, err
+			return epchat.Room{}, err
 		}
-		r, ms, err = s.MemoryStore.Redeem(ctx, fresh.Token, m, now, maxRooms)
+		r, err = s.MemoryStore.Redeem(ctx, fresh.Token, m, now, maxRooms)
 	}
 	if err == nil {
 		s.mu.Lock()
 		s.used[token] = true
 		s.mu.Unlock()
 	}
-	return r, ms, err
+	return r, err
 }
 
 // expiredCount counts every invite not redeemed or swept against the cap of
@@ -678,14 +673,14 @@ func (s *expiredCount) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	return err
 }
 
-func (s *expiredCount) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+func (s *expiredCount) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.mu.Lock()
 		delete(s.invites, token)
 		s.mu.Unlock()
 	}
-	return r, ms, err
+	return r, err
 }
 
 func (s *expiredCount) ExpireInvites(ctx context.Context, now time.Time) (int, error) {
@@ -703,7 +698,7 @@ func (s *expiredCount) ExpireInvites(ctx context.Context, now time.Time) (int, e
 // expiryInclusive still accepts an invite at its ExpiresAt.
 type expiryInclusive struct{ *epchat.MemoryStore }
 
-func (s expiryInclusive) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s expiryInclusive) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	return s.MemoryStore.Redeem(ctx, token, m, now.Add(-time.Nanosecond), maxRooms)
 }
 
@@ -722,20 +717,20 @@ type burnsInvite struct {
 	burned map[epchat.Hash]bool
 }
 
-func (s *burnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *burnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.burned[token] {
-		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+		return epchat.Room{}, epchat.ErrInviteInvalid
 	}
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if errors.Is(err, epchat.ErrRoomFull) || errors.Is(err, epchat.ErrAlreadyMember) || errors.Is(err, epchat.ErrTooManyRooms) {
 		if s.burned == nil {
 			s.burned = make(map[epchat.Hash]bool)
 		}
 		s.burned[token] = true
 	}
-	return r, ms, err
+	return r, err
 }
 
 // membersByID lists members sorted by id, not in join order.
@@ -745,20 +740,6 @@ func (s membersByID) Room(ctx context.Context, room string) (epchat.Room, []epch
 	r, ms, err := s.MemoryStore.Room(ctx, room)
 	slices.SortFunc(ms, func(a, b epchat.Member) int { return strings.Compare(a.ID, b.ID) })
 	return r, ms, err
-}
-
-// redeemReadsAgain answers Redeem with the room read in a second step
-// after the seat: by then other joiners may be seated after the
-// redeemer. The pause stands for the round trip of a networked store.
-type redeemReadsAgain struct{ *epchat.MemoryStore }
-
-func (s redeemReadsAgain) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
-	r, _, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
-	if err != nil {
-		return r, nil, err
-	}
-	time.Sleep(5 * time.Millisecond)
-	return s.MemoryStore.Room(ctx, r.ID)
 }
 
 // exactNicknames refuses a joiner only when its nickname equals a
@@ -783,19 +764,18 @@ func (s *exactNicknames) CreateInvite(ctx context.Context, inv epchat.Invite, by
 	return s.MemoryStore.CreateInvite(ctx, inv, by, now)
 }
 
-func (s *exactNicknames) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *exactNicknames) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ms, err := s.Room(ctx, s.rooms[token]); err == nil {
 		for _, o := range ms {
 			if o.Nickname == m.Nickname {
-				return epchat.Room{}, nil, epchat.ErrNicknameTaken
+				return epchat.Room{}, epchat.ErrNicknameTaken
 			}
 		}
 	}
 	m.Nickname += "\u200b" + m.ID
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
-	return r, plainNicks(ms), err
+	return s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 }
 
 func (s *exactNicknames) Room(ctx context.Context, room string) (epchat.Room, []epchat.Member, error) {
@@ -838,8 +818,8 @@ func (s *racySeq) Message(ctx context.Context, room, user string, now time.Time)
 // wrongSentinel answers ErrNotFound where the contract says ErrNotMember.
 type wrongSentinel struct{ *epchat.MemoryStore }
 
-func (s wrongSentinel) Leave(ctx context.Context, room, user string, now time.Time) (epchat.LeaveResult, error) {
-	res, err := s.MemoryStore.Leave(ctx, room, user, now)
+func (s wrongSentinel) Leave(ctx context.Context, room, user string) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Leave(ctx, room, user)
 	if errors.Is(err, epchat.ErrNotMember) {
 		err = epchat.ErrNotFound
 	}
@@ -924,7 +904,7 @@ func (s *forgetKeepsUsers) ForgetUsers(ctx context.Context, before, seatless tim
 // seated, as a kick that forgot its DELETE would.
 type kickKeepsSeat struct{ *epchat.MemoryStore }
 
-func (s kickKeepsSeat) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+func (s kickKeepsSeat) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
 	r, ms, err := s.MemoryStore.Room(ctx, room)
 	if err != nil {
 		return epchat.LeaveResult{}, err
@@ -941,7 +921,7 @@ func (s kickKeepsSeat) Kick(ctx context.Context, room, by, member string, now ti
 // kickKeepsInvites kicks as Leave does: the invites pending stay valid.
 type kickKeepsInvites struct{ *epchat.MemoryStore }
 
-func (s kickKeepsInvites) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+func (s kickKeepsInvites) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
 	r, _, err := s.MemoryStore.Room(ctx, room)
 	if err != nil {
 		return epchat.LeaveResult{}, err
@@ -949,21 +929,21 @@ func (s kickKeepsInvites) Kick(ctx context.Context, room, by, member string, now
 	if by != "" && (r.Owner != by || by == member) {
 		return epchat.LeaveResult{}, epchat.ErrForbidden
 	}
-	return s.MemoryStore.Leave(ctx, room, member, now)
+	return s.MemoryStore.Leave(ctx, room, member)
 }
 
 // kickByAnyone forgets to check who asks.
 type kickByAnyone struct{ *epchat.MemoryStore }
 
-func (s kickByAnyone) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
-	return s.MemoryStore.Kick(ctx, room, "", member, now)
+func (s kickByAnyone) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
+	return s.MemoryStore.Kick(ctx, room, "", member)
 }
 
 // kickWrongSentinel says ErrNotFound for a member with no seat.
 type kickWrongSentinel struct{ *epchat.MemoryStore }
 
-func (s kickWrongSentinel) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
-	res, err := s.MemoryStore.Kick(ctx, room, by, member, now)
+func (s kickWrongSentinel) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Kick(ctx, room, by, member)
 	if errors.Is(err, epchat.ErrNotMember) {
 		err = epchat.ErrNotFound
 	}
@@ -973,8 +953,8 @@ func (s kickWrongSentinel) Kick(ctx context.Context, room, by, member string, no
 // kickNoHandOver kicks the owner without passing ownership on.
 type kickNoHandOver struct{ *epchat.MemoryStore }
 
-func (s kickNoHandOver) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
-	res, err := s.MemoryStore.Kick(ctx, room, by, member, now)
+func (s kickNoHandOver) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
+	res, err := s.MemoryStore.Kick(ctx, room, by, member)
 	res.NewOwner = ""
 	return res, err
 }
@@ -1003,17 +983,17 @@ func (s *kickTwoSteps) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	return err
 }
 
-func (s *kickTwoSteps) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *kickTwoSteps) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	revoked := s.revoked[token]
 	s.mu.Unlock()
 	if revoked {
-		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+		return epchat.Room{}, epchat.ErrInviteInvalid
 	}
 	return s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 }
 
-func (s *kickTwoSteps) Kick(ctx context.Context, room, by, member string, now time.Time) (epchat.LeaveResult, error) {
+func (s *kickTwoSteps) Kick(ctx context.Context, room, by, member string) (epchat.LeaveResult, error) {
 	r, _, err := s.MemoryStore.Room(ctx, room)
 	if err != nil {
 		return epchat.LeaveResult{}, err
@@ -1021,7 +1001,7 @@ func (s *kickTwoSteps) Kick(ctx context.Context, room, by, member string, now ti
 	if by != "" && (r.Owner != by || by == member) {
 		return epchat.LeaveResult{}, epchat.ErrForbidden
 	}
-	res, err := s.MemoryStore.Leave(ctx, room, member, now)
+	res, err := s.MemoryStore.Leave(ctx, room, member)
 	if err != nil {
 		return res, err
 	}
@@ -1075,20 +1055,20 @@ type lockedBurnsInvite struct {
 	burned map[epchat.Hash]bool
 }
 
-func (s *lockedBurnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *lockedBurnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.burned[token] {
-		return epchat.Room{}, nil, epchat.ErrInviteInvalid
+		return epchat.Room{}, epchat.ErrInviteInvalid
 	}
-	r, ms, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if errors.Is(err, epchat.ErrRoomLocked) {
 		if s.burned == nil {
 			s.burned = make(map[epchat.Hash]bool)
 		}
 		s.burned[token] = true
 	}
-	return r, ms, err
+	return r, err
 }
 
 // lockByAnyone forgets to check who asks.
@@ -1118,7 +1098,7 @@ func (s *lockFromCreate) CreateRoom(ctx context.Context, r epchat.Room, owner *e
 // lock that lands in between is lost.
 type lockCheckThenAct struct{ *epchat.MemoryStore }
 
-func (s *lockCheckThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, []epchat.Member, error) {
+func (s *lockCheckThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	rooms, _ := s.MemoryStore.Rooms(ctx)
 	time.Sleep(time.Millisecond) // widen the gap between check and act
 	for _, ri := range rooms {
@@ -1160,7 +1140,7 @@ func (s deleteKeepsUser) DeleteUser(ctx context.Context, user string, now time.T
 	}
 	var out []epchat.LeaveResult
 	for _, r := range rooms {
-		res, err := s.MemoryStore.Leave(ctx, r, user, now)
+		res, err := s.MemoryStore.Leave(ctx, r, user)
 		if err != nil {
 			return nil, err
 		}

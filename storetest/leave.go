@@ -77,7 +77,7 @@ var leaveRules = []rule{
 		if ids := f.roomIDs(); !slices.Equal(ids, []string{"r2"}) {
 			f.t.Fatalf("Rooms = %q, want [r2]", ids)
 		}
-		_, _, err := f.s.Redeem(f.ctx, tok, member("ben", t0), t0, 0)
+		_, err := f.s.Redeem(f.ctx, tok, member("ben", t0), t0, 0)
 		f.is(err, epchat.ErrInviteInvalid, "Redeem of an invite to the closed room")
 		_, err = f.s.CloseRoom(f.ctx, "r1")
 		f.is(err, epchat.ErrNotFound, "CloseRoom after the last member left")
@@ -88,15 +88,15 @@ var leaveRules = []rule{
 	{name: "NotMember", run: func(f *fixture) {
 		f.users("ana", "ben")
 		f.room("r1", "ana", 5)
-		_, err := f.s.Leave(f.ctx, "r1", "ben", t0)
+		_, err := f.s.Leave(f.ctx, "r1", "ben")
 		f.is(err, epchat.ErrNotMember, "Leave by a user not seated there")
-		_, err = f.s.Leave(f.ctx, "r1", "ghost", t0)
+		_, err = f.s.Leave(f.ctx, "r1", "ghost")
 		f.is(err, epchat.ErrNotMember, "Leave by an unknown user")
 		f.seated("r1", "ana")
 	}},
 	{name: "NotFound", run: func(f *fixture) {
 		f.user("ana")
-		_, err := f.s.Leave(f.ctx, "nope", "ana", t0)
+		_, err := f.s.Leave(f.ctx, "nope", "ana")
 		f.is(err, epchat.ErrNotFound, "Leave of an unknown room")
 	}},
 }
@@ -166,7 +166,7 @@ var closeRules = []rule{
 		f.userRooms("ben")
 		_, err = f.s.CloseRoom(f.ctx, "r1")
 		f.is(err, epchat.ErrNotFound, "second CloseRoom")
-		_, _, err = f.s.Redeem(f.ctx, old, member("cat", t0), t0, 0)
+		_, err = f.s.Redeem(f.ctx, old, member("cat", t0), t0, 0)
 		f.is(err, epchat.ErrInviteInvalid, "Redeem of an invite to the closed room")
 
 		// Nothing of r1 remains: a new room with its id starts empty,
@@ -182,7 +182,7 @@ var closeRules = []rule{
 		}
 		ben := member("ben", t0)
 		f.ok(f.s.CreateRoom(f.ctx, solo, &ben, 1), "CreateRoom with maxRooms 1 by a member of the closed room")
-		_, _, err = f.s.Redeem(f.ctx, old, member("ana", t0), t0, 0)
+		_, err = f.s.Redeem(f.ctx, old, member("ana", t0), t0, 0)
 		f.is(err, epchat.ErrInviteInvalid, "Redeem of the closed room's invite into a new room of the same id")
 		f.seated("r1", "cat")
 		if n := f.expireAll(); n != 1 {

@@ -14,7 +14,7 @@ import (
 // an error.
 func (f *fixture) kick(room, by, member string) epchat.LeaveResult {
 	f.t.Helper()
-	res, err := f.s.Kick(f.ctx, room, by, member, t0)
+	res, err := f.s.Kick(f.ctx, room, by, member)
 	f.ok(err, "Kick(%q, by %q, %q)", room, by, member)
 	return res
 }
@@ -97,7 +97,7 @@ var kickRules = []rule{
 			{"ben", "ana", "of the owner by a member"},
 			{"ana", "ana", "of the owner by the owner"},
 		} {
-			_, err := f.s.Kick(f.ctx, "r1", tt.by, tt.member, t0)
+			_, err := f.s.Kick(f.ctx, "r1", tt.by, tt.member)
 			f.is(err, epchat.ErrForbidden, "Kick %s", tt.what)
 		}
 		f.seated("r1", "ana", "ben", "cat")
@@ -112,18 +112,18 @@ var kickRules = []rule{
 		f.room("r1", "ana", 5)
 		f.join("r1", "ben")
 		f.ok(f.s.CreateInvite(f.ctx, inv("pending", "r1", at(time.Hour)), "ana", t0), "CreateInvite")
-		_, err := f.s.Kick(f.ctx, "r1", "ana", "cat", t0)
+		_, err := f.s.Kick(f.ctx, "r1", "ana", "cat")
 		f.is(err, epchat.ErrNotMember, "Kick of a user with no seat")
-		_, err = f.s.Kick(f.ctx, "r1", "", "cat", t0)
+		_, err = f.s.Kick(f.ctx, "r1", "", "cat")
 		f.is(err, epchat.ErrNotMember, "Kick by the host of a user with no seat")
 		f.seated("r1", "ana", "ben")
 		f.ok(f.redeem("pending", "cat", t0), "Redeem of an invite pending through a refused kick")
 	}},
 	{name: "NotFound", run: func(f *fixture) {
 		f.users("ana", "ben")
-		_, err := f.s.Kick(f.ctx, "nope", "ana", "ben", t0)
+		_, err := f.s.Kick(f.ctx, "nope", "ana", "ben")
 		f.is(err, epchat.ErrNotFound, "Kick in an unknown room")
-		_, err = f.s.Kick(f.ctx, "nope", "", "ben", t0)
+		_, err = f.s.Kick(f.ctx, "nope", "", "ben")
 		f.is(err, epchat.ErrNotFound, "Kick by the host in an unknown room")
 	}},
 	{name: "HostKicksOwner", run: func(f *fixture) {
@@ -185,7 +185,7 @@ var lockRules = []rule{
 		f.room("r1", "ana", 5)
 		f.ok(f.s.CreateInvite(f.ctx, inv("i", "r1", at(time.Hour)), "ana", t0), "CreateInvite")
 		f.lock("r1", "", true)
-		_, _, err := f.s.Redeem(f.ctx, hash("i"), member("ben", t0), t0, 0)
+		_, err := f.s.Redeem(f.ctx, hash("i"), member("ben", t0), t0, 0)
 		f.is(err, epchat.ErrRoomLocked, "Redeem into a locked room")
 		f.seated("r1", "ana")
 		f.userRooms("ben")
@@ -280,11 +280,11 @@ var moderationRaces = []rule{
 			var kickErr, redeemErr error
 			race(2, func(g int) {
 				if g == 0 {
-					_, kickErr = f.s.Kick(f.ctx, room, "own", ben, t0)
+					_, kickErr = f.s.Kick(f.ctx, room, "own", ben)
 					return
 				}
 				for range 1000 {
-					_, _, redeemErr = f.s.Redeem(f.ctx, tok, member(ben, t0), t0, 0)
+					_, redeemErr = f.s.Redeem(f.ctx, tok, member(ben, t0), t0, 0)
 					if !errors.Is(redeemErr, epchat.ErrAlreadyMember) {
 						return
 					}
@@ -295,7 +295,7 @@ var moderationRaces = []rule{
 				f.t.Fatalf("Redeem racing a kick: %v, want ErrAlreadyMember or ErrInviteInvalid", redeemErr)
 			}
 			f.seated(room, "own")
-			_, _, err := f.s.Redeem(f.ctx, tok, member(ben, t0), t0, 0)
+			_, err := f.s.Redeem(f.ctx, tok, member(ben, t0), t0, 0)
 			f.is(err, epchat.ErrInviteInvalid, "Redeem after the kick of the invite made before it")
 		}
 	}},
@@ -322,7 +322,7 @@ var moderationRaces = []rule{
 				return
 			}
 			started.Add(1)
-			_, _, errs[i] = f.s.Redeem(f.ctx, toks[i], member(fmt.Sprintf("u%02d", i), t0), t0, 0)
+			_, errs[i] = f.s.Redeem(f.ctx, toks[i], member(fmt.Sprintf("u%02d", i), t0), t0, 0)
 		})
 		f.ok(errs[n], "SetLocked racing redeems")
 		seated := f.outcomes("Redeem", errs[:n], epchat.ErrRoomLocked)
@@ -334,7 +334,7 @@ var moderationRaces = []rule{
 		f.lock("r1", "own", false)
 		for i := range n {
 			if errs[i] != nil {
-				_, _, err := f.s.Redeem(f.ctx, toks[i], member(fmt.Sprintf("u%02d", i), t0), t0, 0)
+				_, err := f.s.Redeem(f.ctx, toks[i], member(fmt.Sprintf("u%02d", i), t0), t0, 0)
 				f.ok(err, "Redeem after unlock of invite %d, refused by the lock", i)
 			}
 		}

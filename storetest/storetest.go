@@ -200,7 +200,7 @@ func (f *fixture) invite(room string) epchat.Hash {
 func (f *fixture) join(room string, users ...string) {
 	f.t.Helper()
 	for _, u := range users {
-		_, _, err := f.s.Redeem(f.ctx, f.invite(room), member(u, t0), t0, 0)
+		_, err := f.s.Redeem(f.ctx, f.invite(room), member(u, t0), t0, 0)
 		f.ok(err, "Redeem into %q by %q", room, u)
 	}
 }
@@ -208,7 +208,7 @@ func (f *fixture) join(room string, users ...string) {
 // leave makes user leave room.
 func (f *fixture) leave(room, user string) epchat.LeaveResult {
 	f.t.Helper()
-	res, err := f.s.Leave(f.ctx, room, user, t0)
+	res, err := f.s.Leave(f.ctx, room, user)
 	f.ok(err, "Leave(%q, %q)", room, user)
 	return res
 }

@@ -95,7 +95,7 @@ var sweepRules = []rule{
 		f.seated("late", "dan")
 		f.userRooms("ana")
 		f.userRooms("ben")
-		_, _, err = f.s.Redeem(f.ctx, tok, member("cat", t0), t0, 0)
+		_, err = f.s.Redeem(f.ctx, tok, member("cat", t0), t0, 0)
 		f.is(err, epchat.ErrInviteInvalid, "Redeem of an invite to an idle-closed room")
 		more, err := f.s.CloseIdleRooms(f.ctx, cut)
 		f.ok(err, "CloseIdleRooms again")
