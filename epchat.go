@@ -547,9 +547,9 @@ func (h *Hub) closeAllRooms(ctx context.Context) {
 	}
 }
 
-// NewRoom is a room opened by the host application with CreateRoom, with
+// CreatedRoom is a room opened by the host application with CreateRoom, with
 // the one-time invite tokens to hand out.
-type NewRoom struct {
+type CreatedRoom struct {
 	// ID is the room id.
 	ID string
 	// Owner is the owner's invite: whoever redeems it joins as owner.
@@ -579,29 +579,29 @@ type RoomSpec struct {
 // help-desk application opening a room for a ticket and mailing the links.
 // Rooms opened this way carry no end-to-end key: clients that encrypt must
 // agree on one another way.
-func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (NewRoom, error) {
+func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (CreatedRoom, error) {
 	if spec.Invites < 0 || spec.Invites > h.cfg.maxMembers-1 {
-		return NewRoom{}, fmt.Errorf("epchat: invites must be 0 to %d, got %d", h.cfg.maxMembers-1, spec.Invites)
+		return CreatedRoom{}, fmt.Errorf("epchat: invites must be 0 to %d, got %d", h.cfg.maxMembers-1, spec.Invites)
 	}
 	ttl := spec.InviteTTL
 	if ttl == 0 {
 		ttl = h.cfg.inviteTTL
 	}
 	if ttl < 0 {
-		return NewRoom{}, fmt.Errorf("epchat: negative invite TTL %v", ttl)
+		return CreatedRoom{}, fmt.Errorf("epchat: negative invite TTL %v", ttl)
 	}
 	now := h.clock.Now()
 	room := Room{ID: ids.Room(), Limit: h.cfg.maxMembers, CreatedAt: now, ActiveAt: now}
 	h.roomActive(now)
 	if err := h.store.CreateRoom(ctx, room, nil, 0); err != nil {
-		return NewRoom{}, fmt.Errorf("epchat: create room: %w", err)
+		return CreatedRoom{}, fmt.Errorf("epchat: create room: %w", err)
 	}
-	out := NewRoom{ID: room.ID}
+	out := CreatedRoom{ID: room.ID}
 	for i := range spec.Invites + 1 {
 		tok, err := h.createInvite(ctx, room.ID, "", i == 0, now, ttl)
 		if err != nil {
 			h.store.CloseRoom(ctx, room.ID)
-			return NewRoom{}, fmt.Errorf("epchat: create invite: %w", err)
+			return CreatedRoom{}, fmt.Errorf("epchat: create invite: %w", err)
 		}
 		if i == 0 {
 			out.Owner = tok

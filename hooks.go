@@ -118,8 +118,8 @@ type RoomEvent struct {
 type MemberEvent struct {
 	// Room is the room id.
 	Room string
-	// Member is the member's public id.
-	Member string
+	// MemberID is the member's public id.
+	MemberID string
 	// Reason says why; see Hooks.
 	Reason string
 	// At is the time of the event, on the Hub's clock.
@@ -130,8 +130,8 @@ type MemberEvent struct {
 type InviteEvent struct {
 	// Room is the id of the room the invite was for.
 	Room string
-	// Member is the public id of the member who redeemed it.
-	Member string
+	// MemberID is the public id of the member who redeemed it.
+	MemberID string
 	// Owner reports that the redeemer is the room's owner: an owner invite
 	// made by Hub.CreateRoom.
 	Owner bool
@@ -259,7 +259,7 @@ func (h *Hub) roomClosed(room, reason string, seats int) {
 func (h *Hub) memberJoined(room, user, reason string) {
 	h.stats.membersJoined.Add(1)
 	if f := h.cfg.hooks.MemberJoined; f != nil {
-		ev := MemberEvent{Room: room, Member: user, Reason: reason, At: h.clock.Now()}
+		ev := MemberEvent{Room: room, MemberID: user, Reason: reason, At: h.clock.Now()}
 		h.emit(func() { f(ev) })
 	}
 }
@@ -269,7 +269,7 @@ func (h *Hub) memberJoined(room, user, reason string) {
 func (h *Hub) memberLeft(res LeaveResult, reason string) {
 	h.stats.membersLeft[leaveReasonIndex(reason)].Add(1)
 	if f := h.cfg.hooks.MemberLeft; f != nil {
-		ev := MemberEvent{Room: res.Room, Member: res.User, Reason: reason, At: h.clock.Now()}
+		ev := MemberEvent{Room: res.Room, MemberID: res.User, Reason: reason, At: h.clock.Now()}
 		h.emit(func() { f(ev) })
 	}
 	if res.Closed {
@@ -295,7 +295,7 @@ func (h *Hub) roomLockChanged(room string, locked bool) {
 func (h *Hub) inviteRedeemed(room, user string, owner bool) {
 	h.stats.invitesRedeemed.Add(1)
 	if f := h.cfg.hooks.InviteRedeemed; f != nil {
-		ev := InviteEvent{Room: room, Member: user, Owner: owner, At: h.clock.Now()}
+		ev := InviteEvent{Room: room, MemberID: user, Owner: owner, At: h.clock.Now()}
 		h.emit(func() { f(ev) })
 	}
 	h.memberJoined(room, user, ReasonInvite)

@@ -708,7 +708,7 @@ func TestJoinRaces(t *testing.T) {
 // room again.
 type slowRedeem struct{ *epchat.MemoryStore }
 
-func (s slowRedeem) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s slowRedeem) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	time.Sleep(10 * time.Millisecond)
 	return r, err

@@ -14,11 +14,11 @@ import (
 // use NewMemoryStore.
 type MemoryStore struct {
 	mu     sync.Mutex
-	users  map[string]*memUser // by id, with the ghosts
-	tokens map[Hash]*memUser   // by session token hash; no ghost has one
+	users  map[string]*memUser    // by id, with the ghosts
+	tokens map[TokenHash]*memUser // by session token hash; no ghost has one
 	rooms  map[string]*memRoom
 	// invites holds every pending invite; each is also listed by its room.
-	invites map[Hash]memInvite
+	invites map[TokenHash]memInvite
 	// away holds the users with no connection and at least one seat, the
 	// only ones VacateUsers must look at every second.
 	away map[*memUser]struct{}
@@ -45,7 +45,7 @@ type memUser struct {
 	nick     string
 	seen     int64
 	detached int64
-	token    Hash // the key of MemoryStore.tokens, for DeleteUser
+	token    TokenHash // the key of MemoryStore.tokens, for DeleteUser
 	// room is the first room the user is seated in, nil if none; further
 	// ones are in MemoryStore.more. Most users sit in one room, and a
 	// slice would take the record from 96 bytes to 112 and allocate.
@@ -58,7 +58,7 @@ type memUser struct {
 type memRoom struct {
 	room    Room
 	members []memMember // join order
-	invites []Hash      // token hashes of the pending invites; nil if none
+	invites []TokenHash // token hashes of the pending invites; nil if none
 	// nicks holds the nicknames of the seats whose nickname is not their
 	// user's; nil if none (the Hub seats users under their own).
 	nicks map[*memUser]string
@@ -127,9 +127,9 @@ var _ Store = (*MemoryStore)(nil)
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		users:   make(map[string]*memUser),
-		tokens:  make(map[Hash]*memUser),
+		tokens:  make(map[TokenHash]*memUser),
 		rooms:   make(map[string]*memRoom),
-		invites: make(map[Hash]memInvite),
+		invites: make(map[TokenHash]memInvite),
 		away:    make(map[*memUser]struct{}),
 		more:    make(map[*memUser][]*memRoom),
 	}
@@ -183,7 +183,7 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User, maxUsers int) error 
 }
 
 // UserByToken implements Store.
-func (s *MemoryStore) UserByToken(_ context.Context, token Hash) (User, error) {
+func (s *MemoryStore) UserByToken(_ context.Context, token TokenHash) (User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.tokens[token]
@@ -408,7 +408,7 @@ func (s *MemoryStore) CreateInvite(_ context.Context, inv Invite, by string, now
 }
 
 // Invite implements Store.
-func (s *MemoryStore) Invite(_ context.Context, token Hash, now time.Time) (Invite, error) {
+func (s *MemoryStore) Invite(_ context.Context, token TokenHash, now time.Time) (Invite, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inv, ok := s.invites[token]
@@ -419,7 +419,7 @@ func (s *MemoryStore) Invite(_ context.Context, token Hash, now time.Time) (Invi
 }
 
 // Redeem implements Store.
-func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, error) {
+func (s *MemoryStore) Redeem(_ context.Context, token TokenHash, m Member, now time.Time, maxRooms int) (Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inv, ok := s.invites[token]
@@ -457,7 +457,7 @@ func (s *MemoryStore) Redeem(_ context.Context, token Hash, m Member, now time.T
 }
 
 // dropInvite deletes the pending invite with token hash h of room mr.
-func (s *MemoryStore) dropInvite(h Hash, mr *memRoom) {
+func (s *MemoryStore) dropInvite(h TokenHash, mr *memRoom) {
 	delete(s.invites, h)
 	if i := slices.Index(mr.invites, h); i >= 0 {
 		mr.invites = slices.Delete(mr.invites, i, i+1)

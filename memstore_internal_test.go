@@ -14,7 +14,7 @@ import (
 // memT0 is the instant these tests start at, with nanoseconds and a zone.
 var memT0 = time.Date(2026, time.March, 4, 5, 6, 7, 891011121, time.FixedZone("UTC-3", -3*3600))
 
-func memHash(label string) Hash { return sha256.Sum256([]byte(label)) }
+func memHash(label string) TokenHash { return sha256.Sum256([]byte(label)) }
 
 func memUserFor(id string, seen time.Time) User {
 	return User{ID: id, Nickname: "nick of " + id, Token: memHash("session " + id), SeenAt: seen}

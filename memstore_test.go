@@ -74,7 +74,7 @@ func fillMemoryStore(b *testing.B, burst bool) *epchat.MemoryStore {
 		}
 		return id, nick
 	}
-	invite := func(room, owner string, i int) epchat.Hash {
+	invite := func(room, owner string, i int) epchat.TokenHash {
 		tok := memBenchHash("invite "+room, i)
 		inv := epchat.Invite{Token: tok, Room: room, ExpiresAt: now.Add(5 * time.Minute)}
 		if err := s.CreateInvite(ctx, inv, owner, now); err != nil {
@@ -82,7 +82,7 @@ func fillMemoryStore(b *testing.B, burst bool) *epchat.MemoryStore {
 		}
 		return tok
 	}
-	redeem := func(tok epchat.Hash) {
+	redeem := func(tok epchat.TokenHash) {
 		id, nick := hello()
 		m := epchat.Member{ID: id, Nickname: nick, JoinedAt: now}
 		if _, err := s.Redeem(ctx, tok, m, now, 0); err != nil {
@@ -90,7 +90,7 @@ func fillMemoryStore(b *testing.B, burst bool) *epchat.MemoryStore {
 		}
 	}
 	rooms := memBenchMembers / memBenchRoomSize
-	var pending []epchat.Hash
+	var pending []epchat.TokenHash
 	for r := range rooms {
 		owner, nick := hello()
 		room := memBenchID(16, r) // a 22-char id
@@ -150,7 +150,7 @@ func memBenchID(n, i int) string {
 }
 
 // memBenchHash returns the token hash numbered i of the kind label.
-func memBenchHash(label string, i int) epchat.Hash {
+func memBenchHash(label string, i int) epchat.TokenHash {
 	b := binary.BigEndian.AppendUint64([]byte(label), uint64(i))
 	return sha256.Sum256(b)
 }

@@ -192,7 +192,7 @@ type pausingStore struct {
 	release chan struct{}
 }
 
-func (s *pausingStore) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *pausingStore) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.seated <- struct{}{}

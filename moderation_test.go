@@ -49,11 +49,11 @@ func TestModerationHooksAndStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		fmt.Sprintf("MemberLeft %+v", epchat.MemberEvent{Room: room, Member: ben.ID, Reason: "kicked", At: at}),
+		fmt.Sprintf("MemberLeft %+v", epchat.MemberEvent{Room: room, MemberID: ben.ID, Reason: "kicked", At: at}),
 		fmt.Sprintf("RoomLocked %+v", epchat.LockEvent{Room: room, Locked: true, At: at}),
 		fmt.Sprintf("RoomLocked %+v", epchat.LockEvent{Room: room, Locked: false, At: at}),
 		fmt.Sprintf("RoomLocked %+v", epchat.LockEvent{Room: room, Locked: true, At: at}),
-		fmt.Sprintf("MemberLeft %+v", epchat.MemberEvent{Room: room, Member: cat.ID, Reason: "kicked", At: at}),
+		fmt.Sprintf("MemberLeft %+v", epchat.MemberEvent{Room: room, MemberID: cat.ID, Reason: "kicked", At: at}),
 	}
 	if got := hl.wait(t, skip+len(want))[skip:]; !reflect.DeepEqual(got, want) {
 		t.Fatalf("hook calls:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))

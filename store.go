@@ -44,9 +44,9 @@ var (
 	ErrUnavailable = errors.New("epchat: store unavailable")
 )
 
-// Hash is the SHA-256 of a secret token (session or invite). Stores keep
+// TokenHash is the SHA-256 of a secret token (session or invite). Stores keep
 // only hashes, never the tokens themselves.
-type Hash [32]byte
+type TokenHash [32]byte
 
 // Room is a room as a Store keeps it.
 type Room struct {
@@ -87,7 +87,7 @@ type User struct {
 	// Nickname is the nickname the user chose (or the host set).
 	Nickname string
 	// Token is the hash of the secret session token.
-	Token Hash
+	Token TokenHash
 	// SeenAt is the user's last activity.
 	SeenAt time.Time
 	// Conns is the number of live connections of the user, as counted by
@@ -100,7 +100,7 @@ type User struct {
 // Invite is a pending one-time invite.
 type Invite struct {
 	// Token is the hash of the secret invite token.
-	Token Hash
+	Token TokenHash
 	// Room is the id of the room the invite seats its redeemer in.
 	Room string
 	// Owner makes the redeemer the owner of a room that has none. Only the
@@ -187,7 +187,7 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u User, maxUsers int) error
 	// UserByToken returns the user holding the session token hash.
 	// ErrNotFound if there is none.
-	UserByToken(ctx context.Context, token Hash) (User, error)
+	UserByToken(ctx context.Context, token TokenHash) (User, error)
 	// Attach records a new live connection of the user: Conns+1, SeenAt=now.
 	// ErrNotFound if the user does not exist.
 	Attach(ctx context.Context, user string, now time.Time) error
@@ -247,7 +247,7 @@ type SeatStore interface {
 	// nickname. ErrInviteInvalid in the cases Redeem returns it: the
 	// invite is unknown, used, expired at now, revoked by a kick, or its
 	// room is gone.
-	Invite(ctx context.Context, token Hash, now time.Time) (Invite, error)
+	Invite(ctx context.Context, token TokenHash, now time.Time) (Invite, error)
 	// Redeem consumes the invite with token hash and seats m in its room, in
 	// one atomic step: of many concurrent callers with one token exactly one
 	// succeeds, and a room never exceeds its Limit. m.JoinedAt is set by the
@@ -266,7 +266,7 @@ type SeatStore interface {
 	// seated. On success it returns the room as m's seat left it (Owner
 	// is m when an owner invite made m the owner). The Hub reads the
 	// members again under the room's lock, so Redeem does not return them.
-	Redeem(ctx context.Context, token Hash, m Member, now time.Time, maxRooms int) (Room, error)
+	Redeem(ctx context.Context, token TokenHash, m Member, now time.Time, maxRooms int) (Room, error)
 	// Leave removes the user's seat. When the owner leaves, ownership passes
 	// to the earliest-joined remaining member; when the last member leaves,
 	// the room is closed as by CloseRoom. ErrNotFound if the room is gone,

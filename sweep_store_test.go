@@ -22,7 +22,7 @@ func (s *countingStore) CreateUser(ctx context.Context, u epchat.User, maxUsers 
 	return s.Store.CreateUser(ctx, u, maxUsers)
 }
 
-func (s *countingStore) UserByToken(ctx context.Context, token epchat.Hash) (epchat.User, error) {
+func (s *countingStore) UserByToken(ctx context.Context, token epchat.TokenHash) (epchat.User, error) {
 	s.count()
 	return s.Store.UserByToken(ctx, token)
 }
@@ -77,7 +77,7 @@ func (s *countingStore) CreateInvite(ctx context.Context, inv epchat.Invite, by 
 	return s.Store.CreateInvite(ctx, inv, by, now)
 }
 
-func (s *countingStore) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *countingStore) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.count()
 	return s.Store.Redeem(ctx, token, m, now, maxRooms)
 }

@@ -101,7 +101,7 @@ func BenchmarkCreateInvite(b *testing.B) {
 func BenchmarkRedeem(b *testing.B) {
 	s := newStore(b)
 	benchRooms(b, s)
-	toks := make([]epchat.Hash, b.N)
+	toks := make([]epchat.TokenHash, b.N)
 	for i := range toks {
 		toks[i] = mustInvite(b, s, fmt.Sprint("invite", i), fmt.Sprint("room", i/9), t0)
 	}

@@ -69,10 +69,10 @@ func decTime(s string) (time.Time, error) {
 	return time.Unix(0, ns), nil
 }
 
-func hexHash(h epchat.Hash) string { return hex.EncodeToString(h[:]) }
+func hexHash(h epchat.TokenHash) string { return hex.EncodeToString(h[:]) }
 
-func parseHash(s string) (epchat.Hash, error) {
-	var h epchat.Hash
+func parseHash(s string) (epchat.TokenHash, error) {
+	var h epchat.TokenHash
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != len(h) {
 		return h, errors.New("redisstore: bad token hash")

@@ -46,8 +46,8 @@ type model struct {
 	redis   epchat.Store
 	mem     epchat.Store
 	now     time.Time
-	invites []epchat.Hash // made, as far as the reference store says
-	made    *epchat.Hash  // the invite the current op makes, if any
+	invites []epchat.TokenHash // made, as far as the reference store says
+	made    *epchat.TokenHash  // the invite the current op makes, if any
 }
 
 const (
@@ -55,9 +55,9 @@ const (
 	modelRooms = 3
 )
 
-func userID(i int) string       { return fmt.Sprint("u", i) }
-func roomID(i int) string       { return fmt.Sprint("r", i) }
-func session(i int) epchat.Hash { return sha256.Sum256([]byte(fmt.Sprint("session", i))) }
+func userID(i int) string            { return fmt.Sprint("u", i) }
+func roomID(i int) string            { return fmt.Sprint("r", i) }
+func session(i int) epchat.TokenHash { return sha256.Sum256([]byte(fmt.Sprint("session", i))) }
 
 // steps are the durations time moves by, and the ages the sweeps are given:
 // short ones mostly, so that rooms live long enough to be used.
@@ -137,7 +137,7 @@ func (m *model) room() string {
 	return rs[m.pick(len(rs))].ID
 }
 
-func (m *model) invite() epchat.Hash {
+func (m *model) invite() epchat.TokenHash {
 	if len(m.invites) == 0 || m.pick(8) == 0 {
 		return sha256.Sum256([]byte("never made"))
 	}

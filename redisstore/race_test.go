@@ -63,7 +63,7 @@ func TestRaceLastSeat(t *testing.T) {
 	for i := range limit - 2 {
 		mustJoin(t, s, "room", fmt.Sprint("member", i), t0)
 	}
-	toks := make([]epchat.Hash, 20)
+	toks := make([]epchat.TokenHash, 20)
 	for i := range toks {
 		toks[i] = mustInvite(t, s, fmt.Sprint("invite", i), "room", t0)
 	}
@@ -104,7 +104,7 @@ func TestRaceLastSeat(t *testing.T) {
 // limit of 3 rooms, ends up in exactly 3.
 func TestRaceMaxRooms(t *testing.T) {
 	s := newStore(t)
-	toks := make([]epchat.Hash, 10)
+	toks := make([]epchat.TokenHash, 10)
 	for i := range toks {
 		id := fmt.Sprint("room", i)
 		mustRoom(t, s, id, "owner", 5, t0)

@@ -306,7 +306,7 @@ func (s *Store) DeleteUser(ctx context.Context, user string, _ time.Time) ([]epc
 }
 
 // UserByToken implements epchat.Store.
-func (s *Store) UserByToken(ctx context.Context, token epchat.Hash) (epchat.User, error) {
+func (s *Store) UserByToken(ctx context.Context, token epchat.TokenHash) (epchat.User, error) {
 	vals, err := s.run(ctx, scriptUserByToken, "t:"+hexHash(token), hexHash(token)).Slice()
 	if err != nil {
 		return epchat.User{}, mapErr(err)
@@ -439,7 +439,7 @@ func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, 
 }
 
 // Invite implements epchat.Store.
-func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+func (s *Store) Invite(ctx context.Context, token epchat.TokenHash, now time.Time) (epchat.Invite, error) {
 	vals, err := s.run(ctx, scriptInvite, "i:"+hexHash(token), hexHash(token), encTime(now)).Slice()
 	if err != nil {
 		return epchat.Invite{}, mapErr(err)
@@ -451,7 +451,7 @@ func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (e
 }
 
 // Redeem implements epchat.Store.
-func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *Store) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	vals, err := s.run(ctx, scriptRedeem, "i:"+hexHash(token),
 		hexHash(token), m.ID, memberValue(m), encTime(now), maxRooms, epchat.NicknameKey(m.Nickname)).Slice()
 	if err != nil {

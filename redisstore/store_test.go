@@ -14,7 +14,7 @@ import (
 
 var t0 = time.Date(2025, 11, 24, 12, 0, 0, 0, time.UTC)
 
-func hashOf(s string) epchat.Hash { return sha256.Sum256([]byte(s)) }
+func hashOf(s string) epchat.TokenHash { return sha256.Sum256([]byte(s)) }
 
 // mustRoom creates a room owned by owner with the given seats.
 func mustRoom(t testing.TB, s *Store, id, owner string, limit int, at time.Time) {
@@ -33,7 +33,7 @@ func mustRoom(t testing.TB, s *Store, id, owner string, limit int, at time.Time)
 }
 
 // mustInvite creates an invite to room, valid for 5 minutes after at.
-func mustInvite(t testing.TB, s *Store, token, room string, at time.Time) epchat.Hash {
+func mustInvite(t testing.TB, s *Store, token, room string, at time.Time) epchat.TokenHash {
 	t.Helper()
 	inv := epchat.Invite{
 		Token:     hashOf(token),

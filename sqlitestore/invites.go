@@ -41,7 +41,7 @@ func (s *Store) CreateInvite(ctx context.Context, inv epchat.Invite, by string, 
 }
 
 // Invite implements epchat.Store.
-func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+func (s *Store) Invite(ctx context.Context, token epchat.TokenHash, now time.Time) (epchat.Invite, error) {
 	s.rlock.Lock()
 	defer s.rlock.Unlock()
 	var (
@@ -62,7 +62,7 @@ func (s *Store) Invite(ctx context.Context, token epchat.Hash, now time.Time) (e
 }
 
 // Redeem implements epchat.Store.
-func (s *Store) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *Store) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	var (
 		r epchat.Room
 	)

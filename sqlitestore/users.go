@@ -70,7 +70,7 @@ func (s *Store) DeleteUser(ctx context.Context, user string, _ time.Time) ([]epc
 }
 
 // UserByToken implements epchat.Store.
-func (s *Store) UserByToken(ctx context.Context, token epchat.Hash) (epchat.User, error) {
+func (s *Store) UserByToken(ctx context.Context, token epchat.TokenHash) (epchat.User, error) {
 	s.rlock.Lock()
 	defer s.rlock.Unlock()
 	u := epchat.User{Token: token}

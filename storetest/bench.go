@@ -190,7 +190,7 @@ func benchJoinLeave(b *testing.B, s epchat.Store, join bool) {
 		benchRoom(b, s, rooms[r], rooms[r]+"u")
 		benchUser(b, s, joiners[r])
 	}
-	toks := make([]epchat.Hash, benchBatch)
+	toks := make([]epchat.TokenHash, benchBatch)
 	redeem := func(r int, now time.Time) {
 		if _, err := s.Redeem(ctx, toks[r], member(joiners[r], now), now, 20); err != nil {
 			b.Fatal(err)

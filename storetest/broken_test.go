@@ -281,7 +281,7 @@ type passThrough struct{ *epchat.MemoryStore }
 type reusableInvites struct {
 	*epchat.MemoryStore
 	mu      sync.Mutex
-	invites map[epchat.Hash]epchat.Invite
+	invites map[epchat.TokenHash]epchat.Invite
 }
 
 func (s *reusableInvites) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
@@ -289,7 +289,7 @@ func (s *reusableInvites) CreateInvite(ctx context.Context, inv epchat.Invite, b
 	if err == nil {
 		s.mu.Lock()
 		if s.invites == nil {
-			s.invites = make(map[epchat.Hash]epchat.Invite)
+			s.invites = make(map[epchat.TokenHash]epchat.Invite)
 		}
 		s.invites[inv.Token] = inv
 		s.mu.Unlock()
@@ -297,7 +297,7 @@ func (s *reusableInvites) CreateInvite(ctx context.Context, inv epchat.Invite, b
 	return err
 }
 
-func (s *reusableInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *reusableInvites) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.mu.Lock()
@@ -313,15 +313,15 @@ func (s *reusableInvites) Redeem(ctx context.Context, token epchat.Hash, m epcha
 type lookupConsumes struct {
 	*epchat.MemoryStore
 	mu    sync.Mutex
-	spent map[epchat.Hash]bool
+	spent map[epchat.TokenHash]bool
 }
 
-func (s *lookupConsumes) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+func (s *lookupConsumes) Invite(ctx context.Context, token epchat.TokenHash, now time.Time) (epchat.Invite, error) {
 	inv, err := s.MemoryStore.Invite(ctx, token, now)
 	if err == nil {
 		s.mu.Lock()
 		if s.spent == nil {
-			s.spent = make(map[epchat.Hash]bool)
+			s.spent = make(map[epchat.TokenHash]bool)
 		}
 		s.spent[token] = true
 		s.mu.Unlock()
@@ -329,7 +329,7 @@ func (s *lookupConsumes) Invite(ctx context.Context, token epchat.Hash, now time
 	return inv, err
 }
 
-func (s *lookupConsumes) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *lookupConsumes) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	spent := s.spent[token]
 	s.mu.Unlock()
@@ -342,7 +342,7 @@ func (s *lookupConsumes) Redeem(ctx context.Context, token epchat.Hash, m epchat
 // lookupInclusive still finds an invite at its ExpiresAt.
 type lookupInclusive struct{ *epchat.MemoryStore }
 
-func (s lookupInclusive) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+func (s lookupInclusive) Invite(ctx context.Context, token epchat.TokenHash, now time.Time) (epchat.Invite, error) {
 	return s.MemoryStore.Invite(ctx, token, now.Add(-time.Nanosecond))
 }
 
@@ -352,7 +352,7 @@ func (s lookupInclusive) Invite(ctx context.Context, token epchat.Hash, now time
 type lookupOutlivesKick struct {
 	*epchat.MemoryStore
 	mu      sync.Mutex
-	pending map[epchat.Hash]epchat.Invite
+	pending map[epchat.TokenHash]epchat.Invite
 }
 
 func (s *lookupOutlivesKick) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
@@ -360,7 +360,7 @@ func (s *lookupOutlivesKick) CreateInvite(ctx context.Context, inv epchat.Invite
 	if err == nil {
 		s.mu.Lock()
 		if s.pending == nil {
-			s.pending = make(map[epchat.Hash]epchat.Invite)
+			s.pending = make(map[epchat.TokenHash]epchat.Invite)
 		}
 		s.pending[inv.Token] = inv
 		s.mu.Unlock()
@@ -368,7 +368,7 @@ func (s *lookupOutlivesKick) CreateInvite(ctx context.Context, inv epchat.Invite
 	return err
 }
 
-func (s *lookupOutlivesKick) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *lookupOutlivesKick) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.mu.Lock()
@@ -390,7 +390,7 @@ func (s *lookupOutlivesKick) CloseRoom(ctx context.Context, room string) (epchat
 	return c, err
 }
 
-func (s *lookupOutlivesKick) Invite(ctx context.Context, token epchat.Hash, now time.Time) (epchat.Invite, error) {
+func (s *lookupOutlivesKick) Invite(ctx context.Context, token epchat.TokenHash, now time.Time) (epchat.Invite, error) {
 	s.mu.Lock()
 	inv, ok := s.pending[token]
 	s.mu.Unlock()
@@ -422,7 +422,7 @@ func (s offByOne) Rooms(ctx context.Context) ([]epchat.RoomInfo, error) {
 	return rs, err
 }
 
-func (s offByOne) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s offByOne) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	r.Limit--
 	return r, err
@@ -448,8 +448,8 @@ func (s offByOne) CloseIdleRooms(ctx context.Context, before time.Time) ([]epcha
 type closeKeepsInvites struct {
 	*epchat.MemoryStore
 	mu      sync.Mutex
-	invites map[epchat.Hash]epchat.Invite // pending
-	orphans map[epchat.Hash]epchat.Invite // of closed rooms, never deleted
+	invites map[epchat.TokenHash]epchat.Invite // pending
+	orphans map[epchat.TokenHash]epchat.Invite // of closed rooms, never deleted
 }
 
 func (s *closeKeepsInvites) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
@@ -457,8 +457,8 @@ func (s *closeKeepsInvites) CreateInvite(ctx context.Context, inv epchat.Invite,
 	if err == nil {
 		s.mu.Lock()
 		if s.invites == nil {
-			s.invites = make(map[epchat.Hash]epchat.Invite)
-			s.orphans = make(map[epchat.Hash]epchat.Invite)
+			s.invites = make(map[epchat.TokenHash]epchat.Invite)
+			s.orphans = make(map[epchat.TokenHash]epchat.Invite)
 		}
 		s.invites[inv.Token] = inv
 		s.mu.Unlock()
@@ -481,7 +481,7 @@ func (s *closeKeepsInvites) CloseRoom(ctx context.Context, room string) (epchat.
 	return c, err
 }
 
-func (s *closeKeepsInvites) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *closeKeepsInvites) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	s.mu.Lock()
 	orphan, ok := s.orphans[token]
@@ -547,8 +547,8 @@ type checkThenAct struct {
 	*epchat.MemoryStore
 	mu      sync.Mutex
 	gen     map[string]int // room id -> how many times it was created
-	invites map[epchat.Hash]checkedInvite
-	used    map[epchat.Hash]bool
+	invites map[epchat.TokenHash]checkedInvite
+	used    map[epchat.TokenHash]bool
 	checked int           // callers past the check
 	two     chan struct{} // closed when a second caller passed the check
 }
@@ -561,8 +561,8 @@ type checkedInvite struct {
 func (s *checkThenAct) init() {
 	if s.gen == nil {
 		s.gen = make(map[string]int)
-		s.invites = make(map[epchat.Hash]checkedInvite)
-		s.used = make(map[epchat.Hash]bool)
+		s.invites = make(map[epchat.TokenHash]checkedInvite)
+		s.used = make(map[epchat.TokenHash]bool)
 		s.two = make(chan struct{})
 	}
 }
@@ -589,7 +589,7 @@ func (s *checkThenAct) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	return err
 }
 
-func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *checkThenAct) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	// Check.
 	s.mu.Lock()
 	s.init()
@@ -644,7 +644,7 @@ func (s *checkThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.M
 type expiredCount struct {
 	*epchat.MemoryStore
 	mu      sync.Mutex
-	invites map[epchat.Hash]epchat.Invite
+	invites map[epchat.TokenHash]epchat.Invite
 }
 
 func (s *expiredCount) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
@@ -665,7 +665,7 @@ func (s *expiredCount) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	if err == nil {
 		s.mu.Lock()
 		if s.invites == nil {
-			s.invites = make(map[epchat.Hash]epchat.Invite)
+			s.invites = make(map[epchat.TokenHash]epchat.Invite)
 		}
 		s.invites[inv.Token] = inv
 		s.mu.Unlock()
@@ -673,7 +673,7 @@ func (s *expiredCount) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	return err
 }
 
-func (s *expiredCount) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *expiredCount) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.mu.Lock()
@@ -698,7 +698,7 @@ func (s *expiredCount) ExpireInvites(ctx context.Context, now time.Time) (int, e
 // expiryInclusive still accepts an invite at its ExpiresAt.
 type expiryInclusive struct{ *epchat.MemoryStore }
 
-func (s expiryInclusive) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s expiryInclusive) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	return s.MemoryStore.Redeem(ctx, token, m, now.Add(-time.Nanosecond), maxRooms)
 }
 
@@ -714,10 +714,10 @@ func (s idleInclusive) CloseIdleRooms(ctx context.Context, before time.Time) ([]
 type burnsInvite struct {
 	*epchat.MemoryStore
 	mu     sync.Mutex
-	burned map[epchat.Hash]bool
+	burned map[epchat.TokenHash]bool
 }
 
-func (s *burnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *burnsInvite) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.burned[token] {
@@ -726,7 +726,7 @@ func (s *burnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Me
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if errors.Is(err, epchat.ErrRoomFull) || errors.Is(err, epchat.ErrAlreadyMember) || errors.Is(err, epchat.ErrTooManyRooms) {
 		if s.burned == nil {
-			s.burned = make(map[epchat.Hash]bool)
+			s.burned = make(map[epchat.TokenHash]bool)
 		}
 		s.burned[token] = true
 	}
@@ -751,20 +751,20 @@ func (s membersByID) Room(ctx context.Context, room string) (epchat.Room, []epch
 type exactNicknames struct {
 	*epchat.MemoryStore
 	mu    sync.Mutex
-	rooms map[epchat.Hash]string // invite -> room
+	rooms map[epchat.TokenHash]string // invite -> room
 }
 
 func (s *exactNicknames) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rooms == nil {
-		s.rooms = make(map[epchat.Hash]string)
+		s.rooms = make(map[epchat.TokenHash]string)
 	}
 	s.rooms[inv.Token] = inv.Room
 	return s.MemoryStore.CreateInvite(ctx, inv, by, now)
 }
 
-func (s *exactNicknames) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *exactNicknames) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ms, err := s.Room(ctx, s.rooms[token]); err == nil {
@@ -858,7 +858,7 @@ func (s *belowZero) Detach(ctx context.Context, user string, now time.Time) erro
 	return err
 }
 
-func (s *belowZero) UserByToken(ctx context.Context, token epchat.Hash) (epchat.User, error) {
+func (s *belowZero) UserByToken(ctx context.Context, token epchat.TokenHash) (epchat.User, error) {
 	u, err := s.MemoryStore.UserByToken(ctx, token)
 	if err == nil {
 		s.mu.Lock()
@@ -965,8 +965,8 @@ func (s kickNoHandOver) Kick(ctx context.Context, room, by, member string) (epch
 type kickTwoSteps struct {
 	*epchat.MemoryStore
 	mu      sync.Mutex
-	invites map[string][]epchat.Hash // by room
-	revoked map[epchat.Hash]bool
+	invites map[string][]epchat.TokenHash // by room
+	revoked map[epchat.TokenHash]bool
 }
 
 func (s *kickTwoSteps) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
@@ -974,8 +974,8 @@ func (s *kickTwoSteps) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	if err == nil {
 		s.mu.Lock()
 		if s.invites == nil {
-			s.invites = make(map[string][]epchat.Hash)
-			s.revoked = make(map[epchat.Hash]bool)
+			s.invites = make(map[string][]epchat.TokenHash)
+			s.revoked = make(map[epchat.TokenHash]bool)
 		}
 		s.invites[inv.Room] = append(s.invites[inv.Room], inv.Token)
 		s.mu.Unlock()
@@ -983,7 +983,7 @@ func (s *kickTwoSteps) CreateInvite(ctx context.Context, inv epchat.Invite, by s
 	return err
 }
 
-func (s *kickTwoSteps) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *kickTwoSteps) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	revoked := s.revoked[token]
 	s.mu.Unlock()
@@ -1052,10 +1052,10 @@ func (s *lockIgnoredByInvites) CreateInvite(ctx context.Context, inv epchat.Invi
 type lockedBurnsInvite struct {
 	*epchat.MemoryStore
 	mu     sync.Mutex
-	burned map[epchat.Hash]bool
+	burned map[epchat.TokenHash]bool
 }
 
-func (s *lockedBurnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *lockedBurnsInvite) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.burned[token] {
@@ -1064,7 +1064,7 @@ func (s *lockedBurnsInvite) Redeem(ctx context.Context, token epchat.Hash, m epc
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if errors.Is(err, epchat.ErrRoomLocked) {
 		if s.burned == nil {
-			s.burned = make(map[epchat.Hash]bool)
+			s.burned = make(map[epchat.TokenHash]bool)
 		}
 		s.burned[token] = true
 	}
@@ -1098,7 +1098,7 @@ func (s *lockFromCreate) CreateRoom(ctx context.Context, r epchat.Room, owner *e
 // lock that lands in between is lost.
 type lockCheckThenAct struct{ *epchat.MemoryStore }
 
-func (s *lockCheckThenAct) Redeem(ctx context.Context, token epchat.Hash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+func (s *lockCheckThenAct) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	rooms, _ := s.MemoryStore.Rooms(ctx)
 	time.Sleep(time.Millisecond) // widen the gap between check and act
 	for _, ri := range rooms {

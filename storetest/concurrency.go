@@ -58,7 +58,7 @@ var concurrencyRules = []rule{
 		const n = 16
 		f.user("own")
 		f.room("r1", "own", n+1)
-		toks := make([]epchat.Hash, n)
+		toks := make([]epchat.TokenHash, n)
 		for i := range n {
 			f.user(fmt.Sprintf("u%02d", i))
 			toks[i] = f.invite("r1")
@@ -88,7 +88,7 @@ var concurrencyRules = []rule{
 			f.join("r1", id)
 			seated = append(seated, id)
 		}
-		toks := make([]epchat.Hash, n)
+		toks := make([]epchat.TokenHash, n)
 		for i := range n {
 			f.user(fmt.Sprintf("u%02d", i))
 			toks[i] = f.invite("r1")
@@ -168,7 +168,7 @@ var concurrencyRules = []rule{
 		})
 		race(workers, func(w int) {
 			id := fmt.Sprintf("w%d", w)
-			var tok *epchat.Hash
+			var tok *epchat.TokenHash
 			for range attempts {
 				if tok == nil {
 					h := f.nextInvite()
@@ -304,7 +304,7 @@ var concurrencyRules = []rule{
 			maxRooms = 3
 		)
 		f.users("own", "ana")
-		toks := make([]epchat.Hash, rooms)
+		toks := make([]epchat.TokenHash, rooms)
 		for i := range rooms {
 			f.room(fmt.Sprintf("r%d", i), "own", 5)
 			toks[i] = f.invite(fmt.Sprintf("r%d", i))

@@ -305,7 +305,7 @@ var moderationRaces = []rule{
 		const n = 20
 		f.user("own")
 		f.room("r1", "own", n+1)
-		toks := make([]epchat.Hash, n)
+		toks := make([]epchat.TokenHash, n)
 		for i := range n {
 			f.user(fmt.Sprintf("u%02d", i))
 			toks[i] = f.invite("r1")

@@ -92,10 +92,10 @@ var t0 = time.Date(2001, time.February, 3, 4, 5, 6, 789012345, time.FixedZone("U
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 // hash returns the token hash of label; rules name their tokens.
-func hash(label string) epchat.Hash { return sha256.Sum256([]byte(label)) }
+func hash(label string) epchat.TokenHash { return sha256.Sum256([]byte(label)) }
 
 // tokenOf is the session token hash the fixture gives user id.
-func tokenOf(id string) epchat.Hash { return hash("session " + id) }
+func tokenOf(id string) epchat.TokenHash { return hash("session " + id) }
 
 // member returns the seat user id takes at instant when.
 func member(id string, when time.Time) epchat.Member {
@@ -175,7 +175,7 @@ func (f *fixture) room(id, owner string, limit int) {
 }
 
 // nextInvite returns a token hash no other invite of the rule has.
-func (f *fixture) nextInvite() epchat.Hash {
+func (f *fixture) nextInvite() epchat.TokenHash {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.invites++
@@ -184,7 +184,7 @@ func (f *fixture) nextInvite() epchat.Hash {
 
 // invite creates a host invite (by "") to room, valid for an hour after t0,
 // and returns its token hash.
-func (f *fixture) invite(room string) epchat.Hash {
+func (f *fixture) invite(room string) epchat.TokenHash {
 	f.t.Helper()
 	inv := epchat.Invite{
 		Token:     f.nextInvite(),
@@ -251,7 +251,7 @@ func (f *fixture) userRooms(user string, rooms ...string) {
 }
 
 // lookup returns the user holding token, failing the rule if there is none.
-func (f *fixture) lookup(token epchat.Hash) epchat.User {
+func (f *fixture) lookup(token epchat.TokenHash) epchat.User {
 	f.t.Helper()
 	u, err := f.s.UserByToken(f.ctx, token)
 	f.ok(err, "UserByToken")
