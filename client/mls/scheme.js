@@ -17,8 +17,9 @@
 //
 // Any admitted member online admits: the member who makes an invite (the
 // owner: only owners invite) tells the room its secret, in a signed message
-// of the group (`{v: 1, invite}`, opened as a control frame), so every
-// member then in the room can check the joiner's key package. The owner
+// of the group (`{v: 1, invites: [secret]}`, opened as a control frame),
+// and tells the pending ones again to each member it admits, so every
+// member can check the joiner's key package. The owner
 // admits at once; each other member, in the server's join order, takes over
 // 2 s after the one before it if no Add has come (concurrent commits: the
 // first in seq order wins, the others are stale). On a leave the first
@@ -264,11 +265,11 @@ class MlsCrypto {
     const mls = /** @type {MlsRoom} */ (this.mls);
     const r = await mls.open(text, { from: ctx.from, seq: ctx.seq ?? 0 });
     if (r.placement.status === 'replay') throw new MlsError('replay', 'this message was already shown');
-    const invite = /** @type {{invite?: unknown}|null} */ (r.envelope.body)?.invite;
-    if (typeof invite === 'string') {
-      // An invite's secret, told by its maker to the room: this member
-      // can now admit its joiner too.
-      if (INVITE_SECRET.test(invite)) this.#keepInvite(invite);
+    const invites = /** @type {{invites?: unknown}|null} */ (r.envelope.body)?.invites;
+    if (Array.isArray(invites)) {
+      // Pending invites' secrets, told by their maker to the room: this
+      // member can now admit their joiners too.
+      for (const x of invites.slice(0, INVITES)) if (typeof x === 'string' && INVITE_SECRET.test(x)) this.#keepInvite(x);
       return { control: true };
     }
     return {
@@ -412,6 +413,9 @@ class MlsCrypto {
       this.invites.delete(secret);
       this.#changed();
       await ch.send(out.welcome);
+      // The newcomer was not in the room when the other pending invites
+      // were told: tell them again, in the epoch it holds.
+      if (this.inviter && this.invites.size > 0) await this.#announce([...this.invites]);
       return;
     }
     if (this.inviter) ch.notify({ kind: 'key_package_refused', member: from, detail: 'bad_invite' });
@@ -541,16 +545,26 @@ class MlsCrypto {
     this.inviter = true;
     // Told to the room, so that any member online can admit the joiner.
     // The link works without it: this member admits them itself.
-    if (this.admitted && this.ch) {
-      const ch = this.ch;
-      try {
-        const sealed = await /** @type {MlsRoom} */ (this.mls).sealMessage({ v: 1, invite: s }, ch.seen());
-        await ch.send(sealed.frame);
-      } catch {
-        // Offline, or the keys are changing: only this member can admit.
-      }
-    }
+    await this.#announce([s]);
     return s + await linkCheck(token, s);
+  }
+
+  /**
+   * #announce tells the room pending invites' secrets, in a signed message
+   * of the current epoch: whoever holds its keys can then admit their
+   * joiners. It fails quietly (offline, the keys changing): the maker
+   * still admits.
+   * @param {string[]} secrets
+   */
+  async #announce(secrets) {
+    if (!this.admitted || !this.ch) return;
+    const ch = this.ch;
+    try {
+      const sealed = await /** @type {MlsRoom} */ (this.mls).sealMessage({ v: 1, invites: secrets }, ch.seen());
+      await ch.send(sealed.frame);
+    } catch {
+      // Only this member can admit with them.
+    }
   }
 
   /** this member's public identity key, once admitted */

@@ -39,3 +39,27 @@ func TestE2EAnyMemberAdmits(t *testing.T) {
 		t.Errorf("problems: %v", bad)
 	}
 }
+
+// TestE2ELaterMemberAdmits: Cleo joins after an invite was made, and is
+// told its secret by the owner once admitted; with the owner and Ben
+// offline, Cleo admits Dan with it (her turn comes after theirs).
+func TestE2ELaterMemberAdmits(t *testing.T) {
+	_, p, _ := e2ePage(t)
+	room := e2eRoom(t, p, "ben")
+	r := jsq(room)
+	js[bool](p, `
+		window.invDan = await C.ana.invite(`+r+`);
+		const cleo = await T.mk('cleo', 'Cleo');
+		await cleo.join(C.ana.inviteLink(location.href, await C.ana.invite(`+r+`)));
+		return true;`)
+	p.wait("Cleo's keys", `T.admitted('cleo', `+r+`)`)
+	p.wait("Cleo told of the pending invite", `C.cleo.room(`+r+`).crypto.invites.size === 1`)
+	js[bool](p, `
+		C.ana.disconnect();
+		C.ben.disconnect();
+		const dan = await T.mk('dan', 'Dan');
+		await dan.join(C.ana.inviteLink(location.href, window.invDan));
+		return true;`)
+	p.wait("Dan's keys, from Cleo", `T.admitted('dan', `+r+`)`)
+	p.wait("one code for Cleo and Dan", `(async () => (await T.code('cleo', `+r+`)) === (await T.code('dan', `+r+`)))()`)
+}
