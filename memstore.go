@@ -14,8 +14,8 @@ import (
 // use NewMemoryStore.
 type MemoryStore struct {
 	mu     sync.Mutex
-	users  map[string]*memUser    // by id, with the ghosts
-	tokens map[TokenHash]*memUser // by session token hash; no ghost has one
+	users  map[string]*memUser    // by id
+	tokens map[TokenHash]*memUser // by session token hash
 	rooms  map[string]*memRoom
 	// invites holds every pending invite; each is also listed by its room.
 	invites map[TokenHash]memInvite
@@ -36,10 +36,8 @@ type MemoryStore struct {
 // costs a memUser and a memMember, and the Hub keeps tens of thousands.
 // Instants are Unix nanoseconds (see memNanos).
 
-// memUser is a user, or a ghost: an id seated in rooms that is no user.
-// The Hub seats only users, but the contract does not require it, so a
-// ghost carries the seats of such an id; it is dropped with its last seat,
-// or becomes the user when CreateUser adds one with its id.
+// memUser is a user. Only users are seated (the contract refuses a seat
+// to an id that is no user).
 type memUser struct {
 	id       string
 	nick     string
@@ -51,7 +49,6 @@ type memUser struct {
 	// slice would take the record from 96 bytes to 112 and allocate.
 	room  *memRoom
 	conns int32 // 2³¹ connections of one user will not happen
-	user  bool  // false for a ghost
 	more  bool  // MemoryStore.more holds further rooms
 }
 
@@ -64,8 +61,7 @@ type memRoom struct {
 	nicks map[*memUser]string
 }
 
-// memMember is a seat. Its user is the memUser (or ghost) of the seated
-// id, which lives as long as the seat does.
+// memMember is a seat, of its user.
 type memMember struct {
 	user   *memUser
 	joined int64
@@ -135,42 +131,26 @@ func NewMemoryStore() *MemoryStore {
 	}
 }
 
-// user returns the user with the id, or nil if there is none (a ghost is
-// none).
+// user returns the user with the id, or nil if there is none.
 func (s *MemoryStore) user(id string) *memUser {
-	if u := s.users[id]; u != nil && u.user {
-		return u
-	}
-	return nil
+	return s.users[id]
 }
 
 // CreateUser implements Store.
 func (s *MemoryStore) CreateUser(_ context.Context, u User, maxUsers int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	mu := s.users[u.ID]
-	if mu != nil && mu.user {
+	if _, ok := s.users[u.ID]; ok {
 		return ErrExists
 	}
 	if _, ok := s.tokens[u.Token]; ok {
 		return ErrExists
 	}
-	if maxUsers > 0 && len(s.tokens) >= maxUsers { // every user, and no ghost, has a token
+	if maxUsers > 0 && len(s.users) >= maxUsers {
 		return ErrTooManyUsers
 	}
-	if mu == nil {
-		mu = &memUser{id: u.ID}
-		s.users[u.ID] = mu
-	}
-	mu.user = true
-	// The ghost's seats keep the nickname they were taken under.
-	ghostNick := mu.nick
-	mu.nick = u.Nickname
-	for _, mr := range s.roomsOf(mu) {
-		if _, ok := mr.nicks[mu]; !ok {
-			mr.setNick(mu, ghostNick)
-		}
-	}
+	mu := &memUser{id: u.ID, nick: u.Nickname}
+	s.users[u.ID] = mu
 	mu.seen = memNanos(u.SeenAt)
 	mu.detached = memNanos(u.DetachedAt)
 	mu.conns = 0
@@ -266,8 +246,12 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRo
 	if _, ok := s.rooms[r.ID]; ok {
 		return ErrExists
 	}
-	if owner != nil && maxRooms > 0 {
-		if u := s.users[owner.ID]; u != nil && s.seats(u) >= maxRooms {
+	if owner != nil {
+		u := s.users[owner.ID]
+		if u == nil {
+			return ErrNotFound
+		}
+		if maxRooms > 0 && s.seats(u) >= maxRooms {
 			return ErrTooManyRooms
 		}
 	}
@@ -431,13 +415,16 @@ func (s *MemoryStore) Redeem(_ context.Context, token TokenHash, m Member, now t
 		return Room{}, ErrRoomLocked
 	}
 	u := s.users[m.ID]
-	if u != nil && s.seated(u, mr) {
+	if u == nil {
+		return Room{}, ErrNotFound
+	}
+	if s.seated(u, mr) {
 		return Room{}, ErrAlreadyMember
 	}
 	if len(mr.members) >= mr.room.Limit {
 		return Room{}, ErrRoomFull
 	}
-	if u != nil && maxRooms > 0 && s.seats(u) >= maxRooms {
+	if maxRooms > 0 && s.seats(u) >= maxRooms {
 		return Room{}, ErrTooManyRooms
 	}
 	if key := NicknameKey(m.Nickname); key != "" && len(mr.members) > 0 {
@@ -479,7 +466,7 @@ func (s *MemoryStore) Leave(_ context.Context, room, user string) (LeaveResult, 
 	return s.leave(mr, s.users[user])
 }
 
-// leave removes the seat of u (nil: no user, no ghost) in mr.
+// leave removes the seat of u (nil: no user) in mr.
 func (s *MemoryStore) leave(mr *memRoom, u *memUser) (LeaveResult, error) {
 	i := -1
 	if u != nil {
@@ -638,14 +625,9 @@ func (s *MemoryStore) ExpireInvites(_ context.Context, now time.Time) (int, erro
 	return n, nil
 }
 
-// seat seats m in mr, making a ghost for an id that is no user.
+// seat seats m, a user, in mr.
 func (s *MemoryStore) seat(mr *memRoom, m Member) {
 	u := s.users[m.ID]
-	if u == nil {
-		u = &memUser{id: m.ID, nick: m.Nickname}
-		s.users[m.ID] = u
-		s.peak.users = max(s.peak.users, len(s.users))
-	}
 	if len(mr.members) == cap(mr.members) {
 		// Grow towards the room's Limit, never past it: a full room of
 		// 10 holds 10 seats where append would make room for 16.
@@ -689,9 +671,6 @@ func (s *MemoryStore) unseat(u *memUser, mr *memRoom) {
 	}
 	u.room = nil
 	delete(s.away, u)
-	if !u.user {
-		delete(s.users, u.id)
-	}
 }
 
 // seated reports whether u holds a seat in mr.
@@ -721,7 +700,7 @@ func (s *MemoryStore) roomsOf(u *memUser) []*memRoom {
 
 // noteAway records a user that may have seats and no connection.
 func (s *MemoryStore) noteAway(u *memUser) {
-	if u.user && u.conns == 0 && u.room != nil {
+	if u.conns == 0 && u.room != nil {
 		s.away[u] = struct{}{}
 		s.peak.away = max(s.peak.away, len(s.away))
 	}

@@ -83,78 +83,6 @@ func TestMemoryStoreInstants(t *testing.T) {
 	}
 }
 
-// TestMemoryStoreGhosts checks the seats of ids that are no users, which
-// the contract allows though the Hub never makes them: they are seats like
-// any other, the id is still no user, a user created later with that id
-// takes them over, and nothing of the id is left once its last seat goes.
-func TestMemoryStoreGhosts(t *testing.T) {
-	ctx := t.Context()
-	s := NewMemoryStore()
-	owner := memMemberFor("gus")
-	if err := s.CreateRoom(ctx, memRoomFor("r1", "gus", 5, memT0), &owner, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateInvite(ctx, Invite{Token: memHash("i1"), Room: "r1", ExpiresAt: memT0.Add(time.Hour)}, "gus", memT0); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.Redeem(ctx, memHash("i1"), memMemberFor("hal"), memT0, 1)
-	_, ms, _ := s.Room(ctx, "r1")
-	if err != nil || len(ms) != 2 || ms[1].ID != "hal" {
-		t.Fatalf("Redeem by an id that is no user: %v %v", ms, err)
-	}
-	if rs, _ := s.UserRooms(ctx, "hal"); !slices.Equal(rs, []string{"r1"}) {
-		t.Fatalf("UserRooms(hal) = %q, want [r1]", rs)
-	}
-	if _, err := s.Message(ctx, "r1", "hal", memT0); err != nil {
-		t.Fatalf("Message by a seated id that is no user: %v", err)
-	}
-	if err := s.Attach(ctx, "hal", memT0); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Attach(hal) = %v, want ErrNotFound: a seat makes no user", err)
-	}
-	if err := s.CreateUser(ctx, memUserFor("ivy", time.Time{}), 0); err != nil {
-		t.Fatal(err)
-	}
-	later := memT0.Add(time.Hour)
-	if ds, _ := s.ForgetUsers(ctx, later, later); len(ds) != 1 || ds[0].User != "ivy" {
-		t.Fatalf("ForgetUsers = %+v, want only ivy, who is a user", ds)
-	}
-	if ds, _ := s.VacateUsers(ctx, later); len(ds) != 0 {
-		t.Fatalf("VacateUsers = %+v, want none: ids that are no users are never away", ds)
-	}
-
-	// gus becomes a user under another nickname: the seat is theirs, under
-	// the nickname it was taken with, and they are away.
-	gus := memUserFor("gus", memT0)
-	gus.Nickname = "Gus"
-	if err := s.CreateUser(ctx, gus, 0); err != nil {
-		t.Fatalf("CreateUser of a seated id: %v", err)
-	}
-	if _, ms, _ := s.Room(ctx, "r1"); len(ms) != 2 || ms[0].Nickname != "nick of gus" {
-		t.Fatalf("members of r1 = %+v, want gus seated as %q", ms, "nick of gus")
-	}
-	if u, _ := s.UserByToken(ctx, gus.Token); u.Nickname != "Gus" {
-		t.Fatalf("UserByToken(gus).Nickname = %q, want Gus", u.Nickname)
-	}
-	if err := s.CreateUser(ctx, memUserFor("gus", memT0), 0); !errors.Is(err, ErrExists) {
-		t.Fatalf("CreateUser(gus, 0) again = %v, want ErrExists", err)
-	}
-	if rs, _ := s.UserRooms(ctx, "gus"); !slices.Equal(rs, []string{"r1"}) {
-		t.Fatalf("UserRooms(gus) = %q, want [r1]", rs)
-	}
-	ds, err := s.VacateUsers(ctx, later)
-	if err != nil || len(ds) != 1 || ds[0].User != "gus" || len(ds[0].Left) != 1 || ds[0].Left[0].NewOwner != "hal" {
-		t.Fatalf("VacateUsers = %+v %v, want gus out of r1, hal the owner", ds, err)
-	}
-
-	res, err := s.Leave(ctx, "r1", "hal")
-	if err != nil || !res.Closed {
-		t.Fatalf("Leave(r1, hal) = %+v %v, want the room closed", res, err)
-	}
-	if _, ok := s.users["hal"]; ok || len(s.users) != 1 {
-		t.Fatalf("users = %d records, want only gus: an id that is no user goes with its last seat", len(s.users))
-	}
-}
-
 // TestMemoryStoreSeatNicknames checks that a seat keeps the nickname it
 // was taken under when that is not its user's (MemoryStore keeps only the
 // user's, and the others aside), and that a new seat of the user does not
@@ -312,6 +240,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 			name: "invites expired",
 			fill: func(t *testing.T, s *MemoryStore) {
 				memMust(t, s.CreateUser(ctx, memUserFor("own", memT0), 0))
+				memMust(t, s.CreateUser(ctx, memUserFor("ben", memT0), 0))
 				for r := range 2 {
 					room := fmt.Sprint("r", r)
 					owner := memMemberFor("own")

@@ -209,7 +209,8 @@ type UserStore interface {
 // RoomStore is the part of a Store that keeps rooms.
 type RoomStore interface {
 	// CreateRoom adds room r. If owner is not nil it is seated as the first
-	// member and r.Owner must equal owner.ID. ErrExists if the id is taken;
+	// member and r.Owner must equal owner.ID; ErrNotFound if owner.ID is no
+	// user (only users are seated). ErrExists if the id is taken;
 	// ErrTooManyRooms if the owner is already seated in maxRooms rooms
 	// (maxRooms <= 0: no limit). The room is created unlocked, whatever
 	// r.Locked says.
@@ -254,12 +255,13 @@ type SeatStore interface {
 	// caller. An owner invite makes m the owner if the room has none.
 	//
 	// ErrInviteInvalid if the invite is unknown, used, or expired at now (an
-	// invite whose room is gone is unknown); ErrRoomLocked if its room is
+	// invite whose room is gone is unknown); ErrNotFound if m.ID is no
+	// user (only users are seated); ErrRoomLocked if its room is
 	// locked, ErrAlreadyMember if m is seated there already and ErrRoomFull
 	// if no seat is free, ErrTooManyRooms if m is seated in maxRooms rooms
 	// already (maxRooms <= 0: no limit), ErrNicknameTaken if a member
 	// seated there has a nickname with the same NicknameKey as m.Nickname
-	// (an empty one is like none): in these five cases the invite is not
+	// (an empty one is like none): in these six cases the invite is not
 	// consumed (a locked room's invite works again once it is unlocked,
 	// until it expires). The nickname check is part of the atomic step, so
 	// of two racing joiners with look-alike nicknames at most one is

@@ -32,6 +32,9 @@ func TestRaceOneTokenOneSeat(t *testing.T) {
 	mustRoom(t, s, "room", "owner", 60, t0)
 	tok := mustInvite(t, s, "the invite", "room", t0)
 	errs := make([]error, 50)
+	for i := range errs {
+		ensureUser(t, s, fmt.Sprint("guest", i), t0)
+	}
 	race(50, func(i int) {
 		m := epchat.Member{ID: fmt.Sprint("guest", i), JoinedAt: t0}
 		_, errs[i] = s.Redeem(bg, tok, m, t0, 0)
@@ -68,6 +71,9 @@ func TestRaceLastSeat(t *testing.T) {
 		toks[i] = mustInvite(t, s, fmt.Sprint("invite", i), "room", t0)
 	}
 	errs := make([]error, len(toks))
+	for i := range toks {
+		ensureUser(t, s, fmt.Sprint("racer", i), t0)
+	}
 	race(len(toks), func(i int) {
 		m := epchat.Member{ID: fmt.Sprint("racer", i), JoinedAt: t0}
 		_, errs[i] = s.Redeem(bg, toks[i], m, t0, 0)
@@ -95,6 +101,7 @@ func TestRaceLastSeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	loser := (winner + 1) % len(toks)
+	ensureUser(t, s, "late", t0)
 	if _, err := s.Redeem(bg, toks[loser], epchat.Member{ID: "late"}, t0, 0); err != nil {
 		t.Fatalf("the loser's invite after a seat freed: %v", err)
 	}
@@ -111,6 +118,7 @@ func TestRaceMaxRooms(t *testing.T) {
 		toks[i] = mustInvite(t, s, id, id, t0)
 	}
 	errs := make([]error, len(toks))
+	ensureUser(t, s, "roamer", t0)
 	race(len(toks), func(i int) {
 		_, errs[i] = s.Redeem(bg, toks[i], epchat.Member{ID: "roamer"}, t0, 3)
 	})

@@ -324,6 +324,8 @@ local rid = ARGV[2]
 local r = k('r', rid)
 if redis.call('EXISTS', r) == 1 then return fail('exists') end
 local seated, mid = ARGV[8] == '1', ARGV[9]
+-- Only users are seated.
+if seated and redis.call('EXISTS', k('u', mid)) == 0 then return fail('notfound') end
 local maxRooms = tonumber(ARGV[11])
 if seated and maxRooms > 0 and redis.call('SCARD', k('ur', mid)) >= maxRooms then
   return fail('toomanyrooms')
@@ -419,6 +421,7 @@ local rf = redis.call('HMGET', r, 'limit', 'locked')
 local limit = rf[1]
 if not limit then return fail('invalid') end
 if rf[2] == '1' then return fail('locked') end
+if redis.call('EXISTS', k('u', uid)) == 0 then return fail('notfound') end -- only users are seated
 local rm = k('rm', rid)
 if redis.call('ZSCORE', rm, uid) then return fail('already') end
 if redis.call('ZCARD', rm) >= tonumber(limit) then return fail('full') end

@@ -27,6 +27,7 @@ func mustRoom(t testing.TB, s *Store, id, owner string, limit int, at time.Time)
 		ActiveAt:  at,
 	}
 	m := &epchat.Member{ID: owner, Nickname: "owner", JoinedAt: at}
+	ensureUser(t, s, owner, at)
 	if err := s.CreateRoom(bg, r, m, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,26 @@ func mustJoin(t testing.TB, s *Store, room, user string, at time.Time) {
 	t.Helper()
 	tok := mustInvite(t, s, room+"/"+user+"/"+at.String(), room, at)
 	m := epchat.Member{ID: user, Nickname: "nick " + user, JoinedAt: at}
+	ensureUser(t, s, user, at)
 	if _, err := s.Redeem(bg, tok, m, at, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ensureUser makes user id, connected, unless it exists: only users are
+// seated, and one made here for a seat is never away, so the sweeps count
+// only the users a test makes itself.
+func ensureUser(t testing.TB, s *Store, id string, at time.Time) {
+	t.Helper()
+	u := epchat.User{ID: id, Nickname: "nick " + id, Token: hashOf("seat " + id), SeenAt: at}
+	err := s.CreateUser(bg, u, 0)
+	if errors.Is(err, epchat.ErrExists) {
+		return
+	}
+	if err == nil {
+		err = s.Attach(bg, id, at)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -139,8 +159,8 @@ func TestPrefixIsolatesDeployments(t *testing.T) {
 	c := newClient(t)
 	a := newStoreOn(t, c, freshPrefix())
 	b := newStoreOn(t, c, freshPrefix())
-	mustRoom(t, a, "room", "ann", 2, t0)
 	mustUser(t, a, "ann", t0)
+	mustRoom(t, a, "room", "ann", 2, t0)
 	tok := mustInvite(t, a, "invite", "room", t0)
 
 	if _, _, err := b.Room(bg, "room"); !errors.Is(err, epchat.ErrNotFound) {
@@ -156,6 +176,7 @@ func TestPrefixIsolatesDeployments(t *testing.T) {
 	if rs, _ := b.Rooms(bg); len(rs) != 1 || rs[0].Owner != "bea" {
 		t.Errorf("Rooms of the other deployment = %+v, want only bea's room", rs)
 	}
+	ensureUser(t, a, "bob", t0)
 	if _, err := a.Redeem(bg, tok, epchat.Member{ID: "bob"}, t0, 0); err != nil {
 		t.Errorf("Redeem in the first deployment: %v", err)
 	}
@@ -238,6 +259,7 @@ func TestInviteExpiresToTheNanosecond(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
 			mustRoom(t, s, "room", "ann", 2, t0)
+			ensureUser(t, s, "bob", t0)
 			tok := mustInvite(t, s, "invite", "room", t0)
 			exp := t0.Add(5 * time.Minute)
 			_, err := s.Redeem(bg, tok, epchat.Member{ID: "bob"}, exp.Add(tt.at), 0)

@@ -68,14 +68,14 @@ func (s *Store) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Mem
 	)
 	err := s.write(ctx, "Redeem", func(tx *sql.Tx) error {
 		var (
-			room, roomOwner          string
-			ownerInvite, member      bool
-			locked                   bool
-			expires                  int64
-			limit, members, seatedIn int
+			room, roomOwner           string
+			ownerInvite, member, user bool
+			locked                    bool
+			expires                   int64
+			limit, members, seatedIn  int
 		)
 		err := tx.StmtContext(ctx, s.st.redeemCheck).QueryRowContext(ctx, token[:], m.ID).
-			Scan(&room, &ownerInvite, &expires, &roomOwner, &limit, &locked, &members, &member, &seatedIn)
+			Scan(&room, &ownerInvite, &expires, &roomOwner, &limit, &locked, &members, &member, &seatedIn, &user)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return epchat.ErrInviteInvalid
@@ -85,6 +85,8 @@ func (s *Store) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Mem
 			return epchat.ErrInviteInvalid
 		case locked:
 			return epchat.ErrRoomLocked
+		case !user:
+			return epchat.ErrNotFound // only users are seated
 		case member:
 			return epchat.ErrAlreadyMember
 		case members >= limit:

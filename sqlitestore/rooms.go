@@ -20,6 +20,13 @@ func (s *Store) CreateRoom(ctx context.Context, r epchat.Room, owner *epchat.Mem
 		if err := rowsOr(res, epchat.ErrExists, "CreateRoom"); err != nil || owner == nil {
 			return err
 		}
+		var user bool
+		if err := tx.StmtContext(ctx, s.st.userExists).QueryRowContext(ctx, owner.ID).Scan(&user); err != nil {
+			return fail("CreateRoom", err)
+		}
+		if !user {
+			return epchat.ErrNotFound // only users are seated
+		}
 		if maxRooms > 0 {
 			var n int
 			if err := tx.StmtContext(ctx, s.st.countRooms).QueryRowContext(ctx, owner.ID).Scan(&n); err != nil {

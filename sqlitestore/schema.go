@@ -73,6 +73,7 @@ type statements struct {
 	rooms        *sql.Stmt
 	userRooms    *sql.Stmt
 	countRooms   *sql.Stmt
+	userExists   *sql.Stmt
 	seat         *sql.Stmt
 	deleteRoom   *sql.Stmt
 	deleteSeats  *sql.Stmt
@@ -124,6 +125,7 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 			(SELECT count(*) FROM seats s WHERE s.room = r.id) FROM rooms r`},
 		{&st.userRooms, `SELECT room FROM seats WHERE user = ?`},
 		{&st.countRooms, `SELECT count(*) FROM seats WHERE user = ?`},
+		{&st.userExists, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`},
 		{&st.seat, `INSERT INTO seats (room, user, nickname, joined_at) VALUES (?, ?, ?, ?)`},
 		{&st.deleteRoom, `DELETE FROM rooms WHERE id = ?`},
 		{&st.deleteSeats, `DELETE FROM seats WHERE room = ?`},
@@ -149,7 +151,8 @@ func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.redeemCheck, `SELECT i.room, i.owner, i.expires_at, r.owner, r.seat_limit, r.locked,
 			(SELECT count(*) FROM seats WHERE room = i.room),
 			EXISTS (SELECT 1 FROM seats WHERE room = i.room AND user = ?2),
-			(SELECT count(*) FROM seats WHERE user = ?2)
+			(SELECT count(*) FROM seats WHERE user = ?2),
+			EXISTS (SELECT 1 FROM users WHERE id = ?2)
 			FROM invites i JOIN rooms r ON r.id = i.room WHERE i.token = ?1`},
 		{&st.roomNicks, `SELECT nickname FROM seats WHERE room = ?`},
 		{&st.useInvite, `DELETE FROM invites WHERE token = ?`},

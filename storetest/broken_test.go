@@ -76,6 +76,16 @@ var brokenStores = []brokenStore{
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lookupOutlivesKick{MemoryStore: m} },
 	},
 	{
+		name:  "RedeemSeatsNonUsers",
+		fails: "Redeem/NeedsUser",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return seatsNonUsers{m, false} },
+	},
+	{
+		name:  "CreateRoomSeatsNonUsers",
+		fails: "Rooms/OwnerNeedsUser",
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return seatsNonUsers{m, true} },
+	},
+	{
 		name:  "LimitOffByOne",
 		fails: "Invites/RoomFull",
 		wrap:  func(m *epchat.MemoryStore) epchat.Store { return offByOne{m} },
@@ -398,6 +408,37 @@ func (s *lookupOutlivesKick) Invite(ctx context.Context, token epchat.TokenHash,
 		return epchat.Invite{}, epchat.ErrInviteInvalid
 	}
 	return inv, nil
+}
+
+// seatsNonUsers seats an id that is no user, as a store that never checks
+// the seat's user would: it makes the user on the way (in CreateRoom when
+// rooms is set, else in Redeem).
+type seatsNonUsers struct {
+	*epchat.MemoryStore
+	rooms bool
+}
+
+func (s seatsNonUsers) makeUser(ctx context.Context, id string, now time.Time) {
+	tok := sha256.Sum256([]byte("made for " + id))
+	_ = s.MemoryStore.CreateUser(ctx, epchat.User{ID: id, Nickname: id, Token: tok, SeenAt: now}, 0)
+}
+
+func (s seatsNonUsers) CreateRoom(ctx context.Context, r epchat.Room, owner *epchat.Member, maxRooms int) error {
+	err := s.MemoryStore.CreateRoom(ctx, r, owner, maxRooms)
+	if s.rooms && owner != nil && errors.Is(err, epchat.ErrNotFound) {
+		s.makeUser(ctx, owner.ID, r.CreatedAt)
+		err = s.MemoryStore.CreateRoom(ctx, r, owner, maxRooms)
+	}
+	return err
+}
+
+func (s seatsNonUsers) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
+	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	if !s.rooms && errors.Is(err, epchat.ErrNotFound) {
+		s.makeUser(ctx, m.ID, now)
+		r, err = s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
+	}
+	return r, err
 }
 
 // offByOne enforces one seat more than the Limit it reports.

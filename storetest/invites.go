@@ -136,6 +136,26 @@ var inviteRules = []rule{
 }
 
 var redeemRules = []rule{
+	{name: "NeedsUser", run: func(f *fixture) {
+		// Only users are seated: a member that is no user is refused, and
+		// the invite is kept for someone who is.
+		f.users("ana", "ben")
+		f.room("r1", "ana", 5)
+		tok := f.invite("r1")
+		_, err := f.s.Redeem(f.ctx, tok, member("nobody", t0), t0, 0)
+		f.is(err, epchat.ErrNotFound, "Redeem by an id that is no user")
+		f.seated("r1", "ana")
+		f.userRooms("nobody")
+		_, err = f.s.Redeem(f.ctx, tok, member("ben", t0), t0, 0)
+		f.ok(err, "Redeem of the same invite by a user")
+		f.seated("r1", "ana", "ben")
+		// A user deleted is no user any more.
+		f.user("cat")
+		_, err = f.s.DeleteUser(f.ctx, "cat", t0)
+		f.ok(err, "DeleteUser(cat)")
+		_, err = f.s.Redeem(f.ctx, f.invite("r1"), member("cat", t0), t0, 0)
+		f.is(err, epchat.ErrNotFound, "Redeem by a deleted user")
+	}},
 	{name: "Seats", run: func(f *fixture) {
 		f.users("ana", "ben", "cat")
 		f.room("r1", "ana", 5)

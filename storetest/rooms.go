@@ -7,6 +7,16 @@ import (
 )
 
 var roomRules = []rule{
+	{name: "OwnerNeedsUser", run: func(f *fixture) {
+		// Only users are seated: an owner that is no user gets no room.
+		r := epchat.Room{ID: "r1", Owner: "nobody", Limit: 5, CreatedAt: t0, ActiveAt: t0}
+		owner := member("nobody", t0)
+		f.is(f.s.CreateRoom(f.ctx, r, &owner, 0), epchat.ErrNotFound, "CreateRoom with an owner that is no user")
+		f.gone("r1")
+		f.userRooms("nobody")
+		f.user("nobody") // the id is free to become a user, in no room
+		f.userRooms("nobody")
+	}},
 	{name: "CreateWithOwner", run: func(f *fixture) {
 		f.user("ana")
 		r := epchat.Room{
