@@ -58,7 +58,7 @@ var brokenStores = []brokenStore{
 	{
 		name:  "InviteReusable",
 		fails: "Redeem/OneTime",
-		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &reusableInvites{MemoryStore: m} },
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &reusableInvites{madeInvites{MemoryStore: m}} },
 	},
 	{
 		name:  "InviteLookupConsumes",
@@ -73,7 +73,7 @@ var brokenStores = []brokenStore{
 	{
 		name:  "InviteLookupOutlivesKick",
 		fails: "Kick/RevokesInvites",
-		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lookupOutlivesKick{MemoryStore: m} },
+		wrap:  func(m *epchat.MemoryStore) epchat.Store { return &lookupOutlivesKick{madeInvites{MemoryStore: m}} },
 	},
 	{
 		name:  "RedeemSeatsNonUsers",
@@ -287,32 +287,42 @@ func TestBrokenStoreChild(t *testing.T) {
 // passThrough breaks nothing: the suite must pass it.
 type passThrough struct{ *epchat.MemoryStore }
 
-// reusableInvites puts an invite back after each successful Redeem.
-type reusableInvites struct {
+// madeInvites wraps a MemoryStore and keeps a copy of each invite it made,
+// for the broken stores that act on their own copy.
+type madeInvites struct {
 	*epchat.MemoryStore
-	mu      sync.Mutex
-	invites map[epchat.TokenHash]epchat.Invite
+	mu   sync.Mutex
+	made map[epchat.TokenHash]epchat.Invite
 }
 
-func (s *reusableInvites) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
+func (s *madeInvites) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
 	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
 	if err == nil {
 		s.mu.Lock()
-		if s.invites == nil {
-			s.invites = make(map[epchat.TokenHash]epchat.Invite)
+		if s.made == nil {
+			s.made = make(map[epchat.TokenHash]epchat.Invite)
 		}
-		s.invites[inv.Token] = inv
+		s.made[inv.Token] = inv
 		s.mu.Unlock()
 	}
 	return err
 }
 
+// copyOf returns the copy of the invite with token hash, if one is kept.
+func (s *madeInvites) copyOf(token epchat.TokenHash) (epchat.Invite, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, ok := s.made[token]
+	return inv, ok
+}
+
+// reusableInvites puts an invite back after each successful Redeem.
+type reusableInvites struct{ madeInvites }
+
 func (s *reusableInvites) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
-		s.mu.Lock()
-		inv := s.invites[token]
-		s.mu.Unlock()
+		inv, _ := s.copyOf(token)
 		_ = s.MemoryStore.CreateInvite(ctx, inv, "", now)
 	}
 	return r, err
@@ -359,30 +369,13 @@ func (s lookupInclusive) Invite(ctx context.Context, token epchat.TokenHash, now
 // lookupOutlivesKick answers Invite from a cache of its own that a
 // redemption and a close update but a kick does not: it keeps finding
 // the invites a kick revoked.
-type lookupOutlivesKick struct {
-	*epchat.MemoryStore
-	mu      sync.Mutex
-	pending map[epchat.TokenHash]epchat.Invite
-}
-
-func (s *lookupOutlivesKick) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
-	err := s.MemoryStore.CreateInvite(ctx, inv, by, now)
-	if err == nil {
-		s.mu.Lock()
-		if s.pending == nil {
-			s.pending = make(map[epchat.TokenHash]epchat.Invite)
-		}
-		s.pending[inv.Token] = inv
-		s.mu.Unlock()
-	}
-	return err
-}
+type lookupOutlivesKick struct{ madeInvites }
 
 func (s *lookupOutlivesKick) Redeem(ctx context.Context, token epchat.TokenHash, m epchat.Member, now time.Time, maxRooms int) (epchat.Room, error) {
 	r, err := s.MemoryStore.Redeem(ctx, token, m, now, maxRooms)
 	if err == nil {
 		s.mu.Lock()
-		delete(s.pending, token)
+		delete(s.made, token)
 		s.mu.Unlock()
 	}
 	return r, err
@@ -391,9 +384,9 @@ func (s *lookupOutlivesKick) Redeem(ctx context.Context, token epchat.TokenHash,
 func (s *lookupOutlivesKick) CloseRoom(ctx context.Context, room string) (epchat.ClosedRoom, error) {
 	c, err := s.MemoryStore.CloseRoom(ctx, room)
 	s.mu.Lock()
-	for h, inv := range s.pending {
+	for h, inv := range s.made {
 		if inv.Room == room {
-			delete(s.pending, h)
+			delete(s.made, h)
 		}
 	}
 	s.mu.Unlock()
@@ -401,9 +394,7 @@ func (s *lookupOutlivesKick) CloseRoom(ctx context.Context, room string) (epchat
 }
 
 func (s *lookupOutlivesKick) Invite(ctx context.Context, token epchat.TokenHash, now time.Time) (epchat.Invite, error) {
-	s.mu.Lock()
-	inv, ok := s.pending[token]
-	s.mu.Unlock()
+	inv, ok := s.copyOf(token)
 	if !ok || !now.Before(inv.ExpiresAt) {
 		return epchat.Invite{}, epchat.ErrInviteInvalid
 	}
