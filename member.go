@@ -751,7 +751,7 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.RateLimited, req.Room)
 		return
 	}
-	if req.Type != "hello" && req.Type != "check_invite" && !c.has(flagIdentified) {
+	if !c.has(flagIdentified) && req.Type != "hello" && req.Type != "check_invite" {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}

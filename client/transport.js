@@ -183,32 +183,17 @@ export class Transport {
 
   /** @param {unknown} data */
   receive(data) {
-    /** @type {unknown} */
-    let msg;
-    try {
-      msg = typeof data === 'string' ? JSON.parse(data) : null;
-    } catch {
-      msg = null;
-    }
-    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
-      this.h.onInvalid?.({ type: 'not_json' });
-      return;
-    }
-    const m = /** @type {Record<string, unknown>} */ (msg);
-    if (typeof m.type !== 'string') {
-      this.h.onInvalid?.({ type: 'no_type' });
+    const m = decodeFrame(data);
+    if (typeof m === 'string') {
+      this.h.onInvalid?.({ type: m });
       return;
     }
     const p = typeof m.id === 'string' ? this.pending.get(m.id) : undefined;
     if (p) {
       this.pending.delete(/** @type {string} */ (m.id));
       clearTimeout(p.timer);
-      if (m.type === 'error') {
-        const code = typeof m.code === 'string' && m.code !== '' ? m.code : 'bad_reply';
-        p.reject(new ProtocolError(code, typeof m.message === 'string' ? m.message : code));
-      } else {
-        p.resolve(m);
-      }
+      if (m.type === 'error') p.reject(replyError(m));
+      else p.resolve(m);
       return;
     }
     this.h.onEvent(m);
@@ -243,6 +228,34 @@ export class Transport {
       ws.send(JSON.stringify({ ...msg, id }));
     });
   }
+}
+
+/**
+ * decodeFrame reads a frame from the server: an object with a string type,
+ * or why it is none ('not_json', 'no_type').
+ * @param {unknown} data
+ * @returns {Record<string, unknown>|'not_json'|'no_type'}
+ */
+function decodeFrame(data) {
+  /** @type {unknown} */
+  let msg;
+  try {
+    msg = typeof data === 'string' ? JSON.parse(data) : null;
+  } catch {
+    msg = null;
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return 'not_json';
+  const m = /** @type {Record<string, unknown>} */ (msg);
+  return typeof m.type === 'string' ? m : 'no_type';
+}
+
+/**
+ * replyError is the ProtocolError an error reply carries.
+ * @param {Record<string, unknown>} m
+ */
+function replyError(m) {
+  const code = typeof m.code === 'string' && m.code !== '' ? m.code : 'bad_reply';
+  return new ProtocolError(code, typeof m.message === 'string' ? m.message : code);
 }
 
 /**
@@ -281,22 +294,10 @@ export function once(url, msg, opts = {}) {
     const timer = setTimeout(() => finish(() => reject(new ProtocolError('timeout', 'no reply'))), opts.requestTimeout ?? REQUEST_TIMEOUT);
     ws.onopen = () => ws.send(JSON.stringify({ ...msg, id: '1' }));
     ws.onmessage = (e) => {
-      /** @type {unknown} */
-      let m;
-      try {
-        m = typeof e.data === 'string' ? JSON.parse(e.data) : null;
-      } catch {
-        m = null;
-      }
-      if (m === null || typeof m !== 'object' || Array.isArray(m)) return;
-      const r = /** @type {Record<string, unknown>} */ (m);
-      if (r.id !== '1' || typeof r.type !== 'string') return; // not the reply
-      if (r.type === 'error') {
-        const code = typeof r.code === 'string' && r.code !== '' ? r.code : 'bad_reply';
-        finish(() => reject(new ProtocolError(code, typeof r.message === 'string' ? r.message : code)));
-      } else {
-        finish(() => resolve(r));
-      }
+      const r = decodeFrame(e.data);
+      if (typeof r === 'string' || r.id !== '1') return; // not the reply
+      if (r.type === 'error') finish(() => reject(replyError(r)));
+      else finish(() => resolve(r));
     };
     ws.onclose = () => finish(() => reject(new ProtocolError('offline', 'not connected')));
   });

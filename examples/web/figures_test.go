@@ -11,14 +11,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// mlsLib is the libPage helper for a tab of its own: mk makes this tab's
-// one Client, on mlsScheme, straight to the Hub; now is a clock that tabs
-// of one machine share (ms, sub-millisecond).
+// mlsLib adds to e2eHelper (loaded first, with T.advURL the Hub itself: no
+// adversary here) what the figures need: now, a clock that tabs of one
+// machine share (ms, sub-millisecond); the arrival time of each message
+// frame, before the Client reads it; and when each message was shown.
 const mlsLib = `(async () => {
-	T.mls = await import('/lib/mls/scheme.js');
 	T.now = () => performance.timeOrigin + performance.now();
-	// TimedWS notes when each message event's frame arrives, before the
-	// Client reads it.
 	T.arrivals = [];
 	class TimedWS extends WebSocket {
 		constructor(u) {
@@ -28,12 +26,8 @@ const mlsLib = `(async () => {
 			});
 		}
 	}
-	T.mk = async (name, nick) => {
-		const c = T.make(name, { scheme: T.mls.mlsScheme, WebSocket: TimedWS });
-		await c.connect({ nickname: nick });
-		return c;
-	};
-	T.admitted = async (name, room) => !!C[name]?.room(room) && (await C[name].verification(room)).admitted;
+	const mk = T.mk;
+	T.mk = (name, nick) => mk(name, nick, { WebSocket: TimedWS });
 	T.shown = {}; // body -> when this tab's Client emitted it
 	return true;
 })()`
@@ -71,8 +65,9 @@ func TestRoomOfTenFigures(t *testing.T) {
 		} else {
 			tabs[i] = h.libPage(n)
 		}
-		if !eval[bool](tabs[i], mlsLib) {
-			t.Fatal("mlsLib did not load")
+		js[bool](tabs[i], `T.advURL = T.wsURL; return true;`)
+		if !eval[bool](tabs[i], e2eHelper) || !eval[bool](tabs[i], mlsLib) {
+			t.Fatal("the helpers did not load")
 		}
 	}
 	ana := tabs[0]
