@@ -4,7 +4,13 @@ import (
 	"slices"
 	"testing"
 	"unsafe"
+
+	"github.com/epchat-go/epchat/internal/transport"
 )
+
+// Every Hub test runs the transport's state checker: an illegal
+// transition of a connection's states panics.
+func init() { transport.Strict = true }
 
 // TestConnSize guards the idle-memory budget (README, Performance): every
 // member's connection is one conn, and the next size class up (384) costs 32

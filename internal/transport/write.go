@@ -157,6 +157,10 @@ func (c *Conn) writeQueue() {
 // writes, so the socket stays open meanwhile.
 func (c *Conn) closeFrameOut() {
 	c.mu.Lock()
+	if c.st == dead { // torn down while the frame went out: nothing to follow
+		c.mu.Unlock()
+		return
+	}
 	c.setState(closeSent)
 	done := c.is(bitPeerClosed)
 	if !done && !c.is(bitShortDrain) && c.drainTimer != nil && c.drainTimer.Stop() {
