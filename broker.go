@@ -98,7 +98,7 @@ func (h *Hub) recordMessage(c *conn, room, text string, now time.Time) (uint64, 
 	h.roomActive(now)
 	if h.msgPub != nil {
 		head, tail := wire.MessageParts(room, c.user, ts, text)
-		head = wire.AppendEnvelope(nil, &wire.Envelope{Kind: wire.KindMessage, Node: h.node, Skip: c.id, Room: room, Payload: head})
+		head = wire.AppendEnvelope(nil, &wire.Envelope{Kind: wire.KindMessage, Node: h.node, Skip: c.ID, Room: room, Payload: head})
 		return h.msgPub.PublishMessage(h.ctx, room, c.user, now, head, tail)
 	}
 	seq, err := h.store.Message(h.ctx, room, c.user, now)
@@ -107,7 +107,7 @@ func (h *Hub) recordMessage(c *conn, room, text string, now time.Time) (uint64, 
 	}
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindMessage,
-		Skip:    c.id,
+		Skip:    c.ID,
 		Room:    room,
 		Payload: wire.Message(nil, room, c.user, seq, ts, text),
 	})

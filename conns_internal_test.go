@@ -4,7 +4,13 @@ import (
 	"slices"
 	"testing"
 	"unsafe"
+
+	"github.com/epchat-go/epchat/internal/transport"
 )
+
+// Every Hub test runs the transport's state checker: an illegal
+// transition of a connection's states panics.
+func init() { transport.Strict = true }
 
 // TestConnSize guards the idle-memory budget (README, Performance): every
 // member's connection is one conn, and the next size class up (384) costs 32
@@ -19,11 +25,11 @@ func TestConnSize(t *testing.T) {
 // order, and forgets the user with the last.
 func TestUserIndex(t *testing.T) {
 	var u userIndex
-	a, b, c := &conn{id: 1}, &conn{id: 2}, &conn{id: 3}
+	a, b, c := newTestConn(1), newTestConn(2), newTestConn(3)
 	ids := func() []uint64 {
 		var out []uint64
 		for x := range u.conns("ana") {
-			out = append(out, x.id)
+			out = append(out, x.ID)
 		}
 		slices.Sort(out)
 		return out
@@ -54,7 +60,7 @@ func TestConnList(t *testing.T) {
 	var h Hub
 	all := make([]*conn, 2000)
 	for i := range all {
-		all[i] = &conn{id: uint64(i)}
+		all[i] = newTestConn(uint64(i))
 		all[i].slot = int32(len(h.conns))
 		h.conns = append(h.conns, all[i])
 	}
@@ -78,10 +84,18 @@ func TestConnList(t *testing.T) {
 	}
 	for i, c := range h.conns {
 		if !left[c] || int(c.slot) != i {
-			t.Fatalf("index %d: conn %d with slot %d, live %v", i, c.id, c.slot, left[c])
+			t.Fatalf("index %d: conn %d with slot %d, live %v", i, c.ID, c.slot, left[c])
 		}
 	}
 	if len(h.conns) != len(left) || cap(h.conns) > 1024 {
 		t.Fatalf("%d listed (cap %d), want %d", len(h.conns), cap(h.conns), len(left))
 	}
+}
+
+// newTestConn is a connection with an id and nothing else, for the tests
+// of the Hub's indexes.
+func newTestConn(id uint64) *conn {
+	c := &conn{}
+	c.ID = id
+	return c
 }

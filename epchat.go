@@ -22,6 +22,7 @@ import (
 
 	"github.com/epchat-go/epchat/internal/ids"
 	"github.com/epchat-go/epchat/internal/netpoll"
+	"github.com/epchat-go/epchat/internal/transport"
 	"github.com/epchat-go/epchat/internal/wsframe"
 )
 
@@ -63,6 +64,9 @@ type Hub struct {
 	// poller watches idle connections without a goroutine each; nil when
 	// disabled or unsupported, and then each connection has a read loop.
 	poller *netpoll.Poller
+	// transport is what every connection's transport shares: the
+	// poller, the limits, the counters.
+	transport transport.Env
 
 	mu        sync.Mutex
 	listeners []net.Listener     // given to Serve; closed by Shutdown
@@ -155,6 +159,18 @@ func New(opts ...Option) (*Hub, error) {
 		h.msgPub = mp
 	}
 	h.roomBroker, _ = h.broker.(RoomBroker)
+	h.transport = transport.Env{
+		Poller:       h.poller,
+		Clock:        func() int64 { return h.clock.Now().UnixNano() },
+		QueueLimit:   cfg.sendQueueLimit,
+		WriteTimeout: cfg.writeTimeout,
+		Drain:        closeDrain,
+		Writers:      &h.wg,
+		Log:          log,
+		BytesIn:      &h.stats.bytesIn.Uint64,
+		BytesOut:     &h.stats.bytesOut.Uint64,
+		Polled:       &h.stats.connsPolled,
+	}
 	if lw, ok := h.store.(LossWatcher); ok {
 		lw.WatchLoss(h.storeLost)
 	}
@@ -233,23 +249,11 @@ func (h *Hub) serveConn(nc net.Conn, early []byte, nickname, addr string) {
 	if !h.register(c) {
 		// Shutdown began during the upgrade: say so and hang up, starting
 		// nothing that Shutdown, already waiting, would not wait for.
-		bye := wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down")
-		if c.nc != nil {
-			nc.SetWriteDeadline(time.Now().Add(closeDrain))
-			nc.Write(bye)
-			nc.Close()
-		} else {
-			netpoll.Write(int(c.fd), bye) // a fresh socket takes it, or the peer goes without
-			netpoll.Close(int(c.fd))
-		}
+		c.Refuse(wsframe.AppendClose(nil, ws.StatusGoingAway, "server shutting down"))
 		h.guard.release(addr)
 		return
 	}
-	if c.nc == nil {
-		c.watch(early) // the poller serves it from now on
-		return
-	}
-	c.readLoop(early)
+	c.Serve(early) // in poll mode the poller serves it from now on
 }
 
 // ErrHubClosed is returned by Serve once Shutdown was called.
@@ -492,7 +496,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.checkDrainedLocked()
 	h.mu.Unlock()
 	for _, c := range conns {
-		c.closeWith(ws.StatusGoingAway, "server shutting down")
+		c.CloseWith(ws.StatusGoingAway, "server shutting down")
 	}
 	var err error
 	select {
@@ -503,7 +507,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		cut := slices.Clone(h.conns)
 		h.mu.Unlock()
 		for _, c := range cut {
-			c.abort()
+			c.Abort()
 		}
 	}
 	h.wg.Wait()

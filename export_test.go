@@ -14,9 +14,7 @@ func (h *Hub) QueuedBytes() []int {
 	h.mu.Unlock()
 	out := make([]int, 0, len(conns))
 	for _, c := range conns {
-		c.mu.Lock()
-		out = append(out, c.queued)
-		c.mu.Unlock()
+		out = append(out, c.Queued())
 	}
 	return out
 }
@@ -40,7 +38,7 @@ func (h *Hub) StalledWrites() int {
 	defer h.mu.Unlock()
 	n := 0
 	for _, c := range h.conns {
-		if c.waits.Load()%2 == 1 {
+		if c.Waits()%2 == 1 {
 			n++
 		}
 	}

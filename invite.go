@@ -129,7 +129,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	h.awaitServed(h.subscribeUser(r.ID, c.user)) // at once: the broker may take a while
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindJoined,
-		Skip:    c.id,
+		Skip:    c.ID,
 		Room:    r.ID,
 		User:    c.user,
 		Payload: wire.MemberJoinedWith(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}, inviteRef(req.Token)),

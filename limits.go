@@ -278,8 +278,8 @@ func (c *conn) refuse(id string, code wire.Code, room string) {
 	n := c.abused().violations.add(h.clock.Now(), h.cfg.violationWindow)
 	c.replyError(id, code, room)
 	if n >= h.cfg.violationLimit {
-		h.log.Info("connection closed: too many violations", "conn", c.id)
-		c.closeWith(closePolicy, "policy violation")
+		h.log.Info("connection closed: too many violations", "conn", c.ID)
+		c.CloseWith(closePolicy, "policy violation")
 	}
 }
 
@@ -301,5 +301,5 @@ func (h *Hub) guessFailed(c *conn) {
 	now := h.clock.Now()
 	c.abused().guesses.add(now, h.cfg.guessWindow)
 	h.guard.guessFailed(c.addr, now, h.cfg.guessWindow)
-	h.log.Debug("token guess failed", "conn", c.id)
+	h.log.Debug("token guess failed", "conn", c.ID)
 }

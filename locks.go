@@ -12,10 +12,11 @@ import (
 //  1. room locks (roomLock, lockRooms), several only through lockRooms,
 //     in the order of the rooms' ids;
 //  2. h.mu, the Hub's indexes (connections, users, subscriptions);
-//  3. c.mu, one connection's write queue and close state.
+//  3. a connection's transport lock (internal/transport: its write queue
+//     and close state), a leaf.
 //
 // The Store and the Broker are called with at most room locks held,
-// never h.mu or c.mu. The shard locks of roomLocks are leaves: held only
+// never h.mu or a transport's lock. The shard locks of roomLocks are leaves: held only
 // inside acquire and release.
 
 // roomLocks hands out one mutex per room, made when a room is first locked

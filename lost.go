@@ -55,7 +55,7 @@ func (h *Hub) storeLost() {
 			lk.Unlock()
 		}
 		for _, c := range conns {
-			c.closeWith(closeStoreLost, "store lost its data")
+			c.CloseWith(closeStoreLost, "store lost its data")
 		}
 	}()
 }

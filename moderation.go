@@ -110,9 +110,9 @@ func (h *Hub) applyKick(ev *wire.Envelope) {
 	subs := h.rooms[ev.Room]
 	for _, c := range subs {
 		if c.user == ev.User {
-			c.send(left)
+			c.Send(left)
 		} else {
-			c.send(others)
+			c.Send(others)
 		}
 	}
 	for c := range h.users.conns(ev.User) {

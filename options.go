@@ -27,7 +27,8 @@ const (
 	DefaultSocketSendBuffer  = 64 << 10
 	maxMembersCeiling        = 1000
 	maxMessageSizeCeiling    = 16 << 20
-	minSendQueueLimitPerSize = 2 // the queue must hold at least two largest events
+	minSendQueueLimitPerSize = 2       // the queue must hold at least two largest events
+	maxSendQueueLimit        = 1 << 30 // the transport counts a queue in 32 bits
 )
 
 // Defaults of the limits against abuse (SECURITY.md).
@@ -168,6 +169,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("epchat: violation limit must be positive, got %d", c.violationLimit)
 	case c.guessLimit < 1:
 		return fmt.Errorf("epchat: token guess limit must be positive, got %d", c.guessLimit)
+	case c.sendQueueLimit > maxSendQueueLimit:
+		return fmt.Errorf("epchat: send queue limit must be at most %d bytes, got %d", maxSendQueueLimit, c.sendQueueLimit)
 	case c.sendQueueLimit < minSendQueueLimitPerSize*c.readLimit():
 		return fmt.Errorf("epchat: send queue limit must be at least %d bytes (twice the read limit), got %d",
 			minSendQueueLimitPerSize*c.readLimit(), c.sendQueueLimit)
@@ -299,7 +302,8 @@ func WithMaxRoomsPerUser(n int) Option { return func(c *config) { c.maxRoomsPerU
 // WithSendQueueLimit bounds the bytes queued for one connection that the
 // peer has not read yet. A connection over it is too slow: it alone is
 // closed with 4001, and the rest of its room never waits for it.
-// Default: 1 MiB; at least twice the read limit (2*MaxMessageSize+1024).
+// Default: 1 MiB; at least twice the read limit (2*MaxMessageSize+1024),
+// at most 1 GiB.
 func WithSendQueueLimit(n int) Option { return func(c *config) { c.sendQueueLimit = n } }
 
 // WithSocketSendBuffer sets the kernel send buffer (SO_SNDBUF) of every

@@ -79,8 +79,8 @@ func (h *Hub) fanout(room string, payload []byte, skip uint64) {
 	h.mu.Lock()
 	n := 0
 	for _, c := range h.rooms[room] {
-		if c.id != skip {
-			c.send(frame)
+		if c.ID != skip {
+			c.Send(frame)
 			n++
 		}
 	}
@@ -96,7 +96,7 @@ func (h *Hub) deliverTo(room, user string, payload []byte) {
 	n := 0
 	for c := range h.users.conns(user) {
 		if slices.Contains(c.rooms, room) {
-			c.send(frame)
+			c.Send(frame)
 			n++
 		}
 	}
@@ -209,7 +209,7 @@ func (h *Hub) codeOf(c *conn, op string, err error) wire.Code {
 	case errors.Is(err, ErrNicknameTaken):
 		return wire.NicknameTaken
 	}
-	h.log.Error("store failed", "op", op, "conn", c.id, "err", err)
+	h.log.Error("store failed", "op", op, "conn", c.ID, "err", err)
 	return failedCode(err)
 }
 
@@ -299,7 +299,7 @@ func (h *Hub) leave(c *conn, req *wire.Request) {
 		return
 	}
 	c.reply(wire.OK(nil, req.ID))
-	h.publishLeave(res, ReasonLeft, c.id)
+	h.publishLeave(res, ReasonLeft, c.ID)
 }
 
 // closeByOwner closes the room at its owner's request.

@@ -21,16 +21,16 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 	total, perAddr := h.cfg.userLimits()
 	if !h.guard.takeUser(c.addr, u.ID, now, perAddr) {
 		// Debug: counted in Stats.Errors, and a churner must not flood the log.
-		h.log.Debug("user refused: address holds too many", "conn", c.id)
+		h.log.Debug("user refused: address holds too many", "conn", c.ID)
 		return wire.TooManyUsers
 	}
 	if err := h.store.CreateUser(ctx, u, total); err != nil {
 		h.guard.dropUser(u.ID)
 		if errors.Is(err, ErrTooManyUsers) {
-			h.log.Debug("user refused: store holds too many", "conn", c.id)
+			h.log.Debug("user refused: store holds too many", "conn", c.ID)
 			return wire.TooManyUsers
 		}
-		h.log.Error("create user", "conn", c.id, "err", err)
+		h.log.Error("create user", "conn", c.ID, "err", err)
 		return failedCode(err)
 	}
 	h.stats.usersCreated.Add(1)
@@ -62,7 +62,7 @@ func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
 	if n == 1 {
 		return
 	}
-	h.publish(&wire.Envelope{Kind: wire.KindSession, Skip: c.id, User: c.user, Payload: wire.SessionConnected(nil, n)})
+	h.publish(&wire.Envelope{Kind: wire.KindSession, Skip: c.ID, User: c.user, Payload: wire.SessionConnected(nil, n)})
 }
 
 // tellSession sends payload to this process's connections of user but
@@ -72,8 +72,8 @@ func (h *Hub) tellSession(user string, payload []byte, skip uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for oc := range h.users.conns(user) {
-		if oc.id != skip {
-			oc.send(frame) // only queues: safe under h.mu, as fanout does
+		if oc.ID != skip {
+			oc.Send(frame) // only queues: safe under h.mu, as fanout does
 		}
 	}
 }
@@ -92,7 +92,7 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 	if err == nil {
 		h.stats.usersEnded.Add(1)
 		h.guard.dropUser(c.user)
-		h.log.Debug("session ended", "conn", c.id, "user", c.user, "rooms", len(left))
+		h.log.Debug("session ended", "conn", c.ID, "user", c.user, "rooms", len(left))
 	}
 	c.reply(wire.OK(nil, req.ID))
 	// This process's connections of the session at once, and those of
@@ -123,11 +123,11 @@ func (h *Hub) closeSession(user string, payload []byte) {
 		for _, room := range slices.Clone(sc.rooms) {
 			h.unsubscribeLocked(room, sc)
 		}
-		sc.send(frame) // only queues: safe under h.mu, as fanout does
+		sc.Send(frame) // only queues: safe under h.mu, as fanout does
 	}
 	h.mu.Unlock()
 	for _, sc := range conns {
-		sc.closeWith(closeSessionEnded, "session ended")
+		sc.CloseWith(closeSessionEnded, "session ended")
 	}
 }
 

@@ -393,16 +393,16 @@ func causeOf(code ws.StatusCode) closeCause {
 // The cause shares the connection's flag word (bits from causeShift).
 func (c *conn) noteCause(cause closeCause) {
 	for {
-		old := c.flags.Load()
+		old := c.Flags().Load()
 		if closeCause(old>>causeShift) != causeNone ||
-			c.flags.CompareAndSwap(old, old|uint32(cause)<<causeShift) {
+			c.Flags().CompareAndSwap(old, old|uint32(cause)<<causeShift) {
 			return
 		}
 	}
 }
 
 // endCause is the cause noteCause recorded, causeNone if none.
-func (c *conn) endCause() closeCause { return closeCause(c.flags.Load() >> causeShift) }
+func (c *conn) endCause() closeCause { return closeCause(c.Flags().Load() >> causeShift) }
 
 // noteConnOpened counts a new connection.
 func (h *Hub) noteConnOpened() {
@@ -418,7 +418,7 @@ func (h *Hub) noteConnClosed(c *conn) {
 	}
 	h.stats.connsClosed[cause].Add(1)
 	h.stats.conns.Add(-1)
-	h.log.Debug("connection closed", "conn", c.id, "reason", cause.String())
+	h.log.Debug("connection closed", "conn", c.ID, "reason", cause.String())
 }
 
 // Indexes of the room close reasons.

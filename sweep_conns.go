@@ -69,23 +69,23 @@ const sweepChunk = 1024
 // sweepConn applies sweepConns' rules to one connection.
 func (h *Hub) sweepConn(c *conn, nowNs int64, mono time.Duration) {
 	if !c.has(flagIdentified) && time.Duration(nowNs-c.created) >= h.cfg.identifyTimeout {
-		c.closeWith(closeIdentifyTimeout, "identify timeout")
+		c.CloseWith(closeIdentifyTimeout, "identify timeout")
 		return
 	}
 	if h.writeStalled(c, mono) {
-		h.log.Info("write timeout", "conn", c.id)
+		h.log.Info("write timeout", "conn", c.ID)
 		c.noteCause(causeSlow)
-		c.abort()
+		c.Abort()
 		return
 	}
-	last, pinged := c.lastRead.Load(), c.pinged.Load()
+	last, pinged := c.LastRead(), c.pinged.Load()
 	switch {
 	case pinged > last && time.Duration(nowNs-pinged) >= h.cfg.pongTimeout:
-		h.log.Debug("no pong", "conn", c.id)
-		c.closeWith(closePingTimeout, "no pong")
+		h.log.Debug("no pong", "conn", c.ID)
+		c.CloseWith(closePingTimeout, "no pong")
 	case pinged <= last && time.Duration(nowNs-last) >= h.cfg.pingInterval:
 		c.pinged.Store(nowNs)
-		c.ping()
+		c.Ping()
 	}
 }
 
@@ -102,7 +102,7 @@ func monoNow() time.Duration { return time.Since(monoBase) }
 // otherwise take a write merely not yet scheduled for a stalled one. Only
 // the connection sweeper calls it.
 func (h *Hub) writeStalled(c *conn, now time.Duration) bool {
-	w := c.waits.Load()
+	w := c.Waits()
 	switch {
 	case w%2 == 0: // no write waits
 		c.stallSeen = 0

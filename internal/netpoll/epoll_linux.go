@@ -71,6 +71,12 @@ const (
 	descRemoved
 )
 
+// SetFD names d's descriptor, before Add.
+func (d *Desc) SetFD(fd int) { d.fd = int32(fd) }
+
+// FD returns the descriptor set by SetFD.
+func (d *Desc) FD() int { return int(d.fd) }
+
 func (d *Desc) is(b uint8) bool { return d.state&b != 0 }
 
 func (d *Desc) set(b uint8, on bool) {
@@ -116,11 +122,13 @@ func New(workers int) (*Poller, error) {
 	return p, nil
 }
 
-// Add watches the socket fd, a non-blocking descriptor (see Detach), and
-// calls h.OnReady with d, on a worker, when it has bytes to read or was
-// closed. The watch is one-shot: call Resume to get the next callback.
-func (p *Poller) Add(d *Desc, fd int, h Handler) error {
-	d.p, d.h, d.fd = p, h, int32(fd)
+// Add watches d's socket, a non-blocking descriptor (see Detach) set by
+// SetFD, and calls h.OnReady with d, on a worker, when it has bytes to
+// read or was closed. The watch is one-shot: call Resume to get the next
+// callback.
+func (p *Poller) Add(d *Desc, h Handler) error {
+	d.p, d.h = p, h
+	fd := int(d.fd)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

@@ -11,13 +11,19 @@ import (
 type Poller struct{}
 
 // Desc is not available on this platform.
-type Desc struct{}
+type Desc struct{ fd int32 }
+
+// SetFD names d's descriptor.
+func (d *Desc) SetFD(fd int) { d.fd = int32(fd) }
+
+// FD returns the descriptor set by SetFD.
+func (d *Desc) FD() int { return int(d.fd) }
 
 // New returns ErrUnsupported.
 func New(int) (*Poller, error) { return nil, ErrUnsupported }
 
 // Add is never called: New failed.
-func (*Poller) Add(*Desc, int, Handler) error { return ErrUnsupported }
+func (*Poller) Add(*Desc, Handler) error { return ErrUnsupported }
 
 // Close does nothing.
 func (*Poller) Close() error { return nil }

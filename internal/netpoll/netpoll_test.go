@@ -103,7 +103,8 @@ func watch(t *testing.T, p *Poller, c net.Conn) *sink {
 	fd := detach(t, c)
 	s := &sink{fd: fd, eof: make(chan struct{})}
 	t.Cleanup(func() { s.desc.Remove() })
-	if err := p.Add(&s.desc, fd, s); err != nil {
+	s.desc.SetFD(fd)
+	if err := p.Add(&s.desc, s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -176,7 +177,8 @@ func TestCloseStopsEverything(t *testing.T) {
 	_, sc := connect(t, ln)
 	fd := detach(t, sc)
 	s := &sink{fd: fd}
-	if err := p.Add(&s.desc, fd, s); err != ErrClosed {
+	s.desc.SetFD(fd)
+	if err := p.Add(&s.desc, s); err != ErrClosed {
 		t.Fatalf("Add after Close: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -36,7 +36,8 @@ func TestStuckWorkersReplaced(t *testing.T) {
 		d := new(Desc)
 		fd := detach(t, s)
 		t.Cleanup(d.Remove)
-		if err := p.Add(d, fd, b); err != nil {
+		d.SetFD(fd)
+		if err := p.Add(d, b); err != nil {
 			t.Fatal(err)
 		}
 		clients = append(clients, c)

@@ -78,7 +78,8 @@ func TestWritevWaitsForRoom(t *testing.T) {
 		s.bufs = append(s.bufs, b)
 	}
 	t.Cleanup(func() { s.desc.Remove() })
-	if err := p.Add(&s.desc, fd, s); err != nil {
+	s.desc.SetFD(fd)
+	if err := p.Add(&s.desc, s); err != nil {
 		t.Fatal(err)
 	}
 	s.pump() // the client reads nothing yet: the socket fills
@@ -130,7 +131,8 @@ func TestWantWriteBeforeAdd(t *testing.T) {
 	if err := s.desc.WantWrite(); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Add(&s.desc, fd, s); err != nil {
+	s.desc.SetFD(fd)
+	if err := p.Add(&s.desc, s); err != nil {
 		t.Fatal(err)
 	}
 	// The socket has room: the Writable callback comes at once and writes.
