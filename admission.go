@@ -71,12 +71,13 @@ func (h *Hub) admit(r *http.Request, secure bool) (admitted, *refusal) {
 		}
 		a.nickname = nick
 	}
-	a.addr = h.clientAddr(r)
-	if !h.guard.admit(a.addr, h.cfg.maxConns, h.cfg.maxConnsPerAddr) {
+	addr, ok := h.guard.admit(h.clientAddr(r), h.cfg.maxConns, h.cfg.maxConnsPerAddr)
+	if !ok {
 		h.log.Info("connection refused: limit reached")
 		h.stats.connsRefused.Add(1)
 		return admitted{}, refuseLimit
 	}
+	a.addr = addr // the guard's copy, shared by the address's connections
 	return a, nil
 }
 

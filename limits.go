@@ -1,6 +1,7 @@
 package epchat
 
 import (
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -72,23 +73,80 @@ func (w *window) add(now time.Time, d time.Duration) int {
 // created. It has its own lock, so that admission and guessing never
 // contend with fan-out. An address has an entry only while it holds a
 // connection, its guesses are counted or a user it created is
-// remembered: with one member per address, that is a few small map
-// entries per member. Addresses live here, in memory, and never in the
-// Store.
+// remembered: with one member per address, that is a few small entries
+// per member. Addresses live here, in memory, and never in the Store.
+//
+// An idle member costs the guard an entry in made (24 bytes a slot: the
+// user id and 8 bytes) and, unless it shares its address, an address
+// entry (24 bytes in addrs, 24 a slot in addrAt). The connections of one
+// address share one copy of its string, the one admit returns.
 type guard struct {
-	mu      sync.Mutex
-	total   int
-	conns   map[string]int32   // live connections by address; none at zero
+	mu    sync.Mutex
+	total int
+	// addrAt indexes addrs by address; free lists the indexes of addrs
+	// that no address holds.
+	addrAt  map[string]int32
+	addrs   []addrState
+	free    []int32
 	guesses map[string]*window // failed invite guesses by address
-	users   map[string]int32   // users created and remembered, by address; none at zero
 	made    map[string]madeBy  // user id -> the address that created it
+	epoch   int64              // Unix seconds that madeBy.seen counts from
 }
 
-// madeBy is where a user counted in guard.users came from, and when this
-// process last saw it connected (clock time, Unix ns).
+// addrState is what the guard counts of one address.
+type addrState struct {
+	addr  string
+	conns int32 // live connections
+	users int32 // users created and remembered
+}
+
+// madeBy is where a user counted in guard.addrs came from (an index of
+// addrs), and when this process last saw it connected, in whole seconds
+// from guard.epoch (rounded down: a user is never dropped early).
 type madeBy struct {
-	addr string
-	seen int64
+	at   int32
+	seen int32
+}
+
+// secs returns now in seconds from g.epoch, within the range of madeBy.seen.
+func (g *guard) secs(now time.Time) int32 {
+	return int32(min(max(now.Unix()-g.epoch, 0), math.MaxInt32))
+}
+
+// addr returns the index of addr in g.addrs, adding it if new.
+func (g *guard) addr(addr string) int32 {
+	if i, ok := g.addrAt[addr]; ok {
+		return i
+	}
+	if g.addrAt == nil {
+		g.addrAt = make(map[string]int32)
+	}
+	var i int32
+	if n := len(g.free); n > 0 {
+		i, g.free = g.free[n-1], g.free[:n-1]
+	} else {
+		i = int32(len(g.addrs))
+		g.addrs = append(g.addrs, addrState{})
+	}
+	g.addrs[i] = addrState{addr: addr}
+	g.addrAt[addr] = i
+	return i
+}
+
+// dropAddr forgets the address at index i once it holds nothing.
+func (g *guard) dropAddr(i int32) {
+	a := &g.addrs[i]
+	if a.conns > 0 || a.users > 0 {
+		return
+	}
+	delete(g.addrAt, a.addr)
+	*a = addrState{}
+	g.free = append(g.free, i)
+	if len(g.addrAt) == 0 {
+		// A Go map and a slice keep the memory of their largest size: a
+		// guard that holds nothing starts again from nothing.
+		g.addrAt, g.addrs, g.free = nil, nil, nil
+	}
 }
 
 // takeUser counts a new user id created by addr at now, or reports false
@@ -96,16 +154,19 @@ type madeBy struct {
 func (g *guard) takeUser(addr, id string, now time.Time, max int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n := g.users[addr]
-	if int(n) >= max {
+	i, ok := g.addrAt[addr]
+	if ok && int(g.addrs[i].users) >= max || !ok && max <= 0 {
 		return false
 	}
-	if g.users == nil {
-		g.users = make(map[string]int32)
-		g.made = make(map[string]madeBy)
+	if !ok {
+		i = g.addr(addr)
 	}
-	g.users[addr] = n + 1
-	g.made[id] = madeBy{addr: addr, seen: now.UnixNano()}
+	if g.made == nil {
+		g.made = make(map[string]madeBy)
+		g.epoch = now.Unix()
+	}
+	g.addrs[i].users++
+	g.made[id] = madeBy{at: i, seen: g.secs(now)}
 	return true
 }
 
@@ -123,11 +184,8 @@ func (g *guard) dropUserLocked(id string) {
 		return
 	}
 	delete(g.made, id)
-	if n := g.users[m.addr] - 1; n > 0 {
-		g.users[m.addr] = n
-	} else {
-		delete(g.users, m.addr)
-	}
+	g.addrs[m.at].users--
+	g.dropAddr(m.at)
 }
 
 // expireUsers stops counting the users not seen connected to this process
@@ -136,8 +194,8 @@ func (g *guard) dropUserLocked(id string) {
 // keeps them. connected reports whether this process holds a connection
 // of a user; those are seen now. It is called without the Hub's lock.
 func (g *guard) expireUsers(now time.Time, life time.Duration, connected func(user string) bool) {
-	cut := now.Add(-life).UnixNano()
 	g.mu.Lock()
+	cut := g.secs(now.Add(-life))
 	var old []string
 	for id, m := range g.made {
 		if m.seen < cut {
@@ -159,7 +217,7 @@ func (g *guard) expireUsers(now time.Time, life time.Duration, connected func(us
 		switch {
 		case !ok:
 		case live[i]:
-			m.seen = now.UnixNano()
+			m.seen = g.secs(now)
 			g.made[id] = m
 		default:
 			g.dropUserLocked(id)
@@ -168,20 +226,21 @@ func (g *guard) expireUsers(now time.Time, life time.Duration, connected func(us
 }
 
 // admit takes a connection slot for addr, or reports false when the Hub
-// or that address holds as many connections as allowed.
-func (g *guard) admit(addr string, maxTotal, maxPerAddr int) bool {
+// or that address holds as many connections as allowed. It returns the
+// guard's copy of addr, which the connection keeps in place of its own.
+func (g *guard) admit(addr string, maxTotal, maxPerAddr int) (string, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n := g.conns[addr]
-	if g.total >= maxTotal || int(n) >= maxPerAddr {
-		return false
+	i, ok := g.addrAt[addr]
+	if g.total >= maxTotal || ok && int(g.addrs[i].conns) >= maxPerAddr || !ok && maxPerAddr <= 0 {
+		return "", false
 	}
-	if g.conns == nil {
-		g.conns = make(map[string]int32)
+	if !ok {
+		i = g.addr(addr)
 	}
-	g.conns[addr] = n + 1
+	g.addrs[i].conns++
 	g.total++
-	return true
+	return g.addrs[i].addr, true
 }
 
 // release gives back a slot taken by admit.
@@ -189,10 +248,9 @@ func (g *guard) release(addr string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.total--
-	if n := g.conns[addr] - 1; n > 0 {
-		g.conns[addr] = n
-	} else {
-		delete(g.conns, addr)
+	if i, ok := g.addrAt[addr]; ok {
+		g.addrs[i].conns--
+		g.dropAddr(i)
 	}
 }
 

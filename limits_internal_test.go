@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestRemoteAddr(t *testing.T) {
@@ -86,23 +87,70 @@ func TestTokenBucket(t *testing.T) {
 func TestGuardForgets(t *testing.T) {
 	var g guard
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if !g.admit("a", 10, 1) || g.admit("a", 10, 1) {
+	if _, ok := g.admit("a", 10, 1); !ok {
+		t.Fatal("first connection refused")
+	}
+	if _, ok := g.admit("a", 10, 1); ok {
 		t.Fatal("per-address limit of 1 not applied")
 	}
 	g.guessFailed("b", now, time.Minute)
 	g.sweep(now, time.Minute)
-	if len(g.conns) != 1 || len(g.guesses) != 1 {
-		t.Fatalf("swept live entries: %v, %v", g.conns, g.guesses)
+	if len(g.addrAt) != 1 || len(g.guesses) != 1 {
+		t.Fatalf("swept live entries: %v, %v", g.addrAt, g.guesses)
 	}
 	if !g.guessesBlocked("b", now, 1, time.Minute) {
 		t.Fatal("a guess in the window does not count")
 	}
 	g.release("a")
 	g.sweep(now.Add(time.Minute), time.Minute)
-	if len(g.conns) != 0 || len(g.guesses) != 0 || g.total != 0 {
-		t.Fatalf("entries left after release and window: %v, %v, total %d", g.conns, g.guesses, g.total)
+	if len(g.addrAt) != 0 || len(g.addrs) != 0 || len(g.guesses) != 0 || g.total != 0 {
+		t.Fatalf("entries left after release and window: %v, %v, %v, total %d", g.addrAt, g.addrs, g.guesses, g.total)
 	}
 	if g.guessesBlocked("b", now.Add(time.Minute), 1, time.Minute) {
 		t.Fatal("a guess outside the window still counts")
+	}
+}
+
+// The guard counts the users each address made in the entry its
+// connections use, drops them when told or once unseen for their life
+// (never sooner), and forgets the address once it holds nothing.
+func TestGuardUsers(t *testing.T) {
+	var g guard
+	now := time.Date(2026, 1, 1, 0, 0, 0, 500_000_000, time.UTC)
+	a1, ok1 := g.admit(string([]byte("10.0.0.1")), 10, 10)
+	a2, ok2 := g.admit(string([]byte("10.0.0.1")), 10, 10)
+	if !ok1 || !ok2 || unsafe.StringData(a1) != unsafe.StringData(a2) {
+		t.Fatal("two connections of one address do not share its string")
+	}
+	if !g.takeUser(a1, "u1", now, 2) || !g.takeUser(a1, "u2", now, 2) || g.takeUser(a1, "u3", now, 2) {
+		t.Fatal("per-address user cap of 2 not applied")
+	}
+	if !g.takeUser("10.0.0.2", "v1", now, 2) || g.takeUser("10.0.0.3", "w1", now, 0) {
+		t.Fatal("a new address: cap of 2 refused, or cap of 0 allowed")
+	}
+	g.dropUser("u1")
+	g.dropUser("nobody")
+	if !g.takeUser(a1, "u3", now, 2) {
+		t.Fatal("a dropped user still counts")
+	}
+	g.release(a1)
+	g.release(a2)
+	if len(g.addrAt) != 2 {
+		t.Fatalf("addresses held: %v, want the two that made users", g.addrAt)
+	}
+	life := time.Minute
+	connected := func(user string) bool { return user == "u2" }
+	// Just under life unseen (whole seconds, rounded down): kept.
+	g.expireUsers(now.Add(life).Add(499*time.Millisecond), life, connected)
+	if len(g.made) != 3 {
+		t.Fatalf("users expired before their life: %v", g.made)
+	}
+	g.expireUsers(now.Add(life+2*time.Second), life, connected)
+	if len(g.made) != 1 || g.addrs[g.made["u2"].at].users != 1 || len(g.addrAt) != 1 {
+		t.Fatalf("after life: made %v, addresses %v, want u2 only, seen connected", g.made, g.addrAt)
+	}
+	g.dropUser("u2")
+	if g.addrAt != nil || g.addrs != nil || g.total != 0 {
+		t.Fatalf("guard holding nothing keeps %v %v, total %d", g.addrAt, g.addrs, g.total)
 	}
 }

@@ -14,8 +14,8 @@ import (
 // use NewMemoryStore.
 type MemoryStore struct {
 	mu     sync.Mutex
-	users  map[string]*memUser    // by id
-	tokens map[TokenHash]*memUser // by session token hash
+	users  userTable // by id
+	tokens userTable // by session token hash
 	rooms  map[string]*memRoom
 	// invites holds every pending invite; each is also listed by its room.
 	invites map[TokenHash]memInvite
@@ -28,7 +28,8 @@ type MemoryStore struct {
 	// peak holds the most entries each map held since it was made or last
 	// copied: a Go map keeps the memory of its largest size, so tidy copies
 	// a map that a burst (of invites, of reconnections) left mostly empty.
-	peak struct{ users, tokens, rooms, invites, away, more int }
+	// (The user tables shrink by themselves.)
+	peak struct{ rooms, invites, away, more int }
 }
 
 // The records below are what MemoryStore keeps in place of the exported
@@ -122,8 +123,8 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore returns an empty in-memory store.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		users:   make(map[string]*memUser),
-		tokens:  make(map[TokenHash]*memUser),
+		users:   newUserTable(false),
+		tokens:  newUserTable(true),
 		rooms:   make(map[string]*memRoom),
 		invites: make(map[TokenHash]memInvite),
 		away:    make(map[*memUser]struct{}),
@@ -133,32 +134,30 @@ func NewMemoryStore() *MemoryStore {
 
 // user returns the user with the id, or nil if there is none.
 func (s *MemoryStore) user(id string) *memUser {
-	return s.users[id]
+	return s.users.byID(id)
 }
 
 // CreateUser implements Store.
 func (s *MemoryStore) CreateUser(_ context.Context, u User, maxUsers int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.users[u.ID]; ok {
+	if s.users.byID(u.ID) != nil {
 		return ErrExists
 	}
-	if _, ok := s.tokens[u.Token]; ok {
+	if s.tokens.byTokenHash(u.Token) != nil {
 		return ErrExists
 	}
-	if maxUsers > 0 && len(s.users) >= maxUsers {
+	if maxUsers > 0 && s.users.n >= maxUsers {
 		return ErrTooManyUsers
 	}
 	mu := &memUser{id: u.ID, nick: u.Nickname}
-	s.users[u.ID] = mu
 	mu.seen = memNanos(u.SeenAt)
 	mu.detached = memNanos(u.DetachedAt)
 	mu.conns = 0
 	mu.token = u.Token
-	s.tokens[u.Token] = mu
+	s.users.add(mu)
+	s.tokens.add(mu)
 	s.noteAway(mu)
-	s.peak.users = max(s.peak.users, len(s.users))
-	s.peak.tokens = max(s.peak.tokens, len(s.tokens))
 	return nil
 }
 
@@ -166,8 +165,8 @@ func (s *MemoryStore) CreateUser(_ context.Context, u User, maxUsers int) error 
 func (s *MemoryStore) UserByToken(_ context.Context, token TokenHash) (User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.tokens[token]
-	if !ok {
+	u := s.tokens.byTokenHash(token)
+	if u == nil {
 		return User{}, ErrNotFound
 	}
 	return User{
@@ -247,7 +246,7 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRo
 		return ErrExists
 	}
 	if owner != nil {
-		u := s.users[owner.ID]
+		u := s.users.byID(owner.ID)
 		if u == nil {
 			return ErrNotFound
 		}
@@ -316,7 +315,7 @@ func (s *MemoryStore) Rooms(_ context.Context) ([]RoomInfo, error) {
 func (s *MemoryStore) UserRooms(_ context.Context, user string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[user]
+	u := s.users.byID(user)
 	if u == nil || u.room == nil {
 		return nil, nil
 	}
@@ -414,7 +413,7 @@ func (s *MemoryStore) Redeem(_ context.Context, token TokenHash, m Member, now t
 	if mr.room.Locked {
 		return Room{}, ErrRoomLocked
 	}
-	u := s.users[m.ID]
+	u := s.users.byID(m.ID)
 	if u == nil {
 		return Room{}, ErrNotFound
 	}
@@ -463,7 +462,7 @@ func (s *MemoryStore) Leave(_ context.Context, room, user string) (LeaveResult, 
 		return LeaveResult{}, ErrNotFound
 	}
 	defer s.tidy()
-	return s.leave(mr, s.users[user])
+	return s.leave(mr, s.users.byID(user))
 }
 
 // leave removes the seat of u (nil: no user) in mr.
@@ -503,7 +502,7 @@ func (s *MemoryStore) Kick(_ context.Context, room, by, member string) (LeaveRes
 		return LeaveResult{}, ErrForbidden
 	}
 	defer s.tidy()
-	res, err := s.leave(mr, s.users[member])
+	res, err := s.leave(mr, s.users.byID(member))
 	if err != nil || res.Closed {
 		return res, err // a closed room took its invites along
 	}
@@ -537,7 +536,7 @@ func (s *MemoryStore) Message(_ context.Context, room, user string, now time.Tim
 	if !ok {
 		return 0, ErrNotFound
 	}
-	if u := s.users[user]; u == nil || !s.seated(u, mr) {
+	if u := s.users.byID(user); u == nil || !s.seated(u, mr) {
 		return 0, ErrNotMember
 	}
 	mr.room.Seq++
@@ -580,10 +579,14 @@ func (s *MemoryStore) ForgetUsers(_ context.Context, before, seatless time.Time)
 	defer s.mu.Unlock()
 	cut, seatlessCut := memNanos(before), memNanos(seatless)
 	var out []Departure
-	for _, u := range s.tokens {
-		if u.conns == 0 && (u.seen < cut || u.room == nil && u.seen < seatlessCut) {
-			out = append(out, Departure{User: u.id, Left: s.forget(u)})
+	var gone []*memUser // forget reorders the table: not while ranging over it
+	for _, u := range s.tokens.slots {
+		if u != nil && u.conns == 0 && (u.seen < cut || u.room == nil && u.seen < seatlessCut) {
+			gone = append(gone, u)
 		}
+	}
+	for _, u := range gone {
+		out = append(out, Departure{User: u.id, Left: s.forget(u)})
 	}
 	s.tidy()
 	return out, nil
@@ -592,8 +595,8 @@ func (s *MemoryStore) ForgetUsers(_ context.Context, before, seatless time.Time)
 // forget removes u from all its rooms, as Leave does, and deletes it.
 func (s *MemoryStore) forget(u *memUser) []LeaveResult {
 	left := s.leaveAll(u)
-	delete(s.tokens, u.token)
-	delete(s.users, u.id)
+	s.tokens.remove(u)
+	s.users.remove(u)
 	delete(s.away, u)
 	return left
 }
@@ -627,7 +630,7 @@ func (s *MemoryStore) ExpireInvites(_ context.Context, now time.Time) (int, erro
 
 // seat seats m, a user, in mr.
 func (s *MemoryStore) seat(mr *memRoom, m Member) {
-	u := s.users[m.ID]
+	u := s.users.byID(m.ID)
 	if len(mr.members) == cap(mr.members) {
 		// Grow towards the room's Limit, never past it: a full room of
 		// 10 holds 10 seats where append would make room for 16.
@@ -713,8 +716,6 @@ func (s *MemoryStore) noteAway(u *memUser) {
 // seven deleted since the peak, and holds the lock no longer than copying
 // an eighth of the peak.
 func (s *MemoryStore) tidy() {
-	s.users = tidied(s.users, &s.peak.users)
-	s.tokens = tidied(s.tokens, &s.peak.tokens)
 	s.rooms = tidied(s.rooms, &s.peak.rooms)
 	s.invites = tidied(s.invites, &s.peak.invites)
 	s.away = tidied(s.away, &s.peak.away)

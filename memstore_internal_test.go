@@ -204,7 +204,7 @@ func TestMemoryStoreSeveralRooms(t *testing.T) {
 			if slices.Sort(got); !slices.Equal(got, want) {
 				t.Fatalf("UserRooms(ana) = %q, want %q", got, want)
 			}
-			if aside := s.more[s.users["ana"]]; len(want) <= 1 && aside != nil {
+			if aside := s.more[s.users.byID("ana")]; len(want) <= 1 && aside != nil {
 				t.Fatalf("ana has %d rooms aside, want none", len(aside))
 			}
 			// One seat is free again under maxRooms.
@@ -308,7 +308,7 @@ func TestMemoryStoreTidy(t *testing.T) {
 					t.Fatalf("ForgetUsers forgot %d %v, want %d", len(ds), err, burst-3)
 				}
 			},
-			peak: func(s *MemoryStore) int { return max(s.peak.users, s.peak.tokens) },
+			peak: func(s *MemoryStore) int { return max(len(s.users.slots), len(s.tokens.slots)) },
 			check: func(t *testing.T, s *MemoryStore) {
 				if u, err := s.UserByToken(ctx, memHash("session u2")); err != nil || u.ID != "u2" {
 					t.Fatalf("UserByToken(u2) = %+v %v", u, err)
