@@ -50,8 +50,10 @@ type MessagePublisher interface {
 }
 
 // RoomBroker may be implemented by a Broker that delivers to a process
-// only the events of the rooms that process serves (redisstore's Broker
-// does, with a subscription per room): the Hub tells it which.
+// only the events of the rooms and users that process serves
+// (redisstore's Broker does, with a subscription per room and per user):
+// the Hub tells it which. A process then receives nothing of the rooms
+// and users it has no connection of.
 type RoomBroker interface {
 	Broker
 	// Serve is called when this process gains its first connection
@@ -62,12 +64,21 @@ type RoomBroker interface {
 	// Unserve is called when this process loses its last connection
 	// subscribed to room, under a lock of the Hub: it must not block.
 	Unserve(room string)
-	// PublishAll sends msg, an event of room, to every subscribed
-	// process, whether it serves room or not. The Hub sends a member's
-	// join this way (the member's connections on other processes start
-	// serving the room from it), and the events about a user rather than
-	// a room (room "": a session ended, or connected again).
-	PublishAll(ctx context.Context, room string, msg []byte) error
+	// ServeUser is called when this process gains its first identified
+	// connection of user, under a lock of the Hub: it must not block.
+	// Every message published with PublishUser for user after the
+	// returned channel is closed reaches this process.
+	ServeUser(user string) (ready <-chan struct{})
+	// UnserveUser is called when this process loses its last connection
+	// of user, under a lock of the Hub: it must not block.
+	UnserveUser(user string)
+	// PublishUser sends msg to every process serving user. The Hub sends
+	// this way what the user's connections on other processes must learn
+	// although those processes may serve none of the user's rooms: that
+	// the user joined a room (so that they start serving it), and the
+	// events about a user rather than a room (a session ended, or
+	// connected again).
+	PublishUser(ctx context.Context, user string, msg []byte) error
 }
 
 // serveWait bounds how long a request waits for a RoomBroker's new
@@ -137,11 +148,23 @@ func (h *Hub) publish(ev *wire.Envelope) {
 	ctx := h.ctx
 	msg := wire.AppendEnvelope(nil, ev)
 	var err error
-	if h.roomBroker != nil && (ev.Kind == wire.KindJoined || ev.Room == "") {
-		// A join, and an event about a user rather than a room, reach
-		// the user's connections wherever they are.
-		err = h.roomBroker.PublishAll(ctx, ev.Room, msg)
-	} else {
+	switch {
+	case h.roomBroker == nil:
+		err = h.broker.Publish(ctx, ev.Room, msg)
+	case ev.Room == "":
+		// About a user rather than a room: wherever it has connections.
+		err = h.roomBroker.PublishUser(ctx, ev.User, msg)
+	case ev.Kind == wire.KindJoined:
+		// The room's processes tell its members; the processes of the
+		// joiner's other connections, which may serve none of the room,
+		// start serving it (KindFollow). A process that is both subscribes
+		// the connections with the first and tells them nothing twice.
+		if err = h.broker.Publish(ctx, ev.Room, msg); err == nil {
+			follow := *ev
+			follow.Kind = wire.KindFollow
+			err = h.roomBroker.PublishUser(ctx, ev.User, wire.AppendEnvelope(nil, &follow))
+		}
+	default:
 		err = h.broker.Publish(ctx, ev.Room, msg)
 	}
 	if err != nil {
@@ -177,6 +200,8 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindJoined:
 		h.subscribeUser(ev.Room, ev.User)
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
+	case wire.KindFollow:
+		h.follow(ev.Room, ev.User, ev.Payload, ev.Skip)
 	case wire.KindLeft:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 		h.mu.Lock()

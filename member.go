@@ -135,6 +135,9 @@ func (c *conn) Ended() {
 	h.dropConnLocked(c)
 	if c.user != "" {
 		h.users.remove(c.user, c)
+		if h.roomBroker != nil && !h.users.has(c.user) {
+			h.roomBroker.UnserveUser(c.user)
+		}
 	}
 	for _, room := range slices.Clone(c.rooms) {
 		h.unsubscribeLocked(room, c)

@@ -72,6 +72,31 @@ func (h *Hub) subscribeUser(room, user string) (ready <-chan struct{}) {
 	return ready
 }
 
+// follow subscribes to room the connections of user on this process that
+// are not yet, and sends them the join's event: a process that serves the
+// room already did both for the connections it had (KindJoined), and one
+// that did not learns of the join here only. The Broker's first events of
+// the room may be missed meanwhile, as the joiner's members can tell by
+// seq.
+func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
+	frame := textFrame(payload)
+	var ready <-chan struct{}
+	h.mu.Lock()
+	for c := range h.users.conns(user) {
+		if slices.Contains(c.rooms, room) {
+			continue
+		}
+		if r := h.subscribeLocked(room, c); r != nil {
+			ready = r
+		}
+		if c.ID != skip {
+			c.Send(frame)
+		}
+	}
+	h.mu.Unlock()
+	h.awaitServed(ready)
+}
+
 // fanout sends one encoded event to every connection subscribed to room
 // but the one whose id is skip. The frame is built once and shared.
 func (h *Hub) fanout(room string, payload []byte, skip uint64) {
@@ -397,6 +422,9 @@ func (u *userIndex) remove(user string, c *conn) {
 		u.more[user] = more
 	}
 }
+
+// has reports whether the user has a connection here.
+func (u *userIndex) has(user string) bool { return u.one[user] != nil }
 
 // conns yields the user's connections.
 func (u *userIndex) conns(user string) iter.Seq[*conn] {

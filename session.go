@@ -52,7 +52,12 @@ func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
 	for range h.users.conns(c.user) {
 		n++
 	}
+	var ready <-chan struct{}
+	if n == 1 && h.roomBroker != nil {
+		ready = h.roomBroker.ServeUser(c.user) // the user's events from other processes
+	}
 	h.mu.Unlock()
+	h.awaitServed(ready)
 	if !resumed {
 		return
 	}

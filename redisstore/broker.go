@@ -26,13 +26,15 @@ const brokerQueue = 1024
 // Broker is an epchat.Broker on Redis pub/sub: it carries each room's
 // events between the Hub processes of a deployment, next to the Store that
 // keeps the rules. Each room has a channel, "{name}:room:<room id>" (name
-// set by WithPrefix, as for the Store), and a process subscribes to the
-// channels of the rooms it has members in, and to one more,
-// "{name}:users", which carries members' joins and the events about a
-// user rather than a room (a session ended or connected) to every process
-// (see PublishAll). It implements epchat.RoomBroker (the Hub tells it which
-// rooms it serves) and epchat.MessagePublisher (a message's seq and its
-// event are one function call in Redis).
+// set by WithPrefix, as for the Store), and so has each user,
+// "{name}:user:<user id>", which carries what the user's connections on
+// other processes must learn (that the user joined a room, a session
+// ended or connected; see PublishUser). A process subscribes to the
+// channels of the rooms it has members in and of the users it has
+// connections of, and so receives nothing of the others. It implements
+// epchat.RoomBroker (the Hub tells it which rooms and users it serves) and
+// epchat.MessagePublisher (a message's seq and its event are one function
+// call in Redis).
 //
 // On a Redis Cluster (a *redis.ClusterClient) the channels are shard
 // channels (SSUBSCRIBE, SPUBLISH): a deployment's keys and channels share
@@ -43,7 +45,7 @@ const brokerQueue = 1024
 // every subscriber in the order of the calls, whatever pooled connection
 // each used, since Redis handles one command at a time and pushes a
 // message to its subscribers before answering PUBLISH; a process reads
-// all its channels on one connection, so the users channel keeps that
+// all its channels on one connection, so the users' channels keep that
 // order with the rooms' channels. Different processes' messages are not
 // ordered with each other; members order a room's messages by seq (see
 // PROTOCOL.md).
@@ -57,8 +59,9 @@ type Broker struct {
 	c       redis.UniversalClient
 	hot     caller // c's auto-pipeliner, for the publishes
 	p       string // key prefix, "{name}:", for PublishMessage
-	channel string // channel prefix, "{name}:room:"
-	joins   string // the channel every process subscribes to
+	channel string // rooms' channel prefix, "{name}:room:"
+	users   string // users' channel prefix, "{name}:user:"
+	own     string // this Broker's channel, which nobody publishes to: Subscribe's first
 	sharded bool   // a Cluster: SSUBSCRIBE and SPUBLISH
 	node    string // this Broker's id, for PublishMessage's idempotence
 	ops     atomic.Uint64
@@ -70,9 +73,11 @@ type Broker struct {
 	todo    []subOp                    // for the subscribing goroutine, in order
 	wake    chan struct{}              // a token when todo is not empty
 	served  atomic.Int64               // rooms subscribed to (Serve less Unserve)
+	usersIn atomic.Int64               // users subscribed to (ServeUser less UnserveUser)
 }
 
-// subOp is a SUBSCRIBE (sub) or UNSUBSCRIBE of a room's channel.
+// subOp is a SUBSCRIBE (sub) or UNSUBSCRIBE of a room's or a user's
+// channel.
 type subOp struct {
 	channel string
 	sub     bool
@@ -105,33 +110,37 @@ func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 	}
 	p := "{" + cfg.prefix + "}:"
 	_, sharded := client.(*redis.ClusterClient)
+	node := "b" + hex.EncodeToString(id[:])
 	return &Broker{
 		c:       client,
 		hot:     hotPath(client, cfg.autopipe),
 		p:       p,
 		channel: p + "room:",
-		joins:   p + "users",
+		users:   p + "user:",
+		own:     p + "node:" + node,
 		sharded: sharded,
-		node:    "b" + hex.EncodeToString(id[:]),
+		node:    node,
 		pending: make(map[string][]chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}, nil
 }
 
-// Publish implements epchat.Broker: one PUBLISH of msg on room's channel;
-// an event of no room (room "", about a user) goes to every process, as
-// PublishAll.
+// errNoRoom is Publish's error for an event of no room: the Hub sends
+// those with PublishUser.
+var errNoRoom = errors.New("redisstore: publish: an event of no room goes to a user's channel (PublishUser)")
+
+// Publish implements epchat.Broker: one PUBLISH of msg on room's channel.
 func (b *Broker) Publish(ctx context.Context, room string, msg []byte) error {
 	if room == "" {
-		return b.publish(ctx, b.joins, msg)
+		return errNoRoom
 	}
 	return b.publish(ctx, b.channel+room, msg)
 }
 
-// PublishAll implements epchat.RoomBroker: one PUBLISH on the users
-// channel, to which every process subscribes.
-func (b *Broker) PublishAll(ctx context.Context, _ string, msg []byte) error {
-	return b.publish(ctx, b.joins, msg)
+// PublishUser implements epchat.RoomBroker: one PUBLISH on user's
+// channel, which the processes with connections of user subscribe to.
+func (b *Broker) PublishUser(ctx context.Context, user string, msg []byte) error {
+	return b.publish(ctx, b.users+user, msg)
 }
 
 func (b *Broker) publish(ctx context.Context, channel string, msg []byte) error {
@@ -191,6 +200,22 @@ func (b *Broker) PublishMessage(ctx context.Context, room, user string, now time
 // Serve implements epchat.RoomBroker: it queues a SUBSCRIBE to room's
 // channel; the channel returned is closed when Redis confirms it.
 func (b *Broker) Serve(room string) <-chan struct{} {
+	return b.sub(b.channel+room, &b.served)
+}
+
+// Unserve implements epchat.RoomBroker: it queues an UNSUBSCRIBE.
+func (b *Broker) Unserve(room string) { b.unsub(b.channel+room, &b.served) }
+
+// ServeUser implements epchat.RoomBroker: it queues a SUBSCRIBE to user's
+// channel; the channel returned is closed when Redis confirms it.
+func (b *Broker) ServeUser(user string) <-chan struct{} {
+	return b.sub(b.users+user, &b.usersIn)
+}
+
+// UnserveUser implements epchat.RoomBroker: it queues an UNSUBSCRIBE.
+func (b *Broker) UnserveUser(user string) { b.unsub(b.users+user, &b.usersIn) }
+
+func (b *Broker) sub(ch string, count *atomic.Int64) <-chan struct{} {
 	ready := make(chan struct{})
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -198,22 +223,20 @@ func (b *Broker) Serve(room string) <-chan struct{} {
 		close(ready) // not subscribed, or stopped: nothing to wait for
 		return ready
 	}
-	ch := b.channel + room
 	b.pending[ch] = append(b.pending[ch], ready)
 	b.queueLocked(subOp{channel: ch, sub: true})
-	b.served.Add(1)
+	count.Add(1)
 	return ready
 }
 
-// Unserve implements epchat.RoomBroker: it queues an UNSUBSCRIBE.
-func (b *Broker) Unserve(room string) {
+func (b *Broker) unsub(ch string, count *atomic.Int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ps == nil {
 		return
 	}
-	b.queueLocked(subOp{channel: b.channel + room})
-	b.served.Add(-1)
+	b.queueLocked(subOp{channel: ch})
+	count.Add(-1)
 }
 
 func (b *Broker) queueLocked(op subOp) {
@@ -227,10 +250,15 @@ func (b *Broker) queueLocked(op subOp) {
 // Served is how many rooms this Broker is subscribed to for its Hub.
 func (b *Broker) Served() int { return int(b.served.Load()) }
 
-// Subscribe implements epchat.Broker. It subscribes to the users channel
-// on a connection of its own, and returns once Redis confirmed it, or
-// with the error that prevented it; the rooms' channels are added and
-// removed on that connection as the Hub serves them (Serve, Unserve).
+// ServedUsers is how many users this Broker is subscribed to for its Hub.
+func (b *Broker) ServedUsers() int { return int(b.usersIn.Load()) }
+
+// Subscribe implements epchat.Broker. It subscribes to a channel of its
+// own ("{name}:node:<id>", which nobody publishes to) on a connection of
+// its own, and returns once Redis confirmed it, or with the error that
+// prevented it; the rooms' and users' channels are added and removed on
+// that connection as the Hub serves them (Serve, Unserve, ServeUser,
+// UnserveUser).
 // deliver is called from one goroutine; stop ends the subscription and
 // returns once that goroutine has returned and deliver will not be called
 // again. The client pings the subscription's connection when it is quiet
@@ -241,9 +269,9 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 	defer cancel()
 	var ps *redis.PubSub
 	if b.sharded {
-		ps = b.c.SSubscribe(ctx, b.joins)
+		ps = b.c.SSubscribe(ctx, b.own)
 	} else {
-		ps = b.c.Subscribe(ctx, b.joins)
+		ps = b.c.Subscribe(ctx, b.own)
 	}
 	// Subscribe does not wait for Redis: the first reply is the
 	// confirmation, or an error.
@@ -271,8 +299,8 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 			case *redis.Message:
 				if room, ok := strings.CutPrefix(m.Channel, b.channel); ok {
 					deliver(room, []byte(m.Payload))
-				} else if m.Channel == b.joins {
-					deliver("", []byte(m.Payload))
+				} else if strings.HasPrefix(m.Channel, b.users) {
+					deliver("", []byte(m.Payload)) // about a user, not a room
 				}
 			case *redis.Subscription:
 				if m.Kind == "subscribe" || m.Kind == "ssubscribe" {

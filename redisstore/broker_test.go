@@ -5,14 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/epchat-go/epchat/epchattest"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // brokerMsg is one delivery seen by a test subscriber.
@@ -57,6 +60,16 @@ func serve(t *testing.T, b *Broker, rooms ...string) {
 		case <-time.After(waitFor):
 			t.Fatalf("subscription to room %q not confirmed", r)
 		}
+	}
+}
+
+// waitClosed waits for a subscription's confirmation.
+func waitClosed(t *testing.T, ready <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ready:
+	case <-time.After(waitFor):
+		t.Fatal("subscription not confirmed")
 	}
 }
 
@@ -109,17 +122,24 @@ func TestBrokerDelivers(t *testing.T) {
 	}
 }
 
-// TestBrokerNoRoom: an event about no room (room "", as the Hub
-// publishes a session's end) reaches every subscriber too.
+// TestBrokerNoRoom: an event about a user rather than a room (as the Hub
+// publishes a session's end) reaches every process serving the user, as
+// an event of room ""; Publish refuses an event of no room, which would
+// reach nobody.
 func TestBrokerNoRoom(t *testing.T) {
 	prefix := freshPrefix()
 	pub := newBroker(t, prefix)
-	ch, _ := subscribe(t, newBroker(t, prefix))
-	if err := pub.Publish(bg, "", []byte("ended")); err != nil {
+	sub := newBroker(t, prefix)
+	ch, _ := subscribe(t, sub)
+	waitClosed(t, sub.ServeUser("u1"))
+	if err := pub.PublishUser(bg, "u1", []byte("ended")); err != nil {
 		t.Fatal(err)
 	}
 	if m := recv(t, ch); m.room != "" || string(m.msg) != "ended" {
 		t.Fatalf("delivered %q in room %q, want \"ended\" in room \"\"", m.msg, m.room)
+	}
+	if err := pub.Publish(bg, "", []byte("no room")); err == nil {
+		t.Fatal("Publish of an event of no room succeeded")
 	}
 }
 
@@ -179,8 +199,9 @@ func TestBrokerStop(t *testing.T) {
 }
 
 // TestBrokerOnlyServedRooms: a process receives the events of the rooms
-// it serves and nothing of the others, from the confirmation of Serve to
-// Unserve; joins (PublishAll) reach every process.
+// and users it serves and nothing of the others, from the confirmation of
+// Serve (ServeUser) to Unserve (UnserveUser): not even the joins of users
+// it has no connection of.
 func TestBrokerOnlyServedRooms(t *testing.T) {
 	prefix := freshPrefix()
 	a, b := newBroker(t, prefix), newBroker(t, prefix)
@@ -196,8 +217,11 @@ func TestBrokerOnlyServedRooms(t *testing.T) {
 			}
 		}
 	}
-	if err := b.PublishAll(bg, "rb", []byte("join")); err != nil {
-		t.Fatal(err)
+	waitClosed(t, b.ServeUser("ub"))
+	for _, u := range []string{"ub", "nobody"} {
+		if err := a.PublishUser(bg, u, []byte("join of "+u)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for name, c := range map[string]struct {
 		ch   <-chan brokerMsg
@@ -208,10 +232,24 @@ func TestBrokerOnlyServedRooms(t *testing.T) {
 				t.Fatalf("process %s got %q of room %q; want %s%d: only its room's events", name, m.msg, m.room, c.room, i)
 			}
 		}
-		if m := recv(t, c.ch); string(m.msg) != "join" {
-			t.Fatalf("process %s got %q; want the join, published to all", name, m.msg)
+		if name == "b" {
+			if m := recv(t, c.ch); string(m.msg) != "join of ub" || m.room != "" {
+				t.Fatalf("process b got %q of room %q; want the join of the user it serves", m.msg, m.room)
+			}
 		}
 	}
+	b.UnserveUser("ub")
+	serve(t, b, "marker-b") // the unsubscribe is sent before this subscribe
+	if err := a.PublishUser(bg, "ub", []byte("late join")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Publish(bg, "marker-b", []byte("marker-b")); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, chb); string(m.msg) != "marker-b" {
+		t.Fatalf("after UnserveUser b got %q of room %q", m.msg, m.room)
+	}
+
 	a.Unserve("ra")
 	serve(t, a, "marker") // the unsubscribe is sent before this subscribe
 	if err := b.Publish(bg, "ra", []byte("late")); err != nil {
@@ -223,8 +261,8 @@ func TestBrokerOnlyServedRooms(t *testing.T) {
 	if m := recv(t, cha); string(m.msg) != "marker" {
 		t.Fatalf("after Unserve got %q of room %q", m.msg, m.room)
 	}
-	if a.Served() != 1 || b.Served() != 1 {
-		t.Fatalf("served %d and %d rooms; want 1 and 1", a.Served(), b.Served())
+	if a.Served() != 1 || b.Served() != 2 || b.ServedUsers() != 0 {
+		t.Fatalf("served %d and %d rooms, b %d users; want 1, 2 and 0", a.Served(), b.Served(), b.ServedUsers())
 	}
 }
 
@@ -287,7 +325,7 @@ func TestBrokerErrors(t *testing.T) {
 
 // TestClusterTabsFollowJoins: a user with a tab on each process joins a
 // room through a, which serves it; the tab on b, which serves no room,
-// learns of the join (the users channel) and from then on gets the
+// learns of the join (the user's channel) and from then on gets the
 // room's messages (it subscribed to the room's channel). Then the user
 // ends the session on a and the tab on b is closed.
 func TestClusterTabsFollowJoins(t *testing.T) {
@@ -317,5 +355,65 @@ func TestClusterTabsFollowJoins(t *testing.T) {
 	benTab.WaitReaderDone()
 	if code := benTab.CloseCode(); code != 4003 {
 		t.Fatalf("ben's tab on b closed with %d; want 4003", code)
+	}
+}
+
+// countingBroker is a Broker that counts what it delivers to its Hub.
+type countingBroker struct {
+	*Broker
+	n atomic.Int64
+}
+
+func (c *countingBroker) Subscribe(deliver func(room string, msg []byte)) (func(), error) {
+	return c.Broker.Subscribe(func(room string, msg []byte) {
+		c.n.Add(1)
+		deliver(room, msg)
+	})
+}
+
+// TestClusterIdleProcessHearsNothing: a process with no connection of a
+// room or of a user receives nothing of them: rooms made, joins (those of
+// users it does not serve included), messages, leaves, closes and a
+// session's end elsewhere reach it not once. Once one of the members opens
+// a tab on it, it receives that member's rooms' events (the counter
+// counts).
+func TestClusterIdleProcessHearsNothing(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	rdb := newClient(t)
+	nb, err := NewBroker(rdb, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingBroker{Broker: nb}
+	b := startHubProcOn(t, rdb, nil, "b", prefix, clk, false, epchat.WithBroker(counting))
+
+	ann := a.join(t, "Ann")
+	room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	ben := a.join(t, "Ben")
+	ben.MustCall("joined", map[string]any{"type": "join", "token": invite(t, ann, room)})
+	ann.Expect("member_joined", room)
+	for i := range 10 {
+		ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": fmt.Sprint("m", i)})
+		ben.Expect("message", room)
+	}
+	cid := a.join(t, "Cid")
+	other := cid.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	cid.MustCall("ok", map[string]any{"type": "close", "room": other})
+	cid.MustCall("ok", map[string]any{"type": "end_session"})
+	if n := counting.n.Load(); n != 0 {
+		t.Fatalf("process b, serving no room and no user, received %d events", n)
+	}
+
+	benTab := epchattest.Dial(t, b.url)
+	benTab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	ben.Expect("session_connected", "")
+	ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to b too"})
+	if e := benTab.Expect("message", room); e.Str("text") != "to b too" {
+		t.Fatalf("ben's tab on b: %v", e)
+	}
+	if counting.n.Load() == 0 {
+		t.Fatal("b delivered a message without counting it: the counter is broken")
 	}
 }

@@ -19,6 +19,7 @@ const (
 	KindKicked                  // User was kicked: tell their connections room_left, the others Payload, then unsubscribe them (and drop the room if Closed)
 	KindEnded                   // User ended the session: deliver to their connections, which then close
 	KindSession                 // deliver to the connections of User, but Skip
+	KindFollow                  // User joined Room: subscribe their connections not yet subscribed, and deliver to those only
 )
 
 // Envelope is a room event as it travels between Hub processes: the
@@ -29,7 +30,7 @@ type Envelope struct {
 	Node    string // the publishing Hub
 	Skip    uint64 // a connection of Node not to deliver to (the requester), 0 for none
 	Room    string
-	User    string // KindJoined, KindLeft, KindKicked, KindEnded, KindSession
+	User    string // KindJoined, KindLeft, KindKicked, KindEnded, KindSession, KindFollow
 	To      string // KindDirect
 	Payload []byte // the JSON event
 }
