@@ -277,7 +277,10 @@ func WithReconnectGrace(d time.Duration) Option { return func(c *config) { c.gra
 // WithMaxMessageSize bounds the text of a message and the data of a history
 // event, in bytes; a longer one gets a too_large error. A client WebSocket
 // message larger than 2*n+1024 bytes closes the connection with 1009.
-// Default: 16 KiB. Allowed: 1 byte to 16 MiB.
+// Default: 16 KiB. Allowed: 1 byte to 16 MiB. The browser client
+// library's authenticated scheme (mls-v1, the demo page's) sends every
+// text sealed in an MLS frame around a signed envelope: about 1,000 bytes
+// for an empty one, so a bound below that lets its members send nothing.
 func WithMaxMessageSize(n int) Option { return func(c *config) { c.maxMessageSize = n } }
 
 // WithPingInterval sets how long a connection may stay silent before the
