@@ -11,12 +11,17 @@ import (
 //
 //  1. room locks (roomLock, lockRooms), several only through lockRooms,
 //     in the order of the rooms' ids;
-//  2. h.mu, the Hub's indexes (connections, users, subscriptions);
-//  3. c.mu, one connection's write queue and close state.
+//  2. h.mu, the Hub's indexes: connections, users, and each connection's
+//     list of rooms (conn.rooms);
+//  3. one subscription shard (subs.go), the subscribers of its rooms. A
+//     fan-out takes it alone, then c.mu: never h.mu;
+//  4. c.mu, one connection's write queue and close state.
 //
 // The Store and the Broker are called with at most room locks held,
-// never h.mu or c.mu. The shard locks of roomLocks are leaves: held only
-// inside acquire and release.
+// never h.mu or c.mu, but for RoomBroker's Serve and Unserve, which must
+// not block: they come under h.mu and the room's subscription shard. The
+// shard locks of roomLocks are leaves: held only inside acquire and
+// release.
 
 // roomLocks hands out one mutex per room, made when a room is first locked
 // and dropped when nobody holds it or waits for it. A room whose request
@@ -31,7 +36,7 @@ type roomLocks struct {
 type lockShard struct {
 	mu sync.Mutex
 	m  map[string]*roomMutex
-	_  [40]byte // one shard per cache line: rooms' locks do not contend on it
+	_  [48]byte // one shard per cache line: rooms' locks do not contend on it
 }
 
 // roomMutex is one room's lock; refs counts its holder and its waiters,
