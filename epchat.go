@@ -64,7 +64,7 @@ type Hub struct {
 	// disabled or unsupported, and then each connection has a read loop.
 	poller *netpoll.Poller
 
-	mu        sync.Mutex
+	mu        hubMutex
 	listeners []net.Listener // given to Serve; closed by Shutdown
 	conns     []*conn        // every live connection; conn.slot is its index
 	users     userIndex      // user id -> this process's connections

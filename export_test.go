@@ -53,6 +53,13 @@ func (h *Hub) StalledWrites() int {
 // entry that outlives its last holder is a leak.
 func (h *Hub) RoomLocksLive() int { return h.locks.held() }
 
+// LockOrderChecked reports whether this test binary checks the lock order
+// (built with -tags epchat_lockcheck).
+func LockOrderChecked() bool { return lockCheck }
+
+// LockOrderChecks returns how many locks this test binary checked so far.
+func LockOrderChecks() int64 { return lockChecks() }
+
 // CheckSubscriptions checks that the subscription shards and the
 // connections' lists of rooms say the same: a connection is subscribed to
 // a room once, exactly when the room is in its list, and only while the

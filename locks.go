@@ -21,7 +21,8 @@ import (
 // never h.mu or c.mu, but for RoomBroker's Serve and Unserve, which must
 // not block: they come under h.mu and the room's subscription shard. The
 // shard locks of roomLocks are leaves: held only inside acquire and
-// release.
+// release. Built with -tags epchat_lockcheck, the package checks this
+// order as each lock is taken (lockrank.go).
 
 // roomLocks hands out one mutex per room, made when a room is first locked
 // and dropped when nobody holds it or waits for it. A room whose request
@@ -34,7 +35,7 @@ type roomLocks struct {
 }
 
 type lockShard struct {
-	mu sync.Mutex
+	mu leafMutex
 	m  map[string]*roomMutex
 	_  [48]byte // one shard per cache line: rooms' locks do not contend on it
 }
@@ -114,6 +115,9 @@ type roomLock struct {
 func (h *Hub) roomLock(room string) roomLock { return roomLock{locks: &h.locks, room: room} }
 
 func (lk *roomLock) Lock() {
+	if lockCheck {
+		lockTaken(rankRoom, lk.room)
+	}
 	lk.s, lk.m = lk.locks.acquire(lk.room)
 	lk.m.mu.Lock()
 }
@@ -123,6 +127,9 @@ func (lk *roomLock) Unlock() {
 	lk.s, lk.m = nil, nil
 	m.mu.Unlock()
 	s.release(lk.room, m)
+	if lockCheck {
+		lockReleased(rankRoom, lk.room)
+	}
 }
 
 // lockRooms takes the locks of several rooms, in the order of their ids

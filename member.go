@@ -111,7 +111,7 @@ type conn struct {
 	// rooms this connection receives the events of; guarded by h.mu.
 	rooms []string
 
-	mu         sync.Mutex
+	mu         connMutex
 	queue      [][]byte
 	queued     int
 	drainTimer *time.Timer

@@ -3,7 +3,6 @@ package epchat
 import (
 	"hash/maphash"
 	"slices"
-	"sync"
 )
 
 // Subscriptions: which of this process's connections receive the events
@@ -26,7 +25,7 @@ type subscriptions struct {
 }
 
 type subShard struct {
-	mu sync.Mutex
+	mu subsMutex
 	m  map[string][]*conn // room id -> subscribed connections
 	_  [48]byte           // one shard per cache line: rooms' fan-outs do not contend on it
 }
