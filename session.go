@@ -73,7 +73,7 @@ func (h *Hub) tellSession(user string, payload []byte, skip uint64) {
 	defer h.mu.Unlock()
 	for oc := range h.users.conns(user) {
 		if oc.id != skip {
-			oc.send(frame) // only queues: safe under h.mu, as fanout does
+			oc.send(frame) // only queues; c.mu comes after h.mu (locks.go)
 		}
 	}
 }
@@ -123,7 +123,7 @@ func (h *Hub) closeSession(user string, payload []byte) {
 		for _, room := range slices.Clone(sc.rooms) {
 			h.unsubscribeLocked(room, sc)
 		}
-		sc.send(frame) // only queues: safe under h.mu, as fanout does
+		sc.send(frame) // only queues; c.mu comes after h.mu (locks.go)
 	}
 	h.mu.Unlock()
 	for _, sc := range conns {
