@@ -51,7 +51,9 @@ type MessagePublisher interface {
 
 // RoomBroker may be implemented by a Broker that delivers to a process
 // only the events of the rooms that process serves (redisstore's Broker
-// does, with a subscription per room): the Hub tells it which.
+// does, with a subscription per room): the Hub tells it which. For each
+// room, Serve and Unserve alternate, one call at a time; calls for
+// different rooms may come concurrently.
 type RoomBroker interface {
 	Broker
 	// Serve is called when this process gains its first connection
