@@ -53,7 +53,9 @@ type MessagePublisher interface {
 // only the events of the rooms and users that process serves
 // (redisstore's Broker does, with a subscription per room and per user):
 // the Hub tells it which. A process then receives nothing of the rooms
-// and users it has no connection of.
+// and users it has no connection of. For each room, Serve and Unserve
+// alternate, one call at a time; calls for different rooms may come
+// concurrently.
 type RoomBroker interface {
 	Broker
 	// Serve is called when this process gains its first connection

@@ -68,13 +68,16 @@ type Hub struct {
 	// poller, the limits, the counters.
 	transport transport.Env
 
-	mu        sync.Mutex
-	listeners []net.Listener     // given to Serve; closed by Shutdown
-	conns     []*conn            // every live connection; conn.slot is its index
-	users     userIndex          // user id -> this process's connections
-	rooms     map[string][]*conn // room id -> subscribed connections
+	mu        hubMutex
+	listeners []net.Listener // given to Serve; closed by Shutdown
+	conns     []*conn        // every live connection; conn.slot is its index
+	users     userIndex      // user id -> this process's connections
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
+
+	// subs holds each room's subscribed connections, in shards of their
+	// own (subs.go): a fan-out takes no lock of the whole Hub.
+	subs subscriptions
 
 	// locks holds one lock per room in use (locks.go).
 	locks roomLocks
@@ -140,12 +143,12 @@ func New(opts ...Option) (*Hub, error) {
 		log:     log,
 		broker:  cfg.broker,
 		node:    ids.Member(),
-		rooms:   make(map[string][]*conn),
 		drained: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	h.stats.init()
 	h.locks.init()
+	h.subs.init()
 	if cfg.netpoll {
 		p, err := netpoll.New(max(8, 4*runtime.GOMAXPROCS(0)))
 		if err == nil {

@@ -1,5 +1,7 @@
 package epchat
 
+import "fmt"
+
 // Test-only views of the Hub's internals, for the hardening tests that
 // check bounds a client cannot see (queue sizes, live connections).
 
@@ -48,3 +50,60 @@ func (h *Hub) StalledWrites() int {
 // RoomLocksLive returns how many rooms' locks are held or waited for: an
 // entry that outlives its last holder is a leak.
 func (h *Hub) RoomLocksLive() int { return h.locks.held() }
+
+// LockOrderChecked reports whether this test binary checks the lock order
+// (built with -tags epchat_lockcheck).
+func LockOrderChecked() bool { return lockCheck }
+
+// LockOrderChecks returns how many locks this test binary checked so far.
+func LockOrderChecks() int64 { return lockChecks() }
+
+// CheckSubscriptions checks that the subscription shards and the
+// connections' lists of rooms say the same: a connection is subscribed to
+// a room once, exactly when the room is in its list, and only while the
+// Hub lists it (finish unsubscribes it as it drops it from the list).
+func (h *Hub) CheckSubscriptions() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	listed := 0
+	for _, c := range h.conns {
+		listed += len(c.rooms)
+		for _, room := range c.rooms {
+			s := h.subs.shard(room)
+			s.mu.Lock()
+			n := 0
+			for _, x := range s.m[room] {
+				if x == c {
+					n++
+				}
+			}
+			s.mu.Unlock()
+			if n != 1 {
+				return fmt.Errorf("conn %d lists room %s and is subscribed %d times", c.ID, room, n)
+			}
+		}
+	}
+	subscribed := 0
+	for i := range h.subs.shards {
+		s := &h.subs.shards[i]
+		s.mu.Lock()
+		for room, subs := range s.m {
+			subscribed += len(subs)
+			for _, c := range subs {
+				if int(c.slot) >= len(h.conns) || h.conns[c.slot] != c {
+					s.mu.Unlock()
+					return fmt.Errorf("conn %d, torn down, is still subscribed to room %s", c.ID, room)
+				}
+			}
+			if len(subs) == 0 {
+				s.mu.Unlock()
+				return fmt.Errorf("room %s kept with no subscriber", room)
+			}
+		}
+		s.mu.Unlock()
+	}
+	if listed != subscribed {
+		return fmt.Errorf("%d rooms listed by connections, %d subscriptions", listed, subscribed)
+	}
+	return nil
+}

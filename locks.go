@@ -11,13 +11,22 @@ import (
 //
 //  1. room locks (roomLock, lockRooms), several only through lockRooms,
 //     in the order of the rooms' ids;
-//  2. h.mu, the Hub's indexes (connections, users, subscriptions);
-//  3. a connection's transport lock (internal/transport: its write queue
+//  2. h.mu, the Hub's indexes: connections, users, and each connection's
+//     list of rooms (conn.rooms);
+//  3. one subscription shard (subs.go), the subscribers of its rooms. A
+//     fan-out takes it alone, then a connection's transport lock: never
+//     h.mu;
+//  4. a connection's transport lock (internal/transport: its write queue
 //     and close state), a leaf.
 //
 // The Store and the Broker are called with at most room locks held,
-// never h.mu or a transport's lock. The shard locks of roomLocks are leaves: held only
-// inside acquire and release.
+// never h.mu or a transport's lock, but for RoomBroker's Serve, Unserve,
+// ServeUser and UnserveUser, which must not block: they come under h.mu
+// (and, for a room, its subscription shard). The shard locks of roomLocks
+// are leaves: held only inside acquire and release. Built with -tags
+// epchat_lockcheck, the package checks this order as each lock is taken
+// (lockrank.go), but for the transport's lock, a leaf of another package
+// that calls nothing of the Hub while it holds it.
 
 // roomLocks hands out one mutex per room, made when a room is first locked
 // and dropped when nobody holds it or waits for it. A room whose request
@@ -30,9 +39,9 @@ type roomLocks struct {
 }
 
 type lockShard struct {
-	mu sync.Mutex
+	mu leafMutex
 	m  map[string]*roomMutex
-	_  [40]byte // one shard per cache line: rooms' locks do not contend on it
+	_  [48]byte // one shard per cache line: rooms' locks do not contend on it
 }
 
 // roomMutex is one room's lock; refs counts its holder and its waiters,
@@ -110,6 +119,9 @@ type roomLock struct {
 func (h *Hub) roomLock(room string) roomLock { return roomLock{locks: &h.locks, room: room} }
 
 func (lk *roomLock) Lock() {
+	if lockCheck {
+		lockTaken(rankRoom, lk.room)
+	}
 	lk.s, lk.m = lk.locks.acquire(lk.room)
 	lk.m.mu.Lock()
 }
@@ -119,6 +131,9 @@ func (lk *roomLock) Unlock() {
 	lk.s, lk.m = nil, nil
 	m.mu.Unlock()
 	s.release(lk.room, m)
+	if lockCheck {
+		lockReleased(rankRoom, lk.room)
+	}
 }
 
 // lockRooms takes the locks of several rooms, in the order of their ids

@@ -30,10 +30,7 @@ const closeStoreLost ws.StatusCode = 1012
 // from before the loss, and tells them from a goroutine of its own.
 func (h *Hub) storeLost() {
 	h.mu.Lock()
-	rooms := make([]string, 0, len(h.rooms))
-	for r := range h.rooms {
-		rooms = append(rooms, r)
-	}
+	rooms := h.subs.rooms()
 	var conns []*conn
 	for _, c := range h.conns {
 		if c != nil && c.has(flagIdentified) {

@@ -102,12 +102,17 @@ func (h *Hub) publishLock(room string, locked bool) {
 
 // applyKick delivers a kick on this process: room_left to the kicked
 // member's connections, the member_left of ev to the others, and then the
-// kicked member's connections receive nothing more of the room.
+// kicked member's connections receive nothing more of the room. The sends
+// and the kicked member's unsubscription are one step under the room's
+// shard, so that no event of the room comes between them.
 func (h *Hub) applyKick(ev *wire.Envelope) {
 	left := textFrame(wire.RoomLeft(nil, ev.Room, ReasonKicked))
 	others := textFrame(ev.Payload)
 	h.mu.Lock()
-	subs := h.rooms[ev.Room]
+	s := h.subs.shard(ev.Room)
+	s.mu.Lock()
+	subs := s.m[ev.Room]
+	n := len(subs)
 	for _, c := range subs {
 		if c.user == ev.User {
 			c.Send(left)
@@ -116,13 +121,19 @@ func (h *Hub) applyKick(ev *wire.Envelope) {
 		}
 	}
 	for c := range h.users.conns(ev.User) {
-		h.unsubscribeLocked(ev.Room, c)
+		if s.remove(ev.Room, c) && h.roomBroker != nil {
+			h.roomBroker.Unserve(ev.Room)
+		}
+	}
+	s.mu.Unlock()
+	for c := range h.users.conns(ev.User) {
+		c.rooms = dropRoom(c.rooms, ev.Room)
 	}
 	if ev.Closed {
 		h.dropRoomLocked(ev.Room)
 	}
 	h.mu.Unlock()
-	h.stats.deliveries.Add(uint64(len(subs)))
+	h.stats.deliveries.Add(uint64(n))
 }
 
 // KickMember removes member from room as its owner would with kick: the

@@ -14,63 +14,7 @@ import (
 // published as an envelope (broker.go) and applied by every process serving
 // the room: apply calls fanout (every subscribed connection) or deliverTo
 // (one member's connections), and changes the subscriptions to follow
-// membership.
-
-// subscribeLocked makes c receive the events of room. h.mu is held. When
-// c is the process's first subscriber of room and the Broker is a
-// RoomBroker, it returns the channel closed once the Broker delivers the
-// room's events (see awaitServed); otherwise nil.
-func (h *Hub) subscribeLocked(room string, c *conn) (ready <-chan struct{}) {
-	if slices.Contains(c.rooms, room) {
-		return nil
-	}
-	subs := h.rooms[room]
-	h.rooms[room] = append(subs, c)
-	c.rooms = append(c.rooms, room)
-	if len(subs) == 0 && h.roomBroker != nil {
-		return h.roomBroker.Serve(room)
-	}
-	return nil
-}
-
-// unsubscribeLocked stops c receiving the events of room. h.mu is held.
-func (h *Hub) unsubscribeLocked(room string, c *conn) {
-	if subs := h.rooms[room]; subs != nil {
-		subs = slices.DeleteFunc(subs, func(x *conn) bool { return x == c })
-		if len(subs) == 0 {
-			delete(h.rooms, room)
-			if h.roomBroker != nil {
-				h.roomBroker.Unserve(room)
-			}
-		} else {
-			h.rooms[room] = subs
-		}
-	}
-	c.rooms = dropRoom(c.rooms, room)
-}
-
-// dropRoom removes room from a connection's list, freeing the list when
-// it empties.
-func dropRoom(rooms []string, room string) []string {
-	rooms = slices.DeleteFunc(rooms, func(r string) bool { return r == room })
-	if len(rooms) == 0 {
-		return nil
-	}
-	return rooms
-}
-
-// subscribeUser subscribes every local connection of user to room. It
-// returns what subscribeLocked does, for awaitServed.
-func (h *Hub) subscribeUser(room, user string) (ready <-chan struct{}) {
-	h.mu.Lock()
-	for c := range h.users.conns(user) {
-		if r := h.subscribeLocked(room, c); r != nil {
-			ready = r
-		}
-	}
-	h.mu.Unlock()
-	return ready
-}
+// membership (subs.go).
 
 // follow subscribes to room the connections of user on this process that
 // are not yet, and sends them the join's event: a process that serves the
@@ -95,38 +39,6 @@ func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 	}
 	h.mu.Unlock()
 	h.awaitServed(ready)
-}
-
-// fanout sends one encoded event to every connection subscribed to room
-// but the one whose id is skip. The frame is built once and shared.
-func (h *Hub) fanout(room string, payload []byte, skip uint64) {
-	frame := textFrame(payload)
-	h.mu.Lock()
-	n := 0
-	for _, c := range h.rooms[room] {
-		if c.ID != skip {
-			c.Send(frame)
-			n++
-		}
-	}
-	h.mu.Unlock()
-	h.stats.deliveries.Add(uint64(n))
-}
-
-// deliverTo sends one encoded event to the connections of user subscribed
-// to room.
-func (h *Hub) deliverTo(room, user string, payload []byte) {
-	frame := textFrame(payload)
-	h.mu.Lock()
-	n := 0
-	for c := range h.users.conns(user) {
-		if slices.Contains(c.rooms, room) {
-			c.Send(frame)
-			n++
-		}
-	}
-	h.mu.Unlock()
-	h.stats.deliveries.Add(uint64(n))
 }
 
 // publishLeave tells a room about a departure. The room's lock is held.
@@ -166,17 +78,6 @@ func (h *Hub) publishClosed(room, reason string, seats int) {
 	h.roomClosed(room, reason, seats)
 	h.publish(&wire.Envelope{Kind: wire.KindClosed, Room: room, Payload: wire.RoomClosed(nil, room, reason)})
 	h.log.Debug("room closed", "room", room, "reason", reason)
-}
-
-func (h *Hub) dropRoomLocked(room string) {
-	subs, ok := h.rooms[room]
-	for _, c := range subs {
-		c.rooms = dropRoom(c.rooms, room)
-	}
-	delete(h.rooms, room)
-	if ok && h.roomBroker != nil {
-		h.roomBroker.Unserve(room)
-	}
 }
 
 // announceDepartures tells the rooms about users a sweep removed.

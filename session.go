@@ -78,7 +78,7 @@ func (h *Hub) tellSession(user string, payload []byte, skip uint64) {
 	defer h.mu.Unlock()
 	for oc := range h.users.conns(user) {
 		if oc.ID != skip {
-			oc.Send(frame) // only queues: safe under h.mu, as fanout does
+			oc.Send(frame) // only queues; the transport lock comes after h.mu (locks.go)
 		}
 	}
 }
@@ -128,7 +128,7 @@ func (h *Hub) closeSession(user string, payload []byte) {
 		for _, room := range slices.Clone(sc.rooms) {
 			h.unsubscribeLocked(room, sc)
 		}
-		sc.Send(frame) // only queues: safe under h.mu, as fanout does
+		sc.Send(frame) // only queues; the transport lock comes after h.mu (locks.go)
 	}
 	h.mu.Unlock()
 	for _, sc := range conns {

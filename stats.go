@@ -277,9 +277,7 @@ func (s *counters) errorSent(code wire.Code) {
 // is cheap enough to call on every scrape or every second.
 func (h *Hub) Stats() Stats {
 	s := &h.stats
-	h.mu.Lock()
-	served := len(h.rooms)
-	h.mu.Unlock()
+	served := h.subs.served()
 
 	st := Stats{
 		Connections:        s.conns.Load(),

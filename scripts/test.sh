@@ -51,4 +51,10 @@ echo "== module . (EPCHAT_NETPOLL=off)"
 if ! EPCHAT_NETPOLL=off go test -race -count=1 .; then
 	status=1
 fi
+# And with the lock-order checker built in (lockcheck.go): every lock of
+# the order written in locks.go is checked as it is taken.
+echo "== module . (-tags epchat_lockcheck)"
+if ! go test -race -count=1 -tags epchat_lockcheck .; then
+	status=1
+fi
 exit $status
