@@ -357,7 +357,7 @@ func TestUpgradeDuringShutdown(t *testing.T) {
 	for time.Now().Before(deadline) {
 		var b strings.Builder
 		pprof.Lookup("goroutine").WriteTo(&b, 2)
-		if strings.Contains(b.String(), "(*conn).readLoop") {
+		if strings.Contains(b.String(), "(*blockingSocket).serve") {
 			t.Fatalf("a read loop runs after Shutdown returned:\n%s", b.String())
 		}
 		if conns, _ := hh.LiveConns(); conns != 0 {

@@ -152,10 +152,10 @@ func newHarness(t *testing.T, mode connMode, opts ...epchat.Option) *harness {
 	return h
 }
 
-// readLoopFunc is the Hub's blocking-mode reader (conn.readLoop in
-// member.go) as a goroutine's stack names it: one goroutine per connection
+// readLoopFunc is the Hub's blocking-mode reader (blockingSocket.serve in
+// internal/transport) as a goroutine's stack names it: one goroutine per connection
 // runs it in blocking mode, none in poll mode.
-const readLoopFunc = "github.com/epchat-go/epchat.(*conn).readLoop("
+const readLoopFunc = "github.com/epchat-go/epchat/internal/transport.(*blockingSocket).serve("
 
 // readLoops counts the goroutines of this process running readLoopFunc.
 func readLoops() int64 {
