@@ -26,6 +26,9 @@ func TestConnSize(t *testing.T) {
 func TestUserIndex(t *testing.T) {
 	var u userIndex
 	a, b, c := newTestConn(1), newTestConn(2), newTestConn(3)
+	other := newTestConn(4)
+	a.user, b.user, c.user, other.user = "ana", "ana", "ana", "ben"
+	u.add("ben", other)
 	ids := func() []uint64 {
 		var out []uint64
 		for x := range u.conns("ana") {
@@ -49,8 +52,8 @@ func TestUserIndex(t *testing.T) {
 		t.Fatalf("after removing another: %v", got)
 	}
 	u.remove("ana", b)
-	if got := ids(); len(got) != 0 || len(u.one) != 0 || len(u.more) != 0 {
-		t.Fatalf("after removing all: %v, %d, %d entries", got, len(u.one), len(u.more))
+	if got := ids(); len(got) != 0 || u.has("ana") || len(u.more) != 0 || !u.has("ben") {
+		t.Fatalf("after removing all: %v, %d, %d entries", got, u.one.n, len(u.more))
 	}
 }
 

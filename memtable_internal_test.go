@@ -32,7 +32,7 @@ func TestUserTable(t *testing.T) {
 		if byID.byID("nobody") != nil || byTok.byTokenHash(TokenHash{}) != nil {
 			t.Fatalf("step %d: found a user never added", step)
 		}
-		if l := len(byID.slots); l > userTableMin && 8*byID.n < l {
+		if l := len(byID.slots); l > ptrTableMin && 8*byID.n < l {
 			t.Fatalf("step %d: %d slots hold %d users: not shrunk", step, l, byID.n)
 		}
 	}

@@ -3,6 +3,7 @@ package epchat
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"iter"
 	"slices"
 
@@ -284,20 +285,33 @@ func (h *Hub) history(c *conn, req *wire.Request) {
 }
 
 // userIndex finds a user's connections on this process; the Hub's mu
-// guards it. Nearly every user has one connection, kept in one: a map
-// entry and no slice. more holds the further ones of users with several
-// (browser tabs).
+// guards it. Nearly every user has one connection, kept in one, a table of
+// connections by their user (8 bytes a slot, where a map's slot would
+// hold the id too), with no slice; more holds the further ones of users
+// with several (browser tabs). A connection's user never changes while it
+// is indexed. Its zero value is ready for use.
 type userIndex struct {
-	one  map[string]*conn
+	one  ptrTable[conn]
 	more map[string][]*conn
+	seed maphash.Seed
 }
 
+// first returns the user's connection in one, or nil.
+func (u *userIndex) first(user string) *conn {
+	if u.one.n == 0 {
+		return nil
+	}
+	return u.one.find(maphash.String(u.seed, user), func(c *conn) bool { return c.user == user })
+}
+
+// add indexes c, a connection of user (c.user).
 func (u *userIndex) add(user string, c *conn) {
-	if u.one[user] == nil {
-		if u.one == nil {
-			u.one = make(map[string]*conn)
+	if u.first(user) == nil {
+		if u.one.hash == nil {
+			seed := maphash.MakeSeed()
+			u.seed, u.one.hash = seed, func(c *conn) uint64 { return maphash.String(seed, c.user) }
 		}
-		u.one[user] = c
+		u.one.add(c)
 		return
 	}
 	if u.more == nil {
@@ -308,12 +322,14 @@ func (u *userIndex) add(user string, c *conn) {
 
 func (u *userIndex) remove(user string, c *conn) {
 	more := u.more[user]
-	if u.one[user] == c {
+	if u.first(user) == c {
+		u.one.remove(c)
 		if len(more) == 0 {
-			delete(u.one, user)
 			return
 		}
-		u.one[user], more = more[len(more)-1], more[:len(more)-1]
+		var next *conn
+		next, more = more[len(more)-1], more[:len(more)-1]
+		u.one.add(next)
 	} else {
 		more = slices.DeleteFunc(more, func(x *conn) bool { return x == c })
 	}
@@ -325,12 +341,12 @@ func (u *userIndex) remove(user string, c *conn) {
 }
 
 // has reports whether the user has a connection here.
-func (u *userIndex) has(user string) bool { return u.one[user] != nil }
+func (u *userIndex) has(user string) bool { return u.first(user) != nil }
 
 // conns yields the user's connections.
 func (u *userIndex) conns(user string) iter.Seq[*conn] {
 	return func(yield func(*conn) bool) {
-		c := u.one[user]
+		c := u.first(user)
 		if c == nil || !yield(c) {
 			return
 		}

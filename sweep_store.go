@@ -121,7 +121,7 @@ func (h *Hub) forgetUsers(now time.Time) {
 	h.guard.expireUsers(now, h.userLife(), func(user string) bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		return h.users.one[user] != nil
+		return h.users.has(user)
 	})
 }
 
