@@ -67,8 +67,9 @@ func (h *Hub) CheckSubscriptions() error {
 	defer h.mu.Unlock()
 	listed := 0
 	for _, c := range h.conns {
-		listed += len(c.rooms)
-		for _, room := range c.rooms {
+		rooms := c.rooms.list()
+		listed += len(rooms)
+		for _, room := range rooms {
 			s := h.subs.shard(room)
 			s.mu.Lock()
 			n := 0

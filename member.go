@@ -79,7 +79,7 @@ type conn struct {
 	nick string
 
 	// rooms this connection receives the events of; guarded by h.mu.
-	rooms []string
+	rooms roomSet
 }
 
 // newConn makes a connection of nc, in poll mode when the Hub has a poller
@@ -139,7 +139,7 @@ func (c *conn) Ended() {
 			h.roomBroker.UnserveUser(c.user)
 		}
 	}
-	for _, room := range slices.Clone(c.rooms) {
+	for _, room := range c.rooms.list() {
 		h.unsubscribeLocked(room, c)
 	}
 	h.checkDrainedLocked()

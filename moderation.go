@@ -127,7 +127,7 @@ func (h *Hub) applyKick(ev *wire.Envelope) {
 	}
 	s.mu.Unlock()
 	for c := range h.users.conns(ev.User) {
-		c.rooms = dropRoom(c.rooms, ev.Room)
+		c.rooms.remove(ev.Room)
 	}
 	if ev.Closed {
 		h.dropRoomLocked(ev.Room)

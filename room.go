@@ -28,7 +28,7 @@ func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 	var ready <-chan struct{}
 	h.mu.Lock()
 	for c := range h.users.conns(user) {
-		if slices.Contains(c.rooms, room) {
+		if c.rooms.has(room) {
 			continue
 		}
 		if r := h.subscribeLocked(room, c); r != nil {

@@ -125,7 +125,7 @@ func (h *Hub) closeSession(user string, payload []byte) {
 	h.mu.Lock()
 	conns := slices.Collect(h.users.conns(user))
 	for _, sc := range conns {
-		for _, room := range slices.Clone(sc.rooms) {
+		for _, room := range sc.rooms.list() {
 			h.unsubscribeLocked(room, sc)
 		}
 		sc.Send(frame) // only queues; the transport lock comes after h.mu (locks.go)

@@ -94,7 +94,7 @@ func (s *subscriptions) served() int {
 // RoomBroker, it returns the channel closed once the Broker delivers the
 // room's events (see awaitServed); otherwise nil.
 func (h *Hub) subscribeLocked(room string, c *conn) (ready <-chan struct{}) {
-	if slices.Contains(c.rooms, room) {
+	if c.rooms.has(room) {
 		return nil
 	}
 	s := h.subs.shard(room)
@@ -103,7 +103,7 @@ func (h *Hub) subscribeLocked(room string, c *conn) (ready <-chan struct{}) {
 		ready = h.roomBroker.Serve(room)
 	}
 	s.mu.Unlock()
-	c.rooms = append(c.rooms, room)
+	c.rooms.add(room)
 	return ready
 }
 
@@ -115,7 +115,7 @@ func (h *Hub) unsubscribeLocked(room string, c *conn) {
 		h.roomBroker.Unserve(room)
 	}
 	s.mu.Unlock()
-	c.rooms = dropRoom(c.rooms, room)
+	c.rooms.remove(room)
 }
 
 // dropRoomLocked unsubscribes every connection from room. h.mu is held.
@@ -129,18 +129,63 @@ func (h *Hub) dropRoomLocked(room string) {
 	}
 	s.mu.Unlock()
 	for _, c := range subs {
-		c.rooms = dropRoom(c.rooms, room)
+		c.rooms.remove(room)
 	}
 }
 
-// dropRoom removes room from a connection's list, freeing the list when
-// it empties.
-func dropRoom(rooms []string, room string) []string {
-	rooms = slices.DeleteFunc(rooms, func(r string) bool { return r == room })
-	if len(rooms) == 0 {
+// roomSet is the rooms a connection receives the events of. Nearly every
+// connection is in one room, kept in one with no allocation; the others
+// go in more. Room ids are never empty.
+type roomSet struct {
+	one  string
+	more *[]string
+}
+
+func (r *roomSet) has(room string) bool {
+	return r.one == room || r.more != nil && slices.Contains(*r.more, room)
+}
+
+// add adds room, which r does not hold.
+func (r *roomSet) add(room string) {
+	switch {
+	case r.one == "":
+		r.one = room
+	case r.more == nil:
+		r.more = &[]string{room}
+	default:
+		*r.more = append(*r.more, room)
+	}
+}
+
+// remove removes room, if r holds it, freeing more when it empties.
+func (r *roomSet) remove(room string) {
+	if r.one == room {
+		r.one = ""
+		if r.more == nil {
+			return
+		}
+		m := *r.more
+		r.one, m = m[len(m)-1], m[:len(m)-1]
+		*r.more = m
+	} else if r.more != nil {
+		*r.more = slices.DeleteFunc(*r.more, func(x string) bool { return x == room })
+	}
+	if r.more != nil && len(*r.more) == 0 {
+		r.more = nil
+	}
+}
+
+// list returns the rooms in a slice of their own, which the caller may
+// keep while r changes.
+func (r *roomSet) list() []string {
+	if r.one == "" {
 		return nil
 	}
-	return rooms
+	out := []string{r.one}
+	if r.more != nil {
+		out = append(out, *r.more...)
+	}
+	return out
 }
 
 // subscribeUser subscribes every local connection of user to room. It

@@ -1,6 +1,8 @@
 package epchat
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"unsafe"
 )
@@ -65,5 +67,38 @@ func TestSubShard(t *testing.T) {
 	}
 	if len(s.m) != 0 {
 		t.Fatalf("%d rooms kept after the last subscriber left", len(s.m))
+	}
+}
+
+// A connection's room set holds what was added and not removed, in any
+// order, and holds no array once back to one room or none.
+func TestRoomSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var r roomSet
+	want := map[string]bool{}
+	for step := range 5000 {
+		room := fmt.Sprint("r", rng.IntN(8))
+		if want[room] {
+			r.remove(room)
+			delete(want, room)
+		} else {
+			r.add(room)
+			want[room] = true
+		}
+		got := r.list()
+		if len(got) != len(want) {
+			t.Fatalf("step %d: list %v, want %d rooms", step, got, len(want))
+		}
+		for _, x := range got {
+			if !want[x] || !r.has(x) {
+				t.Fatalf("step %d: %q listed or held, not added", step, x)
+			}
+		}
+		if r.has("never") {
+			t.Fatalf("step %d: holds a room never added", step)
+		}
+		if len(want) <= 1 && r.more != nil {
+			t.Fatalf("step %d: %d rooms and an array", step, len(want))
+		}
 	}
 }
