@@ -340,14 +340,21 @@ func (s *storm) memberStep(rng *rand.Rand, m *stormUser, r *stormRoom) {
 }
 
 // servingBroker is memBroker as a RoomBroker that checks the Hub's Serve
-// and Unserve: for each room they alternate, starting with Serve.
+// and Unserve, and ServeUser and UnserveUser: for each room, and each
+// user, they alternate, starting with Serve. (memBroker delivers every
+// event to every Hub, so what is served changes no delivery.)
 type servingBroker struct {
 	*memBroker
 
 	smu    sync.Mutex
-	served map[string]bool
+	served map[string]bool // rooms, and users as "user:" + id
 	errs   []string
+	calls  int // Serve and ServeUser calls
 }
+
+// The Hub treats a Broker as a RoomBroker only if it has every method: a
+// servingBroker short of one would check nothing.
+var _ epchat.RoomBroker = (*servingBroker)(nil)
 
 func newServingBroker() *servingBroker {
 	return &servingBroker{memBroker: &memBroker{}, served: make(map[string]bool)}
@@ -356,31 +363,49 @@ func newServingBroker() *servingBroker {
 var closedReady = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
 
 func (b *servingBroker) Serve(room string) <-chan struct{} {
-	b.smu.Lock()
-	defer b.smu.Unlock()
-	if b.served[room] {
-		b.errs = append(b.errs, "Serve of a room served: "+room)
-	}
-	b.served[room] = true
+	b.serve("room", room)
 	return closedReady
 }
 
-func (b *servingBroker) Unserve(room string) {
+func (b *servingBroker) Unserve(room string) { b.unserve("room", room) }
+
+func (b *servingBroker) ServeUser(user string) <-chan struct{} {
+	b.serve("user", "user:"+user)
+	return closedReady
+}
+
+func (b *servingBroker) UnserveUser(user string) { b.unserve("user", "user:"+user) }
+
+func (b *servingBroker) PublishUser(ctx context.Context, _ string, msg []byte) error {
+	return b.Publish(ctx, "", msg)
+}
+
+func (b *servingBroker) serve(kind, key string) {
 	b.smu.Lock()
 	defer b.smu.Unlock()
-	if !b.served[room] {
-		b.errs = append(b.errs, "Unserve of a room not served: "+room)
+	if b.served[key] {
+		b.errs = append(b.errs, "Serve of a "+kind+" served: "+key)
 	}
-	delete(b.served, room)
+	b.served[key] = true
+	b.calls++
 }
 
-func (b *servingBroker) PublishAll(ctx context.Context, room string, msg []byte) error {
-	return b.Publish(ctx, room, msg)
+func (b *servingBroker) unserve(kind, key string) {
+	b.smu.Lock()
+	defer b.smu.Unlock()
+	if !b.served[key] {
+		b.errs = append(b.errs, "Unserve of a "+kind+" not served: "+key)
+	}
+	delete(b.served, key)
 }
 
-// report returns the calls out of order and how many rooms are served.
+// report returns the calls out of order and how many rooms and users are
+// served.
 func (b *servingBroker) report() ([]string, int) {
 	b.smu.Lock()
 	defer b.smu.Unlock()
+	if b.calls == 0 {
+		return []string{"no Serve or ServeUser at all: the Hub did not take it for a RoomBroker"}, 0
+	}
 	return slices.Clone(b.errs), len(b.served)
 }
