@@ -1183,6 +1183,10 @@ func TestOptionsValidated(t *testing.T) {
 			name: "send queue below two messages",
 			opt:  epchat.WithSendQueueLimit(100),
 		},
+		{
+			name: "send queue over 1 GiB",
+			opt:  epchat.WithSendQueueLimit(1<<30 + 1),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
