@@ -148,9 +148,11 @@ const (
 	waiting        // poll mode: for the poller to say there is room
 )
 
-// Strict makes an illegal state or writer transition panic. Tests set it;
-// in production an illegal transition is a bug that is not worth a
-// process, and is ignored.
+// Strict makes an illegal state or writer transition panic. Tests set it.
+// In production such a transition is a bug not worth a process: an
+// illegal state change is ignored (the handshake never goes back), an
+// illegal writer change is made all the same (ignoring it could leave the
+// writes owned by nobody, or by two).
 var Strict bool
 
 // legalState tells whether the handshake may move from one state to
@@ -302,7 +304,7 @@ func (c *Conn) set(b uint8, on bool) {
 	}
 }
 
-// setState moves the handshake on, with c.mu held.
+// setState moves the handshake on, with c.mu held; see Strict.
 func (c *Conn) setState(to state) {
 	if !legalState(c.st, to) {
 		if Strict {
@@ -313,7 +315,7 @@ func (c *Conn) setState(to state) {
 	c.st = to
 }
 
-// setWriter hands the writes on, with c.mu held.
+// setWriter hands the writes on, with c.mu held; see Strict.
 func (c *Conn) setWriter(to writer) {
 	if !legalWriter(c.wr, to) && Strict {
 		panic("transport: illegal writer transition")

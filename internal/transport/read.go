@@ -2,16 +2,11 @@ package transport
 
 import (
 	"errors"
-	"sync"
 
 	"github.com/gobwas/ws"
 
 	"github.com/epchat-go/epchat/internal/wsframe"
 )
-
-func readBufPool() *sync.Pool {
-	return &sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
-}
 
 // read takes bytes the socket gave: proof of life, and the stream.
 func (c *Conn) read(b []byte) {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -62,7 +63,9 @@ const maxReadsPerWake = 16
 // readBufSize is the size of the buffer a connection reads into.
 const readBufSize = 4096
 
-var readBufs = readBufPool()
+// readBufs holds the buffers polled connections read into, for the length
+// of one readiness callback: an idle connection keeps none.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
 func (s *polledSocket) serve(c *Conn, early []byte) {
 	if len(early) > 0 {
