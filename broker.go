@@ -49,6 +49,38 @@ type MessagePublisher interface {
 	PublishMessage(ctx context.Context, room, user string, now time.Time, head, tail []byte) (uint64, error)
 }
 
+// MessageBatcher may be implemented by a MessagePublisher that records
+// several messages of one room in one atomic step (redisstore's Broker
+// does). The Hub then gathers the sends that come for a room while its
+// previous ones are on their way and records them together: a busy room
+// costs one round trip for many messages, and each member receives them in
+// one write.
+//
+// The Hub calls PublishMessages for a room one call at a time, under the
+// room's lock, so an implementation may keep the last call of each room to
+// answer a call sent again after a lost reply, as PublishMessage may.
+type MessageBatcher interface {
+	MessagePublisher
+	// PublishMessages does what PublishMessage does for each of msgs, in
+	// order, in one atomic step, with now as the time of them all. It sets
+	// each message's Seq, or its Err to ErrNotMember when the message's
+	// user holds no seat (the others are recorded all the same); an error
+	// it returns (ErrNotFound, a lost connection) is every message's, and
+	// then none is recorded. The events of the messages recorded go out as
+	// one Publish, each as its length in decimal, a colon and the event
+	// (Head, the seq in decimal, Tail), one after the other, in seq order.
+	PublishMessages(ctx context.Context, room string, now time.Time, msgs []BatchMessage) error
+}
+
+// BatchMessage is one message of a MessageBatcher call: the sender's user
+// id and its event's parts in, its seq or error out.
+type BatchMessage struct {
+	User       string
+	Head, Tail []byte
+	Seq        uint64
+	Err        error
+}
+
 // RoomBroker may be implemented by a Broker that delivers to a process
 // only the events of the rooms and users that process serves
 // (redisstore's Broker does, with a subscription per room and per user):
@@ -175,7 +207,11 @@ func (h *Hub) publish(ev *wire.Envelope) {
 }
 
 // deliver is the Broker's callback: apply an event some process published.
-func (h *Hub) deliver(_ string, msg []byte) {
+func (h *Hub) deliver(room string, msg []byte) {
+	if wire.IsBatch(msg) {
+		h.deliverBatch(room, msg)
+		return
+	}
 	var ev wire.Envelope
 	if err := wire.DecodeEnvelope(msg, &ev); err != nil {
 		h.log.Error("broker delivered a malformed event", "err", err)

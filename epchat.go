@@ -57,6 +57,8 @@ type Hub struct {
 	// with reason shutdown.
 	broker     Broker
 	msgPub     MessagePublisher // the broker, if it keeps the Store's seqs
+	batcher    MessageBatcher   // msgPub, if it records several messages in one step
+	batches    sendBatches      // the sends waiting for batcher, per room
 	roomBroker RoomBroker       // the broker, if it delivers per room
 	node       string           // this Hub's id among the broker's processes
 	stopBroker func()
@@ -160,6 +162,8 @@ func New(opts ...Option) (*Hub, error) {
 	}
 	if mp, ok := h.broker.(MessagePublisher); ok && mp.Keeps(h.store) {
 		h.msgPub = mp
+		h.batcher, _ = mp.(MessageBatcher)
+		h.batches.init()
 	}
 	h.roomBroker, _ = h.broker.(RoomBroker)
 	h.transport = transport.Env{

@@ -194,6 +194,9 @@ func (h *Hub) handle(c *conn, p []byte) {
 	if c.has(flagIdentified) {
 		c.touch()
 	}
+	if h.batcher != nil && req.Type != "send" && req.Room != "" {
+		h.awaitSends(req.Room) // the room's sends queued before come first
+	}
 	switch req.Type {
 	case "hello":
 		h.hello(c, req)

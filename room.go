@@ -172,13 +172,18 @@ func (h *Hub) create(c *conn, req *wire.Request) {
 
 // sendMessage relays a message to the room. The room's lock is held from
 // the Store's sequence number to the fan-out, so every member sees the
-// room's messages in seq order.
+// room's messages in seq order. With a MessageBatcher the message joins
+// the room's next batch (batch.go).
 func (h *Hub) sendMessage(c *conn, req *wire.Request) {
 	if len(req.Text) > h.cfg.maxMessageSize {
 		c.replyError(req.ID, wire.TooLarge, req.Room)
 		return
 	}
 	now := h.clock.Now()
+	if h.batcher != nil {
+		h.queueSend(c, req, now)
+		return
+	}
 	lk := h.roomLock(req.Room)
 	lk.Lock()
 	defer lk.Unlock()

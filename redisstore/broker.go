@@ -87,6 +87,7 @@ var (
 	_ epchat.Broker           = (*Broker)(nil)
 	_ epchat.RoomBroker       = (*Broker)(nil)
 	_ epchat.MessagePublisher = (*Broker)(nil)
+	_ epchat.MessageBatcher   = (*Broker)(nil)
 )
 
 // NewBroker returns a Broker on the Redis behind client, which the caller
@@ -195,6 +196,48 @@ func (b *Broker) PublishMessage(ctx context.Context, room, user string, now time
 		return 0, mapErr(err)
 	}
 	return uint64(seq), nil
+}
+
+// PublishMessages implements epchat.MessageBatcher: PublishMessage for
+// several messages of one room in one function call (see scriptMessages).
+func (b *Broker) PublishMessages(ctx context.Context, room string, now time.Time, msgs []epchat.BatchMessage) error {
+	cmd := "PUBLISH"
+	if b.sharded {
+		cmd = "SPUBLISH"
+	}
+	op := strconv.FormatUint(b.ops.Add(1), 36)
+	b.mu.Lock()
+	s := b.store
+	b.mu.Unlock()
+	args := make([]any, 0, 8+3*len(msgs))
+	if s == nil {
+		args = append(args, b.p)
+	}
+	args = append(args, room, encTime(now), b.node, op, cmd, b.channel+room, len(msgs))
+	for _, m := range msgs {
+		args = append(args, m.User, m.Head, m.Tail)
+	}
+	var res *redis.Cmd
+	if s != nil {
+		res = s.call(ctx, b.hot, scriptMessages, "r:"+room, args...)
+	} else {
+		res = fcall(ctx, b.hot, b.c, scriptMessages, []string{b.p + "r:" + room}, args...)
+	}
+	seqs, err := res.Int64Slice()
+	if err != nil {
+		return mapErr(err)
+	}
+	if len(seqs) != len(msgs) {
+		return fmt.Errorf("redisstore: %d seqs for %d messages", len(seqs), len(msgs))
+	}
+	for i, seq := range seqs {
+		if seq > 0 {
+			msgs[i].Seq = uint64(seq)
+		} else {
+			msgs[i].Err = epchat.ErrNotMember
+		}
+	}
+	return nil
 }
 
 // Serve implements epchat.RoomBroker: it queues a SUBSCRIBE to room's

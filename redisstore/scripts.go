@@ -509,6 +509,54 @@ if ARGV[7] then redis.call(ARGV[7], ARGV[8], ARGV[9] .. seq .. ARGV[10]) end
 return seq
 `)
 
+// scriptMessages: ARGV room, now, node, op, the publish command, channel,
+// n, then n times user, head, tail. It is scriptMessage for n messages of
+// one room (epchat.MessageBatcher): each recorded if its user holds a
+// seat, with the next seq, and the events of those recorded published as
+// one batch (length:event, one after the other). Returns the n seqs, 0 for
+// a message whose user holds no seat. Idempotent as scriptMessage is: the
+// node's last op keeps the seqs it returned.
+var scriptMessages = newScript(`
+local rid, now, of, op, cmd, ch, n = ARGV[2], ARGV[3], 'o:' .. ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local r = k('r', rid)
+local f = redis.call('HMGET', r, 'seq', of)
+if not f[1] then return fail('notfound') end
+if f[2] then
+  local last, res = string.match(f[2], '^(%S+) (.*)$')
+  if last == op then
+    local out = {}
+    for v in string.gmatch(res, '%d+') do out[#out + 1] = tonumber(v) end
+    return out
+  end
+end
+local rm, seq = k('rm', rid), tonumber(f[1])
+local out, ev, seated = {}, {}, {}
+for i = 0, n - 1 do
+  local uid = ARGV[9 + 3 * i]
+  local ok = seated[uid]
+  if ok == nil then
+    ok = redis.call('ZSCORE', rm, uid) ~= false
+    seated[uid] = ok
+  end
+  if ok then
+    seq = seq + 1
+    out[#out + 1] = seq
+    local e = ARGV[10 + 3 * i] .. seq .. ARGV[11 + 3 * i]
+    ev[#ev + 1] = #e .. ':' .. e
+  else
+    out[#out + 1] = 0
+  end
+end
+local done = op .. ' ' .. table.concat(out, ',')
+if #ev > 0 then
+  redis.call('HSET', r, 'seq', seq, 'active', now, of, done)
+  redis.call(cmd, ch, table.concat(ev))
+else
+  redis.call('HSET', r, of, done)
+end
+return out
+`)
+
 // sweep is the loop shared by the sweeps: it walks the index (a sorted set
 // by time) up to the given instant, asks check about each candidate ('act',
 // 'skip' to leave it, 'drop' to remove a stale index entry) and acts on at

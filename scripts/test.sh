@@ -57,4 +57,10 @@ echo "== module . (-tags epchat_lockcheck)"
 if ! go test -race -count=1 -tags epchat_lockcheck .; then
 	status=1
 fi
+# The Hub's paths that only a Redis deployment takes (batched sends, the
+# Broker's events) under the checker too.
+echo "== module ./redisstore (-tags epchat_lockcheck)"
+if ! (cd redisstore && go test -race -count=1 -tags epchat_lockcheck -run 'Batched|Cluster|Pause|Hubs' .); then
+	status=1
+fi
 exit $status

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	wsAddr := fs.String("ws-addr", "", "also serve WebSockets on this address with the Hub's own zero-copy upgrader (Hub.Serve), e.g. for load tests (off when empty)")
 	storeName := fs.String("store", "memory", "where rooms live: memory, or sqlite (an in-memory SQLite database, never on disk)")
 	redisAddr := fs.String("redis", "", "share rooms with the other processes using the Redis at this address, e.g. 127.0.0.1:6379 (replaces -store)")
+	redisPipeline := fs.Bool("redis-pipeline", true, "with -redis, send the calls many requests make at once through go-redis's auto-pipeliner (redisstore.WithAutoPipeline): fewer round trips and less Redis CPU (see redisstore/README.md, Figures)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
 	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
 	maxConnsPerAddr := fs.Int("max-conns-per-addr", epchat.DefaultMaxConnectionsPerAddr, "WebSocket connections from one client address at once (a load generator on loopback needs more)")
@@ -88,12 +89,16 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 		defer rdb.Close()
-		st, err := redisstore.New(rdb)
+		var ropts []redisstore.Option
+		if *redisPipeline {
+			ropts = append(ropts, redisstore.WithAutoPipeline())
+		}
+		st, err := redisstore.New(rdb, ropts...)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		broker, err := redisstore.NewBroker(rdb)
+		broker, err := redisstore.NewBroker(rdb, ropts...)
 		if err != nil {
 			return err
 		}

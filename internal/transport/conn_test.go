@@ -294,3 +294,45 @@ func TestTransitions(t *testing.T) {
 	var c Conn
 	c.setState(closeSent) // from open
 }
+
+// SendAll queues a burst in order, less the frames from the connection
+// itself; a burst that would overflow the queue closes the connection as
+// too slow, and nothing of it is sent.
+func TestSendAll(t *testing.T) {
+	modes(t, func(t *testing.T, polled bool) {
+		const limit = 64 << 10
+		p := newPair(t, polled, limit, 0)
+		var frames [][]byte
+		var from []uint64
+		for i := range 6 {
+			frames = append(frames, wsframe.AppendText(nil, fmt.Appendf(nil, "m%d", i)))
+			from = append(from, uint64(i%3)) // every third is the connection's own
+		}
+		own := p.c.ID
+		from[1], from[4] = own, own
+		p.c.SendAll(frames, from)
+		p.c.SendAll(frames[:1], []uint64{own}) // nothing to send
+		p.peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var texts []string
+		for range 4 {
+			f, err := ws.ReadFrame(p.peer)
+			if err != nil {
+				t.Fatalf("after %q: %v", texts, err)
+			}
+			texts = append(texts, string(f.Payload))
+		}
+		if fmt.Sprint(texts) != "[m0 m2 m3 m5]" {
+			t.Fatalf("received %q; want m0 m2 m3 m5 (not the connection's own)", texts)
+		}
+		big := [][]byte{wsframe.AppendText(nil, bytes.Repeat([]byte("x"), limit/2)), wsframe.AppendText(nil, bytes.Repeat([]byte("y"), limit/2))}
+		p.c.SendAll(big, []uint64{0, 0})
+		got := p.readUntilClose(t, 5*time.Second)
+		if len(got) != 1 {
+			t.Fatalf("%d frames before the close; want none of the burst over the limit", len(got)-1)
+		}
+		if code, _ := closeCode(got[0]); code != CloseTooSlow {
+			t.Fatalf("close code %d; want %d", code, CloseTooSlow)
+		}
+		p.send(t, ws.OpClose, ws.NewCloseFrameBody(CloseTooSlow, ""))
+	})
+}

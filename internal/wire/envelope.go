@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
 )
 
 // Kind says what a room event does to the receiving process's state,
@@ -75,5 +76,40 @@ func DecodeEnvelope(b []byte, e *Envelope) error {
 		*s, b = string(b[n:n+int(l)]), b[n+int(l):]
 	}
 	e.Payload = b
+	return nil
+}
+
+// A batch is several envelopes published as one broker message (see
+// epchat.MessageBatcher): each is its length in decimal, a colon and the
+// envelope. It starts with a digit, an envelope with envelopeVersion.
+
+// IsBatch reports whether b is a batch rather than one envelope.
+func IsBatch(b []byte) bool { return len(b) > 0 && b[0] >= '1' && b[0] <= '9' }
+
+// AppendBatched appends env to the batch dst.
+func AppendBatched(dst, env []byte) []byte {
+	dst = strconv.AppendInt(dst, int64(len(env)), 10)
+	dst = append(dst, ':')
+	return append(dst, env...)
+}
+
+// SplitBatch calls yield with each envelope of the batch b, in order,
+// until yield returns false. It returns ErrEnvelope if b is not a
+// well-formed batch; the envelopes before the fault have been yielded.
+func SplitBatch(b []byte, yield func(env []byte) bool) error {
+	for len(b) > 0 {
+		n, i := 0, 0
+		for ; i < len(b) && i < 10 && b[i] >= '0' && b[i] <= '9'; i++ {
+			n = n*10 + int(b[i]-'0')
+		}
+		if i == 0 || i == len(b) || b[i] != ':' || b[0] == '0' || n > len(b)-i-1 {
+			return ErrEnvelope
+		}
+		b = b[i+1:]
+		if !yield(b[:n:n]) {
+			return nil
+		}
+		b = b[n:]
+	}
 	return nil
 }

@@ -140,3 +140,21 @@ func FuzzEventsAreJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitBatch: SplitBatch never panics, and what it accepts is a batch
+// that AppendBatched makes again from the pieces it yields.
+func FuzzSplitBatch(f *testing.F) {
+	for _, s := range []string{"3:abc", "1:x2:yz", "0:", "3:ab", "12:", "9999999999:x"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var again []byte
+		err := SplitBatch(b, func(e []byte) bool {
+			again = AppendBatched(again, e)
+			return true
+		})
+		if err == nil && string(again) != string(b) {
+			t.Fatalf("SplitBatch accepted %q, which is not the batch %q of its pieces", b, again)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -182,5 +183,44 @@ func TestMessageParts(t *testing.T) {
 	got := string(head) + "42" + string(tail)
 	if want := string(Message(nil, "r\"1", "u", 42, -5, "hé \"x\"")); got != want {
 		t.Fatalf("parts give %s, want %s", got, want)
+	}
+}
+
+// A batch carries envelopes of any bytes, in order; anything else is
+// refused, and an envelope is never taken for a batch.
+func TestBatch(t *testing.T) {
+	envs := [][]byte{
+		AppendEnvelope(nil, &Envelope{Kind: KindMessage, Node: "n", Skip: 7, Room: "r", Payload: []byte(`{"type":"message"}`)}),
+		AppendEnvelope(nil, &Envelope{Kind: KindMessage, Room: "r", Payload: []byte("12:34:")}),
+		bytes.Repeat([]byte{0, ':', '9'}, 400),
+	}
+	var b []byte
+	for _, e := range envs {
+		b = AppendBatched(b, e)
+	}
+	if !IsBatch(b) || IsBatch(envs[0]) || IsBatch(nil) {
+		t.Fatal("IsBatch mistakes a batch or an envelope")
+	}
+	var got [][]byte
+	if err := SplitBatch(b, func(e []byte) bool { got = append(got, e); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(envs) {
+		t.Fatalf("split %d envelopes of %d", len(got), len(envs))
+	}
+	for i := range envs {
+		if !bytes.Equal(got[i], envs[i]) {
+			t.Fatalf("envelope %d: %q; want %q", i, got[i], envs[i])
+		}
+	}
+	n := 0
+	SplitBatch(b, func([]byte) bool { n++; return false })
+	if n != 1 {
+		t.Fatalf("yield returned false and was called %d times", n)
+	}
+	for _, bad := range []string{"0:", "3:ab", "3", "3:abc2", "3:abc4:de", "03:abc", "a:b", ":", "99999999999:x"} {
+		if err := SplitBatch([]byte(bad), func([]byte) bool { return true }); err == nil {
+			t.Errorf("SplitBatch(%q) = nil; want ErrEnvelope", bad)
+		}
 	}
 }

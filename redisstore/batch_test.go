@@ -1,0 +1,280 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/epchattest"
+)
+
+// The Hub gathers a room's sends into batches for Broker.PublishMessages
+// (epchat.MessageBatcher). These tests speak WebSocket to Hubs on a real
+// redis-server of their own, so that its command counts are theirs alone.
+
+// publishes is how many PUBLISH commands Redis has run (inside functions
+// included), from INFO commandstats.
+func publishes(t *testing.T, c redis.UniversalClient) int {
+	t.Helper()
+	s, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`cmdstat_publish:calls=(\d+)`).FindStringSubmatch(s)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// ownProcesses starts n processes of one deployment on a redis-server of
+// the test's own, with clients of the given read timeout.
+func ownProcesses(t *testing.T, n int, readTimeout time.Duration) ([]*hubProc, redis.UniversalClient) {
+	t.Helper()
+	addr, _ := ownRedis(t)
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	var procs []*hubProc
+	for i := range n {
+		c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: readTimeout, WriteTimeout: readTimeout})
+		t.Cleanup(func() { c.Close() })
+		procs = append(procs, startHubProcOn(t, c, nil, string(rune('a'+i)), prefix, clk, true))
+	}
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { admin.Close() })
+	return procs, admin
+}
+
+// roomOf seats members on procs in turn in a room of the first one's; it
+// returns the room and its members, owner first.
+func roomOf(t *testing.T, procs []*hubProc, members int) (string, []*epchattest.Client) {
+	t.Helper()
+	owner := procs[0].join(t, "m0")
+	room := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	cs := []*epchattest.Client{owner}
+	for i := 1; i < members; i++ {
+		c := procs[i%len(procs)].join(t, fmt.Sprint("m", i))
+		seat(t, c, invite(t, owner, room), room, cs...)
+		cs = append(cs, c)
+	}
+	return room, cs
+}
+
+// TestBatchedSends: ten members on two processes each send 40 messages at
+// once, without waiting for replies. Every send is acknowledged with its
+// own seq, the room's seqs are 1 to 400 with none missing or twice, every
+// member receives every other member's messages in seq order, and the
+// room took far fewer publishes (round trips) than messages.
+func TestBatchedSends(t *testing.T) {
+	procs, admin := ownProcesses(t, 2, 5*time.Second)
+	room, members := roomOf(t, procs, 10)
+	before := publishes(t, admin)
+
+	const each = 40
+	ids := map[*epchattest.Client][]string{}
+	for i := range each {
+		for _, c := range members {
+			ids[c] = append(ids[c], c.Send(map[string]any{"type": "send", "room": room, "text": fmt.Sprint(c.ID, " ", i)}))
+		}
+	}
+	owner := map[int64]string{} // seq -> text
+	for _, c := range members {
+		last := int64(0)
+		for i, id := range ids[c] {
+			e := c.Reply(id)
+			seq := e.Num("seq")
+			if e.Type() != "sent" || seq <= last {
+				t.Fatalf("%s's send %d: %v; want sent with a seq above %d", c.ID, i, e, last)
+			}
+			if prev, dup := owner[seq]; dup {
+				t.Fatalf("seq %d acknowledged for %q and %q", seq, prev, fmt.Sprint(c.ID, " ", i))
+			}
+			owner[seq] = fmt.Sprint(c.ID, " ", i)
+			last = seq
+		}
+	}
+	total := int64(each * len(members))
+	for seq := int64(1); seq <= total; seq++ {
+		if owner[seq] == "" {
+			t.Fatalf("seq %d acknowledged to nobody (%d messages)", seq, total)
+		}
+	}
+	for _, c := range members {
+		last := int64(0)
+		for range total - each {
+			e := c.Expect("message", room)
+			seq := e.Num("seq")
+			if seq <= last || e.Str("text") != owner[seq] || e.Str("from") == c.ID {
+				t.Fatalf("%s got %v after seq %d; want seq above it, text %q", c.ID, e, last, owner[seq])
+			}
+			last = seq
+		}
+	}
+	got := publishes(t, admin) - before
+	t.Logf("%d messages in %d publishes", total, got)
+	if got > int(total)/2 {
+		t.Fatalf("%d messages took %d publishes: not batched", total, got)
+	}
+}
+
+// TestBatchedSendThenLeave: a member sends five messages and leaves
+// without waiting: the leave comes after the sends, as the member sent
+// them, so the others get the five messages, then member_left.
+func TestBatchedSendThenLeave(t *testing.T) {
+	procs, _ := ownProcesses(t, 2, 5*time.Second)
+	room, members := roomOf(t, procs, 3)
+	leaver := members[1]
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, leaver.Send(map[string]any{"type": "send", "room": room, "text": fmt.Sprint("bye ", i)}))
+	}
+	leave := leaver.Send(map[string]any{"type": "leave", "room": room})
+	for i, id := range ids {
+		if e := leaver.Reply(id); e.Type() != "sent" {
+			t.Fatalf("send %d before the leave: %v", i, e)
+		}
+	}
+	if e := leaver.Reply(leave); e.Type() == "error" {
+		t.Fatalf("leave: %v", e)
+	}
+	for _, c := range []*epchattest.Client{members[0], members[2]} {
+		for i := range 5 {
+			if e := c.Next(); e.Type() != "message" || e.Str("text") != fmt.Sprint("bye ", i) {
+				t.Fatalf("%s: event %d is %v; want message %q", c.ID, i, e, fmt.Sprint("bye ", i))
+			}
+		}
+		if e := c.Next(); e.Type() != "member_left" || e.Str("member") != leaver.ID {
+			t.Fatalf("%s after the messages: %v; want member_left of %s", c.ID, e, leaver.ID)
+		}
+	}
+}
+
+// TestBatchedQueueBounded: while Redis is paused, a room's sends wait in
+// its queue up to its bound; a member who sends 600 messages gets
+// unavailable at once for those beyond it, while Redis is still paused
+// (the client's read timeout is longer than the test), and once Redis is
+// back every other send is acknowledged and delivered, in order.
+func TestBatchedQueueBounded(t *testing.T) {
+	addr, proc := ownRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	t.Cleanup(func() { c.Close() })
+	p := startHubProcOn(t, c, nil, "a", freshPrefix(), epchattest.NewClock(t0), true,
+		epchat.WithRequestRate(10000, 10000))
+	room, members := roomOf(t, []*hubProc{p}, 2)
+	sender, other := members[0], members[1]
+
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	const n = 600
+	var ids []string
+	for i := range n {
+		ids = append(ids, sender.Send(map[string]any{"type": "send", "room": room, "text": strconv.Itoa(i)}))
+	}
+	// At most 512 wait in the queue and 64 in the call on its way: at
+	// least the last 24 are refused, before Redis answers anything.
+	for i := n - 1; i >= n-24; i-- {
+		if e := sender.Reply(ids[i]); e.Type() != "error" || e.Str("code") != "unavailable" {
+			t.Fatalf("send %d of %d while Redis is paused: %v; want unavailable", i, n, e)
+		}
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	refused := false
+	for i := range n - 24 {
+		e := sender.Reply(ids[i])
+		switch {
+		case e.Type() == "sent" && !refused:
+			if e.Num("seq") != int64(len(acked)+1) {
+				t.Fatalf("send %d: %v; want seq %d", i, e, len(acked)+1)
+			}
+			acked = append(acked, strconv.Itoa(i))
+		case e.Type() == "error" && e.Str("code") == "unavailable":
+			refused = true // the queue is full from here on
+		default:
+			t.Fatalf("send %d: %v (refused before: %v)", i, e, refused)
+		}
+	}
+	if len(acked) < 512 {
+		t.Fatalf("%d sends acknowledged; want the 512 the queue holds at least", len(acked))
+	}
+	for i, text := range acked {
+		if e := other.Expect("message", room); e.Str("text") != text || e.Num("seq") != int64(i+1) {
+			t.Fatalf("delivery %d: %v; want %q with seq %d", i, e, text, i+1)
+		}
+	}
+	t.Logf("%d of %d sends acknowledged, the rest refused while Redis was paused", len(acked), n)
+}
+
+// TestBrokerPublishMessages: PublishMessages records the messages of
+// seated users with the room's next seqs, refuses the others with
+// ErrNotMember, and publishes one batch of the recorded events in seq
+// order; the same call sent again (a lost reply, the same op) returns the
+// same seqs and publishes nothing more.
+func TestBrokerPublishMessages(t *testing.T) {
+	prefix := freshPrefix()
+	s := newStore(t, WithPrefix(prefix))
+	mustRoom(t, s, "room", "owner", 10, t0)
+	pub := newBroker(t, prefix)
+	if !pub.Keeps(s) {
+		t.Fatal("Keeps: false for the deployment's Store")
+	}
+	sub := newBroker(t, prefix)
+	ch, _ := subscribe(t, sub)
+	serve(t, sub, "room")
+
+	msgs := []epchat.BatchMessage{
+		{User: "owner", Head: []byte("a"), Tail: []byte("A")},
+		{User: "stranger", Head: []byte("b"), Tail: []byte("B")},
+		{User: "owner", Head: []byte("c"), Tail: []byte("C")},
+	}
+	if err := pub.PublishMessages(bg, "room", t0, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if msgs[0].Seq != 1 || msgs[0].Err != nil || msgs[2].Seq != 2 || msgs[2].Err != nil {
+		t.Fatalf("seated sends: %+v, %+v; want seqs 1 and 2", msgs[0], msgs[2])
+	}
+	if !errors.Is(msgs[1].Err, epchat.ErrNotMember) || msgs[1].Seq != 0 {
+		t.Fatalf("a send of a user without a seat: %+v; want ErrNotMember", msgs[1])
+	}
+	if m := recv(t, ch); m.room != "room" || string(m.msg) != "3:a1A3:c2C" {
+		t.Fatalf("published %q in %q; want the batch \"3:a1A3:c2C\"", m.msg, m.room)
+	}
+
+	// The same op again, as go-redis sends it after a read timeout.
+	args := []any{"room", encTime(t0), pub.node, "retry", "PUBLISH", pub.channel + "room", 2, "owner", "d", "D", "owner", "e", "E"}
+	first, err := s.call(bg, s.c, scriptMessages, "r:room", args...).Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.call(bg, s.c, scriptMessages, "r:room", args...).Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(first) != "[3 4]" || fmt.Sprint(again) != "[3 4]" {
+		t.Fatalf("a call and its retry returned %v and %v; want [3 4] both", first, again)
+	}
+	if err := pub.Publish(bg, "room", []byte("marker")); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, ch); string(m.msg) != "3:d3D3:e4E" {
+		t.Fatalf("published %q; want the batch \"3:d3D3:e4E\" once", m.msg)
+	}
+	if m := recv(t, ch); string(m.msg) != "marker" {
+		t.Fatalf("published %q after the batch; want the marker: the retry published again", m.msg)
+	}
+	if err := pub.PublishMessages(bg, "gone", t0, msgs[:1]); !errors.Is(err, epchat.ErrNotFound) {
+		t.Fatalf("PublishMessages to no room: %v; want ErrNotFound", err)
+	}
+}
