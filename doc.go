@@ -91,7 +91,11 @@
 //
 // Hub processes that share a Store (redisstore) also need a [Broker]
 // ([WithBroker]) to carry room events between them; the redisstore module
-// has one on Redis pub/sub.
+// has one on Redis pub/sub. A Broker that keeps the rooms' seqs with the
+// Store ([MessagePublisher]) takes a message's seq and publishes it in one
+// step; one that records several at once ([MessageBatcher]) has the Hub
+// gather a busy room's sends into batches, each one call, made by a
+// goroutine of the room rather than the poller worker that read the send.
 //
 // # Telemetry
 //
