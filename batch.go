@@ -2,6 +2,7 @@ package epchat
 
 import (
 	"hash/maphash"
+	"sync/atomic"
 	"time"
 
 	"github.com/epchat-go/epchat/internal/wire"
@@ -30,13 +31,21 @@ const (
 	// kept in memory for a Store that does not keep up.
 	queueMax      = 512
 	queueMaxBytes = 4 << 20
+	// leadersMax bounds the rooms whose leader runs on a goroutine of its
+	// own. Past it (sends to that many rooms wait on a paused Redis at
+	// once: a client sending to room ids by the thousand), a new leader
+	// runs on the poller worker that read its send, which waits as every
+	// request did before batches: the poller adds workers when they are
+	// stuck, and a connection whose send waits is not read meanwhile.
+	leadersMax = 1024
 )
 
 // sendBatches is the rooms' queues, in shards so that rooms do not
 // contend on one lock. A room has an entry while it has a leader.
 type sendBatches struct {
-	seed   maphash.Seed
-	shards [64]batchShard
+	seed    maphash.Seed
+	shards  [64]batchShard
+	leaders atomic.Int32 // leaders running on goroutines of their own
 }
 
 type batchShard struct {
@@ -95,17 +104,27 @@ func (h *Hub) queueSend(c *conn, req *wire.Request, now time.Time) {
 		// The leader runs on a goroutine of its own, not on the reader's
 		// poller worker: the workers go on reading every connection,
 		// whose sends join the queues meanwhile, however long Redis
-		// takes. Shutdown waits for it (the requester's connection is
-		// counted in h.wg until it ends, so the count is not zero here).
+		// takes; past leadersMax, on this worker. Shutdown waits for it
+		// (the requester's connection is counted in h.wg until it ends,
+		// so the count is not zero here).
+		room := req.Room // req goes back to its pool when we return
+		if h.batches.leaders.Add(1) > leadersMax {
+			h.batches.leaders.Add(-1)
+			h.leadSends(room, s, q)
+			return
+		}
 		h.wg.Add(1)
-		go h.leadSends(req.Room, s, q)
+		go func() {
+			defer h.wg.Done()
+			defer h.batches.leaders.Add(-1)
+			h.leadSends(room, s, q)
+		}()
 	}
 }
 
 // leadSends makes the room's calls until its queue is empty, then drops
 // the queue.
 func (h *Hub) leadSends(room string, s *batchShard, q *sendQueue) {
-	defer h.wg.Done()
 	var batch []queuedSend
 	var msgs []BatchMessage
 	for {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -276,5 +277,50 @@ func TestBrokerPublishMessages(t *testing.T) {
 	}
 	if err := pub.PublishMessages(bg, "gone", t0, msgs[:1]); !errors.Is(err, epchat.ErrNotFound) {
 		t.Fatalf("PublishMessages to no room: %v; want ErrNotFound", err)
+	}
+}
+
+// TestBatchedLeadersBounded: while Redis is paused, a client that sends to
+// 1 500 rooms (none of them its own) makes at most 1 024 room leaders
+// wait on goroutines of their own; its further sends wait on the poller
+// worker that read them, as every request did before batches, and the
+// client is not read meanwhile. Once Redis is back, each send gets its
+// answer (not_found).
+func TestBatchedLeadersBounded(t *testing.T) {
+	addr, proc := ownRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 4, ReadTimeout: time.Minute, WriteTimeout: time.Minute, PoolTimeout: time.Minute})
+	t.Cleanup(func() { c.Close() })
+	p := startHubProcOn(t, c, nil, "a", freshPrefix(), epchattest.NewClock(t0), true,
+		epchat.WithRequestRate(10000, 10000))
+	client := p.join(t, "flood")
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() { proc.Signal(syscall.SIGCONT) }) // before the Hub's Shutdown, which waits for the leaders
+
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	const n, bound = 1500, 1024
+	var ids []string
+	for i := range n {
+		ids = append(ids, client.Send(map[string]any{"type": "send", "room": fmt.Sprintf("nosuchroom%06d", i), "text": "x"}))
+	}
+	// The leaders start as the sends are read; wait for the bound, then a
+	// little more for any beyond it. This waits on the fault, not on a
+	// time rule of the Hub.
+	deadline := time.Now().Add(waitFor)
+	for runtime.NumGoroutine() < base+bound && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if extra := runtime.NumGoroutine() - base; extra < bound || extra > bound+32 {
+		t.Fatalf("%d goroutines more with %d sends to distinct rooms waiting on a paused Redis; want the bound of %d leaders (and a few of the client's)", extra, n, bound)
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if e := client.Reply(id); e.Type() != "error" || e.Str("code") != "not_found" {
+			t.Fatalf("send %d to no room: %v; want not_found", i, e)
+		}
 	}
 }
