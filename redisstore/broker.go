@@ -19,9 +19,9 @@ import (
 // subscribeTimeout bounds the wait for Redis to confirm the subscription.
 const subscribeTimeout = 10 * time.Second
 
-// brokerQueue is how many received messages wait for the delivering
-// goroutine before the receiving one blocks.
-const brokerQueue = 1024
+// healthInterval is how long the subscription's connection may be quiet
+// before the Broker pings it (go-redis's channel's default).
+const healthInterval = 3 * time.Second
 
 // Broker is an epchat.Broker on Redis pub/sub: it carries each room's
 // events between the Hub processes of a deployment, next to the Store that
@@ -322,22 +322,46 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 		ps.Close()
 		return nil, fmt.Errorf("redisstore: subscribe: %w", err)
 	}
-	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(brokerQueue))
 	b.mu.Lock()
 	b.ps = ps
 	b.mu.Unlock()
 	quit := make(chan struct{})
+	var got atomic.Bool // something came since the last health check
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		b.subscribing(ps, quit)
 	}()
 	go func() {
 		defer wg.Done()
-		// msgs is closed by the client's receiving goroutine once ps is
-		// closed.
-		for m := range msgs {
+		healthCheck(ps, &got, quit)
+	}()
+	go func() {
+		defer wg.Done()
+		// Received on this goroutine and delivered from it, with no hop
+		// through a channel: one goroutine wake-up less per event. The
+		// client reconnects the connection, and subscribes again to
+		// every channel, when a read fails.
+		fails := 0
+		for {
+			m, err := ps.Receive(context.Background())
+			if err != nil {
+				if errors.Is(err, redis.ErrClosed) {
+					return
+				}
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				if fails++; fails > 1 {
+					time.Sleep(100 * time.Millisecond) // as the client's own channel backs off
+				}
+				continue
+			}
+			fails = 0
+			got.Store(true)
 			switch m := m.(type) {
 			case *redis.Message:
 				if room, ok := strings.CutPrefix(m.Channel, b.channel); ok {
@@ -366,6 +390,27 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 		ps.Close()
 		wg.Wait()
 	}, nil
+}
+
+// healthCheck pings the subscription's connection when nothing came on
+// it for a while, as the client's own channel does: a connection that
+// broke while quiet fails the write, and the client reconnects it.
+func healthCheck(ps *redis.PubSub, got *atomic.Bool, quit <-chan struct{}) {
+	t := time.NewTicker(healthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		if got.Swap(false) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+		_ = ps.Ping(ctx) // a failure breaks the connection for the receiver to reconnect
+		cancel()
+	}
 }
 
 // confirmed closes the oldest Serve wait of channel.
