@@ -216,11 +216,14 @@ func (h *Hub) sendBatch(room string, batch []queuedSend, msgs []BatchMessage) []
 func (h *Hub) deliverBatch(room string, msg []byte) {
 	var frames [][]byte
 	var from []uint64
-	active, bad := false, false
+	active := false
+	var bad error // an envelope that is not a message of room
 	err := wire.SplitBatch(msg, func(b []byte) bool {
 		var ev wire.Envelope
-		if err := wire.DecodeEnvelope(b, &ev); err != nil || ev.Kind != wire.KindMessage || ev.Room != room {
-			bad = true
+		if bad = wire.DecodeEnvelope(b, &ev); bad == nil && (ev.Kind != wire.KindMessage || ev.Room != room) {
+			bad = wire.ErrEnvelope
+		}
+		if bad != nil {
 			return false
 		}
 		if ev.Node != h.node {
@@ -231,7 +234,10 @@ func (h *Hub) deliverBatch(room string, msg []byte) {
 		from = append(from, ev.Skip)
 		return true
 	})
-	if err != nil || bad || len(frames) == 0 {
+	if err == nil {
+		err = bad
+	}
+	if err != nil || len(frames) == 0 {
 		h.log.Error("broker delivered a malformed batch", "err", err)
 		return
 	}
@@ -242,12 +248,7 @@ func (h *Hub) deliverBatch(room string, msg []byte) {
 	s.mu.Lock()
 	n := 0
 	for _, c := range s.m[room] {
-		c.SendAll(frames, from)
-		for _, f := range from {
-			if f != c.ID {
-				n++
-			}
-		}
+		n += c.SendAll(frames, from)
 	}
 	s.mu.Unlock()
 	h.stats.deliveries.Add(uint64(n))

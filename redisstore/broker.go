@@ -175,23 +175,9 @@ func (b *Broker) Keeps(store epchat.Store) bool {
 // PUBLISH of the event, in one function call, sent again safely after a
 // lost reply (see scriptMessage).
 func (b *Broker) PublishMessage(ctx context.Context, room, user string, now time.Time, head, tail []byte) (uint64, error) {
-	cmd := "PUBLISH"
-	if b.sharded {
-		cmd = "SPUBLISH"
-	}
-	op := strconv.FormatUint(b.ops.Add(1), 36)
-	b.mu.Lock()
-	s := b.store
-	b.mu.Unlock()
-	var res *redis.Cmd
-	if s != nil {
-		res = s.call(ctx, b.hot, scriptMessage, "r:"+room,
-			room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail)
-	} else {
-		res = fcall(ctx, b.hot, b.c, scriptMessage, []string{b.p + "r:" + room},
-			b.p, room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail)
-	}
-	seq, err := res.Int64()
+	cmd, op := b.publishing()
+	seq, err := b.callRoom(ctx, scriptMessage, room,
+		room, user, encTime(now), b.node, op, cmd, b.channel+room, head, tail).Int64()
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -201,29 +187,13 @@ func (b *Broker) PublishMessage(ctx context.Context, room, user string, now time
 // PublishMessages implements epchat.MessageBatcher: PublishMessage for
 // several messages of one room in one function call (see scriptMessages).
 func (b *Broker) PublishMessages(ctx context.Context, room string, now time.Time, msgs []epchat.BatchMessage) error {
-	cmd := "PUBLISH"
-	if b.sharded {
-		cmd = "SPUBLISH"
-	}
-	op := strconv.FormatUint(b.ops.Add(1), 36)
-	b.mu.Lock()
-	s := b.store
-	b.mu.Unlock()
-	args := make([]any, 0, 8+3*len(msgs))
-	if s == nil {
-		args = append(args, b.p)
-	}
+	cmd, op := b.publishing()
+	args := make([]any, 0, 7+3*len(msgs))
 	args = append(args, room, encTime(now), b.node, op, cmd, b.channel+room, len(msgs))
 	for _, m := range msgs {
 		args = append(args, m.User, m.Head, m.Tail)
 	}
-	var res *redis.Cmd
-	if s != nil {
-		res = s.call(ctx, b.hot, scriptMessages, "r:"+room, args...)
-	} else {
-		res = fcall(ctx, b.hot, b.c, scriptMessages, []string{b.p + "r:" + room}, args...)
-	}
-	seqs, err := res.Int64Slice()
+	seqs, err := b.callRoom(ctx, scriptMessages, room, args...).Int64Slice()
 	if err != nil {
 		return mapErr(err)
 	}
@@ -238,6 +208,29 @@ func (b *Broker) PublishMessages(ctx context.Context, room string, now time.Time
 		}
 	}
 	return nil
+}
+
+// publishing returns the publish command of the deployment's channels and
+// a new op id, which makes a message call idempotent.
+func (b *Broker) publishing() (cmd, op string) {
+	cmd = "PUBLISH"
+	if b.sharded {
+		cmd = "SPUBLISH"
+	}
+	return cmd, strconv.FormatUint(b.ops.Add(1), 36)
+}
+
+// callRoom calls sc on room's key: through the deployment's Store once
+// Keeps has found it (with its epoch, see Store.WatchLoss), or else
+// directly, with the key prefix where the Store puts its epoch key.
+func (b *Broker) callRoom(ctx context.Context, sc *script, room string, args ...any) *redis.Cmd {
+	b.mu.Lock()
+	s := b.store
+	b.mu.Unlock()
+	if s != nil {
+		return s.call(ctx, b.hot, sc, "r:"+room, args...)
+	}
+	return fcall(ctx, b.hot, b.c, sc, []string{b.p + "r:" + room}, append([]any{b.p}, args...)...)
 }
 
 // Serve implements epchat.RoomBroker: it queues a SUBSCRIBE to room's

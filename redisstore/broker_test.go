@@ -417,3 +417,55 @@ func TestClusterIdleProcessHearsNothing(t *testing.T) {
 		t.Fatal("b delivered a message without counting it: the counter is broken")
 	}
 }
+
+// TestBrokerResubscribes: when Redis drops the subscription's connection
+// (CLIENT KILL), the Broker's receiving goroutine carries on: the client
+// reconnects and subscribes again to the rooms served, and their events
+// arrive again.
+func TestBrokerResubscribes(t *testing.T) {
+	addr, _ := ownRedis(t)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { admin.Close() })
+	prefix := freshPrefix()
+	pub, err := NewBroker(admin, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subc := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { subc.Close() })
+	sub, err := NewBroker(subc, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := subscribe(t, sub)
+	serve(t, sub, "room")
+	if err := pub.Publish(bg, "room", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, ch); string(m.msg) != "before" {
+		t.Fatalf("delivered %q; want \"before\"", m.msg)
+	}
+	if err := admin.ClientKillByFilter(bg, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Publish until the subscriber is back: what goes out while it
+	// reconnects is lost (pub/sub is at most once). This waits on the
+	// fault, not on a time rule.
+	deadline := time.Now().Add(waitFor)
+	for i := 0; ; i++ {
+		if err := pub.Publish(bg, "room", fmt.Appendf(nil, "after %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-ch:
+			if !strings.HasPrefix(string(m.msg), "after ") || m.room != "room" {
+				t.Fatalf("delivered %q in %q after the kill", m.msg, m.room)
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no event delivered after Redis dropped the subscription")
+		}
+	}
+}

@@ -56,8 +56,9 @@
 // second seq and publishes once) and, through the Broker, publishes the
 // message in the same step as it takes the seq. The Broker is an
 // epchat.MessageBatcher: the Hub sends a busy room's messages in batches,
-// one call and one publish for many, with the same guarantees. A call that cannot reach
-// Redis fails with an error wrapping epchat.ErrUnavailable. Redis keeps an
+// one call and one publish for many, with the same guarantees. A call
+// that cannot reach Redis fails with an error wrapping
+// epchat.ErrUnavailable. Redis keeps an
 // epoch key that every call checks: a Store that finds it changed (Redis
 // restarted empty, or flushed) tells the Hub (WatchLoss), which closes
 // its rooms and connections. See the README's Faults.

@@ -310,8 +310,12 @@ func TestSendAll(t *testing.T) {
 		}
 		own := p.c.ID
 		from[1], from[4] = own, own
-		p.c.SendAll(frames, from)
-		p.c.SendAll(frames[:1], []uint64{own}) // nothing to send
+		if n := p.c.SendAll(frames, from); n != 4 {
+			t.Fatalf("SendAll counted %d frames for the connection; want 4", n)
+		}
+		if n := p.c.SendAll(frames[:1], []uint64{own}); n != 0 {
+			t.Fatalf("SendAll of the connection's own frame counted %d", n)
+		}
 		p.peer.SetReadDeadline(time.Now().Add(5 * time.Second))
 		var texts []string
 		for range 4 {

@@ -21,27 +21,30 @@ func (c *Conn) Send(frame []byte) { c.enqueue(frame, false) }
 // connection's ID (a message is not sent back to its sender), in order,
 // with one writer start for all: a burst of a room's messages reaches the
 // connection in as few writes as the socket takes. Like Send, it never
-// blocks and closes a connection whose queue would overflow.
-func (c *Conn) SendAll(frames [][]byte, from []uint64) {
+// blocks and closes a connection whose queue would overflow. It returns
+// how many of the frames are for this connection (queued, or lost with a
+// connection that is closing), as a count of deliveries.
+func (c *Conn) SendAll(frames [][]byte, from []uint64) (n int) {
 	size := 0
 	for i, f := range frames {
 		if from[i] != c.ID {
 			size += len(f)
+			n++
 		}
 	}
-	if size == 0 {
-		return
+	if n == 0 {
+		return 0
 	}
 	c.mu.Lock()
 	if c.st != open {
 		c.mu.Unlock()
-		return
+		return n
 	}
 	if int(c.queued)+size > c.env.QueueLimit {
 		c.mu.Unlock()
 		c.env.Log.Info("connection too slow", "conn", c.ID)
 		c.closeSlow()
-		return
+		return n
 	}
 	for i, f := range frames {
 		if from[i] != c.ID {
@@ -51,6 +54,7 @@ func (c *Conn) SendAll(frames [][]byte, from []uint64) {
 	c.queued += int32(size)
 	c.kick()
 	c.mu.Unlock()
+	return n
 }
 
 // pingFrame is the keepalive ping, shared by every connection.
