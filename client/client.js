@@ -761,9 +761,12 @@ export class Client {
     if (!this.me) throw new ProtocolError('offline', 'not identified');
     if (!this.fits(body, roomId)) throw new ProtocolError('too_large', 'the message is too long');
     const sealed = await sealed_(room.crypto.encrypt({ v: 1, body }, { kind: 'message', room: room.id, from: this.me.id }));
-    // A key used to seal is never used again, even after a reload.
+    const reply = this.#request({ type: 'send', room: room.id, text: sealed.text });
+    // A key used to seal is never used again, even after a reload: the
+    // state is saved in the task that wrote the frame, so no reload comes
+    // between them, and the frame is on its way while it is saved.
     if (sealed.mid !== null) this.#save();
-    const r = await this.#request({ type: 'send', room: room.id, text: sealed.text });
+    const r = await reply;
     if (r.type !== 'sent' || !isSeq(r.seq)) throw new ProtocolError('bad_reply', 'malformed sent');
     this.#noteServerTime(r.ts);
     if (r.seq > room.seq) room.seq = r.seq;
@@ -1155,7 +1158,13 @@ export function webStorage(store, prefix = 'epchat.') {
       try {
         store.setItem(prefix + name, JSON.stringify(value));
       } catch {
-        // Full or disabled.
+        // Full or disabled. An older value must not outlive a failed
+        // write: a reload would restore keys that were used since.
+        try {
+          store.removeItem(prefix + name);
+        } catch {
+          // Disabled: nothing is kept anyway.
+        }
       }
     },
     remove(name) {

@@ -21,11 +21,19 @@ export function hasCrypto() {
   return globalThis.isSecureContext === true && !!globalThis.crypto?.subtle;
 }
 
+// nativeBase64: Uint8Array.prototype.toBase64 and Uint8Array.fromBase64
+// (Chromium 140 on), several times faster than the fallback below, which
+// older browsers take.
+const nativeBase64 =
+  typeof (/** @type {any} */ (Uint8Array.prototype).toBase64) === 'function' &&
+  typeof (/** @type {any} */ (Uint8Array).fromBase64) === 'function';
+
 /**
  * @param {Uint8Array} bytes
  * @returns {string}
  */
 export function b64urlEncode(bytes) {
+  if (nativeBase64) return /** @type {any} */ (bytes).toBase64({ alphabet: 'base64url', omitPadding: true });
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {
     s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -41,6 +49,7 @@ export function b64urlDecode(text) {
   if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
     throw new Error('not base64url');
   }
+  if (nativeBase64) return /** @type {any} */ (Uint8Array).fromBase64(text, { alphabet: 'base64url', lastChunkHandling: 'loose' });
   const bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

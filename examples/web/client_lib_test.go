@@ -982,3 +982,80 @@ func TestLibSafetyWords(t *testing.T) {
 		t.Errorf("a code with no digits gives %v words", got["none"])
 	}
 }
+
+// TestLibBase64 checks base64url both ways against RFC 4648's vectors (no
+// padding, URL alphabet), with the browser's own Uint8Array.toBase64 and
+// with the fallback that older browsers take (the module loaded again with
+// the native functions removed).
+func TestLibBase64(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	got := js[map[string]any](p, `
+		const vectors = [['', ''], ['f', 'Zg'], ['fo', 'Zm8'], ['foo', 'Zm9v'], ['foob', 'Zm9vYg'],
+			['fooba', 'Zm9vYmE'], ['foobar', 'Zm9vYmFy']];
+		const check = (c) => {
+			const bad = [];
+			for (const [plain, want] of vectors) {
+				const b = new TextEncoder().encode(plain);
+				if (c.b64urlEncode(b) !== want) bad.push('encode ' + plain + ': ' + c.b64urlEncode(b));
+				if (new TextDecoder().decode(c.b64urlDecode(want)) !== plain) bad.push('decode ' + want);
+			}
+			const url = Uint8Array.of(0xfb, 0xff, 0xbf);
+			if (c.b64urlEncode(url) !== '-_-_') bad.push('url alphabet: ' + c.b64urlEncode(url));
+			const big = new Uint8Array(100000);
+			for (let i = 0; i < big.length; i++) big[i] = (i * 131) & 255;
+			const back = c.b64urlDecode(c.b64urlEncode(big));
+			if (back.length !== big.length || back.some((v, i) => v !== big[i])) bad.push('round trip');
+			for (const x of ['a', 'Zm9v=', 'Zm+v', 'Zm/v', 'Zm 9v', 5]) {
+				try { c.b64urlDecode(x); bad.push('accepted ' + x); } catch {}
+			}
+			return bad;
+		};
+		const hasNative = typeof Uint8Array.prototype.toBase64 === 'function';
+		const native = check(await import('/lib/crypto.js'));
+		const to = Uint8Array.prototype.toBase64, from = Uint8Array.fromBase64;
+		delete Uint8Array.prototype.toBase64;
+		delete Uint8Array.fromBase64;
+		let fallback;
+		try { fallback = check(await import('/lib/crypto.js?fallback')); } finally {
+			Uint8Array.prototype.toBase64 = to;
+			Uint8Array.fromBase64 = from;
+		}
+		return { hasNative, native, fallback };`)
+	if got["hasNative"] != true {
+		t.Errorf("this Chromium has no Uint8Array.prototype.toBase64: the native path is untested")
+	}
+	for _, k := range []string{"native", "fallback"} {
+		if bad, _ := got[k].([]any); len(bad) != 0 || got[k] == nil {
+			t.Errorf("%s: %v", k, got[k])
+		}
+	}
+}
+
+// TestLibStorageFull: when the browser's storage refuses a write (full),
+// the older value is removed, not kept: a reload that restored it would
+// seal with keys already used since.
+func TestLibStorageFull(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	got := js[map[string]any](p, `
+		const m = new Map();
+		let full = false;
+		const store = {
+			getItem: (k) => (m.has(k) ? m.get(k) : null),
+			setItem: (k, v) => { if (full) throw new DOMException('full', 'QuotaExceededError'); m.set(k, v); },
+			removeItem: (k) => m.delete(k),
+		};
+		const s = lib.webStorage(store);
+		s.set('rooms', { gen: 1 });
+		const before = s.get('rooms');
+		full = true;
+		s.set('rooms', { gen: 2 });
+		return { before, after: s.get('rooms'), keys: [...m.keys()] };`)
+	if b, _ := got["before"].(map[string]any); b["gen"] != 1.0 {
+		t.Fatalf("the first write was not kept: %v", got)
+	}
+	if got["after"] != nil || len(got["keys"].([]any)) != 0 {
+		t.Errorf("after a refused write the storage still holds %v (keys %v), want nothing", got["after"], got["keys"])
+	}
+}

@@ -13,12 +13,18 @@ import (
 
 // mlsLib adds to e2eHelper (loaded first, with T.advURL the Hub itself: no
 // adversary here) what the figures need: now, a clock that tabs of one
-// machine share (ms, sub-millisecond); the arrival time of each message
-// frame, before the Client reads it; and when each message was shown.
+// machine share (ms, sub-millisecond); when each send frame leaves the
+// Client and each message frame arrives, before the Client reads it; and
+// when each message was shown.
 const mlsLib = `(async () => {
 	T.now = () => performance.timeOrigin + performance.now();
 	T.arrivals = [];
+	T.sends = [];
 	class TimedWS extends WebSocket {
+		send(data) {
+			if (typeof data === 'string' && data.startsWith('{"type":"send"')) T.sends.push(T.now());
+			super.send(data);
+		}
 		constructor(u) {
 			super(u);
 			this.addEventListener('message', (e) => {
@@ -102,6 +108,14 @@ func TestRoomOfTenFigures(t *testing.T) {
 			await new Promise((f) => setTimeout(f, 100)); // one at a time
 		}
 		return out;`, n, r))
+	if left := js[[]float64](ana, `return T.sends.slice(-`+strconv.Itoa(n)+`);`); len(left) == n {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = left[i] - sent[i]
+		}
+		slices.Sort(out)
+		t.Logf("send to the frame leaving Ana's Client median %.1f ms", out[n/2])
+	}
 	var lat, wire, open []float64
 	for _, p := range tabs[1:] {
 		p.wait("every ping", fmt.Sprintf(`Object.keys(T.shown).length === %d`, n))
