@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +21,11 @@ import (
 const subscribeTimeout = 10 * time.Second
 
 // healthInterval is how long the subscription's connection may be quiet
-// before the Broker pings it (go-redis's channel's default).
+// before the Broker pings it (go-redis's channel's default). A connection
+// on which nothing came for three intervals, not even the answers to
+// those pings, is dead however it looks (a network that drops packets
+// without a reset): the Broker drops it, and the client connects and
+// subscribes again.
 const healthInterval = 3 * time.Second
 
 // Broker is an epchat.Broker on Redis pub/sub: it carries each room's
@@ -57,13 +62,14 @@ const healthInterval = 3 * time.Second
 // A Broker is safe for concurrent use. Messages are bytes, passed as is.
 type Broker struct {
 	c       redis.UniversalClient
-	hot     caller // c's auto-pipeliner, for the publishes
-	p       string // key prefix, "{name}:", for PublishMessage
-	channel string // rooms' channel prefix, "{name}:room:"
-	users   string // users' channel prefix, "{name}:user:"
-	own     string // this Broker's channel, which nobody publishes to: Subscribe's first
-	sharded bool   // a Cluster: SSUBSCRIBE and SPUBLISH
-	node    string // this Broker's id, for PublishMessage's idempotence
+	hot     caller        // c's auto-pipeliner, for the publishes
+	p       string        // key prefix, "{name}:", for PublishMessage
+	channel string        // rooms' channel prefix, "{name}:room:"
+	users   string        // users' channel prefix, "{name}:user:"
+	own     string        // this Broker's channel, which nobody publishes to: Subscribe's first
+	sharded bool          // a Cluster: SSUBSCRIBE and SPUBLISH
+	node    string        // this Broker's id, for PublishMessage's idempotence
+	health  time.Duration // healthInterval; shorter in tests
 	ops     atomic.Uint64
 
 	mu      sync.Mutex
@@ -121,6 +127,7 @@ func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 		own:     p + "node:" + node,
 		sharded: sharded,
 		node:    node,
+		health:  healthInterval,
 		pending: make(map[string][]chan struct{}),
 		wake:    make(chan struct{}, 1),
 	}, nil
@@ -297,9 +304,10 @@ func (b *Broker) ServedUsers() int { return int(b.usersIn.Load()) }
 // UnserveUser).
 // deliver is called from one goroutine; stop ends the subscription and
 // returns once that goroutine has returned and deliver will not be called
-// again. The client pings the subscription's connection when it is quiet
-// and reconnects it, and subscribes again to every channel, when it
-// breaks.
+// again. The Broker pings the subscription's connection when it is quiet
+// (3 s), and drops it when nothing came for three times that, not even
+// the answers; the client connects it again, and subscribes again to
+// every channel, when it breaks or is dropped.
 func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
 	defer cancel()
@@ -328,7 +336,7 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 	}()
 	go func() {
 		defer wg.Done()
-		healthCheck(ps, &got, quit)
+		healthCheck(ps, &got, quit, b.health)
 	}()
 	go func() {
 		defer wg.Done()
@@ -338,7 +346,12 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 		// every channel, when a read fails.
 		fails := 0
 		for {
-			m, err := ps.Receive(context.Background())
+			m, err := ps.ReceiveTimeout(context.Background(), 3*b.health)
+			if isTimeout(err) {
+				// Nothing came, not even the pongs: the connection is
+				// dead without having failed.
+				m, err = receiveOrDrop(ps)
+			}
 			if err != nil {
 				if errors.Is(err, redis.ErrClosed) {
 					return
@@ -388,8 +401,8 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 // healthCheck pings the subscription's connection when nothing came on
 // it for a while, as the client's own channel does: a connection that
 // broke while quiet fails the write, and the client reconnects it.
-func healthCheck(ps *redis.PubSub, got *atomic.Bool, quit <-chan struct{}) {
-	t := time.NewTicker(healthInterval)
+func healthCheck(ps *redis.PubSub, got *atomic.Bool, quit <-chan struct{}, every time.Duration) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -404,6 +417,24 @@ func healthCheck(ps *redis.PubSub, got *atomic.Bool, quit <-chan struct{}) {
 		_ = ps.Ping(ctx) // a failure breaks the connection for the receiver to reconnect
 		cancel()
 	}
+}
+
+// isTimeout tells a read that timed out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// receiveOrDrop makes the client drop the subscription's connection,
+// which it then connects again, subscribing to every channel. The client
+// keeps a connection on which a read given a timeout timed out, and drops
+// one on which a read failed otherwise; so this fails one, with a context
+// that has already expired. A message the client had already buffered is
+// returned instead (and the next silence drops the connection then).
+func receiveOrDrop(ps *redis.PubSub) (any, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	return ps.Receive(ctx)
 }
 
 // confirmed closes the oldest Serve wait of channel.
