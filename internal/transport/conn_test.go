@@ -70,6 +70,11 @@ func TestEchoInOrder(t *testing.T) {
 		if texts[50] != "fragmented" || string(pong) != "are you there" {
 			t.Fatalf("got %q and pong %q", texts[50], pong)
 		}
+		// The writer counts its bytes once the write returns, which the
+		// peer may see after it has read them: wait for the count.
+		for deadline := time.Now().Add(5 * time.Second); p.env.BytesOut.Load() == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		if n := p.env.BytesIn.Load(); n == 0 || p.env.BytesOut.Load() == 0 {
 			t.Fatalf("bytes counted: in %d, out %d", n, p.env.BytesOut.Load())
 		}
