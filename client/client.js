@@ -187,9 +187,14 @@ export class Client {
     this.ready = false;
     /** @type {Map<string, string>} member id -> the last nickname seen */
     this.names = new Map();
-    // A page that goes away (a reload, say) saves what saveSoon had not.
+    // A page that goes away (a reload, say) saves what saveSoon had not;
+    // so does one that is hidden, which a phone may discard without a
+    // pagehide.
     globalThis.addEventListener?.('pagehide', () => {
       if (this.#saveTimer !== null) this.#save();
+    });
+    globalThis.document?.addEventListener?.('visibilitychange', () => {
+      if (globalThis.document.visibilityState === 'hidden' && this.#saveTimer !== null) this.#save();
     });
     this.#opts = opts;
     this.#transport = new Transport(opts.url, {
@@ -455,13 +460,14 @@ export class Client {
     this.storage?.remove('rooms');
   }
 
-  // saveSoon saves within 100 ms, once for all that changed meanwhile: a
-  // reload in between reopens the room at an earlier point of its
-  // receiving ratchet, which moves forward again by itself. What a sender
-  // must never lose (the sending ratchet) is saved at once.
+  // saveSoon saves within SAVE_DELAY, once for all that changed meanwhile
+  // (and at once if the page is hidden or goes away): a tab that crashes
+  // in between reopens the room at an earlier point of its receiving
+  // ratchet, which moves forward again by itself. What a sender must never
+  // lose (the sending ratchet) is saved at once.
   #saveSoon() {
     if (this.#saveTimer !== null || !this.storage) return;
-    this.#saveTimer = setTimeout(() => this.#save(), 100);
+    this.#saveTimer = setTimeout(() => this.#save(), SAVE_DELAY);
   }
 
   #save() {
@@ -1135,6 +1141,14 @@ export class Client {
     if (room.crypto.epoch !== before) this.#emit('epoch', { room, epoch: room.crypto.epoch });
   }
 }
+
+// SAVE_DELAY is how long saveSoon waits. Each save writes the whole state
+// of every room (with MLS, a few kilobytes a member): a receiver saving
+// 100 ms after every message, as it once did, wrote up to ten times a
+// second in a busy room, and those writes (about 1 ms of the page's time
+// and as much of the browser's) fell on the next message; once a second
+// costs a tenth of that (client/README.md, the figures).
+const SAVE_DELAY = 1000;
 
 /**
  * webStorage adapts a Web Storage (sessionStorage: per tab, survives

@@ -1059,3 +1059,32 @@ func TestLibStorageFull(t *testing.T) {
 		t.Errorf("after a refused write the storage still holds %v (keys %v), want nothing", got["after"], got["keys"])
 	}
 }
+
+// TestLibSaveWhenHidden: a receiver saves its room state within a second
+// of a message, not at once; a page that is hidden (a phone may discard a
+// hidden tab without a pagehide) saves at once what waited.
+func TestLibSaveWhenHidden(t *testing.T) {
+	h := newHarness(t, pollMode)
+	p := h.libPage("lib")
+	room := seatTwo(t, p)
+	got := js[map[string]any](p, `
+		const room = `+jsq(room)+`;
+		const saved = () => T.store('ben').get('rooms')?.[room]?.seq ?? null;
+		const shown = new Promise((f) => C.ben.on('message', (e) => f(e)));
+		const sent = await C.ana.send(room, 'one');
+		await shown;
+		const waiting = saved();
+		Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+		try {
+			document.dispatchEvent(new Event('visibilitychange'));
+		} finally {
+			delete document.visibilityState;
+		}
+		return { seq: sent.seq, waiting, hidden: saved() };`)
+	if got["waiting"] == got["seq"] {
+		t.Errorf("the receiver saved at once (seq %v): saveSoon did not wait", got["seq"])
+	}
+	if got["hidden"] != got["seq"] {
+		t.Errorf("after the page was hidden the saved seq is %v, want %v", got["hidden"], got["seq"])
+	}
+}
