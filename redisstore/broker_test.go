@@ -426,16 +426,58 @@ func TestBrokerResubscribes(t *testing.T) {
 	addr, _ := ownRedis(t)
 	admin := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { admin.Close() })
+	pub, ch := roomSubscriber(t, admin, addr, nil)
+	if err := admin.ClientKillByFilter(bg, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	publishUntilDelivered(t, pub, ch, "room", "the kill")
+}
+
+// publishUntilDelivered publishes "after 0", "after 1", ... to room until
+// one reaches ch, after a fault (named by what) cut the subscriber off, and
+// returns it: what goes out while the subscriber reconnects is lost
+// (pub/sub is at most once). This waits on the fault, not on a time rule.
+func publishUntilDelivered(t *testing.T, pub *Broker, ch <-chan brokerMsg, room, what string) brokerMsg {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for i := 0; ; i++ {
+		if err := pub.Publish(bg, room, fmt.Appendf(nil, "after %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-ch:
+			if !strings.HasPrefix(string(m.msg), "after ") || m.room != room {
+				t.Fatalf("delivered %q in %q after %s", m.msg, m.room, what)
+			}
+			return m
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event delivered in %v after %s", waitFor, what)
+		}
+	}
+}
+
+// roomSubscriber makes a Broker on admin to publish with and another on a
+// client of its own for subAddr (Redis, or a proxy to it), tuned by tune
+// before it subscribes, serving "room"; it checks that an event reaches
+// the subscriber, and returns the publisher and what the subscriber
+// receives.
+func roomSubscriber(t *testing.T, admin *redis.Client, subAddr string, tune func(*Broker)) (*Broker, <-chan brokerMsg) {
+	t.Helper()
 	prefix := freshPrefix()
 	pub, err := NewBroker(admin, WithPrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
-	subc := redis.NewClient(&redis.Options{Addr: addr})
+	subc := redis.NewClient(&redis.Options{Addr: subAddr, MaxRetries: -1})
 	t.Cleanup(func() { subc.Close() })
 	sub, err := NewBroker(subc, WithPrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tune != nil {
+		tune(sub)
 	}
 	ch, _ := subscribe(t, sub)
 	serve(t, sub, "room")
@@ -445,27 +487,5 @@ func TestBrokerResubscribes(t *testing.T) {
 	if m := recv(t, ch); string(m.msg) != "before" {
 		t.Fatalf("delivered %q; want \"before\"", m.msg)
 	}
-	if err := admin.ClientKillByFilter(bg, "TYPE", "pubsub").Err(); err != nil {
-		t.Fatal(err)
-	}
-	// Publish until the subscriber is back: what goes out while it
-	// reconnects is lost (pub/sub is at most once). This waits on the
-	// fault, not on a time rule.
-	deadline := time.Now().Add(waitFor)
-	for i := 0; ; i++ {
-		if err := pub.Publish(bg, "room", fmt.Appendf(nil, "after %d", i)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case m := <-ch:
-			if !strings.HasPrefix(string(m.msg), "after ") || m.room != "room" {
-				t.Fatalf("delivered %q in %q after the kill", m.msg, m.room)
-			}
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no event delivered after Redis dropped the subscription")
-		}
-	}
+	return pub, ch
 }

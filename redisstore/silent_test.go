@@ -1,9 +1,7 @@
 package redisstore
 
 import (
-	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,50 +22,14 @@ func TestBrokerSilentConnection(t *testing.T) {
 	px := newSilentProxy(t, addr)
 	admin := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { admin.Close() })
-	prefix := freshPrefix()
-	pub, err := NewBroker(admin, WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	subc := redis.NewClient(&redis.Options{Addr: px.addr(), MaxRetries: -1})
-	t.Cleanup(func() { subc.Close() })
-	sub, err := NewBroker(subc, WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub.health = 50 * time.Millisecond // pings after 50 ms of quiet, dead after 150 ms
-	ch, _ := subscribe(t, sub)
-	serve(t, sub, "room")
-	if err := pub.Publish(bg, "room", []byte("before")); err != nil {
-		t.Fatal(err)
-	}
-	if m := recv(t, ch); string(m.msg) != "before" {
-		t.Fatalf("delivered %q; want \"before\"", m.msg)
-	}
+	pub, ch := roomSubscriber(t, admin, px.addr(), func(b *Broker) {
+		b.health = 50 * time.Millisecond // pings after 50 ms of quiet, dead after 150 ms
+	})
 	before := px.count()
 	px.silence() // every connection open now: the subscription's among them
-	// Publish until the subscriber is back: what goes out meanwhile is
-	// lost (pub/sub is at most once). This waits on the fault, not on a
-	// time rule.
-	deadline := time.Now().Add(waitFor)
-	for i := 0; ; i++ {
-		if err := pub.Publish(bg, "room", fmt.Appendf(nil, "after %d", i)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case m := <-ch:
-			if !strings.HasPrefix(string(m.msg), "after ") || m.room != "room" {
-				t.Fatalf("delivered %q in %q after the silence", m.msg, m.room)
-			}
-			if px.count() <= before {
-				t.Fatalf("delivered after the silence on the old connection (%d connections)", px.count())
-			}
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no event delivered in %v after the subscription's connection went silent", waitFor)
-		}
+	publishUntilDelivered(t, pub, ch, "room", "the silence")
+	if px.count() <= before {
+		t.Fatalf("delivered after the silence on the old connection (%d connections)", px.count())
 	}
 }
 
