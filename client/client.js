@@ -1146,8 +1146,9 @@ export class Client {
 // of every room (with MLS, a few kilobytes a member): a receiver saving
 // 100 ms after every message, as it once did, wrote up to ten times a
 // second in a busy room, and those writes (about 1 ms of the page's time
-// and as much of the browser's) could fall on the next message; once a
-// second costs a tenth of that (client/README.md, the figures).
+// in a room of ten, and sessionStorage's copy to the browser process)
+// could fall on the next message; once a second costs a tenth of that
+// (client/README.md, the figures).
 const SAVE_DELAY = 1000;
 
 /**
