@@ -21,6 +21,21 @@ import (
 
 // ownRedis starts a redis-server for this test alone and returns its
 // address and process; it is stopped at the end of the test.
+// pause stops Redis (SIGSTOP) and returns once the kernel has stopped it:
+// the signal is only queued when kill returns, and a Redis that runs on for
+// a moment answers calls the test takes for unanswered.
+func pause(t *testing.T, proc *os.Process) {
+	t.Helper()
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(waitFor); !stopped(proc.Pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server %d not stopped %v after SIGSTOP", proc.Pid, waitFor)
+		}
+	}
+}
+
 func ownRedis(t *testing.T, args ...string) (string, *os.Process) {
 	t.Helper()
 	if redisMissing != "" {

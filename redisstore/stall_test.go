@@ -41,9 +41,7 @@ func TestPausedRedisStallsNoOther(t *testing.T) {
 	}
 	other := a.join(t, "Other")
 
-	if err := proc.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	pause(t, proc)
 	resumed := false
 	defer func() {
 		if !resumed {
