@@ -175,9 +175,6 @@ func TestBatchedQueueBounded(t *testing.T) {
 	sender, other := members[0], members[1]
 
 	pause(t, proc)
-	// A failure below must not leave Redis stopped while the Hub shuts
-	// down (its cleanups run before Redis's): it would wait for Redis.
-	defer proc.Signal(syscall.SIGCONT)
 	const n = 600
 	var ids []string
 	for i := range n {
@@ -308,9 +305,7 @@ func TestBatchedLeadersBounded(t *testing.T) {
 		epchat.WithRequestRate(10000, 10000))
 	client := p.join(t, "flood")
 	base := runtime.NumGoroutine()
-	t.Cleanup(func() { proc.Signal(syscall.SIGCONT) }) // before the Hub's Shutdown, which waits for the leaders
-
-	pause(t, proc)
+	pause(t, proc) // continued before the Hub's Shutdown, which waits for the leaders
 	const n, bound = 1500, 1024
 	var ids []string
 	for i := range n {

@@ -23,12 +23,15 @@ import (
 // address and process; it is stopped at the end of the test.
 // pause stops Redis (SIGSTOP) and returns once the kernel has stopped it:
 // the signal is only queued when kill returns, and a Redis that runs on for
-// a moment answers calls the test takes for unanswered.
+// a moment answers calls the test takes for unanswered. Redis continues
+// (SIGCONT) at the latest when the test ends, before the cleanups
+// registered earlier: a Hub's Shutdown would wait for a stopped Redis.
 func pause(t *testing.T, proc *os.Process) {
 	t.Helper()
 	if err := proc.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { proc.Signal(syscall.SIGCONT) })
 	for deadline := time.Now().Add(waitFor); !stopped(proc.Pid); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("redis-server %d not stopped %v after SIGSTOP", proc.Pid, waitFor)
@@ -142,9 +145,7 @@ func testPause(t *testing.T, sopts []Option) {
 		}
 	}
 	sendAll() // in flight as Redis stops
-	if err := proc.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	pause(t, proc)
 	sendAll()
 	// Redis stays stopped for 1.5 s of real time: past the clients'
 	// timeouts and through their retries. This is the fault, not a time
@@ -367,9 +368,7 @@ func TestUnreachable(t *testing.T) {
 			room := ann.MustCall("joined", map[string]any{"type": "create"}).Str("room")
 			seat(t, ben, invite(t, ann, room), room, ann)
 
-			if err := proc.Signal(syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
+			pause(t, proc)
 			// The replies come while Redis is stopped: the clients'
 			// timeouts bound the calls.
 			if e := ann.Call(map[string]any{"type": "send", "room": room, "text": "lost?"}); e.Str("code") != "unavailable" {
