@@ -305,7 +305,32 @@ export class MlsRoom {
    * @returns {{id: string, nick: string, publicKey: string}[]}
    */
   roster() {
-    return /** @type {{id: string, nick: string, publicKey: string}[]} */ (rosterOf(this.state).filter((m) => m));
+    return [...this.#members().roster];
+  }
+
+  /** @type {{tree: unknown, key: string, roster: {id: string, nick: string, publicKey: string}[], byId: Map<string, {id: string, nick: string, publicKey: string}>}|null} */
+  #cache = null;
+
+  /**
+   * #members is the roster, and the roster by member id, read out of the
+   * ratchet tree once per tree rather than at every message (reading ten
+   * credentials per message was a fifth of a receiver's JavaScript). A
+   * tree is the same when it is the same object (ts-mls changes a tree by
+   * copying it: a member who is removed keeps the old epoch, with a new
+   * tree) with the same epoch and tree hash (RFC 9420: the hash covers
+   * every leaf, its credential and its keys, and each member computes it).
+   */
+  #members() {
+    const gc = this.state.groupContext;
+    const tree = this.state.ratchetTree;
+    const key = `${gc.epoch}.${b64urlEncode(gc.treeHash)}`;
+    let c = this.#cache;
+    if (!c || c.tree !== tree || c.key !== key) {
+      const roster = /** @type {{id: string, nick: string, publicKey: string}[]} */ (rosterOf(this.state).filter((m) => m));
+      for (const m of roster) Object.freeze(m);
+      c = this.#cache = { tree, key, roster, byId: new Map(roster.map((x) => [x.id, x])) };
+    }
+    return c;
   }
 
   // #leaves yields the ratchet tree's leaves with their leaf index.
@@ -492,7 +517,7 @@ export class MlsRoom {
 
   /** #rosterMap is the roster by member id, for openEnvelope. */
   #rosterMap() {
-    const roster = new Map(this.roster().map((x) => [x.id, x]));
+    const roster = this.#members().byId;
     return (/** @type {string} */ id) => roster.get(id);
   }
 

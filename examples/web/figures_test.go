@@ -1,13 +1,23 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/inspector"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
 )
 
@@ -44,8 +54,12 @@ const mlsLib = `(async () => {
 // message event, median over 21 messages × 9 receivers), a join with its
 // keys (the tenth member, from join to holding the keys), and a leave's
 // rotation (from leave to every remaining member in the new epoch). It
-// asserts no time: it logs the figures for client/README.md, and runs only
-// with EPCHAT_FIGURES=1 (about a minute):
+// asserts no time: it logs the figures for client/README.md, with the
+// CPU each Chromium process and thread spent per message (from /proc),
+// and runs only with EPCHAT_FIGURES=1 (about a minute;
+// EPCHAT_FIGURES_PROFILE=1 adds a CPU profile of one receiver's main
+// thread). It turns off the DevTools domains the figures do not use before
+// it measures (quietDevTools):
 //
 //	EPCHAT_FIGURES=1 go test -run TestRoomOfTenFigures -v ./web
 func TestRoomOfTenFigures(t *testing.T) {
@@ -94,7 +108,15 @@ func TestRoomOfTenFigures(t *testing.T) {
 		p.wait("everyone in the roster", fmt.Sprintf(`C[Object.keys(C)[0]].room(%s).crypto.roster().length === %d`, r, len(names)))
 	}
 
-	// Send to display.
+	// Send to display, with DevTools quiet and the browsers' CPU counted.
+	for _, p := range tabs {
+		p.run("quiet DevTools", quietDevTools())
+	}
+	profile := os.Getenv("EPCHAT_FIGURES_PROFILE") == "1"
+	if profile {
+		tabs[1].run("start the profiler", startProfile())
+	}
+	cpu0 := chromiumCPU()
 	for i, p := range tabs[1:] {
 		js[bool](p, fmt.Sprintf(`C[%q].on('message', (e) => { T.shown[e.body] = T.now(); }); T.arrivals = []; return true;`, names[i+1]))
 	}
@@ -108,6 +130,18 @@ func TestRoomOfTenFigures(t *testing.T) {
 			await new Promise((f) => setTimeout(f, 100)); // one at a time
 		}
 		return out;`, n, r))
+	cpu := chromiumCPU()
+	if profile {
+		tabs[1].run("stop the profiler", stopProfile(t, "Ben's main thread", n))
+	}
+	var kinds []string
+	for k, v := range cpu {
+		if v -= cpu0[k]; v > 0 {
+			kinds = append(kinds, fmt.Sprintf("%s %.1f", k, float64(v)*10/n))
+		}
+	}
+	slices.Sort(kinds)
+	t.Logf("Chromium CPU per message (ms, all ten browsers, by process and thread; 10 ms ticks): %s", strings.Join(kinds, ", "))
 	if left := js[[]float64](ana, `return T.sends.slice(-`+strconv.Itoa(n)+`);`); len(left) == n {
 		out := make([]float64, n)
 		for i := range out {
@@ -169,4 +203,119 @@ func tabOf(p *person, name string) *person {
 		p.t.Fatalf("%s: a new tab: %v", name, err)
 	}
 	return &person{t: p.t, h: p.h, name: name, ctx: ctx}
+}
+
+// quietDevTools turns off the DevTools domains chromedp enables on every
+// tab that the figures do not use. With Network on, each browser reports
+// every WebSocket frame, its payload included, to the test over the
+// DevTools pipe: about a millisecond of the median on this machine, which
+// a person's browser, with no DevTools attached, does not spend. Runtime
+// and Page stay on: evaluation needs them.
+func quietDevTools() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, c := range []cdp.Command[cdp.Empty, cdp.Empty]{network.Disable, log.Disable, css.Disable, dom.Disable, inspector.Disable} {
+			if _, err := cdp.Call(ctx, t, c, cdp.Empty{}); err != nil {
+				return fmt.Errorf("%s: %w", c.Method, err)
+			}
+		}
+		return nil
+	})
+}
+
+// chromiumCPU reads the CPU time (in 10 ms ticks) of every Chromium thread
+// from /proc, summed by process type and thread name. It is empty where
+// there is no /proc.
+func chromiumCPU() map[string]int {
+	out := map[string]int{}
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, proc := range procs {
+		cmd, err := os.ReadFile(proc + "/cmdline")
+		if err != nil || !strings.Contains(string(cmd), "chrom") {
+			continue
+		}
+		kind := "browser"
+		for _, a := range strings.FieldsFunc(string(cmd), func(r rune) bool { return r == 0 || r == ' ' }) {
+			if v, ok := strings.CutPrefix(a, "--type="); ok {
+				kind = v
+			}
+			if v, ok := strings.CutPrefix(a, "--utility-sub-type="); ok {
+				kind = strings.TrimSuffix(strings.TrimPrefix(v, "network.mojom."), "Service")
+			}
+		}
+		threads, _ := filepath.Glob(proc + "/task/[0-9]*")
+		for _, th := range threads {
+			b, err := os.ReadFile(th + "/stat")
+			if err != nil {
+				continue
+			}
+			st := string(b)
+			open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
+			if open < 0 || end < open {
+				continue
+			}
+			f := strings.Fields(st[end+1:]) // state ppid ... utime(12) stime(13)
+			if len(f) < 13 {
+				continue
+			}
+			user, _ := strconv.Atoi(f[11])
+			sys, _ := strconv.Atoi(f[12])
+			out[kind+"/"+st[open+1:end]] += user + sys
+		}
+	}
+	return out
+}
+
+func startProfile() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, profiler.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		if _, err := cdp.Call(ctx, t, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 100}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, profiler.Start, cdp.Empty{})
+		return err
+	})
+}
+
+// stopProfile logs where the tab's main thread spent its time, per
+// message: the 15 largest self times (JavaScript functions, and V8's
+// "(program)", the native work outside JavaScript).
+func stopProfile(t *testing.T, who string, n int) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		r, err := cdp.Call(ctx, tg, profiler.Stop, cdp.Empty{})
+		if err != nil {
+			return err
+		}
+		nodes := map[int64]*profiler.ProfileNode{}
+		for _, nd := range r.Profile.Nodes {
+			nodes[nd.ID] = nd
+		}
+		self := map[string]int64{}
+		var busy int64
+		for i, id := range r.Profile.Samples {
+			f := nodes[id].CallFrame
+			name := f.FunctionName
+			if f.URL != "" {
+				name += " " + filepath.Base(f.URL) + ":" + strconv.FormatInt(f.LineNumber+1, 10)
+			}
+			self[name] += r.Profile.TimeDeltas[i]
+			if name != "(idle)" {
+				busy += r.Profile.TimeDeltas[i]
+			}
+		}
+		names := make([]string, 0, len(self))
+		for k := range self {
+			if k != "(idle)" {
+				names = append(names, k)
+			}
+		}
+		slices.SortFunc(names, func(a, b string) int { return int(self[b] - self[a]) })
+		var top []string
+		for _, k := range names[:min(15, len(names))] {
+			top = append(top, fmt.Sprintf("%s %.3f", k, float64(self[k])/1e3/float64(n)))
+		}
+		t.Logf("%s per message: %.2f ms busy; self times (ms): %s", who, float64(busy)/1e3/float64(n), strings.Join(top, ", "))
+		return nil
+	})
 }
