@@ -104,12 +104,14 @@ func (h *Hub) queueSend(c *conn, req *wire.Request, now time.Time) {
 		// The leader runs on a goroutine of its own, not on the reader's
 		// poller worker: the workers go on reading every connection,
 		// whose sends join the queues meanwhile, however long Redis
-		// takes; past leadersMax, on this worker. Shutdown waits for it
+		// takes; past leadersMax, on this worker, which tells the poller
+		// it may block (one per connection). Shutdown waits for it
 		// (the requester's connection is counted in h.wg until it ends,
 		// so the count is not zero here).
 		room := req.Room // req goes back to its pool when we return
 		if h.batches.leaders.Add(1) > leadersMax {
 			h.batches.leaders.Add(-1)
+			c.MayBlock() // this connection waits; the others keep their workers
 			h.leadSends(room, s, q)
 			return
 		}

@@ -87,6 +87,12 @@
 // given; errors are this package's sentinels. The sqlitestore module is a
 // worked example on an in-memory SQLite database.
 //
+// A Store's calls may wait (a network round trip): the Hub takes every
+// Store but [MemoryStore] to do so, and before a request calls it, starts
+// another of its poller's workers if needed, so that a request waiting
+// for its Store holds up only its own connection (and room), never the
+// reading of the others.
+//
 // # Several processes
 //
 // Hub processes that share a Store (redisstore) also need a [Broker]

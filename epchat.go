@@ -52,6 +52,11 @@ type Hub struct {
 	clock Clock
 	log   *slog.Logger
 
+	// remoteStore: the Store is not the built-in MemoryStore, so its calls
+	// may wait on I/O, and a request that makes them tells the poller
+	// (conn.MayBlock).
+	remoteStore bool
+
 	// broker carries room events to other processes; nil when this
 	// process serves its rooms alone, and then on Shutdown the rooms close
 	// with reason shutdown.
@@ -148,6 +153,8 @@ func New(opts ...Option) (*Hub, error) {
 		drained: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	_, local := cfg.store.(*MemoryStore)
+	h.remoteStore = !local
 	h.stats.init()
 	h.locks.init()
 	h.subs.init()

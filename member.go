@@ -147,6 +147,9 @@ func (c *conn) Ended() {
 	h.guard.release(c.addr)
 
 	if c.has(flagIdentified) {
+		if h.remoteStore {
+			c.MayBlock()
+		}
 		now := h.clock.Now()
 		h.storeSweep.vacate.add(now.Add(h.cfg.grace))
 		if err := h.store.Detach(h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
@@ -194,6 +197,9 @@ func (h *Hub) handle(c *conn, p []byte) {
 	if c.has(flagIdentified) {
 		c.touch()
 	}
+	if h.remoteStore && waitsOnStore(req.Type, h.batcher != nil) {
+		c.MayBlock() // other connections keep their workers meanwhile
+	}
 	if h.batcher != nil && req.Type != "send" && req.Room != "" {
 		h.awaitSends(req.Room) // the room's sends queued before come first
 	}
@@ -229,6 +235,19 @@ func (h *Hub) handle(c *conn, p []byte) {
 	default:
 		c.refuse(req.ID, wire.UnknownType, req.Room)
 	}
+}
+
+// waitsOnStore tells whether a request of type typ calls the Store (or
+// waits for calls of it) on the read side: every known type but a send
+// when sends go in batches (the batch's goroutine calls the Store).
+func waitsOnStore(typ string, batched bool) bool {
+	switch typ {
+	case "send":
+		return !batched
+	case "hello", "create", "invite", "join", "check_invite", "members", "leave", "close", "history", "kick", "lock", "unlock", "end_session":
+		return true
+	}
+	return false
 }
 
 // required returns the fields a request of type typ must carry

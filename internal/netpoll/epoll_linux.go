@@ -28,6 +28,7 @@ type Poller struct {
 	busy     atomic.Int32 // workers inside a callback
 	done     atomic.Uint64
 	extra    atomic.Int32 // extra workers alive
+	blocked  atomic.Int32 // callbacks that said Blocking
 	watching atomic.Bool  // watchStuck runs
 }
 
@@ -38,11 +39,20 @@ type Poller struct {
 // work. Workers that only
 // keep the CPU busy return from callbacks all the time, so a saturated
 // pool does not grow.
+//
+// A callback that knows it is about to wait says so with Desc.Blocking,
+// and the pool starts an extra worker at once, without waiting for
+// stuckAfter and beyond maxExtra: the workers that are not blocked stay
+// at least as many as the pool was made with. Each socket has at most one
+// callback under way, so these extras are bounded by the sockets.
 const (
 	stuckAfter = 20 * time.Millisecond
 	extraIdle  = time.Second
-	maxExtra   = 4096
 )
+
+// maxExtra bounds the extra workers started for callbacks that block
+// without saying so. A variable for the tests.
+var maxExtra int32 = 4096
 
 // Desc is a watched socket. The caller owns it, usually as a field of its
 // connection, so that watching allocates nothing; its zero value is ready
@@ -59,6 +69,8 @@ type Desc struct {
 	st    sync.Mutex
 	ready Event // what the next callback is told
 	state uint8 // descArmed | descArmedOut | descWantOut | descRemoved
+
+	blocking bool // the callback under way said Blocking; guarded by mu, not st
 }
 
 const readEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
@@ -350,6 +362,10 @@ func (p *Poller) run(d *Desc) {
 		ev = Readable // a second hand-over of one event: reading tells
 	}
 	d.h.OnReady(d, ev)
+	if d.blocking {
+		d.blocking = false
+		p.blocked.Add(-1)
+	}
 	d.mu.Unlock()
 	p.done.Add(1)
 	p.busy.Add(-1)
@@ -373,7 +389,7 @@ func (p *Poller) watchStuck() {
 		if now == last {
 			// One more worker for each descriptor that waits.
 			p.mu.RLock()
-			for n := len(p.work); n > 0 && !p.closed && p.extra.Load() < maxExtra; n-- {
+			for n := len(p.work); n > 0 && !p.closed && p.extra.Load()-p.blocked.Load() < maxExtra; n-- {
 				p.extra.Add(1)
 				p.wg.Add(1)
 				go p.extraWorker()
@@ -399,9 +415,38 @@ func (p *Poller) extraWorker() {
 			p.run(d)
 			idle.Reset(extraIdle)
 		case <-idle.C:
+			if p.blocked.Load() >= p.extra.Load() {
+				// Needed for a blocked callback's share of the pool.
+				idle.Reset(extraIdle)
+				continue
+			}
 			return
 		}
 	}
+}
+
+// Blocking tells the pool that d's callback, under way, is about to wait
+// for something other than the CPU (a Store's round trip to Redis). If
+// the pool then has fewer workers outside blocked callbacks than it was
+// made with, it starts an extra worker at once, so that other sockets do
+// not wait behind this one. Call it from d's callback only; calls after
+// the first in one callback do nothing.
+func (d *Desc) Blocking() {
+	if d.blocking {
+		return
+	}
+	d.blocking = true
+	p := d.p
+	if p.blocked.Add(1) <= p.extra.Load() {
+		return
+	}
+	p.mu.RLock()
+	if !p.closed {
+		p.extra.Add(1)
+		p.wg.Add(1)
+		go p.extraWorker()
+	}
+	p.mu.RUnlock()
 }
 
 // Progress tells the pool that a callback under way got something done
@@ -433,4 +478,14 @@ func (p *Poller) closeFDs() {
 	syscall.Close(p.epfd)
 	syscall.Close(p.wakeR)
 	syscall.Close(p.wakeW)
+}
+
+// SetStuckExtraLimit sets how many extra workers the pool starts, in all,
+// for callbacks stuck without saying Blocking (4096 by default), and
+// returns what restores the old limit. For tests, which set it to 0 to
+// show that Blocking alone keeps workers free; it changes every Poller.
+func SetStuckExtraLimit(n int32) (restore func()) {
+	old := maxExtra
+	maxExtra = n
+	return func() { maxExtra = old }
 }

@@ -37,6 +37,9 @@ func (*Desc) WantWrite() error { return ErrUnsupported }
 // Wake does nothing.
 func (*Desc) Wake() {}
 
+// Blocking is Desc.Blocking; without epoll there is no pool.
+func (*Desc) Blocking() {}
+
 // Remove does nothing.
 func (*Desc) Remove() {}
 
@@ -66,3 +69,7 @@ func UnsentConn(net.Conn) (int, bool) { return 0, false }
 
 // Progress does nothing here.
 func (*Poller) Progress() {}
+
+// SetStuckExtraLimit is the Linux one's twin; without epoll there is no
+// pool.
+func SetStuckExtraLimit(int32) (restore func()) { return func() {} }

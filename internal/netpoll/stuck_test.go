@@ -68,3 +68,73 @@ func TestStuckWorkersReplaced(t *testing.T) {
 		t.Fatalf("pool has %d workers, want more than %d", got, workers)
 	}
 }
+
+// sayer is a blocker whose callback says Blocking before it waits.
+type sayer struct{ blocker }
+
+func (s *sayer) OnReady(d *Desc, ev Event) {
+	d.Blocking()
+	d.Blocking() // a second call in one callback counts once
+	s.blocker.OnReady(d, ev)
+}
+
+// TestBlockingCallbacksHoldNoWorker: callbacks that say Blocking before
+// they wait each get a worker of their own at once, beyond the cap on the
+// extra workers that are started for stuck ones (here 0), and a socket
+// that becomes readable meanwhile is read. Without Blocking, the pool's
+// one worker would sit in the first callback and nothing else would run.
+func TestBlockingCallbacksHoldNoWorker(t *testing.T) {
+	old := maxExtra
+	maxExtra = 0
+	t.Cleanup(func() { maxExtra = old })
+	p := newPoller(t, 1)
+	ln := listen(t)
+	b := &sayer{blocker{entered: make(chan struct{}, 16), release: make(chan struct{})}}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(b.release)
+		}
+	}
+	defer release()
+	const blocking = 4
+	for range blocking {
+		c, s := connect(t, ln)
+		d := new(Desc)
+		fd := detach(t, s)
+		t.Cleanup(d.Remove)
+		d.SetFD(fd)
+		if err := p.Add(d, b); err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("x"))
+	}
+	for i := range blocking {
+		select {
+		case <-b.entered:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d blocking callbacks started; the others wait for a worker", i, blocking)
+		}
+	}
+	if got, want := p.Workers(), 1+blocking; got != want {
+		t.Fatalf("pool has %d workers with %d callbacks blocked, want %d", got, blocking, want)
+	}
+	c, s := connect(t, ln)
+	w := watch(t, p, s)
+	c.Write([]byte("hello"))
+	deadline := time.Now().Add(5 * time.Second)
+	for w.n.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of 5 bytes while %d callbacks blocked", w.n.Load(), blocking)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	// Once they return, nothing counts as blocked: the extras may go.
+	for deadline := time.Now().Add(5 * time.Second); p.blocked.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callbacks still count as blocked after returning", p.blocked.Load())
+		}
+	}
+}

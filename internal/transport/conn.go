@@ -323,6 +323,17 @@ func (c *Conn) setWriter(to writer) {
 	c.wr = to
 }
 
+// MayBlock tells the poller that the message being handled is about to
+// wait on something other than the CPU (a Store's network round trip): in
+// poll mode the pool then keeps its share of workers for the other
+// connections (netpoll's Desc.Blocking). Call it on the read side only:
+// from Upper.Text or Upper.Ended.
+func (c *Conn) MayBlock() {
+	if c.has(flagPolled) {
+		c.poll.Blocking()
+	}
+}
+
 // Abort hangs up at once, from any goroutine: it closes the net.Conn, or
 // shuts the socket down (its descriptor stays ours until teardown, so its
 // number cannot be reused meanwhile). The read side then tears the
