@@ -616,7 +616,7 @@ func (h *Hub) CreateRoom(ctx context.Context, spec RoomSpec) (CreatedRoom, error
 	}
 	out := CreatedRoom{ID: room.ID}
 	for i := range spec.Invites + 1 {
-		tok, err := h.createInvite(ctx, room.ID, "", i == 0, now, ttl)
+		tok, err := h.createInvite(ctx, room.ID, "", "", i == 0, now, ttl)
 		if err != nil {
 			h.store.CloseRoom(ctx, room.ID)
 			return CreatedRoom{}, fmt.Errorf("epchat: create invite: %w", err)

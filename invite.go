@@ -10,11 +10,12 @@ import (
 	"github.com/epchat-go/epchat/internal/wire"
 )
 
-// createInvite makes a one-time invite token for room and stores its hash.
-// by is the inviting member, who must be the owner; "" for the host.
-func (h *Hub) createInvite(ctx context.Context, room, by string, owner bool, now time.Time, ttl time.Duration) (InviteToken, error) {
+// createInvite makes a one-time invite token for room and stores its hash,
+// with the inviter's verifier if any (ids.HashVerified). by is the
+// inviting member, who must be the owner; "" for the host.
+func (h *Hub) createInvite(ctx context.Context, room, by, verifier string, owner bool, now time.Time, ttl time.Duration) (InviteToken, error) {
 	tok := ids.Token()
-	inv := Invite{Token: ids.Hash(tok), Room: room, Owner: owner, ExpiresAt: now.Add(ttl)}
+	inv := Invite{Token: ids.HashVerified(tok, verifier), Room: room, Owner: owner, ExpiresAt: now.Add(ttl)}
 	h.storeSweep.invites.add(inv.ExpiresAt)
 	if err := h.store.CreateInvite(ctx, inv, by, now); err != nil {
 		return InviteToken{}, err
@@ -27,7 +28,11 @@ func (h *Hub) createInvite(ctx context.Context, room, by string, owner bool, now
 func (h *Hub) invite(c *conn, req *wire.Request) {
 	ctx := h.ctx
 	now := h.clock.Now()
-	tok, err := h.createInvite(ctx, req.Room, c.user, false, now, h.cfg.inviteTTL)
+	if !validVerifier(req.Verifier) {
+		c.refuse(req.ID, wire.BadRequest, req.Room)
+		return
+	}
+	tok, err := h.createInvite(ctx, req.Room, c.user, req.Verifier, false, now, h.cfg.inviteTTL)
 	if err != nil {
 		if errors.Is(err, ErrForbidden) {
 			// The Store refuses anyone but the owner; a stranger must
@@ -57,7 +62,11 @@ func (h *Hub) checkInvite(c *conn, req *wire.Request) {
 	}
 	ctx := h.ctx
 	now := h.clock.Now()
-	inv, err := h.store.Invite(ctx, ids.Hash(req.Token), now)
+	if !validVerifier(req.Verifier) {
+		c.refuse(req.ID, wire.BadRequest, "")
+		return
+	}
+	inv, err := h.store.Invite(ctx, ids.HashVerified(req.Token, req.Verifier), now)
 	var (
 		r       Room
 		members []Member
@@ -86,8 +95,14 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	}
 	ctx := h.ctx
 	now := h.clock.Now()
+	if !validVerifier(req.Verifier) {
+		c.refuse(req.ID, wire.BadRequest, "")
+		return
+	}
 	m := Member{ID: c.user, Nickname: c.nick, JoinedAt: now}
-	r, err := h.store.Redeem(ctx, ids.Hash(req.Token), m, now, h.cfg.maxRoomsPerUser)
+	// An invite made with a verifier is stored under a hash of the token
+	// and the verifier: a wrong one finds no invite, and spends none.
+	r, err := h.store.Redeem(ctx, ids.HashVerified(req.Token, req.Verifier), m, now, h.cfg.maxRoomsPerUser)
 	if err != nil {
 		h.stats.invitesRefused.Add(1)
 		if errors.Is(err, ErrInviteInvalid) {
@@ -135,4 +150,23 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		Payload: wire.MemberJoinedWith(nil, r.ID, wire.Member{ID: c.user, Nickname: c.nick}, inviteRef(req.Token)),
 	})
 	h.log.Debug("member joined", "room", r.ID, "user", c.user)
+}
+
+// validVerifier tells whether v is an invite verifier (PROTOCOL.md,
+// invite): none (""), or 16 to 64 base64url characters.
+func validVerifier(v string) bool {
+	if v == "" {
+		return true
+	}
+	if len(v) < 16 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -685,9 +685,10 @@ export class Client {
     } catch {
       throw new ProtocolError('invite_damaged', 'the invite link is incomplete or damaged');
     }
+    const verifier = (await this.scheme.verifierOf?.(inv.secret)) || '';
     // Seated in the same task as the reply: the owner's history may follow
     // right behind it.
-    return this.#seat(await this.#request({ type: 'join', token: inv.token }), crypto);
+    return this.#seat(await this.#request({ type: 'join', token: inv.token, ...(verifier ? { verifier } : {}) }), crypto);
   }
 
   /**
@@ -707,7 +708,8 @@ export class Client {
     if (!inv || !this.scheme.isSecret(inv.secret)) {
       throw new ProtocolError('invite_damaged', 'the invite link is incomplete or damaged');
     }
-    const msg = { type: 'check_invite', token: inv.token };
+    const verifier = (await this.scheme.verifierOf?.(inv.secret)) || '';
+    const msg = { type: 'check_invite', token: inv.token, ...(verifier ? { verifier } : {}) };
     const r = this.#transport.isOpen ? await this.#request(msg) : await once(this.url, msg, this.#opts);
     if (r.type !== 'invite_ok' || !isTime(r.expires) || !isTime(r.now) || typeof r.locked !== 'boolean' || typeof r.full !== 'boolean') {
       throw new ProtocolError('bad_reply', 'malformed invite_ok');
@@ -724,12 +726,13 @@ export class Client {
    */
   async invite(roomId) {
     const room = this.#need(roomId);
-    const r = await this.#request({ type: 'invite', room: room.id });
+    const prepared = room.crypto.newInvite ? await room.crypto.newInvite() : undefined;
+    const r = await this.#request({ type: 'invite', room: room.id, ...(prepared ? { verifier: prepared.verifier } : {}) });
     if (r.type !== 'invite' || !isId(r.token) || !isTime(r.expires)) throw new ProtocolError('bad_reply', 'malformed invite');
     this.#noteServerTime(r.now);
     const ttl = r.expires - (isTime(r.now) ? r.now : this.serverNow());
     const ref = isId(r.invite) ? r.invite : null;
-    const secret = await room.crypto.inviteSecret(r.token);
+    const secret = await room.crypto.inviteSecret(r.token, prepared);
     this.#save();
     return { room: room.id, token: r.token, secret, expires: r.expires, ttl: ttl > 0 ? ttl : 1, ref };
   }

@@ -96,7 +96,8 @@ import {
  * @property {(plainBytes: number) => number} sealedLength wire length of a payload of n bytes of JSON
  * @property {(max: number) => number} plainBudget the largest JSON, in bytes, whose payload fits in max
  * @property {() => Promise<string>} safetyCode what members compare out of band
- * @property {(token: string) => (string|Promise<string>)} inviteSecret what goes in the invite link of token, after it
+ * @property {(token: string, prepared?: PreparedInvite) => (string|Promise<string>)} inviteSecret what goes in the invite link of token, after it (with what newInvite prepared, if the scheme has it)
+ * @property {() => Promise<PreparedInvite>} [newInvite] called before an invite is asked for: its verifier goes with the request, so that the server seats only a link with the right secret
  * @property {(change: MembershipChange) => (void|Promise<void>)} [membershipChanged]
  * @property {(ch: Channel) => (void|Promise<void>)} [attach] called once the room is seated (and after a reload, once identified)
  * @property {(member: string) => Promise<void>} [beforeKick] called before a kick is sent: rotate away from member first
@@ -114,6 +115,16 @@ import {
  * @property {(secret: string, token: string) => Promise<RoomCrypto>} fromInvite rejects on a damaged secret (or one that does not match token)
  * @property {(saved: unknown) => Promise<RoomCrypto>} restore
  * @property {(secret: string) => boolean} isSecret whether text is a well-formed secret
+ * @property {(secret: string) => Promise<string>} [verifierOf] the verifier a join or check of a link with this secret carries (see newInvite); "" for none
+ */
+
+/**
+ * PreparedInvite is an invite's secret made before the server's token, and
+ * the verifier the server keeps of it (PROTOCOL.md, invite): derived from
+ * the secret, it tells the server nothing of it.
+ * @typedef {object} PreparedInvite
+ * @property {string} secret
+ * @property {string} verifier
  */
 
 /**

@@ -59,6 +59,18 @@ async function linkCheck(token, secret) {
   return b64urlEncode(h).slice(0, CHECK_CHARS);
 }
 
+/**
+ * verifierOf is what the server keeps of an invite's secret s (PROTOCOL.md,
+ * invite): base64url of HMAC-SHA-256 keyed with s, over "epchat-v1
+ * verifier". A link whose secret was changed, its check recomputed, then
+ * finds no invite and takes no seat.
+ * @param {string} s the invite secret, base64url of 16 bytes
+ */
+async function verifierOf(s) {
+  const key = await crypto.subtle.importKey('raw', b64urlDecode(s), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return b64urlEncode(new Uint8Array(await crypto.subtle.sign('HMAC', key, enc.encode('epchat-v1 verifier'))));
+}
+
 /** @typedef {import('../scheme.js').Channel} Channel */
 
 /**
@@ -537,16 +549,29 @@ class MlsCrypto {
    * inviteSecret makes the secret of one invite: 128 random bits, which
    * authenticate the joiner's key package, and a check over token and
    * secret. It holds no room key: once used, the link opens nothing.
+   * With what newInvite prepared, it uses that secret, whose verifier the
+   * server has.
    * @param {string} token
+   * @param {import('../scheme.js').PreparedInvite} [prepared]
    */
-  async inviteSecret(token) {
-    const s = b64urlEncode(crypto.getRandomValues(new Uint8Array(16)));
+  async inviteSecret(token, prepared) {
+    const s = prepared?.secret ?? b64urlEncode(crypto.getRandomValues(new Uint8Array(16)));
     this.#keepInvite(s);
     this.inviter = true;
     // Told to the room, so that any member online can admit the joiner.
     // The link works without it: this member admits them itself.
     await this.#announce([s]);
     return s + await linkCheck(token, s);
+  }
+
+  /**
+   * newInvite makes an invite's secret before the server's token, with its
+   * verifier for the invite request.
+   * @returns {Promise<import('../scheme.js').PreparedInvite>}
+   */
+  async newInvite() {
+    const secret = b64urlEncode(crypto.getRandomValues(new Uint8Array(16)));
+    return { secret, verifier: await verifierOf(secret) };
   }
 
   /**
@@ -608,4 +633,7 @@ export const mlsScheme = {
     return /** @type {any} */ (new MlsCrypto({ mode: 'removed' }));
   },
   isSecret: (text) => typeof text === 'string' && LINK_SECRET.test(text),
+  async verifierOf(secret) {
+    return LINK_SECRET.test(secret) ? verifierOf(secret.slice(0, SECRET_CHARS)) : '';
+  },
 };

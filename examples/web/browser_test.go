@@ -3,6 +3,8 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -559,6 +561,27 @@ func inviteParts(t *testing.T, link string) (token, key string) {
 		t.Fatalf("invite link %q: token outside the fragment", link)
 	}
 	return token, key
+}
+
+// joinRequest is the join request a client of the protocol sends for an
+// invite link: its token, and for an mls-v1 link (a 22-character secret
+// and a 6-character check) the verifier of the secret, derived here as
+// PROTOCOL.md says (HMAC-SHA-256 keyed with the secret, over "epchat-v1
+// verifier"): the server finds the invite only with it.
+func joinRequest(t *testing.T, link string) map[string]any {
+	t.Helper()
+	token, key := inviteParts(t, link)
+	req := map[string]any{"type": "join", "token": token}
+	if len(key) == 28 {
+		s, err := base64.RawURLEncoding.DecodeString(key[:22])
+		if err != nil {
+			t.Fatalf("invite link %q: secret: %v", link, err)
+		}
+		m := hmac.New(sha256.New, s)
+		m.Write([]byte("epchat-v1 verifier"))
+		req["verifier"] = base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	return req
 }
 
 // TestChat is the whole story: a room, two invites, a conversation with

@@ -386,7 +386,9 @@ func TestE2ELeaveRotation(t *testing.T) {
 }
 
 // TestE2ELinks: a link with a changed character is refused before any
-// seat is taken (invite_damaged), and the right link works after it; a
+// seat is taken (invite_damaged), a link with another secret and its
+// check recomputed is refused by the server (invite_invalid: no invite
+// has its verifier), and the right link works after them; a
 // used link leaked to Dan opens nothing: the server refuses the token,
 // and a key package made with its secret is refused by Ana.
 func TestE2ELinks(t *testing.T) {
@@ -400,12 +402,24 @@ func TestE2ELinks(t *testing.T) {
 		const i = link.indexOf('.', link.indexOf('#join=')) + 5;
 		const bad = link.slice(0, i) + (link[i] === 'A' ? 'B' : 'A') + link.slice(i + 1);
 		const tampered = await T.fails(ben.join(bad));
+		// Another secret, with its check recomputed: the page takes it,
+		// and the server finds no invite for its verifier.
+		const b64 = (b) => btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+		const token = link.slice(link.indexOf('#join=') + 6, link.indexOf('.', link.indexOf('#join=')));
+		const s2 = b64(crypto.getRandomValues(new Uint8Array(16)));
+		const check2 = b64(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode('epchat-v1 link\0' + token + '\0' + s2)))).slice(0, 6);
+		const forged = link.slice(0, link.indexOf('.', link.indexOf('#join=')) + 1) + s2 + check2;
+		const forgedCheck = await T.fails(ben.checkInvite(forged));
+		const forgedJoin = await T.fails(ben.join(forged));
 		const seated = (await C.ana.members(`+r+`)).members.length;
 		await ben.join(link);
 		T.link = link; T.secret = inv.secret.slice(0, 22);
-		return [tampered.code, seated];`)
-	if res[0] != "invite_damaged" || res[1] != 1.0 {
+		return [tampered.code, forgedCheck.code, forgedJoin.code, seated];`)
+	if res[0] != "invite_damaged" || res[3] != 1.0 {
 		t.Errorf("a tampered link: %v, want invite_damaged with no seat taken", res)
+	}
+	if res[1] != "invite_invalid" || res[2] != "invite_invalid" {
+		t.Errorf("a link with another secret and its check recomputed: check %v, join %v; want invite_invalid, no seat taken, the right link working after", res[1], res[2])
 	}
 	p.wait("Ben's keys", `T.admitted('ben', `+r+`)`)
 	leaked := js[string](p, `const dan = await T.mk('dan', 'Dan'); return (await T.fails(dan.join(T.link))).code;`)

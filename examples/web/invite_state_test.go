@@ -66,10 +66,10 @@ func TestInviteState(t *testing.T) {
 			ana.wait("a new link", `document.getElementById('invite-panel').dataset.state === 'waiting' && document.getElementById('invite-link').value.includes('#join=')`)
 			older := eval[string](ana, `document.getElementById('invite-link').value`)
 			latest := ana.invite()
-			token, _ := inviteParts(t, older)
+			join := joinRequest(t, older)
 			cleo := epchattest.Dial(t, "ws"+strings.TrimPrefix(strings.TrimSuffix(h.url, "/"), "http")+"/chat/")
 			cleo.MustCall("welcome", map[string]any{"type": "hello", "nickname": "Cleo"})
-			cleo.MustCall("joined", map[string]any{"type": "join", "token": token})
+			cleo.MustCall("joined", join)
 			ana.waitMembers("Ana", "Ben", "Cleo")
 			if p := eval[invitePanel](ana, readInvitePanel); p.State != "waiting" || p.Link != latest {
 				t.Errorf("after an older link was used, the latest shows %+v", p)

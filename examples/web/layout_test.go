@@ -43,10 +43,10 @@ func seatBots(t *testing.T, h *harness, ana *person, names ...string) []*epchatt
 	chat := "ws" + strings.TrimPrefix(strings.TrimSuffix(h.url, "/"), "http") + "/chat/"
 	var bots []*epchattest.Client
 	for _, name := range names {
-		token, _ := inviteParts(t, ana.invite())
+		join := joinRequest(t, ana.invite())
 		c := epchattest.Dial(t, chat)
 		c.MustCall("welcome", map[string]any{"type": "hello", "nickname": name})
-		c.MustCall("joined", map[string]any{"type": "join", "token": token})
+		c.MustCall("joined", join)
 		bots = append(bots, c)
 	}
 	return bots

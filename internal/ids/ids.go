@@ -37,3 +37,20 @@ func Token() string { return random(tokenBytes) }
 
 // Hash returns the SHA-256 of a token, the only form in which it is kept.
 func Hash(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// HashVerified is the hash of an invite token made with a verifier
+// (PROTOCOL.md, invite): Hash of the token, a newline and the verifier, or
+// Hash(token) when verifier is "". A token holds no newline, so no
+// verifier-less hash equals one with a verifier.
+func HashVerified(token, verifier string) [32]byte {
+	if verifier == "" {
+		return Hash(token)
+	}
+	h := sha256.New()
+	h.Write([]byte(token))
+	h.Write([]byte{'\n'})
+	h.Write([]byte(verifier))
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}

@@ -157,6 +157,8 @@ func (r *Request) field(key []byte) (*string, Fields) {
 		return &r.Data, FieldData
 	case "member":
 		return &r.Member, FieldMember
+	case "verifier":
+		return &r.Verifier, FieldVerifier
 	}
 	return nil, 0
 }

@@ -70,7 +70,7 @@ func FuzzDecodeRoundTrip(f *testing.F) {
 }
 
 // allFields is every field: json.Marshal writes them all.
-const allFields = FieldMember<<1 - 1
+const allFields = FieldVerifier<<1 - 1
 
 // FuzzRequestRoundTrip: any request a client can encode (valid UTF-8
 // fields) decodes to exactly its fields.

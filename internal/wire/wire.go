@@ -22,6 +22,7 @@ type Request struct {
 	To       string `json:"to"`
 	Data     string `json:"data"`
 	Member   string `json:"member"`
+	Verifier string `json:"verifier"`
 	// Has tells which fields the request carried as strings (absent and
 	// null are not carried): an empty text is a message, a missing one
 	// is a bad request.
@@ -42,6 +43,7 @@ const (
 	FieldTo
 	FieldData
 	FieldMember
+	FieldVerifier
 )
 
 // MaxIDLen bounds the client-chosen request id.
