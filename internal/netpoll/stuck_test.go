@@ -20,6 +20,48 @@ func (b *blocker) OnReady(*Desc, Event) {
 	<-b.release
 }
 
+// waitEntered waits until n callbacks are inside OnReady.
+func (b *blocker) waitEntered(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-b.entered:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d blocking callbacks started; the others wait for a worker", i, n)
+		}
+	}
+}
+
+// addHandler connects to ln and watches the server side with h; it
+// returns the client side.
+func addHandler(t *testing.T, p *Poller, ln net.Listener, h Handler) net.Conn {
+	t.Helper()
+	c, s := connect(t, ln)
+	d := new(Desc)
+	fd := detach(t, s)
+	t.Cleanup(d.Remove)
+	d.SetFD(fd)
+	if err := p.Add(d, h); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// readWhileBlocked checks that one more connection is read.
+func readWhileBlocked(t *testing.T, p *Poller, ln net.Listener) {
+	t.Helper()
+	c, s := connect(t, ln)
+	w := watch(t, p, s)
+	c.Write([]byte("hello"))
+	deadline := time.Now().Add(5 * time.Second)
+	for w.n.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of 5 bytes while the callbacks blocked", w.n.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestStuckWorkersReplaced: with every worker of the pool blocked in a
 // callback, a connection that becomes readable is still served: the pool
 // starts extra workers, which end once idle. Without them its bytes wait
@@ -32,38 +74,15 @@ func TestStuckWorkersReplaced(t *testing.T) {
 	defer close(b.release)
 	var clients []net.Conn
 	for range 2 * workers {
-		c, s := connect(t, ln)
-		d := new(Desc)
-		fd := detach(t, s)
-		t.Cleanup(d.Remove)
-		d.SetFD(fd)
-		if err := p.Add(d, b); err != nil {
-			t.Fatal(err)
-		}
-		clients = append(clients, c)
+		clients = append(clients, addHandler(t, p, ln, b))
 	}
 	for _, c := range clients {
 		c.Write([]byte("x"))
 	}
 	// Every blocked callback gets a worker: the pool's two, then extras.
-	for i := range clients {
-		select {
-		case <-b.entered:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%d of %d blocked callbacks started; the others wait for a worker", i, len(clients))
-		}
-	}
+	b.waitEntered(t, len(clients))
 	// And one more connection is read while all of them block.
-	c, s := connect(t, ln)
-	w := watch(t, p, s)
-	c.Write([]byte("hello"))
-	deadline := time.Now().Add(5 * time.Second)
-	for w.n.Load() < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("read %d of 5 bytes while the workers were stuck", w.n.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	readWhileBlocked(t, p, ln)
 	if got := p.Workers(); got <= workers {
 		t.Fatalf("pool has %d workers, want more than %d", got, workers)
 	}
@@ -100,36 +119,13 @@ func TestBlockingCallbacksHoldNoWorker(t *testing.T) {
 	defer release()
 	const blocking = 4
 	for range blocking {
-		c, s := connect(t, ln)
-		d := new(Desc)
-		fd := detach(t, s)
-		t.Cleanup(d.Remove)
-		d.SetFD(fd)
-		if err := p.Add(d, b); err != nil {
-			t.Fatal(err)
-		}
-		c.Write([]byte("x"))
+		addHandler(t, p, ln, b).Write([]byte("x"))
 	}
-	for i := range blocking {
-		select {
-		case <-b.entered:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%d of %d blocking callbacks started; the others wait for a worker", i, blocking)
-		}
-	}
+	b.waitEntered(t, blocking)
 	if got, want := p.Workers(), 1+blocking; got != want {
 		t.Fatalf("pool has %d workers with %d callbacks blocked, want %d", got, blocking, want)
 	}
-	c, s := connect(t, ln)
-	w := watch(t, p, s)
-	c.Write([]byte("hello"))
-	deadline := time.Now().Add(5 * time.Second)
-	for w.n.Load() < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("read %d of 5 bytes while %d callbacks blocked", w.n.Load(), blocking)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	readWhileBlocked(t, p, ln)
 	release()
 	// Once they return, nothing counts as blocked: the extras may go.
 	for deadline := time.Now().Add(5 * time.Second); p.blocked.Load() != 0; time.Sleep(time.Millisecond) {
