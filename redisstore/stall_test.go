@@ -10,17 +10,29 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/epchat-go/epchat/epchattest"
+	"github.com/epchat-go/epchat/internal/netpoll"
 )
 
 // TestPausedRedisStallsNoOther: while Redis is stopped (SIGSTOP) and more
-// sends wait on it than the Hub's poller has workers, the process still
-// reads every other connection: a member's ping is answered and a request
-// that needs no Redis call gets its answer. Once Redis runs again, every
-// waiting send is acknowledged. The Redis client here waits as long as
-// the pause lasts (30 s timeouts), as a Redis that stalls rather than
-// drops does; the root's TestStalledRoomsStallNoOther shows other rooms
-// chatting on, with a Store stalled per room (one Redis cannot be).
+// sends (or invites) wait on it than the Hub's poller has workers, the
+// process still reads every other connection: a member's ping is answered
+// and a request that needs no Redis call gets its answer. Once Redis runs
+// again, every waiting request is answered. The Redis client here waits
+// as long as the pause lasts (30 s timeouts), as a Redis that stalls
+// rather than drops does; the root's TestStalledRoomsStallNoOther shows
+// other rooms chatting on, with a Store stalled per room (one Redis cannot
+// be). The poller starts no extra worker for callbacks stuck without
+// saying so (netpoll.SetStuckExtraLimit(0)): sends wait in their rooms'
+// queues, and an invite's callback says it may block before its Store
+// call, which alone keeps workers free for the others.
 func TestPausedRedisStallsNoOther(t *testing.T) {
+	t.Cleanup(netpoll.SetStuckExtraLimit(0))
+	for _, request := range []string{"send", "invite"} {
+		t.Run(request, func(t *testing.T) { pausedRedisStallsNoOther(t, request) })
+	}
+}
+
+func pausedRedisStallsNoOther(t *testing.T, request string) {
 	addr, proc := ownRedis(t)
 	rdb := redis.NewClient(&redis.Options{
 		Addr:         addr,
@@ -44,7 +56,11 @@ func TestPausedRedisStallsNoOther(t *testing.T) {
 	pause(t, proc)
 	ids := make([]string, waiting)
 	for i, o := range owners {
-		ids[i] = o.Send(map[string]any{"type": "send", "room": rooms[i], "text": "waits"})
+		if request == "send" {
+			ids[i] = o.Send(map[string]any{"type": "send", "room": rooms[i], "text": "waits"})
+		} else {
+			ids[i] = o.Send(map[string]any{"type": "invite", "room": rooms[i]})
+		}
 	}
 	// More calls wait on Redis than the poller has workers.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
@@ -53,7 +69,7 @@ func TestPausedRedisStallsNoOther(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d Redis calls wait for %d sends: the poller's workers are all stuck and read no other connection", st.TotalConns-st.IdleConns, waiting)
+			t.Fatalf("%d Redis calls wait for %d requests: the poller's workers are all stuck and read no other connection", st.TotalConns-st.IdleConns, waiting)
 		}
 	}
 
@@ -74,9 +90,10 @@ func TestPausedRedisStallsNoOther(t *testing.T) {
 	if err := proc.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
+	want := map[string]string{"send": "sent", "invite": "invite"}[request]
 	for i, o := range owners {
-		if e := o.Reply(ids[i]); e.Type() != "sent" {
-			t.Fatalf("send %d, once Redis runs again: %v", i, e)
+		if e := o.Reply(ids[i]); e.Type() != want {
+			t.Fatalf("%s %d, once Redis runs again: %v", request, i, e)
 		}
 	}
 }
