@@ -88,10 +88,10 @@
 // worked example on an in-memory SQLite database.
 //
 // A Store's calls may wait (a network round trip): the Hub takes every
-// Store but [MemoryStore] to do so, and before a request calls it, starts
-// another of its poller's workers if needed, so that a request waiting
-// for its Store holds up only its own connection (and room), never the
-// reading of the others.
+// Store but an [InProcessStore] to do so, and before a request calls it,
+// starts another of its poller's workers if needed, so that a request
+// waiting for its Store holds up only its own connection (and room), never
+// the reading of the others.
 //
 // # Several processes
 //

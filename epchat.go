@@ -52,8 +52,8 @@ type Hub struct {
 	clock Clock
 	log   *slog.Logger
 
-	// remoteStore: the Store is not the built-in MemoryStore, so its calls
-	// may wait on I/O, and a request that makes them tells the poller
+	// remoteStore: the Store is not an InProcessStore, so its calls may
+	// wait on I/O, and a request that makes them tells the poller
 	// (conn.MayBlock).
 	remoteStore bool
 
@@ -153,8 +153,8 @@ func New(opts ...Option) (*Hub, error) {
 		drained: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	_, local := cfg.store.(*MemoryStore)
-	h.remoteStore = !local
+	ip, ok := cfg.store.(InProcessStore)
+	h.remoteStore = !ok || !ip.InProcess()
 	h.stats.init()
 	h.locks.init()
 	h.subs.init()

@@ -118,7 +118,7 @@ func memTime(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-var _ Store = (*MemoryStore)(nil)
+var _ InProcessStore = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty in-memory store.
 func NewMemoryStore() *MemoryStore {
@@ -133,6 +133,9 @@ func NewMemoryStore() *MemoryStore {
 }
 
 // user returns the user with the id, or nil if there is none.
+// InProcess implements [InProcessStore]: a MemoryStore never waits on I/O.
+func (s *MemoryStore) InProcess() bool { return true }
+
 func (s *MemoryStore) user(id string) *memUser {
 	return s.users.byID(id)
 }

@@ -313,3 +313,18 @@ type SweepStore interface {
 	// ExpireInvites deletes the invites expired at now and returns how many.
 	ExpireInvites(ctx context.Context, now time.Time) (int, error)
 }
+
+// InProcessStore is implemented by a Store whose calls never wait on I/O:
+// they use the CPU and the Store's own locks only, as [MemoryStore] and the
+// sqlitestore module do. InProcess reports true for such a Store.
+//
+// The Hub reads requests on a small pool of workers. Before a request
+// calls a Store that is not in-process (redisstore, or any Store that does
+// not say otherwise), it tells the pool, which starts another worker if
+// needed: a request waiting for its Store then holds up its own
+// connection only. An in-process Store's calls are made without it, since
+// more workers would only contend for the Store's locks.
+type InProcessStore interface {
+	Store
+	InProcess() bool
+}

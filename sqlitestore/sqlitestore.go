@@ -53,7 +53,7 @@ type Store struct {
 	closed       bool // guarded by wlock
 }
 
-var _ epchat.Store = (*Store)(nil)
+var _ epchat.InProcessStore = (*Store)(nil)
 
 type config struct {
 	conns  int
@@ -138,6 +138,11 @@ func dsn(name string) string {
 	q.Add("_pragma", "temp_store(memory)")
 	return "file:" + name + "?" + q.Encode()
 }
+
+// InProcess implements epchat.InProcessStore: the database is in this
+// process's memory, and a call waits only for the CPU and the database's
+// lock. The Hub then makes its calls on its poller's workers as they are.
+func (s *Store) InProcess() bool { return true }
 
 // Close frees the database and everything in it, once every call under way
 // has returned. Calls after Close fail; a second Close does nothing.
