@@ -1,8 +1,11 @@
 package epchat_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/epchat-go/epchat"
 )
 
 // TestInviteVerifier: an invite made with a verifier is found only with
@@ -70,4 +73,36 @@ func TestInviteVerifier(t *testing.T) {
 	if e := cleo.Call(map[string]any{"type": "join", "token": plain}); e.Type() != "joined" {
 		t.Fatalf("a plain invite: %v", e)
 	}
+}
+
+// TestInviteVerifierGuessing: someone who has an invite's token but not its
+// secret cannot try verifiers without end. Each wrong one is a failed
+// guess; at the limit even the right one is refused unchecked (so the
+// invite is not spent), and the holder of the real link, from another
+// address, is seated with it.
+func TestInviteVerifierGuessing(t *testing.T) {
+	hh := newTestHub(t, quiet, byTestAddr)
+	owner := mustDialFrom(t, hh, "10.0.0.1", "nick-owner-v")
+	room := owner.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	const verifier = "Zr5Ue_-Ak9sPdYf2Hg7Jcq8Lx3vT0bNw"
+	hh.secret(verifier)
+	tok := owner.MustCall("invite", map[string]any{"type": "invite", "room": room, "verifier": verifier}).Str("token")
+	hh.secret(tok)
+
+	guesser := mustDialFrom(t, hh, "10.6.6.6", "nick-guesser-v")
+	for i := range epchat.DefaultTokenGuessLimit {
+		v := fmt.Sprintf("guess%02d%s", i, strings.Repeat("x", 20))
+		typ := []string{"join", "check_invite"}[i%2]
+		if e := guesser.Call(map[string]any{"type": typ, "token": tok, "verifier": v}); e.Str("code") != "invite_invalid" {
+			t.Fatalf("%s with wrong verifier %d: %v", typ, i, e)
+		}
+	}
+	if e := guesser.Call(map[string]any{"type": "join", "token": tok, "verifier": verifier}); e.Str("code") != "rate_limited" {
+		t.Fatalf("join with the right verifier after %d wrong ones: %v; want rate_limited", epchat.DefaultTokenGuessLimit, e)
+	}
+	friend := mustDialFrom(t, hh, "10.0.0.2", "nick-friend-v")
+	if e := friend.Call(map[string]any{"type": "join", "token": tok, "verifier": verifier}); e.Type() != "joined" || e.Str("room") != room {
+		t.Fatalf("the real link's holder, from another address: %v", e)
+	}
+	owner.Expect("member_joined", room)
 }
