@@ -66,7 +66,7 @@ function expiredText(inv) {
   return `This invite link expired at ${at}: links work for a few minutes only. Ask the room’s owner for a new one.`;
 }
 
-const USED = 'This invite link was used already, or it expired, or its room was closed: each link lets one person in, once. Ask the room’s owner for a new one.';
+const USED = 'This invite link was used already, or it expired, or its room was closed, or the link was changed: each link lets one person in, once. Ask the room’s owner for a new one.';
 const LOCKED = 'That room is locked right now: its owner is not letting anyone in. The link still works once they unlock it, until it expires.';
 const FULL = 'That room is full right now. The link still works once a seat is free, until it expires.';
 

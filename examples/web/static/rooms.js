@@ -528,7 +528,7 @@ export class Rooms {
       this.render();
       requestFailed(e, {
         invite_damaged: 'This invite link is incomplete or damaged. Ask for a new one.',
-        invite_invalid: 'This invite link has expired or was already used. Ask the room’s owner for a new one.',
+        invite_invalid: 'This invite link has expired, was already used, or was changed. Ask the room’s owner for a new one.',
         room_full: 'This room is full. Ask its owner to send you a new link once a seat is free.',
         room_locked: 'This room is locked: its owner is not letting anyone in right now. The link still works once they unlock it, until it expires.',
         already_member: 'You are already in this room.',
