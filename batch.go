@@ -111,7 +111,7 @@ func (h *Hub) queueSend(c *conn, req *wire.Request, now time.Time) {
 		room := req.Room // req goes back to its pool when we return
 		if h.batches.leaders.Add(1) > leadersMax {
 			h.batches.leaders.Add(-1)
-			c.MayBlock() // this connection waits; the others keep their workers
+			c.mayWaitOnStore() // this connection waits; the others keep their workers
 			h.leadSends(room, s, q)
 			return
 		}

@@ -147,9 +147,7 @@ func (c *conn) Ended() {
 	h.guard.release(c.addr)
 
 	if c.has(flagIdentified) {
-		if h.remoteStore {
-			c.MayBlock()
-		}
+		c.mayWaitOnStore()
 		now := h.clock.Now()
 		h.storeSweep.vacate.add(now.Add(h.cfg.grace))
 		if err := h.store.Detach(h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
@@ -158,6 +156,15 @@ func (c *conn) Ended() {
 	}
 	h.noteConnClosed(c)
 	h.wg.Done()
+}
+
+// mayWaitOnStore tells the poller, before a Store call on the read side,
+// that the call may wait, unless the Store is in-process: other
+// connections then keep their workers meanwhile (transport.Conn.MayBlock).
+func (c *conn) mayWaitOnStore() {
+	if c.h.remoteStore {
+		c.MayBlock()
+	}
 }
 
 // reply sends a reply or error to this connection only.
@@ -190,7 +197,7 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
-	if need := required(req.Type); need&^carried(req) != 0 {
+	if need := required(req.Type); need&^carried(req) != 0 || !validVerifier(req.Verifier) {
 		c.refuse(req.ID, wire.BadRequest, req.Room)
 		return
 	}

@@ -57,6 +57,14 @@ func (s *stallStore) Message(ctx context.Context, room, user string, now time.Ti
 	return s.Store.Message(ctx, room, user, now)
 }
 
+// Detach holds for the users stalled as "user:" + id.
+func (s *stallStore) Detach(ctx context.Context, user string, now time.Time) error {
+	if err := s.hold(ctx, "user:"+user); err != nil {
+		return err
+	}
+	return s.Store.Detach(ctx, user, now)
+}
+
 func (s *stallStore) CreateInvite(ctx context.Context, inv epchat.Invite, by string, now time.Time) error {
 	if err := s.hold(ctx, inv.Room); err != nil {
 		return err
@@ -65,7 +73,7 @@ func (s *stallStore) CreateInvite(ctx context.Context, inv epchat.Invite, by str
 }
 
 // TestStalledRoomsStallNoOther: while the Store holds the sends (or the
-// invites) of many rooms (more than the poller has workers, and so many
+// invites, or the Detach of connections that closed) of many rooms (more than the poller has workers, and so many
 // rooms that a table of striped room locks would share some), another
 // room on the same Hub goes on: its members join, chat and get their
 // replies. The stalled requests complete once the Store answers, and the
@@ -78,7 +86,7 @@ func TestStalledRoomsStallNoOther(t *testing.T) {
 	for _, tc := range []struct {
 		polled  bool
 		request string
-	}{{true, "send"}, {true, "invite"}, {false, "send"}, {false, "invite"}} {
+	}{{true, "send"}, {true, "invite"}, {true, "close"}, {false, "send"}, {false, "invite"}, {false, "close"}} {
 		polled := tc.polled
 		t.Run(fmt.Sprintf("netpoll=%v/%s", polled, tc.request), func(t *testing.T) {
 			st := &stallStore{
@@ -102,10 +110,14 @@ func TestStalledRoomsStallNoOther(t *testing.T) {
 				owners[i] = th.client(t, fmt.Sprint("owner", i))
 				rooms[i] = th.room(t, owners[i])
 				st.stall(rooms[i])
-				if tc.request == "send" {
+				switch tc.request {
+				case "send":
 					ids[i] = owners[i].Send(map[string]any{"type": "send", "room": rooms[i], "text": "held"})
-				} else {
+				case "invite":
 					ids[i] = owners[i].Send(map[string]any{"type": "invite", "room": rooms[i]})
+				case "close":
+					st.stall("user:" + owners[i].ID)
+					owners[i].Conn.Close()
 				}
 			}
 			waitUntil(t, "every stalled request waiting in the Store", func() bool { return st.waiting.Load() == stalledRooms })
@@ -122,13 +134,16 @@ func TestStalledRoomsStallNoOther(t *testing.T) {
 			bob.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "hi ana"})
 			ana.Expect("message", room)
 			if n := st.waiting.Load(); n != stalledRooms {
-				t.Fatalf("%d stalled sends waiting, want %d: the Store released them early", n, stalledRooms)
+				t.Fatalf("%d stalled calls waiting, want %d: the Store released them early", n, stalledRooms)
 			}
 
 			close(st.release)
 			released = true
 			for i, o := range owners {
 				want := map[string]string{"send": "sent", "invite": "invite"}[tc.request]
+				if tc.request == "close" {
+					break // no reply: each Detach returns, and the Hub ends the connection
+				}
 				if e := o.Reply(ids[i]); e.Type() != want {
 					t.Fatalf("stalled %s %d: got %v once the Store answered", tc.request, i, e)
 				}
