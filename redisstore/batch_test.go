@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -304,7 +305,6 @@ func TestBatchedLeadersBounded(t *testing.T) {
 	p := startHubProcOn(t, c, nil, "a", freshPrefix(), epchattest.NewClock(t0), true,
 		epchat.WithRequestRate(10000, 10000))
 	client := p.join(t, "flood")
-	base := runtime.NumGoroutine()
 	pause(t, proc) // continued before the Hub's Shutdown, which waits for the leaders
 	const n, bound = 1500, 1024
 	var ids []string
@@ -313,14 +313,18 @@ func TestBatchedLeadersBounded(t *testing.T) {
 	}
 	// The leaders start as the sends are read; wait for the bound, then a
 	// little more for any beyond it. This waits on the fault, not on a
-	// time rule of the Hub.
+	// time rule of the Hub. The leaders are counted by their stacks, not
+	// by the process's goroutine count, which poller workers and the
+	// clients' goroutines move by a few either way.
 	deadline := time.Now().Add(waitFor)
-	for runtime.NumGoroutine() < base+bound && time.Now().Before(deadline) {
+	own, onWorker := sendLeaders()
+	for own+onWorker < bound+1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
+		own, onWorker = sendLeaders()
 	}
 	time.Sleep(200 * time.Millisecond)
-	if extra := runtime.NumGoroutine() - base; extra < bound || extra > bound+32 {
-		t.Fatalf("%d goroutines more with %d sends to distinct rooms waiting on a paused Redis; want the bound of %d leaders (and a few of the client's)", extra, n, bound)
+	if own, onWorker = sendLeaders(); own != bound || onWorker != 1 {
+		t.Fatalf("%d room leaders on goroutines of their own and %d on poller workers, with %d sends to distinct rooms waiting on a paused Redis; want the bound of %d, and 1 (the flooding client's reader, which reads nothing more meanwhile)", own, onWorker, n, bound)
 	}
 	if err := proc.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -330,4 +334,30 @@ func TestBatchedLeadersBounded(t *testing.T) {
 			t.Fatalf("send %d to no room: %v; want not_found", i, e)
 		}
 	}
+}
+
+// sendLeaders counts the goroutines leading a room's sends: those the
+// Hub started for it, and those that lead on the worker that read the
+// send.
+func sendLeaders() (own, onWorker int) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if !strings.Contains(g, "epchat.(*Hub).leadSends(") {
+			continue
+		}
+		if strings.Contains(g, "created by github.com/epchat-go/epchat.(*Hub).queueSend") {
+			own++
+		} else {
+			onWorker++
+		}
+	}
+	return own, onWorker
 }
