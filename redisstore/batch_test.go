@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/epchat-go/epchat"
 	"github.com/epchat-go/epchat/epchattest"
+	"github.com/epchat-go/epchat/internal/netpoll"
 )
 
 // The Hub gathers a room's sends into batches for Broker.PublishMessages
@@ -296,15 +298,26 @@ func TestBrokerPublishMessages(t *testing.T) {
 // 1 500 rooms (none of them its own) makes at most 1 024 room leaders
 // wait on goroutines of their own; its further sends wait on the poller
 // worker that read them, as every request did before batches, and the
-// client is not read meanwhile. Once Redis is back, each send gets its
-// answer (not_found).
+// client is not read meanwhile. More clients past the bound, one send
+// each, hold a worker each, more than the poller has: another client is
+// still read and answered, because a leader on a worker says it may block
+// (the poller starts no extra worker for callbacks stuck without saying
+// so, netpoll.SetStuckExtraLimit(0)). Once Redis is back, each send gets
+// its answer (not_found).
 func TestBatchedLeadersBounded(t *testing.T) {
+	t.Cleanup(netpoll.SetStuckExtraLimit(0))
 	addr, proc := ownRedis(t)
 	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 4, ReadTimeout: time.Minute, WriteTimeout: time.Minute, PoolTimeout: time.Minute})
 	t.Cleanup(func() { c.Close() })
 	p := startHubProcOn(t, c, nil, "a", freshPrefix(), epchattest.NewClock(t0), true,
 		epchat.WithRequestRate(10000, 10000))
 	client := p.join(t, "flood")
+	const stuck = 24 // more than the poller's workers, max(8, 4 per core)
+	more := make([]*epchattest.Client, stuck)
+	for i := range more {
+		more[i] = p.join(t, fmt.Sprint("late", i))
+	}
+	other := p.join(t, "other")
 	pause(t, proc) // continued before the Hub's Shutdown, which waits for the leaders
 	const n, bound = 1500, 1024
 	var ids []string
@@ -326,12 +339,40 @@ func TestBatchedLeadersBounded(t *testing.T) {
 	if own, onWorker = sendLeaders(); own != bound || onWorker != 1 {
 		t.Fatalf("%d room leaders on goroutines of their own and %d on poller workers, with %d sends to distinct rooms waiting on a paused Redis; want the bound of %d, and 1 (the flooding client's reader, which reads nothing more meanwhile)", own, onWorker, n, bound)
 	}
+	// Past the bound, each of these sends leads on the worker that read it.
+	moreIDs := make([]string, stuck)
+	for i, c := range more {
+		moreIDs[i] = c.Send(map[string]any{"type": "send", "room": fmt.Sprintf("lateroom%03d", i), "text": "x"})
+	}
+	for deadline := time.Now().Add(waitFor); onWorker < 1+stuck && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		_, onWorker = sendLeaders()
+	}
+	if onWorker != 1+stuck {
+		t.Fatalf("%d room leaders on poller workers; want %d (the flooding client and one per later client; fewer when the workers are all stuck and read no more connections)", onWorker, 1+stuck)
+	}
+	if err := other.WriteFrame(ws.OpPing, []byte("alive?")); err != nil {
+		t.Fatal(err)
+	}
+	if e := other.Call(map[string]any{"type": "no-such-request"}); e.Str("code") != "unknown_type" {
+		t.Fatalf("a request that needs no Redis call, with %d poller workers leading sends on a paused Redis: %v; want error unknown_type", 1+stuck, e)
+	}
+	for deadline := time.Now().Add(waitFor); len(other.Pongs()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pong with %d poller workers leading sends on a paused Redis: the process stopped reading connections", 1+stuck)
+		}
+	}
 	if err := proc.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range ids {
 		if e := client.Reply(id); e.Type() != "error" || e.Str("code") != "not_found" {
 			t.Fatalf("send %d to no room: %v; want not_found", i, e)
+		}
+	}
+	for i, c := range more {
+		if e := c.Reply(moreIDs[i]); e.Type() != "error" || e.Str("code") != "not_found" {
+			t.Fatalf("late send %d to no room: %v; want not_found", i, e)
 		}
 	}
 }
