@@ -188,6 +188,21 @@ func (g *guard) dropUserLocked(id string) {
 	g.dropAddr(m.at)
 }
 
+// seenUser notes that the user id, if this process created it, was
+// connected to this process at now: a session resumed here (hello with its
+// token) or a connection of it that ended. Its life starts again from
+// there, as the Store's does (Attach and Detach refresh the user's seen
+// time): a user kept alive by short connections that no sweep finds goes
+// on counting. Unknown ids are ignored.
+func (g *guard) seenUser(id string, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m, ok := g.made[id]; ok {
+		m.seen = g.secs(now)
+		g.made[id] = m
+	}
+}
+
 // expireUsers stops counting the users not seen connected to this process
 // for life: the Store has forgotten them by then (another process's sweep
 // did, which this one never hears of), or a live connection elsewhere

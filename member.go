@@ -150,6 +150,7 @@ func (c *conn) Ended() {
 		c.mayWaitOnStore()
 		now := h.clock.Now()
 		h.storeSweep.vacate.add(now.Add(h.cfg.grace))
+		h.guard.seenUser(c.user, now)
 		if err := h.store.Detach(h.ctx, c.user, now); err != nil && !errors.Is(err, ErrNotFound) {
 			h.log.Error("detach", "conn", c.ID, "err", err)
 		}
@@ -359,6 +360,9 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		h.log.Error("attach", "conn", c.ID, "err", err)
 		c.replyError(req.ID, failedCode(err), "")
 		return
+	}
+	if token == "" { // resumed: counted against its address from now again
+		h.guard.seenUser(u.ID, now)
 	}
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
 	c.Flags().Or(flagIdentified)

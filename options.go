@@ -262,7 +262,9 @@ func WithMaxUsers(n int) Option {
 // address); with several Hub processes each counts its own, and a user
 // another process forgot stops counting here at the latest the reconnect
 // grace plus the seatless user timeout plus two minutes after its last
-// connection to this process. Default: 10 times
+// connection to this process (its session resumed here, or a connection
+// of it ending here, counts as seen: a user kept alive by short
+// reconnections goes on counting). Default: 10 times
 // WithMaxConnectionsPerAddr (1000 with its default).
 func WithMaxUsersPerAddr(n int) Option {
 	return func(c *config) { c.maxUsersPerAddr, c.maxUsersAddrSet = n, true }

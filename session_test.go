@@ -196,6 +196,55 @@ func TestUsersPerAddrForgottenElsewhere(t *testing.T) {
 	a.secret(c.Token)
 }
 
+// TestUsersPerAddrResumedStillCount: users an address made and keeps alive
+// with short resumes (hello with the token, then gone, never connected when
+// a sweep looks) count against it as long as the Store remembers them, far
+// past their life counted from when they were made, and so do users whose
+// last connection ended between two sweeps.
+func TestUsersPerAddrResumedStillCount(t *testing.T) {
+	hh := newTestHub(t, byTestAddr, epchat.WithMaxUsersPerAddr(2))
+	var toks []string
+	for i := range 2 {
+		c := mustDialFrom(t, hh, "10.4.0.1", fmt.Sprint("nick-resumed-", i))
+		toks = append(toks, c.Token)
+		c.Conn.Close()
+		hh.waitDetached(t, c.Token)
+	}
+	resume := func(tok string) *epchattest.Client {
+		c := dialOK(t, hh, "10.4.0.9") // from anywhere
+		c.MustCall("welcome", map[string]any{"type": "hello", "token": tok})
+		return c
+	}
+	// Three times the seatless timeout, each user resumed just within it.
+	for range 3 {
+		hh.clock.Advance(epchat.DefaultSeatlessTimeout - time.Minute)
+		for _, tok := range toks {
+			c := resume(tok)
+			c.Conn.Close()
+			hh.waitDetached(t, tok)
+		}
+	}
+	if code := helloCode(t, dialOK(t, hh, "10.4.0.1"), "nick-resumed-x"); code != "too_many_users" {
+		t.Fatalf("a third user from an address whose two users the Store still remembers: %q, want too_many_users", code)
+	}
+	// One user's connection lasts through a sweep that does not look at it
+	// (its user was seen recently enough), then ends between two sweeps:
+	// it counts from then, and the other, gone since, is forgotten.
+	long := resume(toks[0])
+	hh.clock.Advance(epchat.DefaultSeatlessTimeout - time.Minute)
+	long.Conn.Close()
+	hh.waitDetached(t, toks[0])
+	hh.clock.Advance(epchat.DefaultSeatlessTimeout - time.Minute)
+	c := dialOK(t, hh, "10.4.0.1")
+	if code := helloCode(t, c, "nick-resumed-y"); code != "" {
+		t.Fatalf("hello once the other user was forgotten: %q, want a welcome", code)
+	}
+	hh.secret(c.Token)
+	if code := helloCode(t, dialOK(t, hh, "10.4.0.1"), "nick-resumed-z"); code != "too_many_users" {
+		t.Fatalf("a user whose connection ended %v ago still lives: %q, want too_many_users", epchat.DefaultSeatlessTimeout-time.Minute, code)
+	}
+}
+
 // TestEndSession: end_session answers ok, the user leaves every room (the
 // others see member_left, reason left), the token stops working, and every
 // connection of the session gets session_ended and close 4003.
