@@ -31,6 +31,15 @@ const (
 	// kept in memory for a Store that does not keep up.
 	queueMax      = 512
 	queueMaxBytes = 4 << 20
+	// connQueuedMax and queuedMax bound the bytes of sends waiting, queued
+	// or in a call on its way, from one connection and from all: a client
+	// that sends to room ids by the thousand while Redis is slow (or to a
+	// room it was kicked from) holds at most its share, and the process at
+	// most queuedMax, however many rooms the sends name. A send beyond
+	// either is answered unavailable at once, as one beyond its room's
+	// queue is.
+	connQueuedMax = 1 << 20
+	queuedMax     = 64 << 20
 	// leadersMax bounds the rooms whose leader runs on a goroutine of its
 	// own. Past it (sends to that many rooms wait on a paused Redis at
 	// once: a client sending to room ids by the thousand), a new leader
@@ -46,6 +55,57 @@ type sendBatches struct {
 	seed    maphash.Seed
 	shards  [64]batchShard
 	leaders atomic.Int32 // leaders running on goroutines of their own
+	queued  atomic.Int64 // bytes of the sends waiting, all rooms together
+	conns   [64]connQueued
+}
+
+// connQueued is a shard of the bytes each connection has waiting, by
+// connection id; a connection has an entry while it has sends waiting.
+type connQueued struct {
+	mu leafMutex
+	m  map[uint64]int
+}
+
+// reserve counts size bytes more waiting for connection id, or reports
+// false, counting nothing, when that would pass its bound or the process's.
+func (b *sendBatches) reserve(id uint64, size int) bool {
+	if b.queued.Add(int64(size)) > queuedMax {
+		b.queued.Add(-int64(size))
+		return false
+	}
+	s := &b.conns[id%uint64(len(b.conns))]
+	s.mu.Lock()
+	n := s.m[id]
+	ok := n+size <= connQueuedMax
+	if ok {
+		if s.m == nil {
+			s.m = make(map[uint64]int)
+		}
+		s.m[id] = n + size
+	}
+	s.mu.Unlock()
+	if !ok {
+		b.queued.Add(-int64(size))
+	}
+	return ok
+}
+
+// release stops counting the batch's sends, answered.
+func (b *sendBatches) release(batch []queuedSend) {
+	total := 0
+	for _, m := range batch {
+		size := len(m.head) + len(m.tail)
+		total += size
+		s := &b.conns[m.c.ID%uint64(len(b.conns))]
+		s.mu.Lock()
+		if n := s.m[m.c.ID] - size; n > 0 {
+			s.m[m.c.ID] = n
+		} else {
+			delete(s.m, m.c.ID)
+		}
+		s.mu.Unlock()
+	}
+	b.queued.Add(-int64(total))
 }
 
 type batchShard struct {
@@ -80,6 +140,11 @@ func (b *sendBatches) shard(room string) *batchShard {
 func (h *Hub) queueSend(c *conn, req *wire.Request, now time.Time) {
 	head, tail := wire.MessageParts(req.Room, c.user, now.UnixMilli(), req.Text)
 	head = wire.AppendEnvelope(nil, &wire.Envelope{Kind: wire.KindMessage, Node: h.node, Skip: c.ID, Room: req.Room, Payload: head})
+	size := len(head) + len(tail)
+	if !h.batches.reserve(c.ID, size) {
+		c.replyError(req.ID, wire.Unavailable, req.Room)
+		return
+	}
 	s := h.batches.shard(req.Room)
 	s.mu.Lock()
 	q, busy := s.m[req.Room]
@@ -90,9 +155,9 @@ func (h *Hub) queueSend(c *conn, req *wire.Request, now time.Time) {
 		q = new(sendQueue)
 		s.m[req.Room] = q
 	}
-	size := len(head) + len(tail)
 	if len(q.q) >= queueMax || q.bytes+size > queueMaxBytes {
 		s.mu.Unlock()
+		h.batches.release([]queuedSend{{c: c, head: head, tail: tail}})
 		c.replyError(req.ID, wire.Unavailable, req.Room)
 		return
 	}
@@ -146,6 +211,7 @@ func (h *Hub) leadSends(room string, s *batchShard, q *sendQueue) {
 
 		msgs = h.sendBatch(room, batch, msgs[:0])
 		lk.Unlock()
+		h.batches.release(batch)
 		clear(batch)
 
 		s.mu.Lock()

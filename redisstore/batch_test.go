@@ -232,6 +232,73 @@ func TestBatchedQueueBounded(t *testing.T) {
 	t.Logf("%d of %d sends acknowledged, the rest refused while Redis was paused", len(acked), n)
 }
 
+// TestBatchedSendsBoundedInAll: while Redis is paused, the sends waiting
+// are bounded per connection (1 MiB) and for the process (64 MiB), however
+// many rooms they name: a client that sends 16 KiB messages to a room it
+// is not in gets unavailable at once past its share, and 70 such clients,
+// each on a room of its own (every room's queue far from full), past the
+// process's. Once Redis is back each waiting send is answered (not_found),
+// and the bytes they held are free again: a new client's sends are queued.
+func TestBatchedSendsBoundedInAll(t *testing.T) {
+	addr, proc := ownRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 8, ReadTimeout: time.Minute, WriteTimeout: time.Minute, PoolTimeout: time.Minute})
+	t.Cleanup(func() { c.Close() })
+	p := startHubProcOn(t, c, nil, "a", freshPrefix(), epchattest.NewClock(t0), true,
+		epchat.WithRequestRate(10000, 10000))
+	const clients, each = 70, 80
+	flood := make([]*epchattest.Client, clients)
+	for i := range flood {
+		flood[i] = p.join(t, fmt.Sprint("flood", i))
+	}
+	text := strings.Repeat("x", 16<<10)
+	pause(t, proc) // continued before the Hub's Shutdown, which waits for the leaders
+	ids := make([][]string, clients)
+	queued := make([]int, clients)
+	total := 0
+	for i, cl := range flood {
+		for range each {
+			ids[i] = append(ids[i], cl.Send(map[string]any{"type": "send", "room": fmt.Sprintf("notmine%03d", i), "text": text}))
+		}
+		// Answered after the sends: once it is in, each was queued or refused.
+		if e := cl.Call(map[string]any{"type": "no_such_request"}); e.Type() != "error" {
+			t.Fatalf("the marker request: %v; want an error", e)
+		}
+		refused := 0
+		for _, e := range cl.Events() {
+			if e.Type() != "error" || e.Str("code") != "unavailable" || !slices.Contains(ids[i], e.Str("id")) {
+				t.Fatalf("client %d, while Redis is paused: %v; want only unavailable for sends", i, e)
+			}
+			refused++
+		}
+		queued[i] = each - refused
+		total += queued[i]
+		// Each waiting send holds its 16 KiB and its event's envelope.
+		if max := (1 << 20) / (16 << 10); queued[i] > max || i < 60 && queued[i] < max-4 {
+			t.Fatalf("client %d: %d sends of 16 KiB waiting on a paused Redis; want about 1 MiB of them, at most %d", i, queued[i], max)
+		}
+	}
+	if max := (64 << 20) / (16 << 10); total > max || total < max-clients {
+		t.Fatalf("%d sends of 16 KiB waiting on a paused Redis, from %d clients; want about 64 MiB of them, at most %d", total, clients, max)
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for i, cl := range flood {
+		for _, id := range ids[i][:queued[i]] {
+			if e := cl.Reply(id); e.Type() != "error" || e.Str("code") != "not_found" {
+				t.Fatalf("client %d's waiting send, once Redis is back: %v; want not_found", i, e)
+			}
+		}
+	}
+	late := p.join(t, "late")
+	for range each / 2 {
+		if e := late.Call(map[string]any{"type": "send", "room": "notmine999", "text": text}); e.Str("code") != "not_found" {
+			t.Fatalf("a send once every waiting one was answered: %v; want not_found (the bytes the others held are free)", e)
+		}
+	}
+	t.Logf("waiting on a paused Redis: %d of %d sends of 16 KiB; client 0 had %d waiting", total, clients*each, queued[0])
+}
+
 // TestBrokerPublishMessages: PublishMessages records the messages of
 // seated users with the room's next seqs, refuses the others with
 // ErrNotMember, and publishes one batch of the recorded events in seq
