@@ -183,6 +183,18 @@ func TestDecodeKeepsIDOnError(t *testing.T) {
 	if err := DecodeRequest([]byte(deep), &r); err == nil || r.ID != "q2" {
 		t.Fatalf("deep: err %v, id %q", err, r.ID)
 	}
+	// Broken syntax (PROTOCOL.md): the id is kept if it came before it.
+	for in, want := range map[string]string{
+		`{"id":"c1","type":`:         "c1",
+		`{"id":"c1","type":"ping"}x`: "c1",
+		`{"id":"c1" "type":"ping"}`:  "c1",
+		`{"type":"ping",`:            "",
+		`{"type":"ping" "id":"c1"}`:  "",
+	} {
+		if err := DecodeRequest([]byte(in), &r); err == nil || r.ID != want {
+			t.Fatalf("%s: err %v, id %q, want an error naming %q", in, err, r.ID, want)
+		}
+	}
 }
 
 func FuzzDecodeRequest(f *testing.F) {
