@@ -139,15 +139,17 @@ func (h *Hub) expireInvites(now time.Time) {
 }
 
 // dueSet is a set of instants at which a Store rule may find work, kept to
-// the second (sweepInterval): a busy Hub adds one per second at most to
-// each set, and the set holds no more seconds than its rule's duration
-// (the room idle timeout, say). It is safe for concurrent use; adding the
-// second added last, as every message but one a second does, costs one
-// atomic load.
+// the second (sweepInterval): each second is in it once, however many
+// times and in whatever order it is added (a batch of sends waiting out a
+// slow Store carries an earlier instant than the requests around it), so
+// the set holds no more seconds than its rule's duration (the room idle
+// timeout, say). It is safe for concurrent use; adding the second added
+// last, as every message but one a second does, costs one atomic load.
 type dueSet struct {
 	last atomic.Int64 // the second added last
 	mu   sync.Mutex
-	secs secHeap // the seconds added and not yet swept past
+	secs secHeap            // the seconds added and not yet swept past
+	in   map[int64]struct{} // the same seconds
 }
 
 // add notes that the rule may find work at t or later. Call it before the
@@ -159,10 +161,14 @@ func (d *dueSet) add(t time.Time) {
 		return
 	}
 	d.mu.Lock()
-	if d.last.Load() != s {
+	if _, ok := d.in[s]; !ok {
+		if d.in == nil {
+			d.in = make(map[int64]struct{})
+		}
+		d.in[s] = struct{}{}
 		heap.Push(&d.secs, s)
-		d.last.Store(s)
 	}
+	d.last.Store(s)
 	d.mu.Unlock()
 }
 
@@ -180,7 +186,9 @@ func (d *dueSet) due(now time.Time) bool {
 		if d.secs[0] == n {
 			break
 		}
-		if heap.Pop(&d.secs) == d.last.Load() {
+		s := heap.Pop(&d.secs).(int64)
+		delete(d.in, s)
+		if s == d.last.Load() {
 			d.last.Store(math.MinInt64) // that second may come again, late
 		}
 	}

@@ -45,4 +45,15 @@ func TestDueSet(t *testing.T) {
 	if len(d.secs) != 0 {
 		t.Errorf("%d seconds left, want none", len(d.secs))
 	}
+	// Two seconds added by turns, as a batch that waited out a slow Store
+	// and the requests around it do: each is held once.
+	for i := range 1000 {
+		d.add(at(40000 + i%2*1000))
+	}
+	if len(d.secs) != 2 || len(d.in) != 2 {
+		t.Errorf("two seconds added by turns 1000 times: %d held (%d in the index), want 2", len(d.secs), len(d.in))
+	}
+	if !d.due(at(42000)) || d.due(at(43000)) || len(d.secs) != 0 || len(d.in) != 0 {
+		t.Errorf("after the sweep past them: %d seconds held, %d in the index, want none", len(d.secs), len(d.in))
+	}
 }
