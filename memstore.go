@@ -25,6 +25,11 @@ type MemoryStore struct {
 	// more holds the rooms of users seated in more than one, after the
 	// first (memUser.room), in seating order.
 	more map[*memUser][]*memRoom
+	// idle lists the rooms by the minute of their last activity (the head
+	// of each minute's list), so that CloseIdleRooms, which a busy Hub
+	// calls every second, looks at the rooms that may be idle, not at
+	// every room while holding the lock every request needs.
+	idle map[int64]*memRoom
 	// peak holds the most entries each map held since it was made or last
 	// copied: a Go map keeps the memory of its largest size, so tidy copies
 	// a map that a burst (of invites, of reconnections) left mostly empty.
@@ -60,6 +65,57 @@ type memRoom struct {
 	// nicks holds the nicknames of the seats whose nickname is not their
 	// user's; nil if none (the Hub seats users under their own).
 	nicks map[*memUser]string
+	// prev, next and minute are its place in MemoryStore.idle, while filed.
+	prev, next *memRoom
+	minute     int64
+	filed      bool
+}
+
+// memMinute is the minute t is in, as MemoryStore.idle keys it.
+func memMinute(t time.Time) int64 {
+	s := t.Unix()
+	m := s / 60
+	if s%60 < 0 {
+		m--
+	}
+	return m
+}
+
+// indexIdle files mr under the minute of its last activity; a room still
+// in that minute's list stays as it is, at the cost of a comparison.
+func (s *MemoryStore) indexIdle(mr *memRoom) {
+	m := memMinute(mr.room.ActiveAt)
+	if mr.filed && m == mr.minute {
+		return
+	}
+	s.unindexIdle(mr)
+	if s.idle == nil {
+		s.idle = make(map[int64]*memRoom)
+	}
+	mr.minute, mr.next, mr.filed = m, s.idle[m], true
+	if mr.next != nil {
+		mr.next.prev = mr
+	}
+	s.idle[m] = mr
+}
+
+// unindexIdle takes mr out of MemoryStore.idle, if it is in.
+func (s *MemoryStore) unindexIdle(mr *memRoom) {
+	if !mr.filed {
+		return
+	}
+	switch {
+	case mr.prev != nil:
+		mr.prev.next = mr.next
+	case mr.next != nil:
+		s.idle[mr.minute] = mr.next
+	default:
+		delete(s.idle, mr.minute)
+	}
+	if mr.next != nil {
+		mr.next.prev = mr.prev
+	}
+	mr.prev, mr.next, mr.filed = nil, nil, false
 }
 
 // memMember is a seat, of its user.
@@ -260,6 +316,7 @@ func (s *MemoryStore) CreateRoom(_ context.Context, r Room, owner *Member, maxRo
 	mr := &memRoom{room: r}
 	mr.room.Locked = false // rooms are created open
 	s.rooms[r.ID] = mr
+	s.indexIdle(mr)
 	s.peak.rooms = max(s.peak.rooms, len(s.rooms))
 	if owner != nil {
 		s.seat(mr, *owner)
@@ -353,6 +410,7 @@ func (s *MemoryStore) closeRoom(mr *memRoom) ClosedRoom {
 		s.unseat(m.user, mr)
 	}
 	mr.members = nil
+	s.unindexIdle(mr)
 	delete(s.rooms, mr.room.ID)
 	return closed
 }
@@ -544,6 +602,7 @@ func (s *MemoryStore) Message(_ context.Context, room, user string, now time.Tim
 	}
 	mr.room.Seq++
 	mr.room.ActiveAt = now
+	s.indexIdle(mr)
 	return mr.room.Seq, nil
 }
 
@@ -552,9 +611,20 @@ func (s *MemoryStore) CloseIdleRooms(_ context.Context, before time.Time) ([]Clo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []ClosedRoom
-	for _, mr := range s.rooms {
-		if mr.room.ActiveAt.Before(before) {
-			out = append(out, s.closeRoom(mr))
+	last := memMinute(before) // rooms of later minutes were active since
+	var minutes []int64
+	for m := range s.idle {
+		if m <= last {
+			minutes = append(minutes, m)
+		}
+	}
+	for _, m := range minutes {
+		for mr := s.idle[m]; mr != nil; {
+			next := mr.next // closeRoom unlinks mr
+			if mr.room.ActiveAt.Before(before) {
+				out = append(out, s.closeRoom(mr))
+			}
+			mr = next
 		}
 	}
 	s.tidy()

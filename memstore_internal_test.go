@@ -364,3 +364,113 @@ func memMust(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestMemoryStoreIdleIndex: the idle index (rooms by the minute of their
+// last activity) holds every room once, under its minute, through
+// creations, messages that move a room forwards or back (a batch carries
+// an earlier instant), closes and sweeps, with instants on both sides of
+// a minute and before 1970; and CloseIdleRooms closes exactly the rooms a
+// look at every room would.
+func TestMemoryStoreIdleIndex(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore()
+	if err := s.CreateUser(ctx, memUserFor("u", memT0), 0); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		filed := 0
+		for m, head := range s.idle {
+			if head == nil || head.prev != nil {
+				t.Fatalf("%s: minute %d's list has a bad head", when, m)
+			}
+			for mr := head; mr != nil; mr = mr.next {
+				if !mr.filed || mr.minute != m || memMinute(mr.room.ActiveAt) != m || s.rooms[mr.room.ID] != mr {
+					t.Fatalf("%s: room %s filed under minute %d, active at %v (minute %d)", when, mr.room.ID, m, mr.room.ActiveAt, memMinute(mr.room.ActiveAt))
+				}
+				if mr.next != nil && mr.next.prev != mr {
+					t.Fatalf("%s: room %s's next does not point back", when, mr.room.ID)
+				}
+				filed++
+			}
+		}
+		if filed != len(s.rooms) {
+			t.Fatalf("%s: %d rooms filed, %d rooms", when, filed, len(s.rooms))
+		}
+	}
+	bases := []time.Time{memT0, time.Unix(-90, 0), time.Unix(0, 0).Add(-time.Nanosecond), time.Unix(59, 999999999)}
+	at := func(i int) time.Time { return bases[i%len(bases)].Add(time.Duration(i%7-3) * 20 * time.Second) }
+	for i := range 200 {
+		if err := s.CreateRoom(ctx, memRoomFor(fmt.Sprint("r", i), "", 10, at(i)), nil, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("created")
+	for i := range 200 {
+		if i%3 == 0 {
+			continue
+		}
+		// Messages need a seat: seat u in the room first.
+		mr := s.rooms[fmt.Sprint("r", i)]
+		s.seat(mr, memMemberFor("u"))
+		if _, err := s.Message(ctx, mr.room.ID, "u", at(i*5+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after messages")
+	for i := 0; i < 200; i += 11 {
+		if _, err := s.CloseRoom(ctx, fmt.Sprint("r", i)); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	check("after closes")
+	for _, cut := range []time.Time{time.Unix(-60, 0), time.Unix(0, 0), time.Unix(30, 0), memT0.Add(-time.Minute), memT0, memT0.Add(time.Hour)} {
+		var want []string
+		for id, mr := range s.rooms {
+			if mr.room.ActiveAt.Before(cut) {
+				want = append(want, id)
+			}
+		}
+		closed, err := s.CloseIdleRooms(ctx, cut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range closed {
+			got = append(got, c.Room.ID)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("CloseIdleRooms(%v) closed %v, want %v", cut, got, want)
+		}
+		check(fmt.Sprint("after the sweep at ", cut))
+	}
+	if len(s.rooms) != 0 || len(s.idle) != 0 {
+		t.Fatalf("after sweeping past every room: %d rooms, %d minutes indexed", len(s.rooms), len(s.idle))
+	}
+}
+
+// BenchmarkMemoryStoreIdleSweep is CloseIdleRooms, with the lock every
+// request needs, at a busy Hub's once a second: rooms by the thousand, of
+// which none is idle yet.
+func BenchmarkMemoryStoreIdleSweep(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint("rooms=", n), func(b *testing.B) {
+			ctx := context.Background()
+			s := NewMemoryStore()
+			for i := range n {
+				if err := s.CreateRoom(ctx, memRoomFor(fmt.Sprint("r", i), "", 10, memT0.Add(time.Duration(i%600)*time.Second)), nil, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cut := memT0.Add(-time.Second)
+			b.ResetTimer()
+			for range b.N {
+				if closed, _ := s.CloseIdleRooms(ctx, cut); len(closed) != 0 {
+					b.Fatal("a room closed")
+				}
+			}
+		})
+	}
+}
