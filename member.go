@@ -364,10 +364,19 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	if token == "" { // resumed: counted against its address from now again
 		h.guard.seenUser(u.ID, now)
 	}
+	hostNick := c.nick
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
+	if !h.addSessionConn(c, token == "", u.Conns) {
+		// Over the session's bound (only a resumed session can be): undo
+		// the Attach; the connection stays unidentified, as it was.
+		c.user, c.nick, c.lastTouch = "", hostNick, 0
+		if err := h.store.Detach(ctx, u.ID, now); err != nil && !errors.Is(err, ErrNotFound) {
+			h.log.Error("detach", "conn", c.ID, "err", err)
+		}
+		c.replyError(req.ID, wire.TooManyConns, "")
+		return
+	}
 	c.Flags().Or(flagIdentified)
-
-	h.addSessionConn(c, token == "", u.Conns)
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)
 	if err != nil {

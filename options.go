@@ -35,6 +35,7 @@ const (
 const (
 	DefaultMaxConnections        = 10000
 	DefaultMaxConnectionsPerAddr = 100
+	DefaultMaxSessionConns       = 32
 	DefaultRequestRate           = 20 // requests per second, per connection
 	DefaultRequestBurst          = 50
 	DefaultViolationLimit        = 20
@@ -76,6 +77,7 @@ type config struct {
 	trustFwdProto    bool
 	maxConns         int
 	maxConnsPerAddr  int
+	maxSessionConns  int
 	maxUsers         int // unless set: DefaultUsersPerConnection × maxConns
 	maxUsersPerAddr  int // unless set: DefaultUsersPerConnection × maxConnsPerAddr
 	maxUsersSet      bool
@@ -113,6 +115,7 @@ func defaultConfig() config {
 		netpoll:          true,
 		maxConns:         DefaultMaxConnections,
 		maxConnsPerAddr:  DefaultMaxConnectionsPerAddr,
+		maxSessionConns:  DefaultMaxSessionConns,
 		requestRate:      DefaultRequestRate,
 		requestBurst:     DefaultRequestBurst,
 		violationLimit:   DefaultViolationLimit,
@@ -159,6 +162,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("epchat: max connections must be positive, got %d", c.maxConns)
 	case c.maxConnsPerAddr < 1:
 		return fmt.Errorf("epchat: max connections per address must be positive, got %d", c.maxConnsPerAddr)
+	case c.maxSessionConns < 1:
+		return fmt.Errorf("epchat: max connections per session must be positive, got %d", c.maxSessionConns)
 	case c.maxUsersSet && c.maxUsers < 1:
 		return fmt.Errorf("epchat: max users must be positive, got %d", c.maxUsers)
 	case c.maxUsersAddrSet && c.maxUsersPerAddr < 1:
@@ -393,6 +398,18 @@ func WithAuthorize(f func(r *http.Request) (nickname string, err error)) Option 
 // once. An upgrade beyond it gets 503 Service Unavailable before anything
 // is hijacked. Default: 10000.
 func WithMaxConnections(n int) Option { return func(c *config) { c.maxConns = n } }
+
+// WithMaxSessionConnections bounds the connections of one session (a
+// user's tabs and devices, all presenting its token) that the Hub serves
+// at once: a hello with the token beyond it gets too_many_connections, and
+// the connection stays open, unidentified, to try again or close. Every
+// connection of a session receives every event of its rooms and hears of
+// each new one (session_connected), so without a bound one token held by
+// many connections multiplies a room's deliveries. With several Hub
+// processes each counts its own. Default: 32.
+func WithMaxSessionConnections(n int) Option {
+	return func(c *config) { c.maxSessionConns = n }
+}
 
 // WithMaxConnectionsPerAddr bounds the WebSocket connections from one
 // client address (see WithClientAddr) at once, so that one host cannot

@@ -44,14 +44,21 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 // then no secret to its owner. others is how many connections the Store
 // counted for the user before c (User.Conns): with a Broker they may be on
 // any process, and that count is the one told; alone, this process counts
-// its own.
-func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
+// its own. It reports false, adding nothing, when this process already
+// serves as many connections of the session as WithMaxSessionConnections
+// allows.
+func (h *Hub) addSessionConn(c *conn, resumed bool, others int) bool {
 	h.mu.Lock()
-	h.users.add(c.user, c)
 	n := 0
 	for range h.users.conns(c.user) {
 		n++
 	}
+	if n >= h.cfg.maxSessionConns {
+		h.mu.Unlock()
+		return false
+	}
+	h.users.add(c.user, c)
+	n++
 	var ready <-chan struct{}
 	if n == 1 && h.roomBroker != nil {
 		ready = h.roomBroker.ServeUser(c.user) // the user's events from other processes
@@ -59,15 +66,16 @@ func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
 	h.mu.Unlock()
 	h.awaitServed(ready)
 	if !resumed {
-		return
+		return true
 	}
 	if h.broker != nil {
 		n = max(n, others+1)
 	}
 	if n == 1 {
-		return
+		return true
 	}
 	h.publish(&wire.Envelope{Kind: wire.KindSession, Skip: c.ID, User: c.user, Payload: wire.SessionConnected(nil, n)})
+	return true
 }
 
 // tellSession sends payload to this process's connections of user but

@@ -119,6 +119,7 @@ func TestUserCapOptions(t *testing.T) {
 		epchat.WithMaxUsers(-1),
 		epchat.WithMaxUsersPerAddr(0),
 		epchat.WithSeatlessUserTimeout(0),
+		epchat.WithMaxSessionConnections(0),
 	} {
 		if h, err := epchat.New(opt); err == nil {
 			h.Shutdown(context.Background())
@@ -242,6 +243,77 @@ func TestUsersPerAddrResumedStillCount(t *testing.T) {
 	hh.secret(c.Token)
 	if code := helloCode(t, dialOK(t, hh, "10.4.0.1"), "nick-resumed-z"); code != "too_many_users" {
 		t.Fatalf("a user whose connection ended %v ago still lives: %q, want too_many_users", epchat.DefaultSeatlessTimeout-time.Minute, code)
+	}
+}
+
+// TestSessionConnectionsBounded: one session's token opens at most
+// WithMaxSessionConnections connections at once, even when the hellos
+// come all together; one beyond gets too_many_connections and stays open,
+// unidentified, while the others notice nothing (no session_connected
+// about it, the rooms' events as before). A connection that closes makes
+// room for another; other sessions are not affected.
+func TestSessionConnectionsBounded(t *testing.T) {
+	const max = 3
+	hh := newTestHub(t, epchat.WithMaxSessionConnections(max))
+	ana, ben := hh.client(t, "nick-ana-conns"), hh.client(t, "nick-ben-conns")
+	room := hh.room(t, ana, ben)
+	// Eight hellos with Ana's token at once: two find room beside her.
+	tabs := make([]*epchattest.Client, 8)
+	ids := make([]string, len(tabs))
+	for i := range tabs {
+		tabs[i] = epchattest.Dial(t, hh.url)
+	}
+	for i, c := range tabs {
+		ids[i] = c.Send(map[string]any{"type": "hello", "token": ana.Token})
+	}
+	var in, out []*epchattest.Client
+	for i, c := range tabs {
+		switch e := c.Reply(ids[i]); {
+		case e.Type() == "welcome":
+			in = append(in, c)
+		case e.Str("code") == "too_many_connections":
+			out = append(out, c)
+		default:
+			t.Fatalf("hello with the token: %v; want welcome or too_many_connections", e)
+		}
+	}
+	if len(in) != max-1 {
+		t.Fatalf("%d of %d hellos with one token welcomed beside its first connection; want %d", len(in), len(tabs), max-1)
+	}
+	// Ana heard of her two other tabs, and of nothing more.
+	for range max - 1 {
+		ana.Expect("session_connected", "")
+	}
+	// A refused connection is unidentified: it gets no room event, and
+	// its requests get not_identified.
+	ben.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "hello all"})
+	for _, c := range append([]*epchattest.Client{ana}, in...) {
+		if e := c.Expect("message", room); e.Str("text") != "hello all" {
+			t.Fatalf("Ana's connection: %v", e)
+		}
+	}
+	for _, c := range out {
+		if e := c.Call(map[string]any{"type": "members", "room": room}); e.Str("code") != "not_identified" {
+			t.Fatalf("a refused connection's request: %v; want not_identified", e)
+		}
+		c.None()
+	}
+	ana.None()
+	// Other sessions are not affected.
+	if e := epchattest.Dial(t, hh.url).Call(map[string]any{"type": "hello", "token": ben.Token}); e.Type() != "welcome" {
+		t.Fatalf("Ben's second connection: %v", e)
+	}
+	// One of Ana's closes: a refused one tries again and gets in.
+	in[0].Conn.Close()
+	hh.waitConns(t, ana.Token, max-1)
+	if e := out[0].Call(map[string]any{"type": "hello", "token": ana.Token}); e.Type() != "welcome" {
+		t.Fatalf("hello once a connection of the session closed: %v; want welcome", e)
+	}
+	if e := ana.Expect("session_connected", ""); e.Num("connections") != max {
+		t.Fatalf("session_connected: %v; want connections %d", e, max)
+	}
+	if st := hh.Stats(); st.Errors["too_many_connections"] != uint64(len(out)) {
+		t.Fatalf("Stats.Errors[too_many_connections] = %d, want %d", st.Errors["too_many_connections"], len(out))
 	}
 }
 

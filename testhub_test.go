@@ -186,6 +186,24 @@ func (th *testHub) waitDetached(t testing.TB, token string) {
 	}
 }
 
+// waitConns waits until the Store counts n connections of the user
+// holding token: a Hub takes a closed connection out of its own index
+// before it tells the Store.
+func (th *testHub) waitConns(t testing.TB, token string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		u, err := th.store.UserByToken(context.Background(), sha256.Sum256([]byte(token)))
+		if err == nil && u.Conns == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user has %+v, %v; want %d connections", u, err, n)
+		}
+		time.Sleep(5 * time.Millisecond) // polling real state, not a time rule
+	}
+}
+
 // blockingReads tells whether this run tests the blocking read loop
 // (EPCHAT_NETPOLL=off) instead of the poller: scripts/test.sh runs the
 // package both ways, which must behave the same.

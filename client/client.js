@@ -278,7 +278,8 @@ export class Client {
    * with nickname. It resolves on welcome; until then a dropped or
    * refused connection is retried with backoff. It rejects with
    * ProtocolError invalid_nickname or session_invalid (the client then
-   * stops), stopped, or too_many_users, unavailable or rate_limited: the
+   * stops), stopped, or too_many_users, too_many_connections, unavailable
+   * or rate_limited: the
    * server refused the hello for now; the client goes on retrying with
    * backoff, and welcome tells when it gets in.
    * @param {{nickname?: string}} [opts]
@@ -366,6 +367,7 @@ export class Client {
       case 'stopped':
         break; // the transport retries by itself, or was stopped
       case 'too_many_users':
+      case 'too_many_connections':
       case 'unavailable':
       case 'rate_limited':
         // Refused for now: whoever waits for connect hears why; the

@@ -75,6 +75,7 @@ const (
 	TooLarge          Code = "too_large"
 	RateLimited       Code = "rate_limited"
 	TooManyUsers      Code = "too_many_users"
+	TooManyConns      Code = "too_many_connections"
 	Unavailable       Code = "unavailable"
 	Internal          Code = "internal"
 )
@@ -98,6 +99,7 @@ var messages = map[Code]string{
 	TooLarge:          "text or data is too large",
 	RateLimited:       "too many requests, slow down",
 	TooManyUsers:      "too many sessions, try again later",
+	TooManyConns:      "this session has too many connections open",
 	Unavailable:       "the server cannot reach its store, try again",
 	Internal:          "internal error, try again",
 }

@@ -107,7 +107,7 @@ export class Connection {
     this.client.connect(nickname === undefined ? {} : { nickname }).catch((e) => {
       if (isProtocolError(e, 'invalid_nickname')) {
         this.showNickForm('That nickname cannot be used: 1 to 32 characters, no control characters.');
-      } else if (isProtocolError(e) && ['too_many_users', 'unavailable', 'rate_limited'].includes(e.code)) {
+      } else if (isProtocolError(e) && ['too_many_users', 'too_many_connections', 'unavailable', 'rate_limited'].includes(e.code)) {
         // Refused for now: the library tries again, and the notice goes
         // once the page is in.
         requestFailed(e, {}, { key: 'hello', scope: 'global' });

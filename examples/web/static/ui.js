@@ -127,6 +127,7 @@ const GENERIC = {
   room_locked: 'The room is locked: its owner is not letting anyone in right now.',
   unavailable: 'The server cannot reach its storage right now. Nothing else is wrong: try again in a moment.',
   too_many_users: 'The server has as many people as it can take right now. Try again later.',
+  too_many_connections: 'You have this chat open in as many tabs as the server allows. Close one, and this tab gets in.',
   rate_limited: 'That was a lot at once. Wait a moment, then try again.',
   not_admitted: 'Your page does not hold the room’s keys yet, so it cannot send: someone already in the room must be online to give them. Try again in a moment.',
   rotating: 'The room’s keys are changing because someone left. Try again in a moment.',
