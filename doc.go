@@ -56,7 +56,8 @@
 // ([WithSeatlessUserTimeout]), one still seated after 5 days without
 // activity ([WithUserIdleTimeout]), and any at once when it sends
 // end_session. Remembered users are capped per client address and in
-// total ([WithMaxUsersPerAddr], [WithMaxUsers]). Every time rule
+// total ([WithMaxUsersPerAddr], [WithMaxUsers]), and the connections of
+// one session ([WithMaxSessionConnections]). Every time rule
 // runs on the [Clock], which tests replace ([WithClock]).
 //
 // # Acting from the host application
