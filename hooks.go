@@ -8,14 +8,8 @@ import (
 )
 
 // hookQueueSize is how many hook calls may wait for the hook goroutine;
-// beyond it new ones are dropped. hookRoomShare is how many of them may be
-// one room's: an owner locking and unlocking as fast as allowed, with
-// hooks slower than that, fills that room's share, not the queue, and the
-// other rooms' events still reach the host.
-const (
-	hookQueueSize = 1024
-	hookRoomShare = 64
-)
+// beyond it new ones are dropped.
+const hookQueueSize = 1024
 
 // Hooks are functions the Hub calls when rooms open and close and members
 // come and go: for an audit trail, metrics by room, billing. Each is
@@ -29,9 +23,7 @@ const (
 // order its members saw them. The Hub never waits for a hook and never
 // calls one with a lock held: it queues the call (up to 1024 calls wait)
 // and goes on. While the queue is full, because the hooks are slower than
-// the events, new calls are dropped and counted in Stats.HooksDropped; so
-// are a room's while 64 of its calls wait, so that one busy room cannot
-// crowd out the others' events.
+// the events, new calls are dropped and counted in Stats.HooksDropped.
 // Shutdown stops the queue, waits until the calls queued are made (or
 // until its context is done: the rest is then dropped and counted), and
 // returns; the Hub makes no call after Shutdown returned, and drops the
@@ -165,45 +157,9 @@ func WithHooks(hk Hooks) Option { return func(c *config) { c.hooks = hk } }
 type hookRunner struct {
 	mu      sync.RWMutex // held to send on queue (read) and to close it (write)
 	closed  bool
-	queue   chan hookCall
+	queue   chan func()
 	done    chan struct{} // closed when the goroutine returns
 	abandon atomic.Bool   // Shutdown gave up waiting: drop the rest
-
-	sharesMu leafMutex
-	shares   map[string]int // calls waiting, by room; no entry for none
-}
-
-// hookCall is one queued call, and the room it is about.
-type hookCall struct {
-	room string
-	call func()
-}
-
-// take counts one more call of room waiting, or reports false when room
-// has its share waiting already.
-func (r *hookRunner) take(room string) bool {
-	r.sharesMu.Lock()
-	defer r.sharesMu.Unlock()
-	n := r.shares[room]
-	if n >= hookRoomShare {
-		return false
-	}
-	if r.shares == nil {
-		r.shares = make(map[string]int)
-	}
-	r.shares[room] = n + 1
-	return true
-}
-
-// give stops counting a call of room as waiting.
-func (r *hookRunner) give(room string) {
-	r.sharesMu.Lock()
-	defer r.sharesMu.Unlock()
-	if n := r.shares[room] - 1; n > 0 {
-		r.shares[room] = n
-	} else {
-		delete(r.shares, room)
-	}
 }
 
 // startHooks starts the hook goroutine, if there is any hook.
@@ -212,7 +168,7 @@ func (h *Hub) startHooks() {
 		return
 	}
 	r := &h.hooks
-	r.queue = make(chan hookCall, hookQueueSize)
+	r.queue = make(chan func(), hookQueueSize)
 	r.done = make(chan struct{})
 	go h.runHooks()
 }
@@ -220,13 +176,12 @@ func (h *Hub) startHooks() {
 func (h *Hub) runHooks() {
 	r := &h.hooks
 	defer close(r.done)
-	for c := range r.queue {
-		r.give(c.room)
+	for call := range r.queue {
 		if r.abandon.Load() {
 			h.stats.hooksDropped.Add(1)
 			continue
 		}
-		h.callHook(c.call)
+		h.callHook(call)
 	}
 }
 
@@ -239,19 +194,18 @@ func (h *Hub) callHook(call func()) {
 	call()
 }
 
-// emit queues a hook call about room; it never blocks.
-func (h *Hub) emit(room string, call func()) {
+// emit queues a hook call; it never blocks.
+func (h *Hub) emit(call func()) {
 	r := &h.hooks
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if r.closed || !r.take(room) {
+	if r.closed {
 		h.stats.hooksDropped.Add(1)
 		return
 	}
 	select {
-	case r.queue <- hookCall{room: room, call: call}:
+	case r.queue <- call:
 	default:
-		r.give(room)
 		h.stats.hooksDropped.Add(1)
 	}
 }
@@ -287,7 +241,7 @@ func (h *Hub) roomOpened(room, reason string, seats int) {
 	h.stats.roomsOpened.Add(1)
 	if f := h.cfg.hooks.RoomOpened; f != nil {
 		ev := RoomEvent{Room: room, Reason: reason, Members: seats, At: h.clock.Now()}
-		h.emit(ev.Room, func() { f(ev) })
+		h.emit(func() { f(ev) })
 	}
 }
 
@@ -297,7 +251,7 @@ func (h *Hub) roomClosed(room, reason string, seats int) {
 	h.stats.seatsClosed.Add(uint64(seats))
 	if f := h.cfg.hooks.RoomClosed; f != nil {
 		ev := RoomEvent{Room: room, Reason: reason, Members: seats, At: h.clock.Now()}
-		h.emit(ev.Room, func() { f(ev) })
+		h.emit(func() { f(ev) })
 	}
 }
 
@@ -306,7 +260,7 @@ func (h *Hub) memberJoined(room, user, reason string) {
 	h.stats.membersJoined.Add(1)
 	if f := h.cfg.hooks.MemberJoined; f != nil {
 		ev := MemberEvent{Room: room, MemberID: user, Reason: reason, At: h.clock.Now()}
-		h.emit(ev.Room, func() { f(ev) })
+		h.emit(func() { f(ev) })
 	}
 }
 
@@ -316,7 +270,7 @@ func (h *Hub) memberLeft(res LeaveResult, reason string) {
 	h.stats.membersLeft[leaveReasonIndex(reason)].Add(1)
 	if f := h.cfg.hooks.MemberLeft; f != nil {
 		ev := MemberEvent{Room: res.Room, MemberID: res.User, Reason: reason, At: h.clock.Now()}
-		h.emit(ev.Room, func() { f(ev) })
+		h.emit(func() { f(ev) })
 	}
 	if res.Closed {
 		h.roomClosed(res.Room, ReasonEmpty, 0)
@@ -333,7 +287,7 @@ func (h *Hub) roomLockChanged(room string, locked bool) {
 	}
 	if f := h.cfg.hooks.RoomLocked; f != nil {
 		ev := LockEvent{Room: room, Locked: locked, At: h.clock.Now()}
-		h.emit(ev.Room, func() { f(ev) })
+		h.emit(func() { f(ev) })
 	}
 }
 
@@ -342,7 +296,7 @@ func (h *Hub) inviteRedeemed(room, user string, owner bool) {
 	h.stats.invitesRedeemed.Add(1)
 	if f := h.cfg.hooks.InviteRedeemed; f != nil {
 		ev := InviteEvent{Room: room, MemberID: user, Owner: owner, At: h.clock.Now()}
-		h.emit(ev.Room, func() { f(ev) })
+		h.emit(func() { f(ev) })
 	}
 	h.memberJoined(room, user, ReasonInvite)
 }

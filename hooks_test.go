@@ -177,69 +177,6 @@ func TestHooksSlowHookDropsCalls(t *testing.T) {
 	}
 }
 
-// One room cannot crowd out the others' hook calls: with the hooks stuck,
-// an owner locking and unlocking their room 1 100 times gets that room
-// 64 calls waiting, the rest dropped, and another room's opening and join
-// are still queued and called once the hooks run again.
-func TestHooksRoomShare(t *testing.T) {
-	entered, release := make(chan struct{}), make(chan struct{})
-	var (
-		mu      sync.Mutex
-		locks   int
-		opened  []string
-		joined  []string
-		blocked atomic.Bool
-	)
-	th := newTestHub(t, epchat.WithRequestRate(1e6, 1e6), epchat.WithHooks(epchat.Hooks{
-		RoomLocked: func(epchat.LockEvent) {
-			if blocked.CompareAndSwap(false, true) {
-				close(entered)
-				<-release
-			}
-			mu.Lock()
-			locks++
-			mu.Unlock()
-		},
-		RoomOpened: func(e epchat.RoomEvent) {
-			mu.Lock()
-			opened = append(opened, e.Room)
-			mu.Unlock()
-		},
-		MemberJoined: func(e epchat.MemberEvent) {
-			mu.Lock()
-			joined = append(joined, e.Room)
-			mu.Unlock()
-		},
-	}))
-	ana := th.client(t, "Ana")
-	spam := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
-	ana.MustCall("ok", map[string]any{"type": "lock", "room": spam})
-	<-entered // the hook goroutine is stuck in the first call
-	const n = 1100
-	for i := range n {
-		typ := "unlock"
-		if i%2 == 1 {
-			typ = "lock"
-		}
-		ana.Send(map[string]any{"type": typ, "room": spam})
-	}
-	ana.MustCall("members", map[string]any{"type": "members", "room": spam}) // after every lock and unlock
-	ben := th.client(t, "Ben")
-	other := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
-	if s := th.Stats(); s.HooksDropped != n-64 {
-		t.Fatalf("%d hook calls dropped; want %d: all of the spamming room's past its 64 waiting, none of the other room's", s.HooksDropped, n-64)
-	}
-	close(release)
-	if err := th.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if locks != 1+64 || !slices.Contains(opened, other) || !slices.Contains(joined, other) {
-		t.Fatalf("after the hooks ran: %d RoomLocked calls (want 65), rooms opened %v and joined %v (want both to hold %s)", locks, opened, joined, other)
-	}
-}
-
 // Shutdown waits for the hooks only until its context is done; the calls
 // still queued are then dropped.
 func TestHooksShutdownDeadline(t *testing.T) {

@@ -128,9 +128,8 @@ type Stats struct {
 	// of PROTOCOL.md). Every code is listed, with 0 when none was sent.
 	Errors map[string]uint64
 
-	// HooksDropped counts the hook calls dropped because the hook queue,
-	// or its room's share of it, was full (a slow hook) or the Hub was shut
-	// down. See Hooks.
+	// HooksDropped counts the hook calls dropped because the hook queue was
+	// full (a slow hook) or the Hub was shut down. See Hooks.
 	HooksDropped uint64
 }
 
