@@ -211,7 +211,6 @@ func (h *Hub) leadSends(room string, s *batchShard, q *sendQueue) {
 
 		msgs = h.sendBatch(room, batch, msgs[:0])
 		lk.Unlock()
-		h.batches.release(batch)
 		clear(batch)
 
 		s.mu.Lock()
@@ -259,6 +258,9 @@ func (h *Hub) sendBatch(room string, batch []queuedSend, msgs []BatchMessage) []
 	}
 	h.roomActive(now)
 	err := h.batcher.PublishMessages(h.ctx, room, now, msgs)
+	// The call is done: its bytes are free before the senders hear of it,
+	// so that one who sends again at once finds its share as it was.
+	h.batches.release(batch)
 	var failed wire.Code
 	if err != nil {
 		failed = h.codeOf(batch[0].c, "message", err)

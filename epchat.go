@@ -79,6 +79,10 @@ type Hub struct {
 	listeners []net.Listener // given to Serve; closed by Shutdown
 	conns     []*conn        // every live connection; conn.slot is its index
 	users     userIndex      // user id -> this process's connections
+	// joining counts, by user id, the hellos with its token between
+	// their place under WithMaxSessionConnections and their connection
+	// in users (see reserveSessionConn); no entry for none.
+	joining map[string]int
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
 

@@ -189,11 +189,11 @@ func (g *guard) dropUserLocked(id string) {
 }
 
 // seenUser notes that the user id, if this process created it, was
-// connected to this process at now: a session resumed here (hello with its
-// token) or a connection of it that ended. Its life starts again from
-// there, as the Store's does (Attach and Detach refresh the user's seen
-// time): a user kept alive by short connections that no sweep finds goes
-// on counting. Unknown ids are ignored.
+// connected to this process until now: a connection of it ended. Its life
+// starts again from there, as the Store's does (Detach refreshes the
+// user's seen time): a user kept alive by short connections that no sweep
+// finds goes on counting. (A connection still open is seen by
+// expireUsers.) Unknown ids are ignored.
 func (g *guard) seenUser(id string, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -231,6 +231,7 @@ func (g *guard) expireUsers(now time.Time, life time.Duration, connected func(us
 		m, ok := g.made[id]
 		switch {
 		case !ok:
+		case m.seen >= cut: // seen (seenUser) while the lock was let go
 		case live[i]:
 			m.seen = g.secs(now)
 			g.made[id] = m

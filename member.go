@@ -352,7 +352,18 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 			return
 		}
 	}
+	resumed := token == ""
+	if resumed && !h.reserveSessionConn(u.ID) {
+		// The session has as many connections here as allowed: refused
+		// before the Store counts one more; the connection stays
+		// unidentified.
+		c.replyError(req.ID, wire.TooManyConns, "")
+		return
+	}
 	if err := h.store.Attach(ctx, u.ID, now); err != nil {
+		if resumed {
+			h.releaseSessionConn(u.ID)
+		}
 		if errors.Is(err, ErrNotFound) { // forgotten in between
 			c.replyError(req.ID, wire.SessionInvalid, "")
 			return
@@ -361,22 +372,9 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		c.replyError(req.ID, failedCode(err), "")
 		return
 	}
-	if token == "" { // resumed: counted against its address from now again
-		h.guard.seenUser(u.ID, now)
-	}
-	hostNick := c.nick
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
-	if !h.addSessionConn(c, token == "", u.Conns) {
-		// Over the session's bound (only a resumed session can be): undo
-		// the Attach; the connection stays unidentified, as it was.
-		c.user, c.nick, c.lastTouch = "", hostNick, 0
-		if err := h.store.Detach(ctx, u.ID, now); err != nil && !errors.Is(err, ErrNotFound) {
-			h.log.Error("detach", "conn", c.ID, "err", err)
-		}
-		c.replyError(req.ID, wire.TooManyConns, "")
-		return
-	}
 	c.Flags().Or(flagIdentified)
+	h.addSessionConn(c, resumed, u.Conns)
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)
 	if err != nil {

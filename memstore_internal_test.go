@@ -424,6 +424,18 @@ func TestMemoryStoreIdleIndex(t *testing.T) {
 		}
 	}
 	check("after closes")
+	// A list's head moved away with rooms behind it: they stay filed.
+	for _, id := range []string{"h1", "h2", "h3"} {
+		if err := s.CreateRoom(ctx, memRoomFor(id, "", 10, memT0.Add(-time.Hour)), nil, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h3 := s.rooms["h3"] // the head of its minute: filed last
+	s.seat(h3, memMemberFor("u"))
+	if _, err := s.Message(ctx, "h3", "u", memT0); err != nil {
+		t.Fatal(err)
+	}
+	check("after the head moved on")
 	for _, cut := range []time.Time{time.Unix(-60, 0), time.Unix(0, 0), time.Unix(30, 0), memT0.Add(-time.Minute), memT0, memT0.Add(time.Hour)} {
 		var want []string
 		for id, mr := range s.rooms {

@@ -267,9 +267,8 @@ func WithMaxUsers(n int) Option {
 // address); with several Hub processes each counts its own, and a user
 // another process forgot stops counting here at the latest the reconnect
 // grace plus the seatless user timeout plus two minutes after its last
-// connection to this process (its session resumed here, or a connection
-// of it ending here, counts as seen: a user kept alive by short
-// reconnections goes on counting). Default: 10 times
+// connection to this process (a connection of it ending here counts as
+// seen: a user kept alive by short reconnections goes on counting). Default: 10 times
 // WithMaxConnectionsPerAddr (1000 with its default).
 func WithMaxUsersPerAddr(n int) Option {
 	return func(c *config) { c.maxUsersPerAddr, c.maxUsersAddrSet = n, true }
@@ -402,7 +401,8 @@ func WithMaxConnections(n int) Option { return func(c *config) { c.maxConns = n 
 // WithMaxSessionConnections bounds the connections of one session (a
 // user's tabs and devices, all presenting its token) that the Hub serves
 // at once: a hello with the token beyond it gets too_many_connections, and
-// the connection stays open, unidentified, to try again or close. Every
+// the connection stays open, unidentified, to try again (until the
+// identify timeout closes it). Every
 // connection of a session receives every event of its rooms and hears of
 // each new one (session_connected), so without a bound one token held by
 // many connections multiplies a room's deliveries. With several Hub

@@ -44,21 +44,17 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 // then no secret to its owner. others is how many connections the Store
 // counted for the user before c (User.Conns): with a Broker they may be on
 // any process, and that count is the one told; alone, this process counts
-// its own. It reports false, adding nothing, when this process already
-// serves as many connections of the session as WithMaxSessionConnections
-// allows.
-func (h *Hub) addSessionConn(c *conn, resumed bool, others int) bool {
+// its own. A resumed session's place was taken by reserveSessionConn.
+func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
 	h.mu.Lock()
+	if resumed {
+		h.releaseSessionConnLocked(c.user)
+	}
+	h.users.add(c.user, c)
 	n := 0
 	for range h.users.conns(c.user) {
 		n++
 	}
-	if n >= h.cfg.maxSessionConns {
-		h.mu.Unlock()
-		return false
-	}
-	h.users.add(c.user, c)
-	n++
 	var ready <-chan struct{}
 	if n == 1 && h.roomBroker != nil {
 		ready = h.roomBroker.ServeUser(c.user) // the user's events from other processes
@@ -66,16 +62,51 @@ func (h *Hub) addSessionConn(c *conn, resumed bool, others int) bool {
 	h.mu.Unlock()
 	h.awaitServed(ready)
 	if !resumed {
-		return true
+		return
 	}
 	if h.broker != nil {
 		n = max(n, others+1)
 	}
 	if n == 1 {
-		return true
+		return
 	}
 	h.publish(&wire.Envelope{Kind: wire.KindSession, Skip: c.ID, User: c.user, Payload: wire.SessionConnected(nil, n)})
+}
+
+// reserveSessionConn takes a place for one more connection of user, the
+// session a hello presents the token of, before the Store hears of it:
+// false when this process serves, or is admitting, as many as
+// WithMaxSessionConnections allows. The place becomes the connection's in
+// addSessionConn, or is given back (releaseSessionConn) if the hello fails.
+func (h *Hub) reserveSessionConn(user string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.joining[user]
+	for range h.users.conns(user) {
+		n++
+	}
+	if n >= h.cfg.maxSessionConns {
+		return false
+	}
+	if h.joining == nil {
+		h.joining = make(map[string]int)
+	}
+	h.joining[user]++
 	return true
+}
+
+func (h *Hub) releaseSessionConn(user string) {
+	h.mu.Lock()
+	h.releaseSessionConnLocked(user)
+	h.mu.Unlock()
+}
+
+func (h *Hub) releaseSessionConnLocked(user string) {
+	if n := h.joining[user] - 1; n > 0 {
+		h.joining[user] = n
+	} else {
+		delete(h.joining, user)
+	}
 }
 
 // tellSession sends payload to this process's connections of user but
