@@ -9,7 +9,7 @@ import { ProtocolError, isProtocolError } from './errors.js';
 import { hasInvite, inviteLink, parseInvite } from './invite.js';
 import { aesGcmScheme } from './scheme.js';
 import { Transport, once } from './transport.js';
-import { historyEntry, isId, isSeq, isTime, limit, member, roomInfo } from './validate.js';
+import { MAX_MEMBERS, historyEntry, isId, isSeq, isTime, limit, member, roomInfo } from './validate.js';
 
 /** @typedef {import('./validate.js').Member} Member */
 /** @typedef {import('./validate.js').RoomInfo} RoomInfo */
@@ -126,6 +126,9 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  */
 
 const CLOSE_SESSION_ENDED = 4003;
+// MAX_SKEW is the furthest the server's clock is believed to be from this
+// browser's (see noteServerTime): a day.
+const MAX_SKEW = 24 * 60 * 60 * 1000;
 // REFUSED are the reasons a payload opened but did not check out.
 const REFUSED = new Set(['replay', 'relabelled', 'bad_signature', 'unknown_sender', 'nickname_mismatch', 'wrong_room', 'epoch_mismatch']);
 
@@ -479,11 +482,9 @@ export class Client {
     }
     if (!this.storage || !this.token) return;
     this.storage.set('session', { token: this.token, me: this.me });
-    /** @type {Record<string, unknown>} */
-    const rooms = {};
-    for (const r of this.rooms.values()) {
-      rooms[r.id] = { crypto: r.crypto.save(), owner: r.owner, members: r.members, seq: r.seq, locked: r.locked };
-    }
+    // fromEntries makes own properties, whatever the id ("__proto__" too).
+    const rooms = Object.fromEntries([...this.rooms.values()].map((r) => [r.id,
+      { crypto: r.crypto.save(), owner: r.owner, members: r.members, seq: r.seq, locked: r.locked }]));
     this.storage.set('rooms', rooms);
   }
 
@@ -497,11 +498,15 @@ export class Client {
 
   // noteServerTime refines the clock offset from a server timestamp that
   // was just made. Network delay only makes a sample smaller than the
-  // truth, so the largest sample is the best estimate.
+  // truth, so the largest sample is the best estimate. A sample more than
+  // MAX_SKEW from this browser's clock is not believed: a server (or a
+  // frame forged on the way) must not move the page's clock to where
+  // dates stop working.
   /** @param {unknown} ts */
   #noteServerTime(ts) {
     if (!isTime(ts)) return;
     const sample = ts - Date.now();
+    if (Math.abs(sample) > MAX_SKEW) return;
     if (this.#clockOffset === null || sample > this.#clockOffset) this.#clockOffset = sample;
   }
 
@@ -588,6 +593,9 @@ export class Client {
   #seat(reply, crypto) {
     const info = roomInfo(reply);
     if (reply.type !== 'joined' || !info) throw new ProtocolError('bad_reply', 'malformed joined');
+    // A new seat is a new room: a reply naming one this client is in
+    // already would replace its keys and conversation.
+    if (this.rooms.has(info.room)) throw new ProtocolError('bad_reply', 'joined names a room this client is in already');
     const room = this.#addRoom(info, crypto);
     this.#save();
     this.#attach(room);
@@ -954,7 +962,6 @@ export class Client {
         if (!isId(from) || !isSeq(seq) || typeof text !== 'string') return invalid('malformed message');
         this.#noteServerTime(msg.ts);
         const ts = isTime(msg.ts) ? msg.ts : this.serverNow();
-        if (seq > room.seq) room.seq = seq;
         /** @type {import('./scheme.js').Opened|null} */
         let opened = null;
         /** @type {unknown} */
@@ -964,6 +971,10 @@ export class Client {
         } catch (e) {
           error = e;
         }
+        // Only a frame that opened moves the room's seq: one that did not
+        // may be anyone's junk, and the seq is what this member tells the
+        // others it has seen.
+        if (opened && seq > room.seq) room.seq = seq;
         this.#delivered(room, from, seq, ts, opened, error);
         return;
       }
@@ -986,8 +997,9 @@ export class Client {
       case 'member_joined': {
         const m = member(msg.member);
         if (!m) return invalid('malformed member');
-        this.names.set(m.id, m.nickname);
         const i = room.members.findIndex((x) => x.id === m.id);
+        if (i < 0 && room.members.length >= Math.min(this.limits.max_members, MAX_MEMBERS)) return invalid('more members than a room has seats');
+        this.names.set(m.id, m.nickname);
         if (i < 0) room.members.push(m);
         else room.members[i] = m;
         this.#save();

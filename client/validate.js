@@ -16,6 +16,9 @@ const MAX_ID = 128;
 const MAX_NICK = 64;
 // A valid Date (and a sane one): 8.64e15 ms is the Date limit.
 const MAX_TS = 8.64e15;
+// MAX_MEMBERS is the most seats a room can have on any server (the Hub's
+// WithMaxMembers ceiling): a member list longer than it is forged.
+export const MAX_MEMBERS = 1000;
 
 /**
  * @param {unknown} v
@@ -65,7 +68,7 @@ export function roomInfo(v) {
   /** @type {Member[]} */
   const members = [];
   if (Array.isArray(r.members)) {
-    for (const x of r.members.slice(0, 1000)) {
+    for (const x of r.members.slice(0, MAX_MEMBERS)) {
       const m = member(x);
       if (m && !members.some((y) => y.id === m.id)) members.push(m);
     }

@@ -390,7 +390,9 @@ class MlsCrypto {
     const rank = order.indexOf(ch.me);
     if (rank < 0) return;
     if (rank > 0) {
-      if (this.admitTimers.has(from) || this.invites.size === 0) return;
+      // At most one turn per invite that may be pending: more joiners
+      // than that are key packages anyone (the server) made up.
+      if (this.admitTimers.has(from) || this.invites.size === 0 || this.admitTimers.size >= INVITES) return;
       this.admitTimers.set(from, setTimeout(() => {
         this.admitTimers.delete(from);
         ch.run(() => (this.admitted && !this.mls?.roster().some((x) => x.id === from) ? this.#admitNow(text, from) : undefined));

@@ -29,6 +29,8 @@ export class Conversation {
     this.notes = []; // {after, kind, parts}: the notices between them, as kept (see keepParts)
     this.seqs = new Set();
     this.mids = new Set(); // signed message ids shown: one message, once
+    this.lis = new WeakMap(); // message -> its line
+    this.noticeLines = []; // the notices' lines, oldest first
     this.seen = 0; // the latest seq shown, for placing notices
     this.unread = 0;
     const list = document.createElement('ol');
@@ -82,18 +84,22 @@ export class Conversation {
   }
 
   // add puts a message into the conversation in seq order, once. It
-  // reports whether it was new.
+  // reports whether it was new. A signed message (mid) is one message by
+  // its author's id for it, not by the seq the server gave it: a new one
+  // under a seq already shown is shown too, flagged, so that the server
+  // cannot hide a message behind another's number.
   add(m, { save = true } = {}) {
-    if (this.seqs.has(m.seq)) return false;
-    if (typeof m.mid === 'string' && this.mids.has(m.mid)) return false;
+    const signed = typeof m.mid === 'string';
+    if (signed ? this.mids.has(m.mid) : this.seqs.has(m.seq)) return false;
+    if (signed && this.seqs.has(m.seq)) m = { ...m, reused: true };
     this.seqs.add(m.seq);
-    if (typeof m.mid === 'string') this.mids.add(m.mid);
+    if (signed) this.mids.add(m.mid);
     let i = this.msgs.length;
     while (i > 0 && this.msgs[i - 1].seq > m.seq) i--;
     this.msgs.splice(i, 0, m);
     if (this.msgs.length > LOG_CAP) {
       const dropped = this.msgs.shift();
-      this.list.querySelector(`li.msg[data-seq="${dropped.seq}"]`)?.remove();
+      this.lis.get(dropped)?.remove();
     }
     if (m.seq > this.seen) this.seen = m.seq;
     const stick = isAtEnd(this.list);
@@ -120,6 +126,8 @@ export class Conversation {
     li.dataset.after = String(this.seen);
     setParts(li, text);
     this.list.append(li);
+    this.noticeLines.push(li);
+    if (this.noticeLines.length > NOTES_CAP) this.noticeLines.shift().remove(); // as many as the tab keeps
     if (stick) this.scroll();
     this.notes.push({ after: this.seen, kind, parts: keepParts(text) });
     if (this.notes.length > NOTES_CAP) this.notes.shift();
@@ -167,6 +175,7 @@ export class Conversation {
 
   insert(m) {
     const li = document.createElement('li');
+    this.lis.set(m, li);
     li.className = 'msg';
     li.dataset.seq = String(m.seq);
     li.dataset.from = m.from;
@@ -194,7 +203,7 @@ export class Conversation {
     li.append(av, meta, body);
     const flag = flagText(m);
     if (flag) {
-      li.dataset.flag = m.via !== undefined && m.verified === false ? 'unverified' : m.placement;
+      li.dataset.flag = m.via !== undefined && m.verified === false ? 'unverified' : m.reused ? 'reused' : m.placement;
       const p = document.createElement('p');
       p.className = 'flag';
       p.textContent = flag;
@@ -271,6 +280,9 @@ function count(s, c) {
 function flagText(m) {
   if (m.via !== undefined && m.verified === false) {
     return 'Not verified: its author has left, so their key could not check it. Only the member who passed it on vouches for it.';
+  }
+  if (m.reused) {
+    return 'The server gave this message the number of another one it had shown: it checks out as its author’s, and is shown all the same.';
   }
   switch (m.placement) {
     case 'gap':

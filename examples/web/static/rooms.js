@@ -8,7 +8,7 @@ import { isProtocolError, safetyWords } from './lib/index.js';
 import { Conversation } from './messages.js';
 import { dropLog, loadSafety, saveActive, saveSafety } from './store.js';
 import {
-  $, clearNotices, confirmDialog, dismissCode, dismissNotice, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
+  own, $, clearNotices, confirmDialog, dismissCode, dismissNotice, focusSoon, nick, notify, requestFailed, setAvatar, show, tag,
 } from './ui.js';
 import { roomName } from './words.js';
 
@@ -761,17 +761,17 @@ export class Rooms {
       }
     });
     c.on('refused', ({ room, nickname, reason }) => {
-      this.view(room).conv.notice(['A message shown as from ', nick(nickname), ` was refused: ${REFUSED[reason] ?? 'it did not check out.'}`], 'warn');
+      this.view(room).conv.notice(['A message shown as from ', nick(nickname), ` was refused: ${own(REFUSED, reason) ?? 'it did not check out.'}`], 'warn');
     });
     c.on('verification', ({ room, kind, member }) => {
       const v = this.view(room);
       const who = member ? nick(c.nameOf(member)) : 'Someone';
-      const text = {
+      const text = own({
         key_package_refused: [who, ' tried to join with a link that was used already or is not one of yours: they were not given the keys.'],
         commit_refused: ['A change of the room’s keys from ', who, ' did not check out, and was ignored.'],
         removed: 'The room’s keys moved on without you: you cannot read what is sent from now on.',
         attach_failed: 'This room’s encryption could not start: reload the page, or leave the room.',
-      }[kind];
+      }, kind);
       if (text) v.conv.notice(text, 'warn');
       this.updateVerification(v);
     });
@@ -830,7 +830,7 @@ export class Rooms {
       const v = this.view(room);
       this.ended(v, reason, reason === 'owner' && (byMe || this.isOwner(v))
         ? 'You closed this room. Nobody can write in it any more.'
-        : CLOSE_REASONS[reason] ?? 'This room was closed.');
+        : own(CLOSE_REASONS, reason) ?? 'This room was closed.');
     });
     c.on('room_left', ({ room, reason }) => {
       this.ended(this.view(room), reason, reason === 'kicked'

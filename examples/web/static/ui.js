@@ -144,9 +144,16 @@ export function requestFailed(e, texts = {}, { key = '', scope = context } = {})
     notify('Something went wrong in this page. Reload it to continue.', { kind: 'error', code: 'page' });
     throw e;
   }
-  const text = texts[e.code] ?? GENERIC[e.code] ?? `The server refused: ${e.message}`;
+  const text = own(texts, e.code) ?? own(GENERIC, e.code) ?? `The server refused: ${e.message}`;
   const offline = e.code === 'offline' || e.code === 'stopped';
   notify(text, { kind: 'error', code: e.code, key: offline ? 'offline' : key, scope, timeout: offline ? 6000 : 0 });
+}
+
+// own is table[key] when the table has it as its own entry: codes and
+// reasons come from the server, and "constructor" or "__proto__" must not
+// find what every object inherits.
+export function own(table, key) {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 // confirmDialog asks a question; title and text may be parts (see line).
