@@ -154,3 +154,23 @@ func TestGuardUsers(t *testing.T) {
 		t.Fatalf("guard holding nothing keeps %v %v, total %d", g.addrAt, g.addrs, g.total)
 	}
 }
+
+// TestGuardUserSeenWhileExpiring: a user that expireUsers finds old, then
+// seen (its connection ended) while expireUsers asks whether it is
+// connected without the guard's lock, is kept: it was seen just now.
+func TestGuardUserSeenWhileExpiring(t *testing.T) {
+	var g guard
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !g.takeUser("10.0.0.1", "u1", now, 2) {
+		t.Fatal("takeUser refused")
+	}
+	later := now.Add(time.Hour)
+	g.expireUsers(later, time.Minute, func(user string) bool {
+		g.seenUser(user, later) // a connection of it ended meanwhile
+		return false
+	})
+	if _, ok := g.made["u1"]; !ok {
+		t.Fatal("a user seen while the guard was asking about it was dropped")
+	}
+}
+

@@ -299,6 +299,70 @@ func TestBatchedSendsBoundedInAll(t *testing.T) {
 	t.Logf("waiting on a paused Redis: %d of %d sends of 16 KiB; client 0 had %d waiting", total, clients*each, queued[0])
 }
 
+// TestBatchedRoomFullGivesBackShare: a send refused because its room's
+// queue is full (4 MiB) takes nothing from its connection's 1 MiB share.
+// Five members fill one room's queue on a paused Redis, the last one's
+// sends refused by the room's bound; once everything is answered, Redis
+// is paused again and that member's next 1 MiB of sends, to another room,
+// all wait: none is refused.
+func TestBatchedRoomFullGivesBackShare(t *testing.T) {
+	addr, proc := ownRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 8, ReadTimeout: time.Minute, WriteTimeout: time.Minute, PoolTimeout: time.Minute})
+	t.Cleanup(func() { c.Close() })
+	p := startHubProcOn(t, c, nil, "a", freshPrefix(), epchattest.NewClock(t0), true,
+		epchat.WithRequestRate(10000, 10000))
+	room, members := roomOf(t, []*hubProc{p}, 5)
+	last := members[len(members)-1]
+	text := strings.Repeat("y", 16<<10)
+	const each = 60 // under a connection's 1 MiB; five of them pass the room's 4 MiB
+	flood := func(cl *epchattest.Client, room string) (ids []string, refused int) {
+		for range each {
+			ids = append(ids, cl.Send(map[string]any{"type": "send", "room": room, "text": text}))
+		}
+		if e := cl.Call(map[string]any{"type": "no_such_request"}); e.Type() != "error" {
+			t.Fatalf("the marker request: %v; want an error", e)
+		}
+		for _, e := range cl.Events() {
+			if e.Type() == "error" && e.Str("code") == "unavailable" && slices.Contains(ids, e.Str("id")) {
+				refused++
+			}
+		}
+		return ids, refused
+	}
+	pause(t, proc)
+	all := map[*epchattest.Client][]string{}
+	refusedLast := 0
+	for _, m := range members {
+		ids, refused := flood(m, room)
+		all[m] = ids
+		if m == last {
+			refusedLast = refused
+		}
+	}
+	if refusedLast == 0 {
+		t.Fatalf("the fifth member's sends all found room in a queue of 4 MiB that four members filled")
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		for _, id := range all[m] {
+			m.Reply(id) // sent or unavailable: answered
+		}
+	}
+	pause(t, proc)
+	ids, refused := flood(last, "notmine-after")
+	if refused != 0 {
+		t.Fatalf("%d of %d sends refused from a member whose earlier sends were all answered; want none (the %d refused by the full room took some of its share for good)", refused, each, refusedLast)
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		last.Reply(id)
+	}
+}
+
 // TestBrokerPublishMessages: PublishMessages records the messages of
 // seated users with the room's next seqs, refuses the others with
 // ErrNotMember, and publishes one batch of the recorded events in seq
