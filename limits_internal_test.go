@@ -173,4 +173,3 @@ func TestGuardUserSeenWhileExpiring(t *testing.T) {
 		t.Fatal("a user seen while the guard was asking about it was dropped")
 	}
 }
-

@@ -301,17 +301,23 @@ func TestBatchedSendsBoundedInAll(t *testing.T) {
 
 // TestBatchedRoomFullGivesBackShare: a send refused because its room's
 // queue is full (4 MiB) takes nothing from its connection's 1 MiB share.
-// Five members fill one room's queue on a paused Redis, the last one's
-// sends refused by the room's bound; once everything is answered, Redis
-// is paused again and that member's next 1 MiB of sends, to another room,
-// all wait: none is refused.
+// Five clients fill one room's queue on a paused Redis (a room none of
+// them is in: sends are queued before the Store checks the seat, and
+// nobody receives them), the last one's sends refused by the room's
+// bound; once everything is answered, Redis is paused again and that
+// client's next 1 MiB of sends, to another room, all wait: none is
+// refused.
 func TestBatchedRoomFullGivesBackShare(t *testing.T) {
 	addr, proc := ownRedis(t)
 	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 8, ReadTimeout: time.Minute, WriteTimeout: time.Minute, PoolTimeout: time.Minute})
 	t.Cleanup(func() { c.Close() })
 	p := startHubProcOn(t, c, nil, "a", freshPrefix(), epchattest.NewClock(t0), true,
 		epchat.WithRequestRate(10000, 10000))
-	room, members := roomOf(t, []*hubProc{p}, 5)
+	room := "notmine-full"
+	var members []*epchattest.Client
+	for i := range 5 {
+		members = append(members, p.join(t, fmt.Sprint("filler", i)))
+	}
 	last := members[len(members)-1]
 	text := strings.Repeat("y", 16<<10)
 	const each = 60 // under a connection's 1 MiB; five of them pass the room's 4 MiB
@@ -347,7 +353,7 @@ func TestBatchedRoomFullGivesBackShare(t *testing.T) {
 	}
 	for _, m := range members {
 		for _, id := range all[m] {
-			m.Reply(id) // sent or unavailable: answered
+			m.Reply(id) // not_found or unavailable: answered
 		}
 	}
 	pause(t, proc)
