@@ -655,7 +655,9 @@ func TestLibUntrustedInput(t *testing.T) {
 			map[string]any{"seq": 3, "ts": 1, "from": "ben", "nick": nil, "body": "no nick"},
 			nil,
 			"an entry",
-			map[string]any{"seq": 4, "ts": 1764000000000, "from": "ben", "nick": "Ben" + strings.Repeat("n", 5000), "body": "the one good entry"},
+			// The sender claims the entry checked out: a scheme that checks
+			// no author cannot say so, and the library does not repeat it.
+			map[string]any{"seq": 4, "ts": 1764000000000, "from": "ben", "nick": "Ben" + strings.Repeat("n", 5000), "body": "the one good entry", "verified": true, "mid": "ben.1.1", "envelope": "e2e1.forged"},
 		}})},
 		map[string]any{"type": "member_joined", "room": "r1"},
 		map[string]any{"type": "member_joined", "room": "r1", "member": "ben"},
@@ -684,6 +686,8 @@ func TestLibUntrustedInput(t *testing.T) {
 		t.Errorf("history events = %v, want one with the good entry and 5 dropped", hist)
 	} else if e := hist[0]["entries"].([]any)[0].(map[string]any); e["body"] != "the one good entry" || len(e["nick"].(string)) != 64 {
 		t.Errorf("history entry = %v, want the good one with its nickname cut to 64", e)
+	} else if e["verified"] != nil || e["mid"] != nil || e["envelope"] != nil {
+		t.Errorf("history entry = %v: verified, mid and envelope repeated from a payload no scheme checked", e)
 	}
 	if n := js[int](p, `return C.ana.room('r1').members.find((m) => m.id === 'ben')?.nickname.length ?? -1;`); n != 64 {
 		t.Errorf("a 10 003-character nickname is kept as %d characters, want 64", n)
