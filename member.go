@@ -413,5 +413,29 @@ func (h *Hub) resumeRooms(ctx context.Context, c *conn, roomIDs []string) []wire
 	for _, rd := range ready {
 		h.awaitServed(rd)
 	}
+	if h.broker != nil && len(states) > 0 {
+		// Another process may have removed the user (a kick) between the
+		// read above and the subscription: its event went to the room's
+		// subscribers then, which this connection was not yet. Whatever
+		// the Store says now was done before the subscription took
+		// effect, or its event comes after it; a room the user is no
+		// longer seated in is let go of, and the welcome leaves it out.
+		still, err := h.store.UserRooms(ctx, c.user)
+		if err != nil {
+			h.log.Error("list rooms", "conn", c.ID, "err", err)
+			return states
+		}
+		kept := states[:0]
+		for _, st := range states {
+			if slices.Contains(still, st.Room) {
+				kept = append(kept, st)
+				continue
+			}
+			h.mu.Lock()
+			h.unsubscribeLocked(st.Room, c)
+			h.mu.Unlock()
+		}
+		states = kept
+	}
 	return states
 }

@@ -1,0 +1,207 @@
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/epchattest"
+)
+
+// TestKickDuringResumeElsewhere: Ben resumes his session on process b,
+// which serves none of his room, and the owner kicks him on process a
+// after b read that he is seated but before b's subscription to the room
+// took effect (a relay holds b's SUBSCRIBE), so b never hears of the
+// kick. b looks again once subscribed: its welcome leaves the room out,
+// and it serves the room no more. Without that look Ben's connection on b
+// would go on receiving the room's events after the kick.
+func TestKickDuringResumeElsewhere(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+
+	ana, ben := a.join(t, "Ana"), a.join(t, "Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ana, room), room, ana)
+
+	g.hold([]byte(room))
+	tab := epchattest.Dial(t, b.url)
+	id := tab.Send(map[string]any{"type": "hello", "token": ben.Token})
+	g.waitHeld(t)
+	ana.MustCall("ok", map[string]any{"type": "kick", "room": room, "member": ben.ID})
+	ben.Expect("room_left", room)
+	g.release()
+
+	w := tab.Reply(id)
+	if w.Type() != "welcome" {
+		t.Fatalf("Ben's hello on b: %v", w)
+	}
+	if rooms, _ := w["rooms"].([]any); len(rooms) != 0 {
+		t.Fatalf("welcome on b lists %v, after Ben was kicked; want no room", rooms)
+	}
+	if n := b.hub.Stats().RoomsServed; n != 0 {
+		t.Fatalf("b serves %d rooms for a kicked member's connection; want 0", n)
+	}
+}
+
+// startHubProcBrokerOn is startHubProc whose Broker subscribes through
+// sub (a relay to Redis, say) while its Store and publishes use a client
+// of their own.
+func startHubProcBrokerOn(t *testing.T, sub *redis.Client, name, prefix string, clk *epchattest.Clock) *hubProc {
+	t.Helper()
+	t.Cleanup(func() { sub.Close() })
+	rdb := newClient(t)
+	store := newStoreOn(t, rdb, prefix)
+	broker, err := NewBroker(sub, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(broker), epchat.WithClock(clk),
+		epchat.WithPingInterval(time.Hour), epchat.WithRequestRate(1000, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hubProc{name: name, hub: hub, rdb: rdb, store: store, ticker: clk.LastTicker(), clock: clk}
+	p.srv = httptest.NewServer(http.StripPrefix("/chat", hub))
+	p.url = "ws" + strings.TrimPrefix(p.srv.URL, "http") + "/chat/"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		hub.Shutdown(ctx)
+		p.srv.Close()
+	})
+	if err := store.Heartbeat(bg, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// gate relays TCP connections to a Redis; once told to hold a marker, the
+// first write from a client that holds it, and every one after it, wait
+// until release.
+type gate struct {
+	ln     net.Listener
+	to     string
+	mu     sync.Mutex
+	cond   *sync.Cond
+	marker []byte
+	held   bool
+	gaveUp bool // waitHeld stopped waiting
+	wg     sync.WaitGroup
+}
+
+func newGate(t *testing.T, to string) *gate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{ln: ln, to: to}
+	g.cond = sync.NewCond(&g.mu)
+	var conns []net.Conn
+	var cmu sync.Mutex
+	g.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			cmu.Lock()
+			conns = append(conns, c, s)
+			cmu.Unlock()
+			g.wg.Go(func() { io.Copy(c, s); c.Close() })
+			g.wg.Go(func() { g.forward(s, c); s.Close() })
+		}
+	})
+	t.Cleanup(func() {
+		g.release()
+		ln.Close()
+		cmu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		cmu.Unlock()
+		g.wg.Wait()
+	})
+	return g
+}
+
+func (g *gate) addr() string { return g.ln.Addr().String() }
+
+func (g *gate) forward(dst, src net.Conn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			g.mu.Lock()
+			if g.marker != nil && bytes.Contains(buf[:n], g.marker) {
+				g.held = true
+				g.cond.Broadcast()
+			}
+			for g.held {
+				g.cond.Wait()
+			}
+			g.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (g *gate) hold(marker []byte) {
+	g.mu.Lock()
+	g.marker = marker
+	g.mu.Unlock()
+}
+
+// waitHeld waits until a write holding the marker is held.
+func (g *gate) waitHeld(t *testing.T) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		g.mu.Lock()
+		for !g.held && !g.gaveUp {
+			g.cond.Wait()
+		}
+		g.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		g.mu.Lock()
+		g.gaveUp = true
+		g.cond.Broadcast()
+		g.mu.Unlock()
+		<-done
+		t.Fatal("no write holding the marker reached the relay")
+	}
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	g.marker, g.held = nil, false
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
