@@ -2,12 +2,8 @@ package redisstore
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,30 +58,11 @@ func TestKickDuringResumeElsewhere(t *testing.T) {
 func startHubProcBrokerOn(t *testing.T, sub *redis.Client, name, prefix string, clk *epchattest.Clock) *hubProc {
 	t.Helper()
 	t.Cleanup(func() { sub.Close() })
-	rdb := newClient(t)
-	store := newStoreOn(t, rdb, prefix)
 	broker, err := NewBroker(sub, WithPrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(broker), epchat.WithClock(clk),
-		epchat.WithPingInterval(time.Hour), epchat.WithRequestRate(1000, 1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &hubProc{name: name, hub: hub, rdb: rdb, store: store, ticker: clk.LastTicker(), clock: clk}
-	p.srv = httptest.NewServer(http.StripPrefix("/chat", hub))
-	p.url = "ws" + strings.TrimPrefix(p.srv.URL, "http") + "/chat/"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		hub.Shutdown(ctx)
-		p.srv.Close()
-	})
-	if err := store.Heartbeat(bg, clk.Now()); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return startHubProcOn(t, newClient(t), nil, name, prefix, clk, false, epchat.WithBroker(broker))
 }
 
 // gate relays TCP connections to a Redis; once told to hold a marker, the
