@@ -90,22 +90,24 @@ func (b *sendBatches) reserve(id uint64, size int) bool {
 	return ok
 }
 
+// unreserve stops counting size bytes of connection id's, reserved.
+func (b *sendBatches) unreserve(id uint64, size int) {
+	s := &b.conns[id%uint64(len(b.conns))]
+	s.mu.Lock()
+	if n := s.m[id] - size; n > 0 {
+		s.m[id] = n
+	} else {
+		delete(s.m, id)
+	}
+	s.mu.Unlock()
+	b.queued.Add(-int64(size))
+}
+
 // release stops counting the batch's sends, answered.
 func (b *sendBatches) release(batch []queuedSend) {
-	total := 0
 	for _, m := range batch {
-		size := len(m.head) + len(m.tail)
-		total += size
-		s := &b.conns[m.c.ID%uint64(len(b.conns))]
-		s.mu.Lock()
-		if n := s.m[m.c.ID] - size; n > 0 {
-			s.m[m.c.ID] = n
-		} else {
-			delete(s.m, m.c.ID)
-		}
-		s.mu.Unlock()
+		b.unreserve(m.c.ID, len(m.head)+len(m.tail))
 	}
-	b.queued.Add(-int64(total))
 }
 
 type batchShard struct {
@@ -157,7 +159,7 @@ func (h *Hub) queueSend(c *conn, req *wire.Request, now time.Time) {
 	}
 	if len(q.q) >= queueMax || q.bytes+size > queueMaxBytes {
 		s.mu.Unlock()
-		h.batches.release([]queuedSend{{c: c, head: head, tail: tail}})
+		h.batches.unreserve(c.ID, size)
 		c.replyError(req.ID, wire.Unavailable, req.Room)
 		return
 	}

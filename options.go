@@ -35,7 +35,7 @@ const (
 const (
 	DefaultMaxConnections        = 10000
 	DefaultMaxConnectionsPerAddr = 100
-	DefaultMaxSessionConns       = 32
+	DefaultMaxSessionConnections = 32
 	DefaultRequestRate           = 20 // requests per second, per connection
 	DefaultRequestBurst          = 50
 	DefaultViolationLimit        = 20
@@ -115,7 +115,7 @@ func defaultConfig() config {
 		netpoll:          true,
 		maxConns:         DefaultMaxConnections,
 		maxConnsPerAddr:  DefaultMaxConnectionsPerAddr,
-		maxSessionConns:  DefaultMaxSessionConns,
+		maxSessionConns:  DefaultMaxSessionConnections,
 		requestRate:      DefaultRequestRate,
 		requestBurst:     DefaultRequestBurst,
 		violationLimit:   DefaultViolationLimit,
@@ -268,8 +268,8 @@ func WithMaxUsers(n int) Option {
 // another process forgot stops counting here at the latest the reconnect
 // grace plus the seatless user timeout plus two minutes after its last
 // connection to this process (a connection of it ending here counts as
-// seen: a user kept alive by short reconnections goes on counting). Default: 10 times
-// WithMaxConnectionsPerAddr (1000 with its default).
+// seen: a user kept alive by short reconnections goes on counting).
+// Default: 10 times WithMaxConnectionsPerAddr (1000 with its default).
 func WithMaxUsersPerAddr(n int) Option {
 	return func(c *config) { c.maxUsersPerAddr, c.maxUsersAddrSet = n, true }
 }
@@ -402,11 +402,11 @@ func WithMaxConnections(n int) Option { return func(c *config) { c.maxConns = n 
 // user's tabs and devices, all presenting its token) that the Hub serves
 // at once: a hello with the token beyond it gets too_many_connections, and
 // the connection stays open, unidentified, to try again (until the
-// identify timeout closes it). Every
-// connection of a session receives every event of its rooms and hears of
-// each new one (session_connected), so without a bound one token held by
-// many connections multiplies a room's deliveries. With several Hub
-// processes each counts its own. Default: 32.
+// identify timeout closes it). Every connection of a session receives
+// every event of its rooms and hears of each new one (session_connected),
+// so without a bound one token held by many connections multiplies a
+// room's deliveries. With several Hub processes each counts its own.
+// Default: 32.
 func WithMaxSessionConnections(n int) Option {
 	return func(c *config) { c.maxSessionConns = n }
 }

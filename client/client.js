@@ -282,9 +282,8 @@ export class Client {
    * refused connection is retried with backoff. It rejects with
    * ProtocolError invalid_nickname or session_invalid (the client then
    * stops), stopped, or too_many_users, too_many_connections, unavailable
-   * or rate_limited: the
-   * server refused the hello for now; the client goes on retrying with
-   * backoff, and welcome tells when it gets in.
+   * or rate_limited: the server refused the hello for now; the client goes
+   * on retrying with backoff, and welcome tells when it gets in.
    * @param {{nickname?: string}} [opts]
    * @returns {Promise<ClientEvents['welcome']>}
    */
