@@ -120,6 +120,9 @@ type Hub struct {
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweepers
 	wg      sync.WaitGroup
+	// followers are the goroutines of follow's checks, which end at the
+	// latest when Shutdown cancels h.ctx.
+	followers sync.WaitGroup
 }
 
 // New returns a Hub configured by opts, or the first problem found in
@@ -536,6 +539,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.poller.Close()
 	}
 	h.cancel()
+	h.followers.Wait()
 	if herr := h.stopHooks(ctx); err == nil {
 		err = herr
 	}

@@ -23,9 +23,18 @@ import (
 // that did not learns of the join here only. The Broker's first events of
 // the room may be missed meanwhile, as the joiner's members can tell by
 // seq.
+//
+// It runs on the Broker's delivery goroutine, which must not wait: the
+// subscription's confirmation comes on it (a redisstore Broker reads its
+// connection there), and every room's events on this process queue behind
+// it. So the wait, and the look at the Store after it (checkFollowed),
+// run on a goroutine of their own.
 func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 	frame := textFrame(payload)
-	var ready <-chan struct{}
+	var (
+		ready    <-chan struct{}
+		followed []*conn
+	)
 	h.mu.Lock()
 	for c := range h.users.conns(user) {
 		if c.rooms.has(room) {
@@ -34,12 +43,55 @@ func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 		if r := h.subscribeLocked(room, c); r != nil {
 			ready = r
 		}
+		followed = append(followed, c)
 		if c.ID != skip {
 			c.Send(frame)
 		}
 	}
 	h.mu.Unlock()
-	h.awaitServed(ready)
+	if len(followed) == 0 || h.roomBroker == nil {
+		return
+	}
+	h.followers.Go(func() {
+		h.awaitServed(ready)
+		h.checkFollowed(room, user, followed)
+	})
+}
+
+// reasonGone is room_left's reason for a connection that followed a join
+// (follow) and then found its user seated no more: removed elsewhere (a
+// leave, a kick, the room's close) before this process's subscription to
+// the room took effect, so that this process never saw the event.
+const reasonGone = "gone"
+
+// checkFollowed looks at the Store once the subscription of a follow took
+// effect. A removal of the user between the join and then was published
+// to the room's subscribers, which this process was not yet; whatever the
+// Store says now was done before the subscription, or its event comes
+// after. If the user holds no seat any more, the connections the follow
+// subscribed, and that no event unsubscribed since, let go of the room and
+// are told room_left with reason gone.
+func (h *Hub) checkFollowed(room, user string, followed []*conn) {
+	_, members, err := h.store.Room(h.ctx, room)
+	switch {
+	case err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }):
+		return
+	case err != nil && !errors.Is(err, ErrNotFound):
+		if h.ctx.Err() == nil {
+			h.log.Error("read a followed room", "room", room, "err", err)
+		}
+		return
+	}
+	left := textFrame(wire.RoomLeft(nil, room, reasonGone))
+	h.mu.Lock()
+	for _, c := range followed {
+		if c.rooms.has(room) {
+			h.unsubscribeLocked(room, c)
+			c.Send(left)
+		}
+	}
+	h.mu.Unlock()
+	h.log.Debug("followed room gone", "room", room, "conns", len(followed))
 }
 
 // publishLeave tells a room about a departure. The room's lock is held.

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -52,17 +54,145 @@ func TestKickDuringResumeElsewhere(t *testing.T) {
 	}
 }
 
+// TestKickDuringFollowElsewhere: Ben has a tab on process b, which serves
+// none of his rooms, and joins a room on process a; b learns of the join
+// from Ben's channel and subscribes his tab to the room, but the owner
+// kicks him before b's subscription took effect (a relay holds b's
+// SUBSCRIBE), so b never hears of the kick. b looks at the Store once
+// subscribed: the tab is told room_left (reason gone), b serves the room
+// no more, and the room's later messages do not reach the tab. Without
+// that look the kicked member's tab would go on receiving the room.
+func TestKickDuringFollowElsewhere(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+
+	ana, ben := a.join(t, "Ana"), a.join(t, "Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	token := invite(t, ana, room)
+	tab := epchattest.Dial(t, b.url)
+	tab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	ben.Expect("session_connected", "")
+
+	g.hold([]byte(room))
+	ben.MustCall("joined", map[string]any{"type": "join", "token": token})
+	g.waitHeld(t)
+	tab.Expect("member_joined", room) // sent by b before it subscribes
+	ana.Expect("member_joined", room)
+	ana.MustCall("ok", map[string]any{"type": "kick", "room": room, "member": ben.ID})
+	ben.Expect("room_left", room)
+	g.release()
+
+	if e := tab.Expect("room_left", room); e.Str("reason") != "gone" {
+		t.Fatalf("Ben's tab on b: %v; want room_left with reason gone", e)
+	}
+	if n := b.hub.Stats().RoomsServed; n != 0 {
+		t.Fatalf("b serves %d rooms for a kicked member's tab; want 0", n)
+	}
+	// Cy on b sits in another room of Ana's: what b receives of Ana's
+	// room after the kick comes before Cy's message, on b's one
+	// subscription connection, and the answer to the tab's request after
+	// it.
+	cy := b.join(t, "Cy")
+	x := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, cy, invite(t, ana, x), x, ana)
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "after the kick"})
+	ana.MustCall("sent", map[string]any{"type": "send", "room": x, "text": "to Cy"})
+	cy.Expect("message", x)
+	if e := tab.Call(map[string]any{"type": "members", "room": room}); e.Str("code") != "not_found" {
+		t.Fatalf("members of the room Ben was kicked from, on b: %v; want not_found", e)
+	}
+	tab.None()
+}
+
+// TestFollowStallsNoOtherRoom: while process b waits for Redis to confirm
+// its subscription to a room a user of its joined elsewhere (a relay holds
+// the SUBSCRIBE), the events of b's other rooms keep reaching their
+// members. The wait once ran on the Broker's delivery goroutine, where the
+// confirmation itself is read: every room on b then stood still until the
+// Hub gave up on the subscription (5 s, and the error in its log).
+func TestFollowStallsNoOtherRoom(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	logs := &logLines{}
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk,
+		epchat.WithLogger(slog.New(logs)))
+
+	// Cy on b chats in Ana's room X.
+	ana, cy := a.join(t, "Ana"), b.join(t, "Cy")
+	x := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, cy, invite(t, ana, x), x, ana)
+
+	// Ben, with a tab on b, joins room R on a.
+	ben := a.join(t, "Ben")
+	r := ben.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	token := invite(t, ben, r)
+	dan := a.join(t, "Dan")
+	tab := epchattest.Dial(t, b.url)
+	tab.MustCall("welcome", map[string]any{"type": "hello", "token": dan.Token})
+	dan.Expect("session_connected", "")
+	g.hold([]byte(r))
+	dan.MustCall("joined", map[string]any{"type": "join", "token": token})
+	tab.Expect("member_joined", r)
+	g.waitHeld(t)
+
+	ana.MustCall("sent", map[string]any{"type": "send", "room": x, "text": "still here"})
+	if e := cy.Expect("message", x); e.Str("text") != "still here" {
+		t.Fatalf("Cy on b: %v", e)
+	}
+	if n := logs.count("broker: room subscription not confirmed"); n != 0 {
+		t.Fatalf("Cy's message came only after b gave up on the held subscription (%d errors logged)", n)
+	}
+	g.release()
+	ben.MustCall("sent", map[string]any{"type": "send", "room": r, "text": "to Dan's tab"})
+	if e := tab.Expect("message", r); e.Str("text") != "to Dan's tab" {
+		t.Fatalf("Dan's tab on b: %v", e)
+	}
+}
+
+// logLines is a slog.Handler that counts the messages logged.
+type logLines struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logLines) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logLines) WithGroup(string) slog.Handler      { return l }
+
+func (l *logLines) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
+}
+
 // startHubProcBrokerOn is startHubProc whose Broker subscribes through
 // sub (a relay to Redis, say) while its Store and publishes use a client
 // of their own.
-func startHubProcBrokerOn(t *testing.T, sub *redis.Client, name, prefix string, clk *epchattest.Clock) *hubProc {
+func startHubProcBrokerOn(t *testing.T, sub *redis.Client, name, prefix string, clk *epchattest.Clock, opts ...epchat.Option) *hubProc {
 	t.Helper()
 	t.Cleanup(func() { sub.Close() })
 	broker, err := NewBroker(sub, WithPrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startHubProcOn(t, newClient(t), nil, name, prefix, clk, false, epchat.WithBroker(broker))
+	return startHubProcOn(t, newClient(t), nil, name, prefix, clk, false, append(opts, epchat.WithBroker(broker))...)
 }
 
 // gate relays TCP connections to a Redis; once told to hold a marker, the
