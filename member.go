@@ -198,7 +198,7 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
-	if need := required(req.Type); need&^carried(req) != 0 || !validVerifier(req.Verifier) {
+	if need := required(req.Type); need&^carried(req) != 0 || !validToken(req.Token) || !validVerifier(req.Verifier) {
 		c.refuse(req.ID, wire.BadRequest, req.Room)
 		return
 	}
