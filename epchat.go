@@ -120,6 +120,8 @@ type Hub struct {
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweepers
 	wg      sync.WaitGroup
+	// sessionsEnded counts closeSession's calls (see addSessionConn).
+	sessionsEnded atomic.Uint64
 	// followers are the goroutines of follow's checks, which end at the
 	// latest when Shutdown cancels h.ctx.
 	followers sync.WaitGroup

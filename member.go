@@ -353,6 +353,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		}
 	}
 	resumed := token == ""
+	ended := h.sessionsEnded.Load()
 	if resumed && !h.reserveSessionConn(u.ID) {
 		// The session has as many connections here as allowed: refused
 		// before the Store counts one more; the connection stays
@@ -374,7 +375,9 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	}
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
 	c.Flags().Or(flagIdentified)
-	h.addSessionConn(c, resumed, u.Conns)
+	if !h.addSessionConn(c, resumed, u.Conns, ended) {
+		return // the session ended meanwhile: c got session_ended, and closes
+	}
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)
 	if err != nil {

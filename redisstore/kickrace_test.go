@@ -107,6 +107,37 @@ func TestKickDuringFollowElsewhere(t *testing.T) {
 	tab.None()
 }
 
+// TestEndSessionDuringResumeElsewhere: Ben's tab says hello on process b
+// with his token, and his connection on process a ends the session after
+// b counted the tab but before b's subscription to Ben's channel took
+// effect (a relay holds b's SUBSCRIBE), so b never hears of the end. b
+// asks the Store once subscribed: the tab gets session_ended and closes
+// with 4003 instead of a welcome into a session that is gone.
+func TestEndSessionDuringResumeElsewhere(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+
+	ben := a.join(t, "Ben")
+	g.hold([]byte(ben.ID))
+	tab := epchattest.Dial(t, b.url)
+	tab.Send(map[string]any{"type": "hello", "token": ben.Token})
+	g.waitHeld(t)
+	ben.MustCall("ok", map[string]any{"type": "end_session"})
+	ben.Expect("session_ended", "")
+	g.release()
+
+	if e := tab.Next(); e.Type() != "session_ended" {
+		t.Fatalf("Ben's tab on b, whose hello raced the session's end on a: %v; want session_ended", e)
+	}
+	tab.WaitReaderDone()
+	if code := tab.CloseCode(); code != 4003 {
+		t.Fatalf("the tab closed with %d; want 4003", code)
+	}
+}
+
 // TestFollowStallsNoOtherRoom: while process b waits for Redis to confirm
 // its subscription to a room a user of its joined elsewhere (a relay holds
 // the SUBSCRIBE), the events of b's other rooms keep reaching their
