@@ -130,6 +130,9 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		c.reply(wire.MemberJoined(nil, r.ID, wire.Member{ID: m.ID, Nickname: m.Nickname}))
 	}
 	h.awaitServed(h.subscribeUser(r.ID, c.user)) // at once: the broker may take a while
+	if h.broker != nil && !h.stillSeated(r.ID, c.user, nil) {
+		return // removed elsewhere meanwhile: not announced, and let go of
+	}
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindJoined,
 		Skip:    c.ID,

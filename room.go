@@ -27,7 +27,7 @@ import (
 // It runs on the Broker's delivery goroutine, which must not wait: the
 // subscription's confirmation comes on it (a redisstore Broker reads its
 // connection there), and every room's events on this process queue behind
-// it. So the wait, and the look at the Store after it (checkFollowed),
+// it. So the wait, and the look at the Store after it (stillSeated),
 // run on a goroutine of their own.
 func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 	frame := textFrame(payload)
@@ -54,44 +54,54 @@ func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 	}
 	h.followers.Go(func() {
 		h.awaitServed(ready)
-		h.checkFollowed(room, user, followed)
+		h.stillSeated(room, user, followed)
 	})
 }
 
-// reasonGone is room_left's reason for a connection that followed a join
-// (follow) and then found its user seated no more: removed elsewhere (a
-// leave, a kick, the room's close) before this process's subscription to
-// the room took effect, so that this process never saw the event.
+// reasonGone is room_left's reason for a connection that was told of a
+// join (its own, or another connection's of its session: follow) and whose
+// user then holds the seat no more: removed on another process (a leave, a
+// kick, the room's close) before this process's subscription to the room
+// took effect, so that this process never saw the event (stillSeated).
 const reasonGone = "gone"
 
-// checkFollowed looks at the Store once the subscription of a follow took
-// effect. A removal of the user between the join and then was published
-// to the room's subscribers, which this process was not yet; whatever the
-// Store says now was done before the subscription, or its event comes
-// after. If the user holds no seat any more, the connections the follow
-// subscribed, and that no event unsubscribed since, let go of the room and
-// are told room_left with reason gone.
-func (h *Hub) checkFollowed(room, user string, followed []*conn) {
+// stillSeated tells whether user holds a seat in room, as the Store says
+// once this process's subscription to the room took effect. A removal of
+// the user (a leave, a kick, the room's close) on another process between
+// the join and then was published to the room's subscribers, which this
+// process was not yet, or was but without the user's connections; whatever
+// the Store says now was done before, or its event comes after. If the
+// user holds no seat any more, the connections of conns (all of the user's
+// on this process when nil) that are subscribed to the room, and that no
+// event let go of since, let go of it and are told room_left with reason
+// gone. A Store that fails to answer is taken to say yes.
+func (h *Hub) stillSeated(room, user string, conns []*conn) bool {
 	_, members, err := h.store.Room(h.ctx, room)
 	switch {
 	case err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }):
-		return
+		return true
 	case err != nil && !errors.Is(err, ErrNotFound):
 		if h.ctx.Err() == nil {
-			h.log.Error("read a followed room", "room", room, "err", err)
+			h.log.Error("read a joined room", "room", room, "err", err)
 		}
-		return
+		return true
 	}
 	left := textFrame(wire.RoomLeft(nil, room, reasonGone))
 	h.mu.Lock()
-	for _, c := range followed {
+	if conns == nil {
+		conns = slices.Collect(h.users.conns(user))
+	}
+	n := 0
+	for _, c := range conns {
 		if c.rooms.has(room) {
 			h.unsubscribeLocked(room, c)
 			c.Send(left)
+			n++
 		}
 	}
 	h.mu.Unlock()
-	h.log.Debug("followed room gone", "room", room, "conns", len(followed))
+	h.log.Debug("joined room gone", "room", room, "conns", n)
+	return false
 }
 
 // publishLeave tells a room about a departure. The room's lock is held.

@@ -107,6 +107,50 @@ func TestKickDuringFollowElsewhere(t *testing.T) {
 	tab.None()
 }
 
+// TestKickDuringJoinElsewhere: Ben joins, on process b, a room that only
+// process a serves, and the owner kicks him on a after b answered the join
+// but before b's subscription to the room took effect (a relay holds b's
+// SUBSCRIBE), so b never hears of the kick. b looks at the Store once
+// subscribed: Ben is told room_left (reason gone), b serves the room no
+// more, and the room hears of no join by someone it kicked.
+func TestKickDuringJoinElsewhere(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+
+	ana, ben := a.join(t, "Ana"), b.join(t, "Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	token := invite(t, ana, room)
+	g.hold([]byte(room))
+	ben.MustCall("joined", map[string]any{"type": "join", "token": token})
+	g.waitHeld(t)
+	ana.MustCall("ok", map[string]any{"type": "kick", "room": room, "member": ben.ID})
+	if e := ana.Expect("member_left", room); e.Str("member") != ben.ID || e.Str("reason") != "kicked" {
+		t.Fatalf("Ana: %v; want Ben kicked", e)
+	}
+	g.release()
+
+	if e := ben.Expect("room_left", room); e.Str("reason") != "gone" {
+		t.Fatalf("Ben on b: %v; want room_left with reason gone", e)
+	}
+	if n := b.hub.Stats().RoomsServed; n != 0 {
+		t.Fatalf("b serves %d rooms for a kicked member; want 0", n)
+	}
+	// Nor was Ben's join announced to the room (b decides before it tells
+	// Ben; an announcement would be on its way to Ana by now).
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "after the kick"})
+	if e := ana.Call(map[string]any{"type": "members", "room": room}); e.Type() != "members" {
+		t.Fatalf("members: %v", e)
+	}
+	for _, e := range ana.Events() {
+		if e.Type() == "member_joined" {
+			t.Fatalf("Ana was told %v after kicking Ben", e)
+		}
+	}
+}
+
 // TestEndSessionDuringResumeElsewhere: Ben's tab says hello on process b
 // with his token, and his connection on process a ends the session after
 // b counted the tab but before b's subscription to Ben's channel took
