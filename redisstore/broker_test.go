@@ -489,3 +489,57 @@ func roomSubscriber(t *testing.T, admin *redis.Client, subAddr string, tune func
 	}
 	return pub, ch
 }
+
+// TestBrokerServeAfterLostSubscribe: a room's SUBSCRIBE is lost with the
+// subscription's connection (a relay holds it, then breaks the
+// connection), and the room is unserved before the client reconnects, so
+// its resubscription leaves the room out and Redis never confirms that
+// SUBSCRIBE. The room's next Serve is confirmed, and its events arrive.
+// Before, the lost SUBSCRIBE's wait stayed pending and took the next
+// Serve's confirmation, whose own wait then never ended: every later join
+// of the room on the process waited for the Hub's 5 s bound. And the next
+// SUBSCRIBE, when its write was the one to find the connection broken,
+// was never sent at all: the client reconnects within the failed call and
+// adds the channel to the set it resubscribes only afterwards, so the room
+// heard nothing until the next reconnect.
+func TestBrokerServeAfterLostSubscribe(t *testing.T) {
+	prefix := freshPrefix()
+	g := newGate(t, redisAddr)
+	subc := redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1})
+	t.Cleanup(func() { subc.Close() })
+	sub, err := NewBroker(subc, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := NewBroker(newClient(t), WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := subscribe(t, sub)
+
+	g.hold([]byte("room:lost"))
+	first := sub.Serve("lost")
+	g.waitHeld(t)
+	sub.Unserve("lost")
+	g.cut()
+	again := sub.Serve("lost")
+	select {
+	case <-again:
+	case <-time.After(waitFor):
+		t.Fatal("the Serve after a lost SUBSCRIBE was never confirmed")
+	}
+	select {
+	case <-first:
+	default:
+		t.Fatal("the wait of a SUBSCRIBE lost with its connection, for a room unserved since, never ended")
+	}
+	if m := publishUntilDelivered(t, pub, ch, "lost", "the lost SUBSCRIBE"); m.room != "lost" {
+		t.Fatalf("delivered in %q", m.room)
+	}
+	sub.mu.Lock()
+	n := len(sub.pending)
+	sub.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d channels with Serve waits left; want 0", n)
+	}
+}

@@ -282,6 +282,8 @@ type gate struct {
 	held   bool
 	gaveUp bool // waitHeld stopped waiting
 	wg     sync.WaitGroup
+	cmu    sync.Mutex
+	conns  []net.Conn // both ends of every relayed connection
 }
 
 func newGate(t *testing.T, to string) *gate {
@@ -292,8 +294,6 @@ func newGate(t *testing.T, to string) *gate {
 	}
 	g := &gate{ln: ln, to: to}
 	g.cond = sync.NewCond(&g.mu)
-	var conns []net.Conn
-	var cmu sync.Mutex
 	g.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -305,21 +305,16 @@ func newGate(t *testing.T, to string) *gate {
 				c.Close()
 				continue
 			}
-			cmu.Lock()
-			conns = append(conns, c, s)
-			cmu.Unlock()
+			g.cmu.Lock()
+			g.conns = append(g.conns, c, s)
+			g.cmu.Unlock()
 			g.wg.Go(func() { io.Copy(c, s); c.Close() })
 			g.wg.Go(func() { g.forward(s, c); s.Close() })
 		}
 	})
 	t.Cleanup(func() {
-		g.release()
 		ln.Close()
-		cmu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		cmu.Unlock()
+		g.cut()
 		g.wg.Wait()
 	})
 	return g
@@ -379,6 +374,18 @@ func (g *gate) waitHeld(t *testing.T) {
 		<-done
 		t.Fatal("no write holding the marker reached the relay")
 	}
+}
+
+// cut breaks every connection relayed so far, dropping what is held, and
+// lets the next ones through.
+func (g *gate) cut() {
+	g.cmu.Lock()
+	for _, c := range g.conns {
+		c.Close()
+	}
+	g.conns = nil
+	g.cmu.Unlock()
+	g.release()
 }
 
 func (g *gate) release() {
