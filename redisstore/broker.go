@@ -33,8 +33,8 @@ const healthInterval = 3 * time.Second
 // keeps the rules. Each room has a channel, "{name}:room:<room id>" (name
 // set by WithPrefix, as for the Store), and so has each user,
 // "{name}:user:<user id>", which carries what the user's connections on
-// other processes must learn (that the user joined a room, a session
-// ended or connected; see PublishUser). A process subscribes to the
+// other processes must learn (that the user joined a room, a history sent
+// to them, a session ended or connected; see PublishUser). A process subscribes to the
 // channels of the rooms it has members in and of the users it has
 // connections of, and so receives nothing of the others. It implements
 // epchat.RoomBroker (the Hub tells it which rooms and users it serves) and

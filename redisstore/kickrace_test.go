@@ -151,6 +151,41 @@ func TestKickDuringJoinElsewhere(t *testing.T) {
 	}
 }
 
+// TestHistoryReachesFollowingTab: Ben joins Ana's room on process b while
+// a tab of his is open on process c, which serves none of the room; c
+// learns of the join from Ben's channel, and Ana sends Ben the history
+// before c's subscription to the room took effect (a relay holds c's
+// SUBSCRIBE). The tab on c gets the history too: it goes to Ben's
+// channel, which c hears, not to the room's, which it did not yet.
+func TestHistoryReachesFollowingTab(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	b := startHubProc(t, "b", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	c := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "c", prefix, clk)
+
+	ana, ben := a.join(t, "Ana"), b.join(t, "Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	token := invite(t, ana, room)
+	tab := epchattest.Dial(t, c.url)
+	tab.MustCall("welcome", map[string]any{"type": "hello", "token": ben.Token})
+	ben.Expect("session_connected", "")
+
+	g.hold([]byte(room))
+	seat(t, ben, token, room, ana)
+	g.waitHeld(t)
+	tab.Expect("member_joined", room)
+	ana.MustCall("ok", map[string]any{"type": "history", "room": room, "to": ben.ID, "data": "what was said"})
+	if e := ben.Expect("history", room); e.Str("data") != "what was said" {
+		t.Fatalf("Ben on b: %v", e)
+	}
+	if e := tab.Expect("history", room); e.Str("data") != "what was said" {
+		t.Fatalf("Ben's tab on c: %v", e)
+	}
+	g.release()
+}
+
 // TestEndSessionDuringResumeElsewhere: Ben's tab says hello on process b
 // with his token, and his connection on process a ends the session after
 // b counted the tab but before b's subscription to Ben's channel took
