@@ -246,7 +246,7 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindMessage:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 	case wire.KindJoined:
-		h.subscribeUser(ev.Room, ev.User)
+		h.joinedElsewhere(ev.Room, ev.User)
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 	case wire.KindFollow:
 		h.follow(ev.Room, ev.User, ev.Payload, ev.Skip)

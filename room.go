@@ -58,6 +58,40 @@ func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 	})
 }
 
+// joinedElsewhere subscribes to room the connections of user on this
+// process that are not yet, as a join's event (KindJoined) comes. The
+// joining process subscribed its own at the join, so those that are not
+// subscribed yet are on other processes, or were let go of since: a kick
+// or a close racing the join, whose event, published by another process,
+// may reach the processes before the join's. Then a look at the Store
+// (stillSeated, on a goroutine of its own as for follow) lets go of the
+// room again for a user no longer seated, instead of keeping a kicked
+// member's connections subscribed.
+func (h *Hub) joinedElsewhere(room, user string) {
+	var (
+		ready <-chan struct{}
+		added []*conn
+	)
+	h.mu.Lock()
+	for c := range h.users.conns(user) {
+		if c.rooms.has(room) {
+			continue
+		}
+		if r := h.subscribeLocked(room, c); r != nil {
+			ready = r
+		}
+		added = append(added, c)
+	}
+	h.mu.Unlock()
+	if len(added) == 0 || h.roomBroker == nil {
+		return
+	}
+	h.followers.Go(func() {
+		h.awaitServed(ready)
+		h.stillSeated(room, user, added)
+	})
+}
+
 // reasonGone is room_left's reason for a connection that was told of a
 // join (its own, or another connection's of its session: follow) and whose
 // user then holds the seat no more: removed on another process (a leave, a

@@ -151,6 +151,51 @@ func TestKickDuringJoinElsewhere(t *testing.T) {
 	}
 }
 
+// TestJoinedAfterKick: Ben joins, on process b, Ana's room, which b
+// serves already (Cy is there); b checks his seat and publishes the join,
+// but Ana kicks him on process a before that publish reaches Redis (a
+// relay holds b's PUBLISH), so every process hears of the kick first and
+// of the join after it. The join's late event subscribed Ben's
+// connection to the room again: he went on receiving its messages after
+// the kick. Now b looks at the Store once more and lets go of the room
+// (room_left, reason gone), and Ana's next message does not reach him.
+func TestJoinedAfterKick(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+
+	ana, cy, ben := a.join(t, "Ana"), b.join(t, "Cy"), b.join(t, "Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, cy, invite(t, ana, room), room, ana)
+	token := invite(t, ana, room)
+
+	g.hold([]byte("member_joined"))
+	ben.MustCall("joined", map[string]any{"type": "join", "token": token})
+	g.waitHeld(t)
+	ana.MustCall("ok", map[string]any{"type": "kick", "room": room, "member": ben.ID})
+	if e := ben.Expect("room_left", room); e.Str("reason") != "kicked" {
+		t.Fatalf("Ben: %v; want room_left kicked", e)
+	}
+	cy.Expect("member_left", room)
+	g.release()
+
+	if e := ben.Expect("room_left", room); e.Str("reason") != "gone" {
+		t.Fatalf("Ben, after his join's late event: %v; want room_left gone", e)
+	}
+	ana.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "after the kick"})
+	cy.Expect("message", room) // b received it: Ben's copy would be queued before this answer
+	if e := ben.Call(map[string]any{"type": "members", "room": room}); e.Str("code") != "not_found" {
+		t.Fatalf("members, for kicked Ben: %v", e)
+	}
+	for _, e := range ben.Events() {
+		if e.Type() == "message" {
+			t.Fatalf("kicked Ben received %v", e)
+		}
+	}
+}
+
 // TestHistoryReachesFollowingTab: Ben joins Ana's room on process b while
 // a tab of his is open on process c, which serves none of the room; c
 // learns of the join from Ben's channel, and Ana sends Ben the history
