@@ -121,6 +121,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	// member_joined events. Their own announcements may have gone out
 	// before this connection was subscribed, so they are told here, and
 	// may come twice (PROTOCOL.md: member events are idempotent).
+	told := members
 	var later []Member
 	if i := slices.IndexFunc(members, func(m Member) bool { return m.ID == c.user }); i >= 0 {
 		members, later = members[:i+1], members[i+1:]
@@ -130,8 +131,14 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		c.reply(wire.MemberJoined(nil, r.ID, wire.Member{ID: m.ID, Nickname: m.Nickname}))
 	}
 	h.awaitServed(h.subscribeUser(r.ID, c.user)) // at once: the broker may take a while
-	if h.broker != nil && !h.stillSeated(r.ID, c.user, nil) {
-		return // removed elsewhere meanwhile: not announced, and let go of
+	if h.broker != nil {
+		now, nowMembers, read, seated := h.recheckSeat(r.ID, c.user, nil)
+		if !seated {
+			return // removed elsewhere meanwhile: not announced, and let go of
+		}
+		if read {
+			tellChanges(c, r, told, now, nowMembers)
+		}
 	}
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindJoined,

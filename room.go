@@ -110,15 +110,22 @@ const reasonGone = "gone"
 // event let go of since, let go of it and are told room_left with reason
 // gone. A Store that fails to answer is taken to say yes.
 func (h *Hub) stillSeated(room, user string, conns []*conn) bool {
-	_, members, err := h.store.Room(h.ctx, room)
+	_, _, _, seated := h.recheckSeat(room, user, conns)
+	return seated
+}
+
+// recheckSeat is stillSeated that also returns the room as read, when it
+// was (read).
+func (h *Hub) recheckSeat(room, user string, conns []*conn) (r Room, members []Member, read, seated bool) {
+	r, members, err := h.store.Room(h.ctx, room)
 	switch {
 	case err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }):
-		return true
+		return r, members, true, true
 	case err != nil && !errors.Is(err, ErrNotFound):
 		if h.ctx.Err() == nil {
 			h.log.Error("read a joined room", "room", room, "err", err)
 		}
-		return true
+		return r, nil, false, true
 	}
 	left := textFrame(wire.RoomLeft(nil, room, reasonGone))
 	h.mu.Lock()
@@ -135,7 +142,34 @@ func (h *Hub) stillSeated(room, user string, conns []*conn) bool {
 	}
 	h.mu.Unlock()
 	h.log.Debug("joined room gone", "room", room, "conns", n)
-	return false
+	return r, nil, false, false
+}
+
+// tellChanges sends c the events that take a room's state it was told
+// (before, beforeM: a joined reply's) to the one read later (after,
+// afterM): with a Broker the first read comes before this process's
+// subscription to the room took effect, and what other processes changed
+// in between reached the room's subscribers only. Members gone carry
+// reason left, whatever their departure was. An event that also came
+// through the subscription comes twice, which member events allow
+// (PROTOCOL.md).
+func tellChanges(c *conn, before Room, beforeM []Member, after Room, afterM []Member) {
+	for _, m := range afterM {
+		if !slices.ContainsFunc(beforeM, func(x Member) bool { return x.ID == m.ID }) {
+			c.reply(wire.MemberJoined(nil, after.ID, wire.Member{ID: m.ID, Nickname: m.Nickname}))
+		}
+	}
+	for _, m := range beforeM {
+		if !slices.ContainsFunc(afterM, func(x Member) bool { return x.ID == m.ID }) {
+			c.reply(wire.MemberLeft(nil, after.ID, m.ID, ReasonLeft))
+		}
+	}
+	if after.Owner != before.Owner {
+		c.reply(wire.OwnerChanged(nil, after.ID, after.Owner))
+	}
+	if after.Locked != before.Locked {
+		c.reply(wire.LockChanged(nil, after.ID, after.Locked))
+	}
 }
 
 // publishLeave tells a room about a departure. The room's lock is held.

@@ -151,6 +151,92 @@ func TestKickDuringJoinElsewhere(t *testing.T) {
 	}
 }
 
+// TestJoinToldWhatChangedMeanwhile: Ben joins, on process b, a room that
+// only process a serves; b reads the room for its joined reply, and
+// before b's subscription took effect (a relay holds b's SUBSCRIBE) Dan
+// leaves and Ana locks the room on a, so b hears neither. Once subscribed
+// b reads the room again and tells Ben what changed: Dan's departure and
+// the lock, after his joined reply. Before, his page listed Dan and an
+// unlocked room for as long as he stayed.
+func TestJoinToldWhatChangedMeanwhile(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+
+	ana, dan, ben := a.join(t, "Ana"), a.join(t, "Dan"), b.join(t, "Ben")
+	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, dan, invite(t, ana, room), room, ana)
+	token := invite(t, ana, room)
+
+	g.hold([]byte(room))
+	j := ben.MustCall("joined", map[string]any{"type": "join", "token": token})
+	if n := len(j["members"].([]any)); n != 3 || j["locked"] != false {
+		t.Fatalf("joined %v; want Ana, Dan and Ben, unlocked", j)
+	}
+	g.waitHeld(t)
+	dan.MustCall("ok", map[string]any{"type": "leave", "room": room})
+	ana.MustCall("ok", map[string]any{"type": "lock", "room": room})
+	g.release()
+
+	if e := ben.Expect("member_left", room); e.Str("member") != dan.ID {
+		t.Fatalf("Ben: %v; want Dan's departure", e)
+	}
+	if e := ben.Expect("room_locked", room); e["locked"] != true {
+		t.Fatalf("Ben: %v; want the lock", e)
+	}
+}
+
+// TestResumeWelcomeReadOnceSubscribed: Ben comes back on process b, which
+// serves his room R already (Cy is there) but not his room S. b reads both
+// rooms, then waits for its subscription to S (a relay holds it); meanwhile
+// Dan leaves R on process a, and b tells Ben's connection at once (it is
+// subscribed to R). The welcome that follows lists R as read once b's
+// subscriptions took effect, without Dan: it once listed R as first read,
+// with Dan, after his departure, and the page kept him.
+func TestResumeWelcomeReadOnceSubscribed(t *testing.T) {
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a := startHubProc(t, "a", prefix, clk, true)
+	g := newGate(t, redisAddr)
+	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+
+	ana, dan, ben, cy := a.join(t, "Ana"), a.join(t, "Dan"), a.join(t, "Ben"), b.join(t, "Cy")
+	r := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, dan, invite(t, ana, r), r, ana)
+	seat(t, cy, invite(t, ana, r), r, ana, dan)
+	seat(t, ben, invite(t, ana, r), r, ana, dan, cy)
+	sRoom := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
+	seat(t, ben, invite(t, ana, sRoom), sRoom, ana)
+
+	g.hold([]byte(sRoom))
+	tab := epchattest.Dial(t, b.url)
+	id := tab.Send(map[string]any{"type": "hello", "token": ben.Token})
+	g.waitHeld(t)
+	dan.MustCall("ok", map[string]any{"type": "leave", "room": r})
+	cy.Expect("member_left", r) // b has it: Ben's tab got it as well
+	g.release()
+
+	w := tab.Reply(id)
+	if w.Type() != "welcome" {
+		t.Fatalf("hello: %v", w)
+	}
+	for _, x := range w["rooms"].([]any) {
+		st := x.(map[string]any)
+		if st["room"] != r {
+			continue
+		}
+		for _, m := range st["members"].([]any) {
+			if m.(map[string]any)["id"] == dan.ID {
+				t.Fatalf("the welcome lists Dan in R after his departure: %v", st)
+			}
+		}
+		return
+	}
+	t.Fatalf("the welcome %v has no room R", w)
+}
+
 // TestJoinedAfterKick: Ben joins, on process b, Ana's room, which b
 // serves already (Cy is there); b checks his seat and publishes the join,
 // but Ana kicks him on process a before that publish reaches Redis (a
