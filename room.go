@@ -30,32 +30,7 @@ import (
 // it. So the wait, and the look at the Store after it (stillSeated),
 // run on a goroutine of their own.
 func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
-	frame := textFrame(payload)
-	var (
-		ready    <-chan struct{}
-		followed []*conn
-	)
-	h.mu.Lock()
-	for c := range h.users.conns(user) {
-		if c.rooms.has(room) {
-			continue
-		}
-		if r := h.subscribeLocked(room, c); r != nil {
-			ready = r
-		}
-		followed = append(followed, c)
-		if c.ID != skip {
-			c.Send(frame)
-		}
-	}
-	h.mu.Unlock()
-	if len(followed) == 0 || h.roomBroker == nil {
-		return
-	}
-	h.followers.Go(func() {
-		h.awaitServed(ready)
-		h.stillSeated(room, user, followed)
-	})
+	h.subscribeChecked(room, user, textFrame(payload), skip)
 }
 
 // joinedElsewhere subscribes to room the connections of user on this
@@ -68,6 +43,14 @@ func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 // room again for a user no longer seated, instead of keeping a kicked
 // member's connections subscribed.
 func (h *Hub) joinedElsewhere(room, user string) {
+	h.subscribeChecked(room, user, nil, 0)
+}
+
+// subscribeChecked subscribes to room the connections of user on this
+// process that are not yet, sends each but skip frame (when not nil), and
+// with a RoomBroker, once the subscription took effect, checks them
+// against the Store (stillSeated), on a goroutine of its own.
+func (h *Hub) subscribeChecked(room, user string, frame []byte, skip uint64) {
 	var (
 		ready <-chan struct{}
 		added []*conn
@@ -81,6 +64,9 @@ func (h *Hub) joinedElsewhere(room, user string) {
 			ready = r
 		}
 		added = append(added, c)
+		if frame != nil && c.ID != skip {
+			c.Send(frame)
+		}
 	}
 	h.mu.Unlock()
 	if len(added) == 0 || h.roomBroker == nil {

@@ -24,11 +24,7 @@ import (
 // and it serves the room no more. Without that look Ben's connection on b
 // would go on receiving the room's events after the kick.
 func TestKickDuringResumeElsewhere(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+	a, b, g := gatedPair(t)
 
 	ana, ben := a.join(t, "Ana"), a.join(t, "Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -63,11 +59,7 @@ func TestKickDuringResumeElsewhere(t *testing.T) {
 // no more, and the room's later messages do not reach the tab. Without
 // that look the kicked member's tab would go on receiving the room.
 func TestKickDuringFollowElsewhere(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+	a, b, g := gatedPair(t)
 
 	ana, ben := a.join(t, "Ana"), a.join(t, "Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -114,11 +106,7 @@ func TestKickDuringFollowElsewhere(t *testing.T) {
 // subscribed: Ben is told room_left (reason gone), b serves the room no
 // more, and the room hears of no join by someone it kicked.
 func TestKickDuringJoinElsewhere(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+	a, b, g := gatedPair(t)
 
 	ana, ben := a.join(t, "Ana"), b.join(t, "Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -159,11 +147,7 @@ func TestKickDuringJoinElsewhere(t *testing.T) {
 // the lock, after his joined reply. Before, his page listed Dan and an
 // unlocked room for as long as he stayed.
 func TestJoinToldWhatChangedMeanwhile(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+	a, b, g := gatedPair(t)
 
 	ana, dan, ben := a.join(t, "Ana"), a.join(t, "Dan"), b.join(t, "Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -196,11 +180,7 @@ func TestJoinToldWhatChangedMeanwhile(t *testing.T) {
 // subscriptions took effect, without Dan: it once listed R as first read,
 // with Dan, after his departure, and the page kept him.
 func TestResumeWelcomeReadOnceSubscribed(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+	a, b, g := gatedPair(t)
 
 	ana, dan, ben, cy := a.join(t, "Ana"), a.join(t, "Dan"), a.join(t, "Ben"), b.join(t, "Cy")
 	r := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -246,11 +226,7 @@ func TestResumeWelcomeReadOnceSubscribed(t *testing.T) {
 // the kick. Now b looks at the Store once more and lets go of the room
 // (room_left, reason gone), and Ana's next message does not reach him.
 func TestJoinedAfterKick(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+	a, b, g := gatedPair(t)
 
 	ana, cy, ben := a.join(t, "Ana"), b.join(t, "Cy"), b.join(t, "Ben")
 	room := ana.MustCall("joined", map[string]any{"type": "create"}).Str("room")
@@ -324,11 +300,7 @@ func TestHistoryReachesFollowingTab(t *testing.T) {
 // asks the Store once subscribed: the tab gets session_ended and closes
 // with 4003 instead of a welcome into a session that is gone.
 func TestEndSessionDuringResumeElsewhere(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk)
+	a, b, g := gatedPair(t)
 
 	ben := a.join(t, "Ben")
 	g.hold([]byte(ben.ID))
@@ -355,13 +327,8 @@ func TestEndSessionDuringResumeElsewhere(t *testing.T) {
 // confirmation itself is read: every room on b then stood still until the
 // Hub gave up on the subscription (5 s, and the error in its log).
 func TestFollowStallsNoOtherRoom(t *testing.T) {
-	prefix := freshPrefix()
-	clk := epchattest.NewClock(t0)
-	a := startHubProc(t, "a", prefix, clk, true)
-	g := newGate(t, redisAddr)
 	logs := &logLines{}
-	b := startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk,
-		epchat.WithLogger(slog.New(logs)))
+	a, b, g := gatedPair(t, epchat.WithLogger(slog.New(logs)))
 
 	// Cy on b chats in Ana's room X.
 	ana, cy := a.join(t, "Ana"), b.join(t, "Cy")
@@ -421,6 +388,19 @@ func (l *logLines) count(msg string) int {
 		}
 	}
 	return n
+}
+
+// gatedPair starts two Hub processes of one deployment, a and b, b's
+// Broker reaching Redis through the gate g (its Store does not), b with
+// opts.
+func gatedPair(t *testing.T, opts ...epchat.Option) (a, b *hubProc, g *gate) {
+	t.Helper()
+	prefix := freshPrefix()
+	clk := epchattest.NewClock(t0)
+	a = startHubProc(t, "a", prefix, clk, true)
+	g = newGate(t, redisAddr)
+	b = startHubProcBrokerOn(t, redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1}), "b", prefix, clk, opts...)
+	return a, b, g
 }
 
 // startHubProcBrokerOn is startHubProc whose Broker subscribes through
