@@ -253,6 +253,7 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindLeft:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 		h.mu.Lock()
+		h.noteRemovedLocked(ev.Room, ev.User)
 		for c := range h.users.conns(ev.User) {
 			h.unsubscribeLocked(ev.Room, c)
 		}
@@ -263,6 +264,7 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindClosed:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 		h.mu.Lock()
+		h.noteRemovedLocked(ev.Room, "")
 		h.dropRoomLocked(ev.Room)
 		h.mu.Unlock()
 	case wire.KindDirect:

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"iter"
 	"slices"
+	"time"
 
 	"github.com/epchat-go/epchat/internal/ids"
 	"github.com/epchat-go/epchat/internal/wire"
@@ -50,12 +51,80 @@ func (h *Hub) joinedElsewhere(room, user string) {
 // process that are not yet, sends each but skip frame (when not nil), and
 // with a RoomBroker, once the subscription took effect, checks them
 // against the Store (stillSeated), on a goroutine of its own.
+//
+// A join's event may come after the event of a kick (or a leave, or the
+// room's close) that followed the join, published by another process:
+// subscribing first and checking after would give the kicked member's
+// connections the room's events until the check's answer. So when this
+// process applied such a departure of the user (or a close of the room)
+// in the last minute (noteRemovedLocked), the Store is asked first, and
+// the connections are subscribed only if the user holds the seat (a
+// member kicked and invited again), and then checked after as well.
 func (h *Hub) subscribeChecked(room, user string, frame []byte, skip uint64) {
+	h.mu.Lock()
+	if h.removedLocked(room, user) {
+		h.mu.Unlock()
+		h.followers.Go(func() {
+			_, members, err := h.store.Room(h.ctx, room)
+			if err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }) {
+				h.mu.Lock()
+				h.subscribeCheckedLocked(room, user, frame, skip)
+			}
+		})
+		return
+	}
+	h.subscribeCheckedLocked(room, user, frame, skip)
+}
+
+// removedFor is how long noteRemovedLocked remembers a departure.
+const removedFor = time.Minute
+
+// noteRemovedLocked remembers that this process applied the departure of
+// user from room from the Broker (user "": the room's close). h.mu is
+// held.
+func (h *Hub) noteRemovedLocked(room, user string) {
+	if h.roomBroker == nil {
+		return
+	}
+	now := h.clock.Now().UnixNano()
+	if len(h.removed) >= 4096 {
+		for k, at := range h.removed {
+			if now-at > int64(removedFor) {
+				delete(h.removed, k)
+			}
+		}
+		if len(h.removed) >= 4096 {
+			clear(h.removed) // a burst: forgetting costs a few ms of events
+		}
+	}
+	if h.removed == nil {
+		h.removed = make(map[roomUser]int64)
+	}
+	h.removed[roomUser{room, user}] = now
+}
+
+// removedLocked tells whether noteRemovedLocked noted a departure of user
+// from room, or the room's close, in the last minute. h.mu is held.
+func (h *Hub) removedLocked(room, user string) bool {
+	now := h.clock.Now().UnixNano()
+	for _, k := range [2]roomUser{{room, user}, {room, ""}} {
+		if at, ok := h.removed[k]; ok && now-at <= int64(removedFor) {
+			return true
+		}
+	}
+	return false
+}
+
+// roomUser names a user in a room.
+type roomUser struct{ room, user string }
+
+// subscribeCheckedLocked is subscribeChecked's work once decided. h.mu is
+// held, and released.
+func (h *Hub) subscribeCheckedLocked(room, user string, frame []byte, skip uint64) {
 	var (
 		ready <-chan struct{}
 		added []*conn
 	)
-	h.mu.Lock()
 	for c := range h.users.conns(user) {
 		if c.rooms.has(room) {
 			continue

@@ -484,8 +484,8 @@ func (b *Broker) confirmed(channel string) {
 	}
 }
 
-// lost is told that the subscription's connection broke (a read failed):
-// the commands in flight on it are lost (see waits).
+// lost is told that the subscription's connection broke (a read or a
+// write failed): the commands in flight on it are lost (see waits).
 func (b *Broker) lost() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -532,13 +532,20 @@ func (b *Broker) subscribing(ps *redis.PubSub, quit <-chan struct{}) {
 		b.todo = nil
 		b.mu.Unlock()
 		for _, op := range todo {
-			if err := b.send(ps, op); err != nil && op.sub {
-				// The client connected again within the failed call, and
-				// subscribed the new connection to its set, but adds the
-				// channel to the set only after the call: the channel
-				// would be left out until the next reconnect. Sent again,
-				// it is on the new connection; if that fails too, the
-				// channel is in the set for the next reconnect.
+			err := b.send(ps, op)
+			if err == nil {
+				continue
+			}
+			// The write found the connection broken: the commands in
+			// flight on it are lost (the receiving goroutine may not see
+			// it fail: the client has made a new one within this call).
+			b.lost()
+			if op.sub {
+				// The client subscribed the new connection to its set,
+				// but adds the channel to the set only after the call:
+				// the channel would be left out until the next reconnect.
+				// Sent again, it is on the new connection; if that fails
+				// too, the channel is in the set for the next reconnect.
 				_ = b.send(ps, op)
 			}
 			// An UNSUBSCRIBE leaves the client's set before it is sent.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -344,11 +345,19 @@ func TestClusterTabsFollowJoins(t *testing.T) {
 		t.Fatalf("ben's tab on b: %v; want ben's own join", e)
 	}
 	ann.Expect("member_joined", room)
-	ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to both tabs"})
-	for _, c := range []*epchattest.Client{ben, benTab} {
-		if e := c.Expect("message", room); e.Str("text") != "to both tabs" {
+	// b subscribes to the room as it learns of the join, and what Ann
+	// sends before Redis has that SUBSCRIBE is lost for b (the members
+	// see it by seq): she sends until a message reaches the tab.
+	deadline := time.Now().Add(waitFor)
+	for !slices.ContainsFunc(benTab.Events(), func(e epchattest.Event) bool { return e.Type() == "message" }) {
+		if time.Now().After(deadline) {
+			t.Fatal("no message reached ben's tab on b")
+		}
+		ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to both tabs"})
+		if e := ben.Expect("message", room); e.Str("text") != "to both tabs" {
 			t.Fatalf("%v", e)
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	ben.MustCall("ok", map[string]any{"type": "end_session"})
 	benTab.Expect("session_ended", "")
