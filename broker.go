@@ -109,9 +109,9 @@ type RoomBroker interface {
 	// PublishUser sends msg to every process serving user. The Hub sends
 	// this way what the user's connections on other processes must learn
 	// although those processes may serve none of the user's rooms: that
-	// the user joined a room (so that they start serving it), and the
-	// events about a user rather than a room (a session ended, or
-	// connected again).
+	// the user joined a room (so that they start serving it), a history
+	// the room's owner sends the user, and the events about a user rather
+	// than a room (a session ended, or connected again).
 	PublishUser(ctx context.Context, user string, msg []byte) error
 }
 
@@ -188,6 +188,16 @@ func (h *Hub) publish(ev *wire.Envelope) {
 	case ev.Room == "":
 		// About a user rather than a room: wherever it has connections.
 		err = h.roomBroker.PublishUser(ctx, ev.User, msg)
+	case ev.Kind == wire.KindDirect:
+		// For one member's connections: wherever they are, on the
+		// member's channel. A process that learned of the member's join
+		// from that channel (KindFollow, published on it as the join was
+		// told, before the owner could answer it with a history)
+		// subscribed their connections to the room at once, though
+		// its subscription to the room's channel may not have taken
+		// effect yet: on the room's channel the history would be lost for
+		// those connections.
+		err = h.roomBroker.PublishUser(ctx, ev.To, msg)
 	case ev.Kind == wire.KindJoined:
 		// The room's processes tell its members; the processes of the
 		// joiner's other connections, which may serve none of the room,
@@ -236,13 +246,14 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindMessage:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 	case wire.KindJoined:
-		h.subscribeUser(ev.Room, ev.User)
+		h.joinedElsewhere(ev.Room, ev.User)
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 	case wire.KindFollow:
 		h.follow(ev.Room, ev.User, ev.Payload, ev.Skip)
 	case wire.KindLeft:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 		h.mu.Lock()
+		h.noteRemovedLocked(ev.Room, ev.User)
 		for c := range h.users.conns(ev.User) {
 			h.unsubscribeLocked(ev.Room, c)
 		}
@@ -253,6 +264,7 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindClosed:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 		h.mu.Lock()
+		h.noteRemovedLocked(ev.Room, "")
 		h.dropRoomLocked(ev.Room)
 		h.mu.Unlock()
 	case wire.KindDirect:

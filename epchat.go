@@ -83,6 +83,9 @@ type Hub struct {
 	// their place under WithMaxSessionConnections and their connection
 	// in users (see reserveSessionConn); no entry for none.
 	joining map[string]int
+	// removed remembers, for a while, the departures (and closes: user
+	// "") this process applied from the Broker (see subscribeChecked).
+	removed map[roomUser]int64
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}
 
@@ -120,6 +123,11 @@ type Hub struct {
 	closing atomic.Bool
 	done    chan struct{} // closed by Shutdown: stops the sweepers
 	wg      sync.WaitGroup
+	// sessionsEnded counts closeSession's calls (see addSessionConn).
+	sessionsEnded atomic.Uint64
+	// followers are the goroutines of follow's checks, which end at the
+	// latest when Shutdown cancels h.ctx.
+	followers sync.WaitGroup
 }
 
 // New returns a Hub configured by opts, or the first problem found in
@@ -536,6 +544,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.poller.Close()
 	}
 	h.cancel()
+	h.followers.Wait()
 	if herr := h.stopHooks(ctx); err == nil {
 		err = herr
 	}

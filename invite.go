@@ -121,6 +121,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	// member_joined events. Their own announcements may have gone out
 	// before this connection was subscribed, so they are told here, and
 	// may come twice (PROTOCOL.md: member events are idempotent).
+	told := members
 	var later []Member
 	if i := slices.IndexFunc(members, func(m Member) bool { return m.ID == c.user }); i >= 0 {
 		members, later = members[:i+1], members[i+1:]
@@ -130,6 +131,15 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 		c.reply(wire.MemberJoined(nil, r.ID, wire.Member{ID: m.ID, Nickname: m.Nickname}))
 	}
 	h.awaitServed(h.subscribeUser(r.ID, c.user)) // at once: the broker may take a while
+	if h.broker != nil {
+		now, nowMembers, read, seated := h.recheckSeat(r.ID, c.user, nil)
+		if !seated {
+			return // removed elsewhere meanwhile: not announced, and let go of
+		}
+		if read {
+			tellChanges(c, r, told, now, nowMembers)
+		}
+	}
 	h.publish(&wire.Envelope{
 		Kind:    wire.KindJoined,
 		Skip:    c.ID,
@@ -140,17 +150,26 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	h.log.Debug("member joined", "room", r.ID, "user", c.user)
 }
 
+// validToken tells whether t may be a token (a session's or an invite's,
+// PROTOCOL.md): none (""), or at most 64 base64url characters. Every token
+// the server makes is 43 of them; a token holding anything else is no
+// token, and is refused before any lookup: its hash must not be one made
+// otherwise, as HashVerified's of a token, a newline and a verifier is.
+func validToken(t string) bool { return len(t) <= 64 && isBase64URL(t) }
+
 // validVerifier tells whether v is an invite verifier (PROTOCOL.md,
 // invite): none (""), or 16 to 64 base64url characters.
 func validVerifier(v string) bool {
 	if v == "" {
 		return true
 	}
-	if len(v) < 16 || len(v) > 64 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
+	return len(v) >= 16 && len(v) <= 64 && isBase64URL(v)
+}
+
+// isBase64URL tells whether s holds only base64url characters (no padding).
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
 		default:
 			return false

@@ -198,7 +198,7 @@ func (h *Hub) handle(c *conn, p []byte) {
 		c.refuse(req.ID, wire.NotIdentified, "")
 		return
 	}
-	if need := required(req.Type); need&^carried(req) != 0 || !validVerifier(req.Verifier) {
+	if need := required(req.Type); need&^carried(req) != 0 || !validToken(req.Token) || !validVerifier(req.Verifier) {
 		c.refuse(req.ID, wire.BadRequest, req.Room)
 		return
 	}
@@ -353,6 +353,7 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		}
 	}
 	resumed := token == ""
+	ended := h.sessionsEnded.Load()
 	if resumed && !h.reserveSessionConn(u.ID) {
 		// The session has as many connections here as allowed: refused
 		// before the Store counts one more; the connection stays
@@ -374,7 +375,9 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 	}
 	c.user, c.nick, c.lastTouch = u.ID, u.Nickname, now.UnixNano()
 	c.Flags().Or(flagIdentified)
-	h.addSessionConn(c, resumed, u.Conns)
+	if !h.addSessionConn(c, resumed, u.Conns, ended) {
+		return // the session ended meanwhile: c got session_ended, and closes
+	}
 
 	roomIDs, err := h.store.UserRooms(ctx, u.ID)
 	if err != nil {
@@ -413,27 +416,29 @@ func (h *Hub) resumeRooms(ctx context.Context, c *conn, roomIDs []string) []wire
 	for _, rd := range ready {
 		h.awaitServed(rd)
 	}
-	if h.broker != nil && len(states) > 0 {
-		// Another process may have removed the user (a kick) between the
-		// read above and the subscription: its event went to the room's
-		// subscribers then, which this connection was not yet. Whatever
-		// the Store says now was done before the subscription took
-		// effect, or its event comes after it; a room the user is no
-		// longer seated in is let go of, and the welcome leaves it out.
-		still, err := h.store.UserRooms(ctx, c.user)
-		if err != nil {
-			h.log.Error("list rooms", "conn", c.ID, "err", err)
-			return states
-		}
+	if h.broker != nil {
+		// Another process may have changed a room (a kick of the user, a
+		// leave, a lock) between the read above and the subscription: its
+		// event went to the room's subscribers then, which this
+		// connection was not yet. Whatever the Store says now was done
+		// before the subscription took effect, or its event comes after
+		// it; so the welcome tells each room as read again now (events
+		// that reached the connection before the welcome are in it too,
+		// but for those of the last round trip), and a room the user is no
+		// longer seated in is let go of, and left out.
 		kept := states[:0]
 		for _, st := range states {
-			if slices.Contains(still, st.Room) {
-				kept = append(kept, st)
+			r, members, read, seated := h.recheckSeat(st.Room, c.user, []*conn{})
+			if !seated {
+				h.mu.Lock()
+				h.unsubscribeLocked(st.Room, c)
+				h.mu.Unlock()
 				continue
 			}
-			h.mu.Lock()
-			h.unsubscribeLocked(st.Room, c)
-			h.mu.Unlock()
+			if read {
+				st = roomState(r, members)
+			}
+			kept = append(kept, st)
 		}
 		states = kept
 	}

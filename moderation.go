@@ -109,6 +109,7 @@ func (h *Hub) applyKick(ev *wire.Envelope) {
 	left := textFrame(wire.RoomLeft(nil, ev.Room, ReasonKicked))
 	others := textFrame(ev.Payload)
 	h.mu.Lock()
+	h.noteRemovedLocked(ev.Room, ev.User)
 	s := h.subs.shard(ev.Room)
 	s.mu.Lock()
 	subs := s.m[ev.Room]

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"iter"
 	"slices"
+	"time"
 
 	"github.com/epchat-go/epchat/internal/ids"
 	"github.com/epchat-go/epchat/internal/wire"
@@ -23,10 +24,107 @@ import (
 // that did not learns of the join here only. The Broker's first events of
 // the room may be missed meanwhile, as the joiner's members can tell by
 // seq.
+//
+// It runs on the Broker's delivery goroutine, which must not wait: the
+// subscription's confirmation comes on it (a redisstore Broker reads its
+// connection there), and every room's events on this process queue behind
+// it. So the wait, and the look at the Store after it (stillSeated),
+// run on a goroutine of their own.
 func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
-	frame := textFrame(payload)
-	var ready <-chan struct{}
+	h.subscribeChecked(room, user, textFrame(payload), skip)
+}
+
+// joinedElsewhere subscribes to room the connections of user on this
+// process that are not yet, as a join's event (KindJoined) comes. The
+// joining process subscribed its own at the join, so those that are not
+// subscribed yet are on other processes, or were let go of since: a kick
+// or a close racing the join, whose event, published by another process,
+// may reach the processes before the join's. Then a look at the Store
+// (stillSeated, on a goroutine of its own as for follow) lets go of the
+// room again for a user no longer seated, instead of keeping a kicked
+// member's connections subscribed.
+func (h *Hub) joinedElsewhere(room, user string) {
+	h.subscribeChecked(room, user, nil, 0)
+}
+
+// subscribeChecked subscribes to room the connections of user on this
+// process that are not yet, sends each but skip frame (when not nil), and
+// with a RoomBroker, once the subscription took effect, checks them
+// against the Store (stillSeated), on a goroutine of its own.
+//
+// A join's event may come after the event of a kick (or a leave, or the
+// room's close) that followed the join, published by another process:
+// subscribing first and checking after would give the kicked member's
+// connections the room's events until the check's answer. So when this
+// process applied such a departure of the user (or a close of the room)
+// in the last minute (noteRemovedLocked), the Store is asked first, and
+// the connections are subscribed only if the user holds the seat (a
+// member kicked and invited again), and then checked after as well.
+func (h *Hub) subscribeChecked(room, user string, frame []byte, skip uint64) {
 	h.mu.Lock()
+	if h.removedLocked(room, user) {
+		h.mu.Unlock()
+		h.followers.Go(func() {
+			_, members, err := h.store.Room(h.ctx, room)
+			if err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }) {
+				h.mu.Lock()
+				h.subscribeCheckedLocked(room, user, frame, skip)
+			}
+		})
+		return
+	}
+	h.subscribeCheckedLocked(room, user, frame, skip)
+}
+
+// removedFor is how long noteRemovedLocked remembers a departure.
+const removedFor = time.Minute
+
+// noteRemovedLocked remembers that this process applied the departure of
+// user from room from the Broker (user "": the room's close). h.mu is
+// held.
+func (h *Hub) noteRemovedLocked(room, user string) {
+	if h.roomBroker == nil {
+		return
+	}
+	now := h.clock.Now().UnixNano()
+	if len(h.removed) >= 4096 {
+		for k, at := range h.removed {
+			if now-at > int64(removedFor) {
+				delete(h.removed, k)
+			}
+		}
+		if len(h.removed) >= 4096 {
+			clear(h.removed) // a burst: forgetting costs a few ms of events
+		}
+	}
+	if h.removed == nil {
+		h.removed = make(map[roomUser]int64)
+	}
+	h.removed[roomUser{room, user}] = now
+}
+
+// removedLocked tells whether noteRemovedLocked noted a departure of user
+// from room, or the room's close, in the last minute. h.mu is held.
+func (h *Hub) removedLocked(room, user string) bool {
+	now := h.clock.Now().UnixNano()
+	for _, k := range [2]roomUser{{room, user}, {room, ""}} {
+		if at, ok := h.removed[k]; ok && now-at <= int64(removedFor) {
+			return true
+		}
+	}
+	return false
+}
+
+// roomUser names a user in a room.
+type roomUser struct{ room, user string }
+
+// subscribeCheckedLocked is subscribeChecked's work once decided. h.mu is
+// held, and released.
+func (h *Hub) subscribeCheckedLocked(room, user string, frame []byte, skip uint64) {
+	var (
+		ready <-chan struct{}
+		added []*conn
+	)
 	for c := range h.users.conns(user) {
 		if c.rooms.has(room) {
 			continue
@@ -34,12 +132,99 @@ func (h *Hub) follow(room, user string, payload []byte, skip uint64) {
 		if r := h.subscribeLocked(room, c); r != nil {
 			ready = r
 		}
-		if c.ID != skip {
+		added = append(added, c)
+		if frame != nil && c.ID != skip {
 			c.Send(frame)
 		}
 	}
 	h.mu.Unlock()
-	h.awaitServed(ready)
+	if len(added) == 0 || h.roomBroker == nil {
+		return
+	}
+	h.followers.Go(func() {
+		h.awaitServed(ready)
+		h.stillSeated(room, user, added)
+	})
+}
+
+// reasonGone is room_left's reason for a connection that was told of a
+// join (its own, or another connection's of its session: follow) and whose
+// user then holds the seat no more: removed on another process (a leave, a
+// kick, the room's close) before this process's subscription to the room
+// took effect, so that this process never saw the event (stillSeated).
+const reasonGone = "gone"
+
+// stillSeated tells whether user holds a seat in room, as the Store says
+// once this process's subscription to the room took effect. A removal of
+// the user (a leave, a kick, the room's close) on another process between
+// the join and then was published to the room's subscribers, which this
+// process was not yet, or was but without the user's connections; whatever
+// the Store says now was done before, or its event comes after. If the
+// user holds no seat any more, the connections of conns (all of the user's
+// on this process when nil) that are subscribed to the room, and that no
+// event let go of since, let go of it and are told room_left with reason
+// gone. A Store that fails to answer is taken to say yes.
+func (h *Hub) stillSeated(room, user string, conns []*conn) bool {
+	_, _, _, seated := h.recheckSeat(room, user, conns)
+	return seated
+}
+
+// recheckSeat is stillSeated that also returns the room as read, when it
+// was (read).
+func (h *Hub) recheckSeat(room, user string, conns []*conn) (r Room, members []Member, read, seated bool) {
+	r, members, err := h.store.Room(h.ctx, room)
+	switch {
+	case err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }):
+		return r, members, true, true
+	case err != nil && !errors.Is(err, ErrNotFound):
+		if h.ctx.Err() == nil {
+			h.log.Error("read a joined room", "room", room, "err", err)
+		}
+		return r, nil, false, true
+	}
+	left := textFrame(wire.RoomLeft(nil, room, reasonGone))
+	h.mu.Lock()
+	if conns == nil {
+		conns = slices.Collect(h.users.conns(user))
+	}
+	n := 0
+	for _, c := range conns {
+		if c.rooms.has(room) {
+			h.unsubscribeLocked(room, c)
+			c.Send(left)
+			n++
+		}
+	}
+	h.mu.Unlock()
+	h.log.Debug("joined room gone", "room", room, "conns", n)
+	return r, nil, false, false
+}
+
+// tellChanges sends c the events that take a room's state it was told
+// (before, beforeM: a joined reply's) to the one read later (after,
+// afterM): with a Broker the first read comes before this process's
+// subscription to the room took effect, and what other processes changed
+// in between reached the room's subscribers only. Members gone carry
+// reason left, whatever their departure was. An event that also came
+// through the subscription comes twice, which member events allow
+// (PROTOCOL.md).
+func tellChanges(c *conn, before Room, beforeM []Member, after Room, afterM []Member) {
+	for _, m := range afterM {
+		if !slices.ContainsFunc(beforeM, func(x Member) bool { return x.ID == m.ID }) {
+			c.reply(wire.MemberJoined(nil, after.ID, wire.Member{ID: m.ID, Nickname: m.Nickname}))
+		}
+	}
+	for _, m := range beforeM {
+		if !slices.ContainsFunc(afterM, func(x Member) bool { return x.ID == m.ID }) {
+			c.reply(wire.MemberLeft(nil, after.ID, m.ID, ReasonLeft))
+		}
+	}
+	if after.Owner != before.Owner {
+		c.reply(wire.OwnerChanged(nil, after.ID, after.Owner))
+	}
+	if after.Locked != before.Locked {
+		c.reply(wire.LockChanged(nil, after.ID, after.Locked))
+	}
 }
 
 // publishLeave tells a room about a departure. The room's lock is held.

@@ -44,8 +44,18 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 // then no secret to its owner. others is how many connections the Store
 // counted for the user before c (User.Conns): with a Broker they may be on
 // any process, and that count is the one told; alone, this process counts
-// its own. A resumed session's place was taken by reserveSessionConn.
-func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
+// its own.
+// A resumed session's place was taken by reserveSessionConn.
+//
+// It returns false when the session turns out to have ended while the
+// hello was under way: an end_session on this process whose closeSession
+// ran before c was added (endedBefore, the count of closeSession calls
+// read before the Store's Attach, then differs), or one on another process
+// whose event this one was not yet subscribed to hear (the user's channel
+// is subscribed here only now). Then the Store is asked: a user it no
+// longer knows has its connections here closed, c with them, as
+// closeSession closes them.
+func (h *Hub) addSessionConn(c *conn, resumed bool, others int, endedBefore uint64) bool {
 	h.mu.Lock()
 	if resumed {
 		h.releaseSessionConnLocked(c.user)
@@ -62,15 +72,33 @@ func (h *Hub) addSessionConn(c *conn, resumed bool, others int) {
 	h.mu.Unlock()
 	h.awaitServed(ready)
 	if !resumed {
-		return
+		return true
+	}
+	if (ready != nil || h.sessionsEnded.Load() != endedBefore) && h.sessionGone(c) {
+		return false
 	}
 	if h.broker != nil {
 		n = max(n, others+1)
 	}
 	if n == 1 {
-		return
+		return true
 	}
 	h.publish(&wire.Envelope{Kind: wire.KindSession, Skip: c.ID, User: c.user, Payload: wire.SessionConnected(nil, n)})
+	return true
+}
+
+// sessionGone tells whether c's user is unknown to the Store, and if so
+// ends the session's connections on this process.
+func (h *Hub) sessionGone(c *conn) bool {
+	err := h.store.TouchUser(h.ctx, c.user, h.clock.Now())
+	if !errors.Is(err, ErrNotFound) {
+		if err != nil {
+			h.log.Error("touch user", "conn", c.ID, "err", err)
+		}
+		return false
+	}
+	h.closeSession(c.user, wire.SessionEnded(nil))
+	return true
 }
 
 // reserveSessionConn takes a place for one more connection of user, the
@@ -162,6 +190,7 @@ func (h *Hub) endSession(c *conn, req *wire.Request) {
 func (h *Hub) closeSession(user string, payload []byte) {
 	frame := textFrame(payload)
 	h.mu.Lock()
+	h.sessionsEnded.Add(1) // under h.mu: see addSessionConn
 	conns := slices.Collect(h.users.conns(user))
 	for _, sc := range conns {
 		for _, room := range sc.rooms.list() {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -460,5 +461,57 @@ func TestEndSessionAcrossHubs(t *testing.T) {
 	}
 	if e := ben.Expect("member_left", room); e.Str("member") != ana.ID || e.Str("reason") != "left" {
 		t.Fatalf("member_left: %v", e)
+	}
+}
+
+// attachPausingStore pauses the next Attach of a user whose id is in
+// pause, once the Store counted the connection and before the Hub goes on.
+type attachPausingStore struct {
+	*epchat.MemoryStore
+	mu       sync.Mutex
+	pause    string
+	attached chan struct{}
+	release  chan struct{}
+}
+
+func (s *attachPausingStore) Attach(ctx context.Context, user string, now time.Time) error {
+	err := s.MemoryStore.Attach(ctx, user, now)
+	s.mu.Lock()
+	hold := err == nil && user == s.pause
+	if hold {
+		s.pause = ""
+	}
+	s.mu.Unlock()
+	if hold {
+		s.attached <- struct{}{}
+		<-s.release
+	}
+	return err
+}
+
+// TestEndSessionDuringResume: Ben ends his session while his second tab's
+// hello is between the Store's Attach and the Hub adding the tab to his
+// connections, so that the end's round of his connections misses it. The
+// tab gets session_ended and closes with 4003, as his other connections
+// do, instead of a welcome into a session that no longer exists.
+func TestEndSessionDuringResume(t *testing.T) {
+	ps := &attachPausingStore{MemoryStore: epchat.NewMemoryStore(), attached: make(chan struct{}), release: make(chan struct{})}
+	th := newTestHub(t, epchat.WithStore(ps))
+	ben := th.client(t, "Ben")
+	ps.mu.Lock()
+	ps.pause = ben.ID
+	ps.mu.Unlock()
+	tab := epchattest.Dial(t, th.url)
+	tab.Send(map[string]any{"type": "hello", "token": ben.Token})
+	<-ps.attached
+	ben.MustCall("ok", map[string]any{"type": "end_session"})
+	ben.Expect("session_ended", "")
+	close(ps.release)
+	if e := tab.Next(); e.Type() != "session_ended" {
+		t.Fatalf("the tab whose hello raced the session's end got %v; want session_ended", e)
+	}
+	tab.WaitReaderDone()
+	if code := tab.CloseCode(); code != 4003 {
+		t.Fatalf("the tab closed with %d; want 4003", code)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/epchat-go/epchat"
+	"github.com/epchat-go/epchat/epchattest"
 )
 
 // TestInviteVerifier: an invite made with a verifier is found only with
@@ -50,6 +51,21 @@ func TestInviteVerifier(t *testing.T) {
 		if e := ana.Call(map[string]any{"type": "invite", "room": room, "verifier": bad}); e.Str("code") != "bad_request" {
 			t.Fatalf("invite with verifier %q: %v; want bad_request", bad, e)
 		}
+	}
+
+	// A token is base64url: one carrying the verifier after a newline is
+	// refused before any lookup. Its hash would be the hash of the invite
+	// made with the verifier, so it found the invite, and the members were
+	// told another invite's reference.
+	for _, bad := range []string{tok + "\n" + verifier, tok + " ", tok[:20] + "+" + tok[21:], strings.Repeat("a", 65)} {
+		for _, typ := range []string{"check_invite", "join"} {
+			if e := ben.Call(map[string]any{"type": typ, "token": bad}); e.Str("code") != "bad_request" {
+				t.Fatalf("%s with token %q: %v; want bad_request", typ, bad, e)
+			}
+		}
+	}
+	if e := epchattest.Dial(t, th.url).Call(map[string]any{"type": "hello", "token": tok + "\n"}); e.Str("code") != "bad_request" {
+		t.Fatalf("hello with a token holding a newline: %v; want bad_request", e)
 	}
 
 	// None of it spent the invite.

@@ -82,7 +82,7 @@ export const DEFAULT_LIMITS = Object.freeze({ max_message: 16 * 1024, max_member
  * @property {{room: Room, member: string, nickname: string, reason: string}} member_left
  * @property {{room: Room, owner: string, previous: string}} owner_changed
  * @property {{room: Room, reason: string, byMe: boolean}} room_closed
- * @property {{room: Room, reason: string}} room_left you were removed (reason kicked)
+ * @property {{room: Room, reason: string}} room_left you were removed (reason kicked, or gone: see PROTOCOL.md)
  * @property {{room: Room, locked: boolean}} room_locked
  * @property {{room: Room}} room_gone not seated any more when the session resumed
  * @property {{room: Room, count: number}} missed messages sent while away, gone for good

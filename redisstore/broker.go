@@ -33,8 +33,8 @@ const healthInterval = 3 * time.Second
 // keeps the rules. Each room has a channel, "{name}:room:<room id>" (name
 // set by WithPrefix, as for the Store), and so has each user,
 // "{name}:user:<user id>", which carries what the user's connections on
-// other processes must learn (that the user joined a room, a session
-// ended or connected; see PublishUser). A process subscribes to the
+// other processes must learn (that the user joined a room, a history sent
+// to them, a session ended or connected; see PublishUser). A process subscribes to the
 // channels of the rooms it has members in and of the users it has
 // connections of, and so receives nothing of the others. It implements
 // epchat.RoomBroker (the Hub tells it which rooms and users it serves) and
@@ -73,13 +73,29 @@ type Broker struct {
 	ops     atomic.Uint64
 
 	mu      sync.Mutex
-	store   *Store                     // set by Keeps
-	ps      *redis.PubSub              // nil until Subscribe, and after stop
-	pending map[string][]chan struct{} // Serve calls not confirmed, per channel
-	todo    []subOp                    // for the subscribing goroutine, in order
-	wake    chan struct{}              // a token when todo is not empty
-	served  atomic.Int64               // rooms subscribed to (Serve less Unserve)
-	usersIn atomic.Int64               // users subscribed to (ServeUser less UnserveUser)
+	store   *Store            // set by Keeps
+	ps      *redis.PubSub     // nil until Subscribe, and after stop
+	pending map[string]*waits // Serve calls not confirmed, per channel
+	todo    []subOp           // for the subscribing goroutine, in order
+	wake    chan struct{}     // a token when todo is not empty
+	served  atomic.Int64      // rooms subscribed to (Serve less Unserve)
+	usersIn atomic.Int64      // users subscribed to (ServeUser less UnserveUser)
+}
+
+// waits are the Serve (or ServeUser) calls of one channel that Redis has
+// not confirmed yet, oldest first. Each SUBSCRIBE sent gets its own
+// confirmation, in order, so a confirmation closes the oldest wait; but a
+// connection that breaks loses the commands in flight, and the client's
+// resubscription on the new connection confirms each channel of its set
+// once. So when the connection breaks (lost), the waits of a channel
+// unserved since are closed (no confirmation will come, and nobody needs
+// it), and those of a channel still served are all closed by its next
+// confirmation (flush). Without that, a lost SUBSCRIBE's wait took the
+// confirmation of the channel's next Serve, which then never had one.
+type waits struct {
+	chans    []chan struct{}
+	unserved bool // an Unserve came after the last Serve
+	flush    bool // the next confirmation closes every wait
 }
 
 // subOp is a SUBSCRIBE (sub) or UNSUBSCRIBE of a room's or a user's
@@ -128,7 +144,7 @@ func NewBroker(client redis.UniversalClient, opts ...Option) (*Broker, error) {
 		sharded: sharded,
 		node:    node,
 		health:  healthInterval,
-		pending: make(map[string][]chan struct{}),
+		pending: make(map[string]*waits),
 		wake:    make(chan struct{}, 1),
 	}, nil
 }
@@ -266,7 +282,13 @@ func (b *Broker) sub(ch string, count *atomic.Int64) <-chan struct{} {
 		close(ready) // not subscribed, or stopped: nothing to wait for
 		return ready
 	}
-	b.pending[ch] = append(b.pending[ch], ready)
+	w := b.pending[ch]
+	if w == nil {
+		w = &waits{}
+		b.pending[ch] = w
+	}
+	w.chans = append(w.chans, ready)
+	w.unserved = false
 	b.queueLocked(subOp{channel: ch, sub: true})
 	count.Add(1)
 	return ready
@@ -277,6 +299,9 @@ func (b *Broker) unsub(ch string, count *atomic.Int64) {
 	defer b.mu.Unlock()
 	if b.ps == nil {
 		return
+	}
+	if w := b.pending[ch]; w != nil {
+		w.unserved = true
 	}
 	b.queueLocked(subOp{channel: ch})
 	count.Add(-1)
@@ -361,6 +386,7 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 					return
 				default:
 				}
+				b.lost() // the client connects again at the next read
 				if fails++; fails > 1 {
 					time.Sleep(100 * time.Millisecond) // as the client's own channel backs off
 				}
@@ -385,8 +411,8 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 	return func() {
 		b.mu.Lock()
 		b.ps = nil
-		for ch, rs := range b.pending {
-			for _, r := range rs {
+		for ch, w := range b.pending {
+			for _, r := range w.chans {
 				close(r)
 			}
 			delete(b.pending, ch)
@@ -437,23 +463,63 @@ func receiveOrDrop(ps *redis.PubSub) (any, error) {
 	return ps.Receive(ctx)
 }
 
-// confirmed closes the oldest Serve wait of channel.
+// confirmed closes the oldest Serve wait of channel, or all of them after
+// a broken connection (see waits).
 func (b *Broker) confirmed(channel string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if rs := b.pending[channel]; len(rs) > 0 {
-		close(rs[0])
-		if len(rs) == 1 {
-			delete(b.pending, channel)
-		} else {
-			b.pending[channel] = rs[1:]
+	w := b.pending[channel]
+	if w == nil {
+		return
+	}
+	n := 1
+	if w.flush {
+		n = len(w.chans)
+	}
+	for _, r := range w.chans[:n] {
+		close(r)
+	}
+	if w.chans = w.chans[n:]; len(w.chans) == 0 {
+		delete(b.pending, channel)
+	}
+}
+
+// lost is told that the subscription's connection broke (a read or a
+// write failed): the commands in flight on it are lost (see waits).
+func (b *Broker) lost() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch, w := range b.pending {
+		if !w.unserved {
+			w.flush = true
+			continue
 		}
+		for _, r := range w.chans {
+			close(r)
+		}
+		delete(b.pending, ch)
+	}
+}
+
+// send sends one SUBSCRIBE or UNSUBSCRIBE.
+func (b *Broker) send(ps *redis.PubSub, op subOp) error {
+	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+	defer cancel()
+	switch {
+	case op.sub && b.sharded:
+		return ps.SSubscribe(ctx, op.channel)
+	case op.sub:
+		return ps.Subscribe(ctx, op.channel)
+	case b.sharded:
+		return ps.SUnsubscribe(ctx, op.channel)
+	default:
+		return ps.Unsubscribe(ctx, op.channel)
 	}
 }
 
 // subscribing sends the queued SUBSCRIBE and UNSUBSCRIBE commands in
-// order. A failed write leaves the channel in the client's set: it
-// subscribes again to all of them when it reconnects.
+// order. A SUBSCRIBE whose write failed is sent once more (see the loop);
+// the client subscribes again to its whole set when it reconnects.
 func (b *Broker) subscribing(ps *redis.PubSub, quit <-chan struct{}) {
 	for {
 		select {
@@ -466,20 +532,23 @@ func (b *Broker) subscribing(ps *redis.PubSub, quit <-chan struct{}) {
 		b.todo = nil
 		b.mu.Unlock()
 		for _, op := range todo {
-			ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
-			var err error
-			switch {
-			case op.sub && b.sharded:
-				err = ps.SSubscribe(ctx, op.channel)
-			case op.sub:
-				err = ps.Subscribe(ctx, op.channel)
-			case b.sharded:
-				err = ps.SUnsubscribe(ctx, op.channel)
-			default:
-				err = ps.Unsubscribe(ctx, op.channel)
+			err := b.send(ps, op)
+			if err == nil {
+				continue
 			}
-			cancel()
-			_ = err // the client resubscribes its set when it reconnects
+			// The write found the connection broken: the commands in
+			// flight on it are lost (the receiving goroutine may not see
+			// it fail: the client has made a new one within this call).
+			b.lost()
+			if op.sub {
+				// The client subscribed the new connection to its set,
+				// but adds the channel to the set only after the call:
+				// the channel would be left out until the next reconnect.
+				// Sent again, it is on the new connection; if that fails
+				// too, the channel is in the set for the next reconnect.
+				_ = b.send(ps, op)
+			}
+			// An UNSUBSCRIBE leaves the client's set before it is sent.
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -344,11 +345,19 @@ func TestClusterTabsFollowJoins(t *testing.T) {
 		t.Fatalf("ben's tab on b: %v; want ben's own join", e)
 	}
 	ann.Expect("member_joined", room)
-	ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to both tabs"})
-	for _, c := range []*epchattest.Client{ben, benTab} {
-		if e := c.Expect("message", room); e.Str("text") != "to both tabs" {
+	// b subscribes to the room as it learns of the join, and what Ann
+	// sends before Redis has that SUBSCRIBE is lost for b (the members
+	// see it by seq): she sends until a message reaches the tab.
+	deadline := time.Now().Add(waitFor)
+	for !slices.ContainsFunc(benTab.Events(), func(e epchattest.Event) bool { return e.Type() == "message" }) {
+		if time.Now().After(deadline) {
+			t.Fatal("no message reached ben's tab on b")
+		}
+		ann.MustCall("sent", map[string]any{"type": "send", "room": room, "text": "to both tabs"})
+		if e := ben.Expect("message", room); e.Str("text") != "to both tabs" {
 			t.Fatalf("%v", e)
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	ben.MustCall("ok", map[string]any{"type": "end_session"})
 	benTab.Expect("session_ended", "")
@@ -488,4 +497,58 @@ func roomSubscriber(t *testing.T, admin *redis.Client, subAddr string, tune func
 		t.Fatalf("delivered %q; want \"before\"", m.msg)
 	}
 	return pub, ch
+}
+
+// TestBrokerServeAfterLostSubscribe: a room's SUBSCRIBE is lost with the
+// subscription's connection (a relay holds it, then breaks the
+// connection), and the room is unserved before the client reconnects, so
+// its resubscription leaves the room out and Redis never confirms that
+// SUBSCRIBE. The room's next Serve is confirmed, and its events arrive.
+// Before, the lost SUBSCRIBE's wait stayed pending and took the next
+// Serve's confirmation, whose own wait then never ended: every later join
+// of the room on the process waited for the Hub's 5 s bound. And the next
+// SUBSCRIBE, when its write was the one to find the connection broken,
+// was never sent at all: the client reconnects within the failed call and
+// adds the channel to the set it resubscribes only afterwards, so the room
+// heard nothing until the next reconnect.
+func TestBrokerServeAfterLostSubscribe(t *testing.T) {
+	prefix := freshPrefix()
+	g := newGate(t, redisAddr)
+	subc := redis.NewClient(&redis.Options{Addr: g.addr(), MaxRetries: -1})
+	t.Cleanup(func() { subc.Close() })
+	sub, err := NewBroker(subc, WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := NewBroker(newClient(t), WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := subscribe(t, sub)
+
+	g.hold([]byte("room:lost"))
+	first := sub.Serve("lost")
+	g.waitHeld(t)
+	sub.Unserve("lost")
+	g.cut()
+	again := sub.Serve("lost")
+	select {
+	case <-again:
+	case <-time.After(waitFor):
+		t.Fatal("the Serve after a lost SUBSCRIBE was never confirmed")
+	}
+	select {
+	case <-first:
+	default:
+		t.Fatal("the wait of a SUBSCRIBE lost with its connection, for a room unserved since, never ended")
+	}
+	if m := publishUntilDelivered(t, pub, ch, "lost", "the lost SUBSCRIBE"); m.room != "lost" {
+		t.Fatalf("delivered in %q", m.room)
+	}
+	sub.mu.Lock()
+	n := len(sub.pending)
+	sub.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d channels with Serve waits left; want 0", n)
+	}
 }
