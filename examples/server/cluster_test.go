@@ -64,13 +64,14 @@ func TestDemoCluster(t *testing.T) {
 	for i := range addrs {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancels[i] = cancel
-		ready := make(chan string, 1)
+		ready := make(chan listening, 1)
 		dones[i] = make(chan error, 1)
 		go func() {
-			dones[i] <- run(ctx, []string{"-addr", "127.0.0.1:0", "-redis", redisAddr}, io.Discard, ready)
+			dones[i] <- run(ctx, []string{"-addr", "127.0.0.1:0", "-redis", redisAddr}, io.Discard, io.Discard, ready)
 		}()
 		select {
-		case addrs[i] = <-ready:
+		case at := <-ready:
+			addrs[i] = at.HTTP
 		case err := <-dones[i]:
 			t.Fatal(err)
 		}

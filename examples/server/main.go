@@ -39,15 +39,23 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
 }
 
-// run serves until ctx is done. It writes where it listens to out and, if
-// ready is not nil, sends the listening address on it.
-func run(ctx context.Context, args []string, out io.Writer, ready chan<- string) error {
+// listening is where run serves: the demo's HTTP address and, with
+// -ws-addr, the Hub's own listener ("" without).
+type listening struct {
+	HTTP string
+	WS   string
+}
+
+// run serves until ctx is done. It writes where it listens to out and its
+// log to logw; if ready is not nil, it sends where it listens on it once
+// every listener is up.
+func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- listening) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
@@ -66,7 +74,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
 	if *debugAddr != "" {
 		at, stopDebug, err := startDebug(*debugAddr)
 		if err != nil {
@@ -130,9 +138,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 		return err
 	}
 	fmt.Fprintf(out, "epchat demo: open http://%s/ (WebSocket endpoint ws://%s/chat/)\n", ln.Addr(), ln.Addr())
-	if ready != nil {
-		ready <- ln.Addr().String()
-	}
+	at := listening{HTTP: ln.Addr().String()}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -144,11 +150,16 @@ func run(ctx context.Context, args []string, out io.Writer, ready chan<- string)
 			return err
 		}
 		fmt.Fprintf(out, "WebSockets also on ws://%s/ (zero-copy upgrade)\n", wln.Addr())
+		at.WS = wln.Addr().String()
 		go func() {
 			if err := hub.Serve(wln); !errors.Is(err, epchat.ErrHubClosed) {
 				errc <- err
 			}
 		}()
+	}
+
+	if ready != nil {
+		ready <- at
 	}
 
 	select {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -37,12 +38,15 @@ func TestDemoServer(t *testing.T) {
 
 func chatThroughDemo(t *testing.T, args ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, ready) }()
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, io.Discard, ready)
+	}()
 	var addr string
 	select {
-	case addr = <-ready:
+	case at := <-ready:
+		addr = at.HTTP
 	case err := <-done:
 		t.Fatal(err)
 	}
@@ -75,6 +79,54 @@ func chatThroughDemo(t *testing.T, args ...string) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// demo is a demo server that a test runs: where it listens, and its log.
+type demo struct {
+	listening
+	log *logBuffer
+}
+
+// startDemo runs the demo server with args on a loopback port (unless
+// args say otherwise) until the test ends.
+func startDemo(t *testing.T, args ...string) demo {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	d := demo{log: new(logBuffer)}
+	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, d.log, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case d.listening = <-ready:
+		return d
+	case err := <-done:
+		t.Fatal(err)
+		return demo{}
+	}
+}
+
+// logBuffer holds what a demo logged; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // seatPair connects Ana at anaURL and Ben at benURL, Ana creates a room and
