@@ -70,6 +70,12 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	switch {
+	case *redisAddr != "" && *storeName != "memory":
+		return fmt.Errorf("-redis replaces -store %s: give one of them", *storeName)
+	case *redisPipeline && *redisAddr == "":
+		return errors.New("-redis-pipeline needs -redis")
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -92,9 +98,6 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	}
 	switch {
 	case *redisAddr != "":
-		if *storeName != "memory" {
-			return fmt.Errorf("-redis replaces -store %s: give one of them", *storeName)
-		}
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 		defer rdb.Close()
 		var ropts []redisstore.Option

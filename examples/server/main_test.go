@@ -149,3 +149,44 @@ func call(c *epchattest.Client, req, want string) epchattest.Event {
 	c.SendRaw(req)
 	return c.MustNext(want)
 }
+
+// Flags that make no sense together stop the demo at startup rather than
+// being ignored.
+func TestFlagConflicts(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{
+			name: "store with redis",
+			args: []string{"-store", "sqlite", "-redis", "127.0.0.1:1"},
+			want: "-redis replaces -store",
+		},
+		{
+			name: "redis-pipeline without redis",
+			args: []string{"-redis-pipeline"},
+			want: "-redis-pipeline needs -redis",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ready := make(chan listening, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, tt.args...), io.Discard, io.Discard, ready)
+			}()
+			select {
+			case <-ready:
+				cancel()
+				<-done
+				t.Fatalf("the demo started with %q", tt.args)
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %v, want one saying %q", err, tt.want)
+				}
+			}
+		})
+	}
+}
