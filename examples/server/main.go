@@ -5,6 +5,12 @@
 //	go run ./examples/server            # http://127.0.0.1:8080/
 //	go run ./examples/server -addr :9000
 //
+// On a loopback address the demo answers only the loopback names at its
+// port (localhost, 127.0.0.1, [::1]), against DNS rebinding: any other
+// Host gets 403 "host not allowed", from every handler and from the Hub's
+// upgrades. -allowed-hosts replaces them; on any other address, without
+// it, every Host is answered and a warning is logged at startup.
+//
 // Several processes serve one set of rooms when they share a Redis
 // (run without persistence, as redisstore/README.md says), each on its
 // own port:
@@ -26,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,6 +73,7 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
 	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
 	maxConnsPerAddr := fs.Int("max-conns-per-addr", epchat.DefaultMaxConnectionsPerAddr, "WebSocket connections from one client address at once (a load generator on loopback needs more)")
+	allowedHosts := fs.String("allowed-hosts", "", "comma-separated host or host:port names (IPv6 in brackets) that the page, /stats, /metrics and the WebSocket upgrades answer; any other Host gets 403. An entry without a port allows any port. Default: on a loopback address, localhost, 127.0.0.1 and [::1] at the port listened on; elsewhere every Host (logged as a warning at startup)")
 	requestRate := fs.Float64("request-rate", epchat.DefaultRequestRate, "requests per second per connection (a load generator sending flat out needs more)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,6 +83,10 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 		return fmt.Errorf("-redis replaces -store %s: give one of them", *storeName)
 	case *redisPipeline && *redisAddr == "":
 		return errors.New("-redis-pipeline needs -redis")
+	}
+	hosts, err := parseAllowedHosts(*allowedHosts)
+	if err != nil {
+		return err
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -126,6 +138,30 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	default:
 		return fmt.Errorf("unknown -store %q: memory or sqlite", *storeName)
 	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var wln net.Listener
+	var wsAt net.Addr
+	if *wsAddr != "" {
+		wln, err = net.Listen("tcp", *wsAddr)
+		if err != nil {
+			return err
+		}
+		defer wln.Close()
+		wsAt = wln.Addr()
+	}
+	rule := newHostRule(ln.Addr(), wsAt, hosts)
+	if rule.hub != nil {
+		opts = append(opts, epchat.WithAllowedHosts(hubHosts(rule.hub)...))
+	}
+	if len(rule.unchecked) > 0 {
+		logger.Warn("Host header not checked: listening beyond loopback without -allowed-hosts, so a page of any site can reach the demo under its own name (DNS rebinding)",
+			"listeners", strings.Join(rule.unchecked, " "))
+	}
 	hub, err := epchat.New(opts...)
 	if err != nil {
 		return err
@@ -135,23 +171,12 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	mux.Handle("/", web.Handler())
 	mountStats(mux, hub)
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		hub.Shutdown(context.Background())
-		return err
-	}
 	fmt.Fprintf(out, "epchat demo: open http://%s/ (WebSocket endpoint ws://%s/chat/)\n", ln.Addr(), ln.Addr())
 	at := listening{HTTP: ln.Addr().String()}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: checkHost(rule.http, mux), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	if *wsAddr != "" {
-		wln, err := net.Listen("tcp", *wsAddr)
-		if err != nil {
-			srv.Close()
-			hub.Shutdown(context.Background())
-			return err
-		}
+	if wln != nil {
 		fmt.Fprintf(out, "WebSockets also on ws://%s/ (zero-copy upgrade)\n", wln.Addr())
 		at.WS = wln.Addr().String()
 		go func() {
@@ -160,7 +185,6 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 			}
 		}()
 	}
-
 	if ready != nil {
 		ready <- at
 	}
