@@ -10,6 +10,10 @@
 // Host gets 403 "host not allowed", from every handler and from the Hub's
 // upgrades. -allowed-hosts replaces them; on any other address, without
 // it, every Host is answered and a warning is logged at startup.
+// Behind a proxy that terminates TLS, -trust-forwarded-proto and
+// -client-ip-header X-Forwarded-For take the scheme and the client's
+// address from the proxy's headers; set them only behind a proxy that
+// always sets those headers.
 //
 // Several processes serve one set of rooms when they share a Redis
 // (run without persistence, as redisstore/README.md says), each on its
@@ -74,6 +78,9 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
 	maxConnsPerAddr := fs.Int("max-conns-per-addr", epchat.DefaultMaxConnectionsPerAddr, "WebSocket connections from one client address at once (a load generator on loopback needs more)")
 	allowedHosts := fs.String("allowed-hosts", "", "comma-separated host or host:port names (IPv6 in brackets) that the page, /stats, /metrics and the WebSocket upgrades answer; any other Host gets 403. An entry without a port allows any port. Default: on a loopback address, localhost, 127.0.0.1 and [::1] at the port listened on; elsewhere every Host (logged as a warning at startup)")
+	trustProto := fs.Bool("trust-forwarded-proto", false, "take the request's scheme from X-Forwarded-Proto (or Forwarded proto=) for the origin check (epchat.WithTrustForwardedProto): needed behind a proxy that terminates TLS, whose pages are https while the demo gets plain http. Only behind a proxy that always sets or overwrites that header")
+	ipHeader := fs.String("client-ip-header", "", "count the per-address limits by the client address in this header's last hop, e.g. X-Forwarded-For or X-Real-IP (epchat.WithClientAddr), instead of the socket's address (the proxy's). Only behind a proxy that always sets it: anyone else can forge it. A request without it counts by its socket address")
+	origins := fs.String("origin", "", "comma-separated origin host patterns also allowed to open WebSockets (epchat.WithOriginPatterns, path.Match syntax against the Origin's host[:port], e.g. app.example.com or *.example.com); the page's own origin is always allowed")
 	requestRate := fs.Float64("request-rate", epchat.DefaultRequestRate, "requests per second per connection (a load generator sending flat out needs more)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,6 +94,11 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	hosts, err := parseAllowedHosts(*allowedHosts)
 	if err != nil {
 		return err
+	}
+	if *ipHeader != "" {
+		if *ipHeader, err = clientIPHeader(*ipHeader); err != nil {
+			return err
+		}
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -107,6 +119,15 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 		epchat.WithMaxConnections(*maxConns),
 		epchat.WithMaxConnectionsPerAddr(*maxConnsPerAddr),
 		epchat.WithRequestRate(*requestRate, max(epchat.DefaultRequestBurst, int(*requestRate))),
+		epchat.WithTrustForwardedProto(*trustProto),
+	}
+	if *ipHeader != "" {
+		opts = append(opts, epchat.WithClientAddr(clientAddrFrom(*ipHeader)))
+	}
+	for p := range strings.SplitSeq(*origins, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			opts = append(opts, epchat.WithOriginPatterns(p))
+		}
 	}
 	switch {
 	case *redisAddr != "":

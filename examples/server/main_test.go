@@ -106,6 +106,7 @@ func startDemo(t *testing.T, args ...string) demo {
 	case d.listening = <-ready:
 		return d
 	case err := <-done:
+		done <- nil // the cleanup's
 		t.Fatal(err)
 		return demo{}
 	}
