@@ -48,13 +48,32 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// At the first signal, stop catching them before shutting down: a
+	// second one then kills the process at once, as when nothing catches
+	// them, however long the shutdown waits (a paused Redis).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	context.AfterFunc(sigs, func() {
+		stop()
+		cancel()
+	})
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
 }
+
+const usage = `Usage: server [flags]
+
+Serves the epchat demo page, a Hub at /chat/ and its figures at /stats,
+/stats.json and /metrics. Ctrl-C (SIGINT) or SIGTERM shuts down: the
+rooms are closed (or left to the other processes, with -redis), for up
+to 10 seconds. A second Ctrl-C or SIGTERM exits at once.
+
+Flags:
+`
 
 // listening is where run serves: the demo's HTTP address and, with
 // -ws-addr, the Hub's own listener ("" without).
@@ -68,6 +87,10 @@ type listening struct {
 // every listener is up.
 func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- listening) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
 	wsAddr := fs.String("ws-addr", "", "also serve WebSockets on this address with the Hub's own zero-copy upgrader (Hub.Serve), e.g. for load tests (off when empty)")
@@ -216,6 +239,7 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 		return err
 	case <-ctx.Done():
 	}
+	logger.Info("shutting down; a second Ctrl-C exits at once")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx) // HTTP only: the Hub's WebSockets are hijacked
