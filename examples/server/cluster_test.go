@@ -7,16 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// startRedis runs a redis-server without persistence on a free loopback
-// port for the test, or skips the test when there is none (fails under
-// CI=true).
-func startRedis(t *testing.T) string {
+// startRedis runs a redis-server without persistence (unless args say
+// otherwise) on a free loopback port for the test, or skips the test when
+// there is none (fails under CI=true).
+func startRedis(t *testing.T, args ...string) string {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -32,6 +33,7 @@ func startRedis(t *testing.T) string {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	cmd := exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	cmd.Args = append(cmd.Args, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -93,5 +95,51 @@ func TestDemoCluster(t *testing.T) {
 	cancels[0]()
 	if err := <-dones[0]; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With -redis the demo warns once at startup when the Redis writes to
+// disk, or when it cannot tell; a Redis without persistence gets no
+// warning.
+func TestRedisDiskWarning(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		redis []string
+		want  string // in the log; "" for no warning
+	}{
+		{
+			name: "no persistence",
+		},
+		{
+			name:  "snapshots",
+			redis: []string{"--save", "3600 1"},
+			want:  "snapshots=true appendonly=false",
+		},
+		{
+			name:  "append-only file",
+			redis: []string{"--appendonly", "yes"},
+			want:  "snapshots=false appendonly=true",
+		},
+		{
+			name:  "CONFIG refused",
+			redis: []string{"--rename-command", "CONFIG", ""},
+			want:  "could not check whether Redis writes to disk",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			redisAddr := startRedis(t, tt.redis...)
+			t.Chdir(t.TempDir())
+			d := startDemo(t, "-redis", redisAddr)
+			log := d.log.String()
+			warns := strings.Count(log, "level=WARN")
+			switch {
+			case tt.want == "" && warns > 0:
+				t.Errorf("warned:\n%s", log)
+			case tt.want != "" && (warns != 1 || !strings.Contains(log, tt.want)):
+				t.Errorf("want one warning saying %q:\n%s", tt.want, log)
+			case tt.want != "" && !strings.Contains(log, "redis="+redisAddr):
+				t.Errorf("the warning names no Redis:\n%s", log)
+			}
+		})
 	}
 }
