@@ -47,6 +47,12 @@ type Store struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// The heartbeats that succeeded (see Heartbeat): the last one, and
+	// the first since this Store last missed one.
+	hbMu    sync.Mutex
+	beatOK  time.Time
+	beating time.Time
 }
 
 var (
@@ -188,9 +194,27 @@ func (s *Store) beat() {
 // and, if this process was itself taken for dead, revives its connections.
 // Several processes may run it at once. The heartbeat goroutine calls it;
 // with WithManualHeartbeat the application must.
+//
+// A process reaps others only once its own heartbeats have gone through,
+// none missed (none more than two thirds of the node timeout after the
+// one before), for a whole node timeout. After Redis was unreachable or
+// paused, or this process stalled, every process's last heartbeat is old:
+// the first to reach Redis again would take all the others for dead and
+// free the seats of members still connected to them. Waiting a timeout
+// gives the others the time to beat again; a process truly dead is then
+// reaped a node timeout later at most.
 func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	n := encTime(now)
-	deadline := encTime(now.Add(-s.timeout))
+	s.hbMu.Lock()
+	if s.beatOK.IsZero() || now.Sub(s.beatOK) > 2*s.timeout/3 {
+		s.beating = now // missed one, or the first: start counting again
+	}
+	reap := !now.Before(s.beating.Add(s.timeout))
+	s.hbMu.Unlock()
+	deadline := "" // reap nobody
+	if reap {
+		deadline = encTime(now.Add(-s.timeout))
+	}
 	for {
 		vals, err := s.call(ctx, s.c, scriptHeartbeat, "nodes",
 			s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
@@ -203,9 +227,15 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 			return r.err
 		}
 		if more == 0 {
-			return nil
+			break
 		}
 	}
+	s.hbMu.Lock()
+	if now.After(s.beatOK) {
+		s.beatOK = now
+	}
+	s.hbMu.Unlock()
+	return nil
 }
 
 func (s *Store) run(ctx context.Context, sc *script, key string, args ...any) *redis.Cmd {
