@@ -170,6 +170,12 @@ func New(opts ...Option) (*Hub, error) {
 	}
 	ip, ok := cfg.store.(InProcessStore)
 	h.remoteStore = !ok || !ip.InProcess()
+	if sc, ok := cfg.broker.(StoreChecker); ok {
+		if err := sc.CheckStore(cfg.store); err != nil {
+			cancel()
+			return nil, fmt.Errorf("epchat: broker: %w", err)
+		}
+	}
 	h.stats.init()
 	h.locks.init()
 	h.subs.init()

@@ -65,6 +65,7 @@ type config struct {
 	timeout  time.Duration
 	manual   bool
 	autopipe bool
+	persist  bool // WithPersistenceAllowed
 }
 
 // Option configures New.
@@ -102,9 +103,23 @@ func WithAutoPipeline() Option { return func(c *config) { c.autopipe = true } }
 // New starts a goroutine that beats with the wall clock.
 func WithManualHeartbeat() Option { return func(c *config) { c.manual = true } }
 
+// WithPersistenceAllowed lets New use a Redis that writes its data to
+// disk, or one whose settings it cannot read (CONFIG refused, as on some
+// managed services). Without it New refuses them (see New). With it, the
+// host answers for what a restart brings back: a Redis that reloads a
+// snapshot or an append-only file comes back with the deployment as it was
+// then, under the same epoch, so the processes do not see a loss: invites
+// used since are valid again, members kicked since are seated again,
+// and seq numbers are given out a second time.
+func WithPersistenceAllowed() Option { return func(c *config) { c.persist = true } }
+
 // New returns a Store on the Redis behind client, which the caller keeps
 // owning (Close does not close it). It loads the scripts, so an unreachable
-// Redis is reported here. Unless WithManualHeartbeat is given, it records
+// Redis is reported here. It refuses a Redis that writes its data to disk
+// (CONFIG GET save not empty, or appendonly yes, on any master), unless
+// WithPersistenceAllowed: the deployment's rooms, members and invites are
+// to live in memory only, and a Redis that reloads old data on a restart
+// brings spent invites and kicked members back. Unless WithManualHeartbeat is given, it records
 // a first heartbeat and starts the heartbeat goroutine; Close stops it.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	cfg := config{prefix: DefaultPrefix, timeout: DefaultNodeTimeout}
@@ -134,6 +149,11 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		done:    make(chan struct{}),
 	}
 	ctx := context.Background()
+	if !cfg.persist {
+		if err := checkMemoryOnly(ctx, client); err != nil {
+			return nil, err
+		}
+	}
 	if err := loadLibrary(ctx, client); err != nil {
 		return nil, err
 	}
