@@ -3,7 +3,9 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -274,5 +276,44 @@ func TestHeartbeatGoroutine(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestHeartbeatLogs: with WithLogger the Store tells the operator, with
+// node ids and counts only, that it took a process for dead, that its
+// heartbeat failed (once for a run of failures) and that it went through
+// again.
+func TestHeartbeatLogs(t *testing.T) {
+	logs := &logLines{}
+	prefix := freshPrefix()
+	a := newStoreOn(t, newClient(t), prefix, WithLogger(slog.New(logs)))
+	dead := newStoreOn(t, newClient(t), prefix)
+	mustUser(t, a, "ann", t0)
+	attach(t, dead, "ann", t0)
+	beat(t, dead, t0)
+	beatSteadily(t, a, t0, t0.Add(DefaultNodeTimeout+DefaultNodeTimeout/3))
+	if n := logs.count("redisstore: processes taken for dead"); n != 1 {
+		t.Fatalf("%d logs of processes taken for dead; want 1", n)
+	}
+
+	addr, proc := ownRedis(t)
+	c := faultClient(t, addr)
+	s := newStoreOn(t, c, freshPrefix(), WithLogger(slog.New(logs)))
+	beat(t, s, t0)
+	pause(t, proc)
+	for i := range 3 {
+		if err := s.Heartbeat(bg, t0.Add(time.Duration(i+1)*time.Second)); err == nil {
+			t.Fatal("a heartbeat on a paused Redis went through")
+		}
+	}
+	if n := logs.count("redisstore: heartbeat failed"); n != 1 {
+		t.Fatalf("%d logs of failed heartbeats for a run of three; want 1", n)
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	beat(t, s, t0.Add(10*time.Second))
+	if n := logs.count("redisstore: heartbeat through again"); n != 1 {
+		t.Fatalf("%d logs of the heartbeat back; want 1", n)
 	}
 }

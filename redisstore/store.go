@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,9 @@ type Store struct {
 	hbMu    sync.Mutex
 	beatOK  time.Time
 	beating time.Time
+	failing bool // the last heartbeat failed (and was logged)
+
+	log *slog.Logger
 }
 
 var (
@@ -66,6 +70,7 @@ type config struct {
 	manual   bool
 	autopipe bool
 	persist  bool // WithPersistenceAllowed
+	log      *slog.Logger
 }
 
 // Option configures New.
@@ -102,6 +107,13 @@ func WithAutoPipeline() Option { return func(c *config) { c.autopipe = true } }
 // clock (for example the clock it drives the Hub with in tests). Default:
 // New starts a goroutine that beats with the wall clock.
 func WithManualHeartbeat() Option { return func(c *config) { c.manual = true } }
+
+// WithLogger has the Store log what an operator needs of its heartbeats,
+// with node ids and counts only: a heartbeat that failed (once, until one
+// goes through again, which is logged too, with how long it took), and
+// the processes this one took for dead, or found alive again. Default:
+// nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithPersistenceAllowed lets New use a Redis that writes its data to
 // disk, or one whose settings it cannot read (CONFIG refused, as on some
@@ -147,6 +159,10 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		timeout: cfg.timeout,
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		log:     cfg.log,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	ctx := context.Background()
 	if !cfg.persist {
@@ -235,15 +251,22 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	if reap {
 		deadline = encTime(now.Add(-s.timeout))
 	}
+	var revived, reaped, removed int64
 	for {
 		vals, err := s.call(ctx, s.c, scriptHeartbeat, "nodes",
 			s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
 		if err != nil {
-			return mapErr(err)
+			err = mapErr(err)
+			s.beatFailed(err)
+			return err
 		}
 		r := &reply{vals: vals}
 		more := r.int()
+		revived += r.int()
+		reaped += r.int()
+		removed += r.int()
 		if r.err != nil {
+			s.beatFailed(r.err)
 			return r.err
 		}
 		if more == 0 {
@@ -251,11 +274,33 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 		}
 	}
 	s.hbMu.Lock()
+	last, failing := s.beatOK, s.failing
 	if now.After(s.beatOK) {
 		s.beatOK = now
 	}
+	s.failing = false
 	s.hbMu.Unlock()
+	if failing {
+		s.log.Info("redisstore: heartbeat through again", "node", s.node, "since_last", now.Sub(last).Round(time.Millisecond))
+	}
+	if revived > 0 {
+		s.log.Warn("redisstore: this process was taken for dead; its connections count again", "node", s.node, "users", revived)
+	}
+	if reaped > 0 || removed > 0 {
+		s.log.Warn("redisstore: processes taken for dead", "node", s.node, "nodes", removed, "users", reaped)
+	}
 	return nil
+}
+
+// beatFailed logs a failed heartbeat, once until one goes through.
+func (s *Store) beatFailed(err error) {
+	s.hbMu.Lock()
+	first := !s.failing
+	s.failing = true
+	s.hbMu.Unlock()
+	if first {
+		s.log.Error("redisstore: heartbeat failed", "node", s.node, "err", err)
+	}
 }
 
 func (s *Store) run(ctx context.Context, sc *script, key string, args ...any) *redis.Cmd {
