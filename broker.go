@@ -31,6 +31,15 @@ type Broker interface {
 	Subscribe(deliver func(room string, msg []byte)) (stop func(), err error)
 }
 
+// StoreChecker may be implemented by a Broker that works with some Stores
+// only: New calls CheckStore once and fails with its error. (redisstore's
+// Broker refuses a redisstore Store of another deployment, whose processes
+// it would never let hear each other.)
+type StoreChecker interface {
+	Broker
+	CheckStore(store Store) error
+}
+
 // MessagePublisher may be implemented by a Broker that keeps each room's
 // seq next to the Store's data (redisstore's Broker does): the Hub then
 // has it take a message's seq and publish the message event in one atomic

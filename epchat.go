@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/httphead"
@@ -77,6 +79,7 @@ type Hub struct {
 
 	mu        hubMutex
 	listeners []net.Listener // given to Serve; closed by Shutdown
+	upgrading upgrading      // Serve's connections before their upgrade
 	conns     []*conn        // every live connection; conn.slot is its index
 	users     userIndex      // user id -> this process's connections
 	// joining counts, by user id, the hellos with its token between
@@ -167,6 +170,12 @@ func New(opts ...Option) (*Hub, error) {
 	}
 	ip, ok := cfg.store.(InProcessStore)
 	h.remoteStore = !ok || !ip.InProcess()
+	if sc, ok := cfg.broker.(StoreChecker); ok {
+		if err := sc.CheckStore(cfg.store); err != nil {
+			cancel()
+			return nil, fmt.Errorf("epchat: broker: %w", err)
+		}
+	}
 	h.stats.init()
 	h.locks.init()
 	h.subs.init()
@@ -295,6 +304,14 @@ var ErrHubClosed = errors.New("epchat: hub closed")
 // Clients must wait for the upgrade response before sending frames, as RFC
 // 6455 requires.
 //
+// A connection waits for its upgrade request for the handshake timeout at
+// most (WithHandshakeTimeout). At most WithMaxConnections connections may
+// wait at once, and WithMaxConnectionsPerAddr from one IP address (unless
+// WithClientAddr says where clients are: the socket's address is then a
+// proxy's); one more gets 503 at once, its request unread, and counts in
+// Stats.ConnectionsRefused. An accept that fails for want of descriptors
+// or memory is retried after a pause, as net/http does.
+//
 // Serve returns ErrHubClosed after Shutdown, which closes ln, or the
 // listener's error.
 func (h *Hub) Serve(ln net.Listener) error {
@@ -312,8 +329,7 @@ func (h *Hub) Serve(ln net.Listener) error {
 			if h.closing.Load() {
 				return ErrHubClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptRetries(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				time.Sleep(delay) // as net/http does on accept errors
 				continue
@@ -321,12 +337,94 @@ func (h *Hub) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		key, ok := h.upgrading.take(nc, h.cfg.maxConns, h.cfg.maxConnsPerAddr, h.cfg.clientAddr == nil)
+		if !ok {
+			refuseUnread(nc)
+			h.stats.connsRefused.Add(1)
+			continue
+		}
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
+			defer h.upgrading.release(key)
 			h.upgradeRaw(nc)
 		}()
 	}
+}
+
+// acceptRetries tells an accept error after which Serve goes on, after a
+// pause: a timeout, or a process or system out of descriptors or memory
+// for now (as net/http's Serve does, where they are "temporary"), or a
+// connection aborted before it was accepted. Out of descriptors, Serve
+// once returned, and the demo server stopped with it.
+func acceptRetries(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// upgrading counts the connections Serve accepted whose upgrade is under
+// way, in total and by the socket's IP address. A connection waiting for
+// its upgrade request (the handshake timeout, 10 s by default) holds a
+// goroutine and a descriptor, and is counted nowhere else: the connection
+// limits apply once the request is read. So Serve admits at most
+// WithMaxConnections of them at once, and WithMaxConnectionsPerAddr from
+// one IP address unless a WithClientAddr hook says where clients are (the
+// socket's address is then a proxy's); beyond that, a connection gets 503
+// at once, without its request being read.
+type upgrading struct {
+	mu    sync.Mutex
+	total int
+	by    map[netip.Addr]int
+}
+
+func (u *upgrading) take(nc net.Conn, maxTotal, maxPerAddr int, perAddr bool) (netip.Addr, bool) {
+	var key netip.Addr
+	if perAddr {
+		if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+			key = ta.AddrPort().Addr().Unmap()
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.total >= maxTotal || key.IsValid() && u.by[key] >= maxPerAddr {
+		return netip.Addr{}, false
+	}
+	u.total++
+	if key.IsValid() {
+		if u.by == nil {
+			u.by = make(map[netip.Addr]int)
+		}
+		u.by[key]++
+	}
+	return key, true
+}
+
+func (u *upgrading) release(key netip.Addr) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.total--
+	if key.IsValid() {
+		if u.by[key]--; u.by[key] <= 0 {
+			delete(u.by, key)
+		}
+	}
+}
+
+// refuseUnread answers a connection whose request Serve does not read
+// with 503 and closes it. The response fits any socket buffer: the write
+// does not wait.
+func refuseUnread(nc net.Conn) {
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(nc, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: "+retryAfter+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	nc.Close()
 }
 
 // upgradeRaw performs the upgrade of a connection accepted by Serve. The
@@ -502,7 +600,10 @@ func (h *Hub) dropConnLocked(c *conn) {
 // every connection is closed with 1001 (going away). When this process
 // serves the rooms alone (no shared broker), every room is closed first
 // with reason shutdown. Shutdown waits for the connections to close until
-// ctx is done, then cuts the stragglers and returns ctx's error. It returns
+// ctx is done, then cuts the stragglers, cancels the Store calls still
+// under way (a closing connection's Detach waiting on an unreachable
+// Store: the Store's own rules, such as redisstore's node timeout, then
+// count those connections as gone) and returns ctx's error. It returns
 // once every goroutine of the Hub has returned.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	if !h.closing.CompareAndSwap(false, true) {
@@ -529,6 +630,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-h.drained:
 	case <-ctx.Done():
 		err = ctx.Err()
+		h.cancel() // the Store calls under way give up
 		h.mu.Lock()
 		cut := slices.Clone(h.conns)
 		h.mu.Unlock()
@@ -536,7 +638,22 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 			c.Abort()
 		}
 	}
-	h.wg.Wait()
+	// A closed connection is gone from the list before its Detach: the
+	// goroutines may still wait on the Store when the list is empty.
+	waited := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+		h.cancel()
+		<-waited
+	}
 	if h.stopBroker != nil {
 		h.stopBroker()
 	}

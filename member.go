@@ -35,6 +35,7 @@ var connSeq atomic.Uint64
 // above the transport's own.
 const (
 	flagIdentified uint32 = 1 << (transport.UpperShift + iota) // hello succeeded: user and nick are set
+	flagGreeting                                               // a hello is under way: the identify timeout waits for it
 
 	causeShift = transport.UpperShift + 8 // flags >> causeShift is a closeCause
 )
@@ -316,6 +317,12 @@ func (h *Hub) hello(c *conn, req *wire.Request) {
 		c.refuse(req.ID, wire.AlreadyIdentified, "")
 		return
 	}
+	// A hello that waits on the Store (a stalled Redis) is answered, not
+	// cut by the identify timeout: the client gets its error (unavailable,
+	// say) and may try again. A connection whose hello failed is closed at
+	// the next sweep once the timeout is past.
+	c.Flags().Or(flagGreeting)
+	defer c.Flags().And(^flagGreeting)
 	ctx := h.ctx
 	now := h.clock.Now()
 	var (

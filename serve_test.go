@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,4 +169,111 @@ func TestServeSlowHandshake(t *testing.T) {
 		t.Fatalf("%d connections, %d slots", conns, slots)
 	}
 	checkNoHubGoroutines(t)
+}
+
+// TestServeUpgradesUnderWayBounded: connections that send no upgrade
+// request are held until the handshake timeout, and the connection limits
+// apply only once the request is read. Serve holds at most
+// WithMaxConnectionsPerAddr of them from one address: the next gets 503
+// at once, without its request being read; once they go, that address is
+// served again. Before, every one held a goroutine and a descriptor, and
+// 8,000 of them from one address cost the demo server 84 MB.
+func TestServeUpgradesUnderWayBounded(t *testing.T) {
+	hub, err := epchat.New(
+		epchat.WithNetpoll(!blockingReads()),
+		epchat.WithMaxConnectionsPerAddr(3),
+		epchat.WithHandshakeTimeout(time.Hour), // the idle ones stay
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(ln) }()
+
+	var idle []net.Conn
+	for range 3 {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, nc)
+	}
+	// The fourth, accepted after the three: its request is never read.
+	extra, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra.SetReadDeadline(time.Now().Add(waitFor))
+	resp, err := io.ReadAll(extra)
+	if err != nil || !strings.HasPrefix(string(resp), "HTTP/1.1 503 ") {
+		t.Fatalf("a fourth connection with three upgrades under way from its address: %q, %v; want 503 at once", resp, err)
+	}
+	if n := hub.Stats().ConnectionsRefused; n != 1 {
+		t.Errorf("Stats: %d connections refused, want 1", n)
+	}
+	for _, nc := range idle {
+		nc.Close()
+	}
+	url := "ws://" + ln.Addr().String() + "/chat"
+	waitUntil(t, "the idle connections gone", func() bool {
+		c, _, _, err := ws.Dial(context.Background(), url)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	if err := hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-served
+	checkNoHubGoroutines(t)
+}
+
+// emfileListener fails its first Accept as accept4 does when the process
+// is out of descriptors (running a test binary out of descriptors would
+// break the test itself), then accepts as ln does.
+type emfileListener struct {
+	net.Listener
+	failed bool
+}
+
+func (l *emfileListener) Accept() (net.Conn, error) {
+	if !l.failed {
+		l.failed = true
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestServeOutOfDescriptors: Serve goes on after an accept that failed
+// for want of a descriptor, as net/http does. It once returned the error,
+// and the demo server stopped.
+func TestServeOutOfDescriptors(t *testing.T) {
+	hub, err := epchat.New(epchat.WithNetpoll(!blockingReads()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hub.Serve(&emfileListener{Listener: ln}) }()
+	c := epchattest.Dial(t, "ws://"+ln.Addr().String()+"/chat")
+	c.Hello("after-emfile")
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v", err)
+	default:
+	}
+	if err := hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, epchat.ErrHubClosed) {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
 }

@@ -515,3 +515,28 @@ func TestEndSessionDuringResume(t *testing.T) {
 		t.Fatalf("the tab closed with %d; want 4003", code)
 	}
 }
+
+// TestIdentifyTimeoutWaitsForHello: a hello waiting on the Store (Attach
+// paused, as on a stalled Redis) when the identify timeout passes is
+// answered, and the connection stays: the timeout is for clients that
+// send no hello. Before, the client got close 4000 while its hello was
+// under way (after its error reply, with a real stalled Redis).
+func TestIdentifyTimeoutWaitsForHello(t *testing.T) {
+	ps := &attachPausingStore{MemoryStore: epchat.NewMemoryStore(), attached: make(chan struct{}), release: make(chan struct{})}
+	th := newTestHub(t, epchat.WithStore(ps))
+	ben := th.client(t, "Ben")
+	ps.mu.Lock()
+	ps.pause = ben.ID
+	ps.mu.Unlock()
+	tab := epchattest.Dial(t, th.url)
+	id := tab.Send(map[string]any{"type": "hello", "token": ben.Token})
+	<-ps.attached
+	th.clock.Advance(epchat.DefaultIdentifyTimeout) // a sweep runs meanwhile
+	close(ps.release)
+	if e := tab.Reply(id); e.Type() != "welcome" {
+		t.Fatalf("hello under way at the identify timeout: %v; want welcome", e)
+	}
+	if e := tab.Call(map[string]any{"type": "create"}); e.Type() != "joined" {
+		t.Fatalf("create after the welcome: %v", e)
+	}
+}

@@ -2,7 +2,11 @@ package epchat_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -152,4 +156,41 @@ func TestStalledRoomsStallNoOther(t *testing.T) {
 			waitUntil(t, "no room lock left", func() bool { return th.RoomLocksLive() == 0 })
 		})
 	}
+}
+
+// TestShutdownCutsStalledStore: the Store stalls (a paused Redis) as the
+// connections close, so their Detach calls wait. Shutdown returns once its
+// context is done, with the context's error, and leaves no goroutine:
+// the calls under way are cancelled. Before, it waited for the Store as
+// long as the Store took (32 s in the demo with Redis paused, past its
+// 10 s budget).
+func TestShutdownCutsStalledStore(t *testing.T) {
+	st := &stallStore{Store: epchat.NewMemoryStore(), stalled: map[string]bool{}, release: make(chan struct{})}
+	defer close(st.release)
+	hub, err := epchat.New(epchat.WithStore(st), epchat.WithNetpoll(!blockingReads()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.StripPrefix("/chat", hub))
+	defer srv.Close()
+	c := epchattest.Dial(t, "ws"+strings.TrimPrefix(srv.URL, "http")+"/chat/")
+	c.Hello("stalled")
+	st.stall("user:" + c.ID)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- hub.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v; want its context's error", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Shutdown still waits for the stalled Store, long after its context is done")
+	}
+	if n := st.waiting.Load(); n != 0 {
+		t.Fatalf("%d Store calls still waiting after Shutdown", n)
+	}
+	checkNoHubGoroutines(t)
 }

@@ -45,7 +45,8 @@ type Stats struct {
 	ConnectionsOpened uint64
 	// ConnectionsRefused counts the upgrades refused with 503 because the
 	// Hub, or the client's address, held as many connections as allowed
-	// (WithMaxConnections, WithMaxConnectionsPerAddr).
+	// (WithMaxConnections, WithMaxConnectionsPerAddr), or, through Serve,
+	// as many waiting for their upgrade request.
 	ConnectionsRefused uint64
 	// ConnectionsClosed counts the connections that ended, by reason.
 	// ConnectionsOpened - ConnectionsClosed.Total() = Connections.

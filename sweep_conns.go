@@ -68,7 +68,7 @@ const sweepChunk = 1024
 
 // sweepConn applies sweepConns' rules to one connection.
 func (h *Hub) sweepConn(c *conn, nowNs int64, mono time.Duration) {
-	if !c.has(flagIdentified) && time.Duration(nowNs-c.created) >= h.cfg.identifyTimeout {
+	if !c.has(flagIdentified|flagGreeting) && time.Duration(nowNs-c.created) >= h.cfg.identifyTimeout {
 		c.CloseWith(closeIdentifyTimeout, "identify timeout")
 		return
 	}

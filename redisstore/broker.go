@@ -106,6 +106,7 @@ type subOp struct {
 }
 
 var (
+	_ epchat.StoreChecker     = (*Broker)(nil)
 	_ epchat.Broker           = (*Broker)(nil)
 	_ epchat.RoomBroker       = (*Broker)(nil)
 	_ epchat.MessagePublisher = (*Broker)(nil)
@@ -176,6 +177,17 @@ func (b *Broker) publish(ctx context.Context, channel string, msg []byte) error 
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: publish: %w", err)
+	}
+	return nil
+}
+
+// CheckStore implements epchat.StoreChecker: a Store of this package with
+// another prefix is an error (the Hub's New fails with it). Its
+// deployment's processes would take the rules from one place and their
+// events from another, and never hear each other.
+func (b *Broker) CheckStore(store epchat.Store) error {
+	if s, ok := store.(*Store); ok && s.p != b.p {
+		return fmt.Errorf("redisstore: the Broker's prefix %q is not its Store's %q: give both the same WithPrefix", strings.Trim(b.p, "{}:"), strings.Trim(s.p, "{}:"))
 	}
 	return nil
 }

@@ -552,3 +552,29 @@ func TestBrokerServeAfterLostSubscribe(t *testing.T) {
 		t.Fatalf("%d channels with Serve waits left; want 0", n)
 	}
 }
+
+// TestBrokerRefusesAnotherDeployment: a Hub whose Broker and Store were
+// given different prefixes does not start: its processes would keep the
+// rules in one deployment and hear the events of another, and two members
+// on two processes would never see each other (a review found both sends
+// answered "sent" and nothing delivered).
+func TestBrokerRefusesAnotherDeployment(t *testing.T) {
+	rdb := newClient(t)
+	store := newStoreOn(t, rdb, freshPrefix())
+	other, err := NewBroker(rdb, WithPrefix(freshPrefix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(other)); err == nil || !strings.Contains(err.Error(), "same WithPrefix") {
+		t.Fatalf("New with a Broker of another prefix: %v; want a refusal", err)
+	}
+	same, err := NewBroker(rdb, WithPrefix(strings.Trim(store.p, "{}:")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := epchat.New(epchat.WithStore(store), epchat.WithBroker(same))
+	if err != nil {
+		t.Fatalf("New with the same prefix: %v", err)
+	}
+	hub.Shutdown(bg)
+}

@@ -36,6 +36,9 @@
 //
 //	redis-server --save '' --appendonly no --maxmemory-policy noeviction
 //
+// New refuses a Redis that writes to disk, or whose settings it cannot
+// read, unless WithPersistenceAllowed.
+//
 // The Store never sees message bodies (Message only counts); it keeps ids,
 // nicknames, the hashes of session and invite tokens, and times.
 //

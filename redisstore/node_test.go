@@ -3,7 +3,9 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +35,16 @@ func beat(t *testing.T, s *Store, at time.Time) {
 	t.Helper()
 	if err := s.Heartbeat(bg, at); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// beatSteadily has s beat every third of the node timeout from from to
+// to, as a live process does: a process reaps others only once its own
+// heartbeats went through, none missed, for a whole node timeout.
+func beatSteadily(t *testing.T, s *Store, from, to time.Time) {
+	t.Helper()
+	for at := from; !at.After(to); at = at.Add(DefaultNodeTimeout / 3) {
+		beat(t, s, at)
 	}
 }
 
@@ -114,7 +126,7 @@ func TestDeadNodeUsersAreForgotten(t *testing.T) {
 	attach(t, c.b, "ann", t0)
 	beat(t, c.b, t0)
 	later := t0.Add(time.Hour)
-	beat(t, c.a, later)
+	beatSteadily(t, c.a, later.Add(-DefaultNodeTimeout), later)
 	const idle = 5 * 24 * time.Hour
 	if ds, _ := c.a.ForgetUsers(bg, t0, t0); len(ds) != 0 {
 		t.Fatalf("ForgetUsers(last heartbeat): %+v, want nobody", ds)
@@ -128,6 +140,44 @@ func TestDeadNodeUsersAreForgotten(t *testing.T) {
 	}
 	if n, _ := c.a.c.Exists(bg, c.a.p+"nd:"+c.b.Node()).Result(); n != 0 {
 		t.Fatal("the dead node still lists ann's dormant connection")
+	}
+}
+
+// TestOutageReapsNobody: Redis is away for 45 s (paused, or the network
+// cut), so neither process beats; when it comes back, the first process
+// to reach it must not take the other for dead: its connections still
+// count and its members keep their seats. A process that then really
+// stops is reaped once the other has beaten again for a node timeout.
+// Before, a's first heartbeat after the outage reaped b, and the sweeps
+// freed the seats of members connected to b all along.
+func TestOutageReapsNobody(t *testing.T) {
+	c := newCluster(t)
+	mustUser(t, c.a, "ann", t0)
+	mustRoom(t, c.a, "room", "ann", 3, t0)
+	attach(t, c.b, "ann", t0)
+	beatSteadily(t, c.a, t0, t0.Add(time.Minute))
+	beatSteadily(t, c.b, t0, t0.Add(time.Minute))
+
+	back := t0.Add(time.Minute + 45*time.Second)
+	beat(t, c.a, back) // first after the outage
+	if u := userOf(t, c.a, "ann"); u.Conns != 1 {
+		t.Fatalf("ann after the outage: %d connections, want 1 (b is alive)", u.Conns)
+	}
+	last := back.Add(time.Minute + time.Second) // b's last heartbeat, below
+	beatSteadily(t, c.b, back.Add(time.Second), last)
+	beatSteadily(t, c.a, back.Add(DefaultNodeTimeout/3), back.Add(time.Minute))
+	if u := userOf(t, c.a, "ann"); u.Conns != 1 {
+		t.Fatalf("ann a minute after the outage: %d connections, want 1", u.Conns)
+	}
+	if ds, _ := c.a.VacateUsers(bg, back.Add(time.Minute)); len(ds) != 0 {
+		t.Fatalf("VacateUsers after the outage: %+v; want nobody", ds)
+	}
+
+	// Now b stops for good: a, beating steadily, reaps it a node timeout
+	// after b's last heartbeat.
+	beatSteadily(t, c.a, last.Add(DefaultNodeTimeout/3), last.Add(DefaultNodeTimeout+DefaultNodeTimeout/3))
+	if u := userOf(t, c.a, "ann"); u.Conns != 0 || !u.DetachedAt.Equal(last) {
+		t.Fatalf("ann after b stopped: conns %d detached %v; want 0 and b's last heartbeat %v", u.Conns, u.DetachedAt, last)
 	}
 }
 
@@ -146,7 +196,7 @@ func TestStalledNodeRevives(t *testing.T) {
 	attach(t, c.b, "bob", t0)
 	beat(t, c.b, t0)
 	stall := t0.Add(20 * time.Second)
-	beat(t, c.a, stall)
+	beatSteadily(t, c.a, t0, stall)
 	if u := userOf(t, c.a, "ann"); u.Conns != 0 {
 		t.Fatalf("ann during b's stall: %d connections, want 0", u.Conns)
 	}
@@ -188,6 +238,9 @@ func TestConcurrentReapers(t *testing.T) {
 	}
 	beat(t, dead, t0)
 	later := t0.Add(time.Minute)
+	// a and b have beaten for almost a node timeout: at later, both reap.
+	beatSteadily(t, a, later.Add(-DefaultNodeTimeout), later.Add(-time.Second))
+	beatSteadily(t, b, later.Add(-DefaultNodeTimeout), later.Add(-time.Second))
 	var wg sync.WaitGroup
 	for _, s := range []*Store{a, b, a, b} {
 		wg.Go(func() {
@@ -223,5 +276,44 @@ func TestHeartbeatGoroutine(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestHeartbeatLogs: with WithLogger the Store tells the operator, with
+// node ids and counts only, that it took a process for dead, that its
+// heartbeat failed (once for a run of failures) and that it went through
+// again.
+func TestHeartbeatLogs(t *testing.T) {
+	logs := &logLines{}
+	prefix := freshPrefix()
+	a := newStoreOn(t, newClient(t), prefix, WithLogger(slog.New(logs)))
+	dead := newStoreOn(t, newClient(t), prefix)
+	mustUser(t, a, "ann", t0)
+	attach(t, dead, "ann", t0)
+	beat(t, dead, t0)
+	beatSteadily(t, a, t0, t0.Add(DefaultNodeTimeout+DefaultNodeTimeout/3))
+	if n := logs.count("redisstore: processes taken for dead"); n != 1 {
+		t.Fatalf("%d logs of processes taken for dead; want 1", n)
+	}
+
+	addr, proc := ownRedis(t)
+	c := faultClient(t, addr)
+	s := newStoreOn(t, c, freshPrefix(), WithLogger(slog.New(logs)))
+	beat(t, s, t0)
+	pause(t, proc)
+	for i := range 3 {
+		if err := s.Heartbeat(bg, t0.Add(time.Duration(i+1)*time.Second)); err == nil {
+			t.Fatal("a heartbeat on a paused Redis went through")
+		}
+	}
+	if n := logs.count("redisstore: heartbeat failed"); n != 1 {
+		t.Fatalf("%d logs of failed heartbeats for a run of three; want 1", n)
+	}
+	if err := proc.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	beat(t, s, t0.Add(10*time.Second))
+	if n := logs.count("redisstore: heartbeat through again"); n != 1 {
+		t.Fatalf("%d logs of the heartbeat back; want 1", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,15 @@ type Store struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// The heartbeats that succeeded (see Heartbeat): the last one, and
+	// the first since this Store last missed one.
+	hbMu    sync.Mutex
+	beatOK  time.Time
+	beating time.Time
+	failing bool // the last heartbeat failed (and was logged)
+
+	log *slog.Logger
 }
 
 var (
@@ -59,6 +69,8 @@ type config struct {
 	timeout  time.Duration
 	manual   bool
 	autopipe bool
+	persist  bool // WithPersistenceAllowed
+	log      *slog.Logger
 }
 
 // Option configures New.
@@ -96,9 +108,30 @@ func WithAutoPipeline() Option { return func(c *config) { c.autopipe = true } }
 // New starts a goroutine that beats with the wall clock.
 func WithManualHeartbeat() Option { return func(c *config) { c.manual = true } }
 
+// WithLogger has the Store log what an operator needs of its heartbeats,
+// with node ids and counts only: a heartbeat that failed (once, until one
+// goes through again, which is logged too, with how long it took), and
+// the processes this one took for dead, or found alive again. Default:
+// nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithPersistenceAllowed lets New use a Redis that writes its data to
+// disk, or one whose settings it cannot read (CONFIG refused, as on some
+// managed services). Without it New refuses them (see New). With it, the
+// host answers for what a restart brings back: a Redis that reloads a
+// snapshot or an append-only file comes back with the deployment as it was
+// then, under the same epoch, so the processes do not see a loss: invites
+// used since are valid again, members kicked since are seated again,
+// and seq numbers are given out a second time.
+func WithPersistenceAllowed() Option { return func(c *config) { c.persist = true } }
+
 // New returns a Store on the Redis behind client, which the caller keeps
 // owning (Close does not close it). It loads the scripts, so an unreachable
-// Redis is reported here. Unless WithManualHeartbeat is given, it records
+// Redis is reported here. It refuses a Redis that writes its data to disk
+// (CONFIG GET save not empty, or appendonly yes, on any master), unless
+// WithPersistenceAllowed: the deployment's rooms, members and invites are
+// to live in memory only, and a Redis that reloads old data on a restart
+// brings spent invites and kicked members back. Unless WithManualHeartbeat is given, it records
 // a first heartbeat and starts the heartbeat goroutine; Close stops it.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	cfg := config{prefix: DefaultPrefix, timeout: DefaultNodeTimeout}
@@ -126,8 +159,17 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		timeout: cfg.timeout,
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		log:     cfg.log,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	ctx := context.Background()
+	if !cfg.persist {
+		if err := checkMemoryOnly(ctx, client); err != nil {
+			return nil, err
+		}
+	}
 	if err := loadLibrary(ctx, client); err != nil {
 		return nil, err
 	}
@@ -188,23 +230,76 @@ func (s *Store) beat() {
 // and, if this process was itself taken for dead, revives its connections.
 // Several processes may run it at once. The heartbeat goroutine calls it;
 // with WithManualHeartbeat the application must.
+//
+// A process reaps others only once its own heartbeats have gone through,
+// none missed (none more than two thirds of the node timeout after the
+// one before), for a whole node timeout. After Redis was unreachable or
+// paused, or this process stalled, every process's last heartbeat is old:
+// the first to reach Redis again would take all the others for dead and
+// free the seats of members still connected to them. Waiting a timeout
+// gives the others the time to beat again; a process truly dead is then
+// reaped a node timeout later at most.
 func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	n := encTime(now)
-	deadline := encTime(now.Add(-s.timeout))
+	s.hbMu.Lock()
+	if s.beatOK.IsZero() || now.Sub(s.beatOK) > 2*s.timeout/3 {
+		s.beating = now // missed one, or the first: start counting again
+	}
+	reap := !now.Before(s.beating.Add(s.timeout))
+	s.hbMu.Unlock()
+	deadline := "" // reap nobody
+	if reap {
+		deadline = encTime(now.Add(-s.timeout))
+	}
+	var revived, reaped, removed int64
 	for {
 		vals, err := s.call(ctx, s.c, scriptHeartbeat, "nodes",
 			s.node, n, msScore(n), msScore(deadline), sweepBatch).Slice()
 		if err != nil {
-			return mapErr(err)
+			err = mapErr(err)
+			s.beatFailed(err)
+			return err
 		}
 		r := &reply{vals: vals}
 		more := r.int()
+		revived += r.int()
+		reaped += r.int()
+		removed += r.int()
 		if r.err != nil {
+			s.beatFailed(r.err)
 			return r.err
 		}
 		if more == 0 {
-			return nil
+			break
 		}
+	}
+	s.hbMu.Lock()
+	last, failing := s.beatOK, s.failing
+	if now.After(s.beatOK) {
+		s.beatOK = now
+	}
+	s.failing = false
+	s.hbMu.Unlock()
+	if failing {
+		s.log.Info("redisstore: heartbeat through again", "node", s.node, "since_last", now.Sub(last).Round(time.Millisecond))
+	}
+	if revived > 0 {
+		s.log.Warn("redisstore: this process was taken for dead; its connections count again", "node", s.node, "users", revived)
+	}
+	if reaped > 0 || removed > 0 {
+		s.log.Warn("redisstore: processes taken for dead", "node", s.node, "nodes", removed, "users", reaped)
+	}
+	return nil
+}
+
+// beatFailed logs a failed heartbeat, once until one goes through.
+func (s *Store) beatFailed(err error) {
+	s.hbMu.Lock()
+	first := !s.failing
+	s.failing = true
+	s.hbMu.Unlock()
+	if first {
+		s.log.Error("redisstore: heartbeat failed", "node", s.node, "err", err)
 	}
 }
 

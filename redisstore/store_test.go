@@ -358,3 +358,33 @@ func TestErrorsOfRedisAreNotSentinels(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRefusesPersistentRedis: a Redis that writes snapshots (a stock
+// redis-server's settings) is refused with an error that says how to run
+// it, unless WithPersistenceAllowed: restarted from its snapshot it would
+// bring spent invites and kicked members back, under the same epoch, and
+// no process would notice. (Only the save rule is tried on a real server:
+// appendonly yes would write a file at once; persistent is checked on its
+// own for it.)
+func TestNewRefusesPersistentRedis(t *testing.T) {
+	addr, _ := ownRedis(t, "--save", "3600 1")
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	_, err := New(c, WithPrefix(freshPrefix()), WithManualHeartbeat())
+	if err == nil || !strings.Contains(err.Error(), "writes its data to disk") || !strings.Contains(err.Error(), "--save ''") {
+		t.Fatalf("New on a Redis that saves snapshots: %v; want a refusal saying how to run it", err)
+	}
+	s, err := New(c, WithPrefix(freshPrefix()), WithManualHeartbeat(), WithPersistenceAllowed())
+	if err != nil {
+		t.Fatalf("with WithPersistenceAllowed: %v", err)
+	}
+	s.Close()
+	for _, tc := range []struct {
+		save, aof string
+		want      bool
+	}{{"", "no", false}, {"3600 1 300 100", "no", true}, {"", "yes", true}} {
+		if got := persistent(tc.save, tc.aof); got != tc.want {
+			t.Errorf("persistent(%q, %q) = %v, want %v", tc.save, tc.aof, got, tc.want)
+		}
+	}
+}

@@ -2,10 +2,7 @@
 
 package netpoll
 
-import (
-	"net"
-	"syscall"
-)
+import "net"
 
 // Poller is not available on this platform.
 type Poller struct{}
@@ -44,7 +41,7 @@ func (*Desc) Blocking() {}
 func (*Desc) Remove() {}
 
 // Detach returns ErrUnsupported.
-func Detach(syscall.Conn) (int, error) { return -1, ErrUnsupported }
+func Detach(net.Conn) (int, error) { return -1, ErrUnsupported }
 
 // Read is never called.
 func Read(int, []byte) (int, error) { return 0, ErrUnsupported }
