@@ -98,46 +98,57 @@ func TestDemoCluster(t *testing.T) {
 	}
 }
 
-// With -redis the demo warns once at startup when the Redis writes to
-// disk, or when it cannot tell; a Redis without persistence gets no
-// warning.
+// With -redis the demo refuses a Redis that writes to disk, or whose
+// settings it cannot read, with redisstore's error, which says how to run
+// it; with -redis-persistence-ok it starts, and warns once. A Redis
+// without persistence starts with no warning. (An append-only file is not
+// tried here: it would be written at once; redisstore's tests check the
+// setting.)
 func TestRedisDiskWarning(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		redis []string
-		want  string // in the log; "" for no warning
+		name    string
+		redis   []string
+		refused string // the startup error without -redis-persistence-ok; "" if it starts
+		warn    string // in the log with -redis-persistence-ok
 	}{
 		{
 			name: "no persistence",
 		},
 		{
-			name:  "snapshots",
-			redis: []string{"--save", "3600 1"},
-			want:  "snapshots=true appendonly=false",
+			name:    "snapshots",
+			redis:   []string{"--save", "3600 1"},
+			refused: "writes its data to disk",
+			warn:    "snapshots=true appendonly=false",
 		},
 		{
-			name:  "append-only file",
-			redis: []string{"--appendonly", "yes"},
-			want:  "snapshots=false appendonly=true",
-		},
-		{
-			name:  "CONFIG refused",
-			redis: []string{"--rename-command", "CONFIG", ""},
-			want:  "could not check whether Redis writes to disk",
+			name:    "CONFIG refused",
+			redis:   []string{"--rename-command", "CONFIG", ""},
+			refused: "cannot read the Redis's persistence settings",
+			warn:    "could not check whether Redis writes to disk",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			redisAddr := startRedis(t, tt.redis...)
 			t.Chdir(t.TempDir())
-			d := startDemo(t, "-redis", redisAddr)
+			if tt.refused != "" {
+				err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-redis", redisAddr}, io.Discard, io.Discard, nil)
+				if err == nil || !strings.Contains(err.Error(), tt.refused) || !strings.Contains(err.Error(), "--save ''") {
+					t.Fatalf("the demo on this Redis: %v; want a refusal saying %q and how to run it", err, tt.refused)
+				}
+			}
+			args := []string{"-redis", redisAddr}
+			if tt.warn != "" {
+				args = append(args, "-redis-persistence-ok")
+			}
+			d := startDemo(t, args...)
 			log := d.log.String()
 			warns := strings.Count(log, "level=WARN")
 			switch {
-			case tt.want == "" && warns > 0:
+			case tt.warn == "" && warns > 0:
 				t.Errorf("warned:\n%s", log)
-			case tt.want != "" && (warns != 1 || !strings.Contains(log, tt.want)):
-				t.Errorf("want one warning saying %q:\n%s", tt.want, log)
-			case tt.want != "" && !strings.Contains(log, "redis="+redisAddr):
+			case tt.warn != "" && (warns != 1 || !strings.Contains(log, tt.warn)):
+				t.Errorf("want one warning saying %q:\n%s", tt.warn, log)
+			case tt.warn != "" && !strings.Contains(log, "redis="+redisAddr):
 				t.Errorf("the warning names no Redis:\n%s", log)
 			}
 		})

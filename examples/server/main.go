@@ -22,10 +22,10 @@
 //	go run ./examples/server -redis 127.0.0.1:6379 -addr 127.0.0.1:8080
 //	go run ./examples/server -redis 127.0.0.1:6379 -addr 127.0.0.1:8081
 //
-// Nothing said in a room is logged, and nothing is written to disk by the
-// demo; with -redis, whether the Redis writes rooms, members and invites
-// to disk is up to its settings, which the demo checks at startup (a
-// warning when it persists, or when CONFIG is refused and it cannot tell).
+// Nothing said in a room is logged, and nothing is written to disk: with
+// -redis, the demo refuses a Redis that writes its data to disk, or whose
+// settings it cannot read (redisstore.New), unless -redis-persistence-ok,
+// and then it warns.
 package main
 
 import (
@@ -98,7 +98,8 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	verbose := fs.Bool("v", false, "log debug events (ids and counts only)")
 	wsAddr := fs.String("ws-addr", "", "also serve WebSockets on this address with the Hub's own zero-copy upgrader (Hub.Serve), e.g. for load tests (off when empty)")
 	storeName := fs.String("store", "memory", "where rooms live: memory, or sqlite (an in-memory SQLite database, never on disk)")
-	redisAddr := fs.String("redis", "", "share rooms with the other processes using the Redis at this address, e.g. 127.0.0.1:6379 (replaces -store); run it without persistence (--save '' --appendonly no): the demo warns at startup when it writes to disk")
+	redisAddr := fs.String("redis", "", "share rooms with the other processes using the Redis at this address, e.g. 127.0.0.1:6379 (replaces -store); run it without persistence (--save '' --appendonly no): the demo refuses one that writes to disk, unless -redis-persistence-ok")
+	redisPersist := fs.Bool("redis-persistence-ok", false, "with -redis, use it even if it writes its data to disk or its settings cannot be read (redisstore.WithPersistenceAllowed; a warning at startup): restarted from its files, it brings spent invites and kicked members back")
 	redisPipeline := fs.Bool("redis-pipeline", false, "with -redis, send the calls many requests make at once through go-redis's auto-pipeliner (redisstore.WithAutoPipeline): fewer round trips when many rooms call at once, about 0.4 ms more per message at low load (see redisstore/README.md, Figures)")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060, for load tests (off when empty)")
 	maxConns := fs.Int("max-conns", epchat.DefaultMaxConnections, "WebSocket connections served at once")
@@ -116,6 +117,8 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 		return fmt.Errorf("-redis replaces -store %s: give one of them", *storeName)
 	case *redisPipeline && *redisAddr == "":
 		return errors.New("-redis-pipeline needs -redis")
+	case *redisPersist && *redisAddr == "":
+		return errors.New("-redis-persistence-ok needs -redis")
 	}
 	hosts, err := parseAllowedHosts(*allowedHosts)
 	if err != nil {
@@ -159,12 +162,16 @@ func run(ctx context.Context, args []string, out, logw io.Writer, ready chan<- l
 	case *redisAddr != "":
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 		defer rdb.Close()
-		checkRedisDisk(ctx, rdb, *redisAddr, logger)
-		var ropts []redisstore.Option
+		ropts := []redisstore.Option{redisstore.WithLogger(logger)}
 		if *redisPipeline {
 			ropts = append(ropts, redisstore.WithAutoPipeline())
 		}
-		st, err := redisstore.New(rdb, ropts...)
+		sopts := ropts
+		if *redisPersist {
+			checkRedisDisk(ctx, rdb, *redisAddr, logger)
+			sopts = append(sopts, redisstore.WithPersistenceAllowed())
+		}
+		st, err := redisstore.New(rdb, sopts...)
 		if err != nil {
 			return err
 		}

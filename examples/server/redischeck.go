@@ -9,12 +9,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// checkRedisDisk logs one warning when the Redis at addr (host:port)
-// writes its data to disk, RDB snapshots (CONFIG GET save non-empty) or
-// an append-only file (appendonly yes): then rooms, members and invites
-// reach the disk, and the demo's "nothing is written to disk" does not
-// hold. A Redis that refuses CONFIG (a managed one, or renamed) cannot be
-// checked, and that is logged instead.
+// checkRedisDisk, with -redis-persistence-ok (without it redisstore.New
+// refuses such a Redis), logs one warning when the Redis at addr
+// (host:port) writes its data to disk, RDB snapshots (CONFIG GET save
+// non-empty) or an append-only file (appendonly yes): then rooms, members
+// and invites reach the disk, and the demo's "nothing is written to disk"
+// does not hold. A Redis that refuses CONFIG (a managed one, or renamed)
+// cannot be checked, and that is logged instead.
 func checkRedisDisk(ctx context.Context, rdb *redis.Client, addr string, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
