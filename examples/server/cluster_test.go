@@ -7,16 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// startRedis runs a redis-server without persistence on a free loopback
-// port for the test, or skips the test when there is none (fails under
-// CI=true).
-func startRedis(t *testing.T) string {
+// startRedis runs a redis-server without persistence (unless args say
+// otherwise) on a free loopback port for the test, or skips the test when
+// there is none (fails under CI=true).
+func startRedis(t *testing.T, args ...string) string {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -32,6 +33,7 @@ func startRedis(t *testing.T) string {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	cmd := exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	cmd.Args = append(cmd.Args, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,13 +66,14 @@ func TestDemoCluster(t *testing.T) {
 	for i := range addrs {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancels[i] = cancel
-		ready := make(chan string, 1)
+		ready := make(chan listening, 1)
 		dones[i] = make(chan error, 1)
 		go func() {
-			dones[i] <- run(ctx, []string{"-addr", "127.0.0.1:0", "-redis", redisAddr}, io.Discard, ready)
+			dones[i] <- run(ctx, []string{"-addr", "127.0.0.1:0", "-redis", redisAddr}, io.Discard, io.Discard, ready)
 		}()
 		select {
-		case addrs[i] = <-ready:
+		case at := <-ready:
+			addrs[i] = at.HTTP
 		case err := <-dones[i]:
 			t.Fatal(err)
 		}
@@ -92,5 +95,62 @@ func TestDemoCluster(t *testing.T) {
 	cancels[0]()
 	if err := <-dones[0]; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With -redis the demo refuses a Redis that writes to disk, or whose
+// settings it cannot read, with redisstore's error, which says how to run
+// it; with -redis-persistence-ok it starts, and warns once. A Redis
+// without persistence starts with no warning. (An append-only file is not
+// tried here: it would be written at once; redisstore's tests check the
+// setting.)
+func TestRedisDiskWarning(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		redis   []string
+		refused string // the startup error without -redis-persistence-ok; "" if it starts
+		warn    string // in the log with -redis-persistence-ok
+	}{
+		{
+			name: "no persistence",
+		},
+		{
+			name:    "snapshots",
+			redis:   []string{"--save", "3600 1"},
+			refused: "writes its data to disk",
+			warn:    "snapshots=true appendonly=false",
+		},
+		{
+			name:    "CONFIG refused",
+			redis:   []string{"--rename-command", "CONFIG", ""},
+			refused: "cannot read the Redis's persistence settings",
+			warn:    "could not check whether Redis writes to disk",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			redisAddr := startRedis(t, tt.redis...)
+			t.Chdir(t.TempDir())
+			if tt.refused != "" {
+				err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-redis", redisAddr}, io.Discard, io.Discard, nil)
+				if err == nil || !strings.Contains(err.Error(), tt.refused) || !strings.Contains(err.Error(), "--save ''") {
+					t.Fatalf("the demo on this Redis: %v; want a refusal saying %q and how to run it", err, tt.refused)
+				}
+			}
+			args := []string{"-redis", redisAddr}
+			if tt.warn != "" {
+				args = append(args, "-redis-persistence-ok")
+			}
+			d := startDemo(t, args...)
+			log := d.log.String()
+			warns := strings.Count(log, "level=WARN")
+			switch {
+			case tt.warn == "" && warns > 0:
+				t.Errorf("warned:\n%s", log)
+			case tt.warn != "" && (warns != 1 || !strings.Contains(log, tt.warn)):
+				t.Errorf("want one warning saying %q:\n%s", tt.warn, log)
+			case tt.warn != "" && !strings.Contains(log, "redis="+redisAddr):
+				t.Errorf("the warning names no Redis:\n%s", log)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -15,8 +16,16 @@ import (
 )
 
 // TestMain fails the run if a goroutine outlives the tests, naming it: a
-// Hub or server that was not stopped.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// Hub or server that was not stopped. With EPCHAT_DEMO_MAIN=1 the test
+// binary is the demo itself (main, with its signal handling), for
+// TestSecondSignalExits.
+func TestMain(m *testing.M) {
+	if os.Getenv("EPCHAT_DEMO_MAIN") == "1" {
+		main()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // TestDemoServer runs the demo as a newcomer would, on each store, and
 // chats through it with a client that knows only PROTOCOL.md. Nothing may
@@ -37,12 +46,15 @@ func TestDemoServer(t *testing.T) {
 
 func chatThroughDemo(t *testing.T, args ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, ready) }()
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, io.Discard, ready)
+	}()
 	var addr string
 	select {
-	case addr = <-ready:
+	case at := <-ready:
+		addr = at.HTTP
 	case err := <-done:
 		t.Fatal(err)
 	}
@@ -77,6 +89,55 @@ func chatThroughDemo(t *testing.T, args ...string) {
 	}
 }
 
+// demo is a demo server that a test runs: where it listens, and its log.
+type demo struct {
+	listening
+	log *logBuffer
+}
+
+// startDemo runs the demo server with args on a loopback port (unless
+// args say otherwise) until the test ends.
+func startDemo(t *testing.T, args ...string) demo {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	d := demo{log: new(logBuffer)}
+	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, d.log, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	select {
+	case d.listening = <-ready:
+		return d
+	case err := <-done:
+		done <- nil // the cleanup's
+		t.Fatal(err)
+		return demo{}
+	}
+}
+
+// logBuffer holds what a demo logged; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // seatPair connects Ana at anaURL and Ben at benURL, Ana creates a room and
 // invites Ben, who joins; Ana has seen him join.
 func seatPair(t *testing.T, anaURL, benURL string) (ana, ben *epchattest.Client, room string) {
@@ -96,4 +157,45 @@ func seatPair(t *testing.T, anaURL, benURL string) (ana, ben *epchattest.Client,
 func call(c *epchattest.Client, req, want string) epchattest.Event {
 	c.SendRaw(req)
 	return c.MustNext(want)
+}
+
+// Flags that make no sense together stop the demo at startup rather than
+// being ignored.
+func TestFlagConflicts(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{
+			name: "store with redis",
+			args: []string{"-store", "sqlite", "-redis", "127.0.0.1:1"},
+			want: "-redis replaces -store",
+		},
+		{
+			name: "redis-pipeline without redis",
+			args: []string{"-redis-pipeline"},
+			want: "-redis-pipeline needs -redis",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ready := make(chan listening, 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, tt.args...), io.Discard, io.Discard, ready)
+			}()
+			select {
+			case <-ready:
+				cancel()
+				<-done
+				t.Fatalf("the demo started with %q", tt.args)
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %v, want one saying %q", err, tt.want)
+				}
+			}
+		})
+	}
 }

@@ -37,7 +37,7 @@ func chromium(t *testing.T) string {
 // client sends: the total, and a peak in the messages-per-second chart.
 func TestStatsPageInChromium(t *testing.T) {
 	path := chromium(t)
-	addr := startDemo(t)
+	addr := startDemo(t).HTTP
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),

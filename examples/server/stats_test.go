@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,28 +13,6 @@ import (
 
 	"github.com/epchat-go/epchat/epchattest"
 )
-
-// startDemo runs the demo server on a loopback port until the test ends.
-func startDemo(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, io.Discard, ready) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		return addr
-	case err := <-done:
-		t.Fatal(err)
-		return ""
-	}
-}
 
 // scrape fetches /metrics and returns every sample of the epchat metrics,
 // keyed as written: `epchat_rooms_closed_total{reason="owner"}`.
@@ -92,7 +69,7 @@ func wantMetrics(t *testing.T, addr, step string, want map[string]float64) {
 // /metrics moves with a client session: connections up, messages up, the
 // room closed by its owner, a client gone.
 func TestMetricsFollowTheSession(t *testing.T) {
-	addr := startDemo(t)
+	addr := startDemo(t).HTTP
 	wantMetrics(t, addr, "a new server", map[string]float64{
 		"epchat_connections":    0,
 		"epchat_messages_total": 0,
@@ -166,7 +143,7 @@ func TestMetricsFollowTheSession(t *testing.T) {
 // The stats page and its files are served with a strict CSP and load
 // nothing from anywhere else.
 func TestStatsPageIsSelfContained(t *testing.T) {
-	addr := startDemo(t)
+	addr := startDemo(t).HTTP
 	for _, tt := range []struct {
 		name string
 		path string
