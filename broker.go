@@ -262,7 +262,6 @@ func (h *Hub) apply(ev *wire.Envelope) {
 	case wire.KindLeft:
 		h.fanout(ev.Room, ev.Payload, ev.Skip)
 		h.mu.Lock()
-		h.noteRemovedLocked(ev.Room, ev.User)
 		for c := range h.users.conns(ev.User) {
 			h.unsubscribeLocked(ev.Room, c)
 		}

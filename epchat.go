@@ -86,8 +86,8 @@ type Hub struct {
 	// their place under WithMaxSessionConnections and their connection
 	// in users (see reserveSessionConn); no entry for none.
 	joining map[string]int
-	// removed remembers, for a while, the departures (and closes: user
-	// "") this process applied from the Broker (see subscribeChecked).
+	// removed remembers, for a while, the kicks (and closes: user "")
+	// this process applied from the Broker (see subscribeChecked).
 	removed map[roomUser]int64
 	// drained is closed when Shutdown is under way and no connection is left.
 	drained chan struct{}

@@ -52,14 +52,16 @@ func (h *Hub) joinedElsewhere(room, user string) {
 // with a RoomBroker, once the subscription took effect, checks them
 // against the Store (stillSeated), on a goroutine of its own.
 //
-// A join's event may come after the event of a kick (or a leave, or the
-// room's close) that followed the join, published by another process:
-// subscribing first and checking after would give the kicked member's
-// connections the room's events until the check's answer. So when this
-// process applied such a departure of the user (or a close of the room)
-// in the last minute (noteRemovedLocked), the Store is asked first, and
-// the connections are subscribed only if the user holds the seat (a
-// member kicked and invited again), and then checked after as well.
+// A join's event may come after the event of a kick (or the room's close)
+// that followed the join, published by another process: subscribing first
+// and checking after would give the kicked member's connections the
+// room's events until the check's answer. So when this process applied
+// such a kick of the user (or a close of the room) in the last minute
+// (noteRemovedLocked), the Store is asked first, and the connections are
+// subscribed only if the user holds the seat (a member kicked and invited
+// again), and then checked after as well. A leave is not noted: the
+// leaver's own late join event costs its connections the room's events of
+// one Store round trip, not a kicked member's, and leaves are many.
 func (h *Hub) subscribeChecked(room, user string, frame []byte, skip uint64) {
 	h.mu.Lock()
 	if h.removedLocked(room, user) {
@@ -79,9 +81,8 @@ func (h *Hub) subscribeChecked(room, user string, frame []byte, skip uint64) {
 // removedFor is how long noteRemovedLocked remembers a departure.
 const removedFor = time.Minute
 
-// noteRemovedLocked remembers that this process applied the departure of
-// user from room from the Broker (user "": the room's close). h.mu is
-// held.
+// noteRemovedLocked remembers that this process applied the kick of user
+// from room from the Broker (user "": the room's close). h.mu is held.
 func (h *Hub) noteRemovedLocked(room, user string) {
 	if h.roomBroker == nil {
 		return
@@ -103,8 +104,8 @@ func (h *Hub) noteRemovedLocked(room, user string) {
 	h.removed[roomUser{room, user}] = now
 }
 
-// removedLocked tells whether noteRemovedLocked noted a departure of user
-// from room, or the room's close, in the last minute. h.mu is held.
+// removedLocked tells whether noteRemovedLocked noted a kick of user from
+// room, or the room's close, in the last minute. h.mu is held.
 func (h *Hub) removedLocked(room, user string) bool {
 	now := h.clock.Now().UnixNano()
 	for _, k := range [2]roomUser{{room, user}, {room, ""}} {

@@ -373,7 +373,7 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 	}()
 	go func() {
 		defer wg.Done()
-		healthCheck(ps, &got, quit, b.health)
+		healthCheck(ps, &got, quit, b.health, b.lost)
 	}()
 	go func() {
 		defer wg.Done()
@@ -439,7 +439,9 @@ func (b *Broker) Subscribe(deliver func(room string, msg []byte)) (stop func(), 
 // healthCheck pings the subscription's connection when nothing came on
 // it for a while, as the client's own channel does: a connection that
 // broke while quiet fails the write, and the client reconnects it.
-func healthCheck(ps *redis.PubSub, got *atomic.Bool, quit <-chan struct{}, every time.Duration) {
+// A failed ping is a broken connection (lost): the client may have made a
+// new one within the call, where the receiving goroutine sees no failure.
+func healthCheck(ps *redis.PubSub, got *atomic.Bool, quit <-chan struct{}, every time.Duration, lost func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -452,7 +454,9 @@ func healthCheck(ps *redis.PubSub, got *atomic.Bool, quit <-chan struct{}, every
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
-		_ = ps.Ping(ctx) // a failure breaks the connection for the receiver to reconnect
+		if ps.Ping(ctx) != nil { // the connection breaks, for the client to make again
+			lost()
+		}
 		cancel()
 	}
 }
