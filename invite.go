@@ -106,7 +106,7 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	defer lk.Unlock()
 	h.inviteRedeemed(r.ID, c.user, r.Owner == c.user)
 	r, members, err := h.store.Room(ctx, r.ID)
-	if err == nil && !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
+	if err == nil && !hasMember(members, c.user) {
 		// Kicked (or gone) between the Redeem and the lock: the kick was
 		// told to the room already, so joining now would let the kicked
 		// member receive the room again.
@@ -132,9 +132,10 @@ func (h *Hub) join(c *conn, req *wire.Request) {
 	}
 	h.awaitServed(h.subscribeUser(r.ID, c.user)) // at once: the broker may take a while
 	if h.broker != nil {
-		now, nowMembers, read, seated := h.recheckSeat(r.ID, c.user, nil)
+		now, nowMembers, read, seated := h.readSeat(r.ID, c.user)
 		if !seated {
-			return // removed elsewhere meanwhile: not announced, and let go of
+			h.letGo(r.ID, c.user, nil)
+			return // removed elsewhere meanwhile: not announced
 		}
 		if read {
 			tellChanges(c, r, told, now, nowMembers)

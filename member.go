@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -410,7 +409,7 @@ func (h *Hub) resumeRooms(ctx context.Context, c *conn, roomIDs []string) []wire
 	var ready []<-chan struct{}
 	for _, id := range roomIDs {
 		r, members, err := h.store.Room(ctx, id)
-		if err != nil || !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
+		if err != nil || !hasMember(members, c.user) {
 			continue
 		}
 		h.mu.Lock()
@@ -435,8 +434,8 @@ func (h *Hub) resumeRooms(ctx context.Context, c *conn, roomIDs []string) []wire
 		// longer seated in is let go of, and left out.
 		kept := states[:0]
 		for _, st := range states {
-			r, members, read, seated := h.recheckSeat(st.Room, c.user, []*conn{})
-			if !seated {
+			r, members, read, seated := h.readSeat(st.Room, c.user)
+			if !seated { // not told of the room yet: left out of the welcome
 				h.mu.Lock()
 				h.unsubscribeLocked(st.Room, c)
 				h.mu.Unlock()

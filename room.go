@@ -64,18 +64,17 @@ func (h *Hub) joinedElsewhere(room, user string) {
 // one Store round trip, not a kicked member's, and leaves are many.
 func (h *Hub) subscribeChecked(room, user string, frame []byte, skip uint64) {
 	h.mu.Lock()
-	if h.removedLocked(room, user) {
-		h.mu.Unlock()
-		h.followers.Go(func() {
-			_, members, err := h.store.Room(h.ctx, room)
-			if err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }) {
-				h.mu.Lock()
-				h.subscribeCheckedLocked(room, user, frame, skip)
-			}
-		})
+	removed := h.removedLocked(room, user)
+	h.mu.Unlock()
+	if !removed {
+		h.subscribeThenCheck(room, user, frame, skip)
 		return
 	}
-	h.subscribeCheckedLocked(room, user, frame, skip)
+	h.followers.Go(func() {
+		if _, _, read, seated := h.readSeat(room, user); read && seated {
+			h.subscribeThenCheck(room, user, frame, skip)
+		}
+	})
 }
 
 // removedFor is how long noteRemovedLocked remembers a departure.
@@ -119,13 +118,14 @@ func (h *Hub) removedLocked(room, user string) bool {
 // roomUser names a user in a room.
 type roomUser struct{ room, user string }
 
-// subscribeCheckedLocked is subscribeChecked's work once decided. h.mu is
-// held, and released.
-func (h *Hub) subscribeCheckedLocked(room, user string, frame []byte, skip uint64) {
+// subscribeThenCheck is subscribeChecked's work once decided: subscribe,
+// then check after (stillSeated).
+func (h *Hub) subscribeThenCheck(room, user string, frame []byte, skip uint64) {
 	var (
 		ready <-chan struct{}
 		added []*conn
 	)
+	h.mu.Lock()
 	for c := range h.users.conns(user) {
 		if c.rooms.has(room) {
 			continue
@@ -156,33 +156,43 @@ func (h *Hub) subscribeCheckedLocked(room, user string, frame []byte, skip uint6
 const reasonGone = "gone"
 
 // stillSeated tells whether user holds a seat in room, as the Store says
-// once this process's subscription to the room took effect. A removal of
-// the user (a leave, a kick, the room's close) on another process between
-// the join and then was published to the room's subscribers, which this
-// process was not yet, or was but without the user's connections; whatever
-// the Store says now was done before, or its event comes after. If the
-// user holds no seat any more, the connections of conns (all of the user's
-// on this process when nil) that are subscribed to the room, and that no
-// event let go of since, let go of it and are told room_left with reason
-// gone. A Store that fails to answer is taken to say yes.
+// once this process's subscription to the room took effect (readSeat), and
+// lets go of the room for the connections of conns (all of the user's on
+// this process when nil) when not (letGo).
 func (h *Hub) stillSeated(room, user string, conns []*conn) bool {
-	_, _, _, seated := h.recheckSeat(room, user, conns)
+	_, _, _, seated := h.readSeat(room, user)
+	if !seated {
+		h.letGo(room, user, conns)
+	}
 	return seated
 }
 
-// recheckSeat is stillSeated that also returns the room as read, when it
-// was (read).
-func (h *Hub) recheckSeat(room, user string, conns []*conn) (r Room, members []Member, read, seated bool) {
+// readSeat reads room from the Store to tell whether user holds a seat
+// there, once this process's subscription to the room took effect. A
+// removal of the user (a leave, a kick, the room's close) on another
+// process between the join and then was published to the room's
+// subscribers, which this process was not yet, or was but without the
+// user's connections; whatever the Store says now was done before, or its
+// event comes after. A Store that fails to answer (read false) is taken to
+// say yes.
+func (h *Hub) readSeat(room, user string) (r Room, members []Member, read, seated bool) {
 	r, members, err := h.store.Room(h.ctx, room)
 	switch {
-	case err == nil && slices.ContainsFunc(members, func(m Member) bool { return m.ID == user }):
-		return r, members, true, true
-	case err != nil && !errors.Is(err, ErrNotFound):
-		if h.ctx.Err() == nil {
-			h.log.Error("read a joined room", "room", room, "err", err)
-		}
-		return r, nil, false, true
+	case err == nil:
+		return r, members, true, hasMember(members, user)
+	case errors.Is(err, ErrNotFound):
+		return r, nil, true, false
 	}
+	if h.ctx.Err() == nil {
+		h.log.Error("read a joined room", "room", room, "err", err)
+	}
+	return r, nil, false, true
+}
+
+// letGo unsubscribes from room the connections of conns (all of user's on
+// this process when nil) that are subscribed to it, and that no event let
+// go of since, and tells them room_left with reason gone.
+func (h *Hub) letGo(room, user string, conns []*conn) {
 	left := textFrame(wire.RoomLeft(nil, room, reasonGone))
 	h.mu.Lock()
 	if conns == nil {
@@ -198,7 +208,11 @@ func (h *Hub) recheckSeat(room, user string, conns []*conn) (r Room, members []M
 	}
 	h.mu.Unlock()
 	h.log.Debug("joined room gone", "room", room, "conns", n)
-	return r, nil, false, false
+}
+
+// hasMember tells whether members lists user.
+func hasMember(members []Member, user string) bool {
+	return slices.ContainsFunc(members, func(m Member) bool { return m.ID == user })
 }
 
 // tellChanges sends c the events that take a room's state it was told
@@ -385,7 +399,7 @@ func (h *Hub) sendMessage(c *conn, req *wire.Request) {
 // memberOf reads a room for a request and checks the requester is seated.
 func (h *Hub) memberOf(ctx context.Context, c *conn, req *wire.Request) (Room, []Member, bool) {
 	r, members, err := h.store.Room(ctx, req.Room)
-	if err == nil && !slices.ContainsFunc(members, func(m Member) bool { return m.ID == c.user }) {
+	if err == nil && !hasMember(members, c.user) {
 		err = ErrNotMember
 	}
 	if err != nil {
@@ -461,7 +475,7 @@ func (h *Hub) history(c *conn, req *wire.Request) {
 		c.replyError(req.ID, wire.Forbidden, req.Room)
 		return
 	}
-	if req.To == c.user || !slices.ContainsFunc(members, func(m Member) bool { return m.ID == req.To }) {
+	if req.To == c.user || !hasMember(members, req.To) {
 		c.replyError(req.ID, wire.NotFound, req.Room)
 		return
 	}

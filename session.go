@@ -44,8 +44,7 @@ func (h *Hub) createUser(ctx context.Context, c *conn, u User, now time.Time) wi
 // then no secret to its owner. others is how many connections the Store
 // counted for the user before c (User.Conns): with a Broker they may be on
 // any process, and that count is the one told; alone, this process counts
-// its own.
-// A resumed session's place was taken by reserveSessionConn.
+// its own. A resumed session's place was taken by reserveSessionConn.
 //
 // It returns false when the session turns out to have ended while the
 // hello was under way: an end_session on this process whose closeSession

@@ -489,19 +489,27 @@ func (s *attachPausingStore) Attach(ctx context.Context, user string, now time.T
 	return err
 }
 
-// TestEndSessionDuringResume: Ben ends his session while his second tab's
-// hello is between the Store's Attach and the Hub adding the tab to his
-// connections, so that the end's round of his connections misses it. The
-// tab gets session_ended and closes with 4003, as his other connections
-// do, instead of a welcome into a session that no longer exists.
-func TestEndSessionDuringResume(t *testing.T) {
+// helloPausedAtAttach starts a Hub whose Store pauses the next Attach of
+// Ben's (attachPausingStore), identifies Ben, and dials a second
+// connection, tab, for his hello with the token.
+func helloPausedAtAttach(t *testing.T) (*testHub, *attachPausingStore, *epchattest.Client, *epchattest.Client) {
+	t.Helper()
 	ps := &attachPausingStore{MemoryStore: epchat.NewMemoryStore(), attached: make(chan struct{}), release: make(chan struct{})}
 	th := newTestHub(t, epchat.WithStore(ps))
 	ben := th.client(t, "Ben")
 	ps.mu.Lock()
 	ps.pause = ben.ID
 	ps.mu.Unlock()
-	tab := epchattest.Dial(t, th.url)
+	return th, ps, ben, epchattest.Dial(t, th.url)
+}
+
+// TestEndSessionDuringResume: Ben ends his session while his second tab's
+// hello is between the Store's Attach and the Hub adding the tab to his
+// connections, so that the end's round of his connections misses it. The
+// tab gets session_ended and closes with 4003, as his other connections
+// do, instead of a welcome into a session that no longer exists.
+func TestEndSessionDuringResume(t *testing.T) {
+	_, ps, ben, tab := helloPausedAtAttach(t)
 	tab.Send(map[string]any{"type": "hello", "token": ben.Token})
 	<-ps.attached
 	ben.MustCall("ok", map[string]any{"type": "end_session"})
@@ -522,13 +530,7 @@ func TestEndSessionDuringResume(t *testing.T) {
 // send no hello. Before, the client got close 4000 while its hello was
 // under way (after its error reply, with a real stalled Redis).
 func TestIdentifyTimeoutWaitsForHello(t *testing.T) {
-	ps := &attachPausingStore{MemoryStore: epchat.NewMemoryStore(), attached: make(chan struct{}), release: make(chan struct{})}
-	th := newTestHub(t, epchat.WithStore(ps))
-	ben := th.client(t, "Ben")
-	ps.mu.Lock()
-	ps.pause = ben.ID
-	ps.mu.Unlock()
-	tab := epchattest.Dial(t, th.url)
+	th, ps, ben, tab := helloPausedAtAttach(t)
 	id := tab.Send(map[string]any{"type": "hello", "token": ben.Token})
 	<-ps.attached
 	th.clock.Advance(epchat.DefaultIdentifyTimeout) // a sweep runs meanwhile

@@ -7,28 +7,48 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// checkMemoryOnly returns an error unless the Redis behind c (every
-// master of a Cluster) keeps its data in memory only: no snapshot rule
-// (save) and no append-only file.
-func checkMemoryOnly(ctx context.Context, c redis.UniversalClient) error {
+// WritesToDisk tells whether the Redis behind c (any master of a Cluster)
+// writes its data to disk: a snapshot rule (CONFIG GET save not empty) or
+// an append-only file (appendonly yes). It fails when the settings cannot
+// be read (CONFIG refused, as on some managed services). New refuses such
+// a Redis unless WithPersistenceAllowed; a host that allows it may use
+// WritesToDisk to warn.
+func WritesToDisk(ctx context.Context, c redis.UniversalClient) (bool, error) {
+	var persists bool
 	check := func(ctx context.Context, n redis.Cmdable) error {
-		save, err := n.ConfigGet(ctx, "save").Result()
-		if err != nil {
-			return fmt.Errorf("redisstore: cannot read the Redis's persistence settings (CONFIG GET: %w); a Redis that writes its data to disk brings spent invites and kicked members back after a restart: run it with --save '' --appendonly no, or pass WithPersistenceAllowed if you answer for it", err)
+		var vals [2]string
+		for i, name := range [2]string{"save", "appendonly"} {
+			m, err := n.ConfigGet(ctx, name).Result()
+			if err != nil {
+				return err
+			}
+			vals[i] = m[name]
 		}
-		aof, err := n.ConfigGet(ctx, "appendonly").Result()
-		if err != nil {
-			return fmt.Errorf("redisstore: cannot read the Redis's persistence settings (CONFIG GET: %w); run it with --save '' --appendonly no, or pass WithPersistenceAllowed", err)
-		}
-		if persistent(save["save"], aof["appendonly"]) {
-			return fmt.Errorf("redisstore: the Redis writes its data to disk (save %q, appendonly %q): a restart would bring back spent invites, kicked members and used seq numbers; run it with --save '' --appendonly no, or pass WithPersistenceAllowed if you answer for it", save["save"], aof["appendonly"])
+		if persistent(vals[0], vals[1]) {
+			persists = true
 		}
 		return nil
 	}
+	var err error
 	if cc, ok := c.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return check(ctx, n) })
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return check(ctx, n) })
+	} else {
+		err = check(ctx, c)
 	}
-	return check(ctx, c)
+	return persists, err
+}
+
+// checkMemoryOnly is New's refusal of a Redis that writes to disk, or
+// whose settings it cannot read, with an error that says what to do.
+func checkMemoryOnly(ctx context.Context, c redis.UniversalClient) error {
+	persists, err := WritesToDisk(ctx, c)
+	switch {
+	case err != nil:
+		return fmt.Errorf("redisstore: cannot read the Redis's persistence settings (CONFIG GET: %w); a Redis that writes its data to disk brings spent invites and kicked members back after a restart: run it with --save '' --appendonly no, or pass WithPersistenceAllowed if you answer for it", err)
+	case persists:
+		return fmt.Errorf("redisstore: the Redis writes its data to disk (a save rule or appendonly yes): a restart would bring back spent invites, kicked members and used seq numbers; run it with --save '' --appendonly no, or pass WithPersistenceAllowed if you answer for it")
+	}
+	return nil
 }
 
 // persistent tells whether a Redis with these save and appendonly

@@ -374,6 +374,12 @@ func TestNewRefusesPersistentRedis(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "writes its data to disk") || !strings.Contains(err.Error(), "--save ''") {
 		t.Fatalf("New on a Redis that saves snapshots: %v; want a refusal saying how to run it", err)
 	}
+	if persists, err := WritesToDisk(bg, c); !persists || err != nil {
+		t.Fatalf("WritesToDisk on a Redis that saves snapshots: %v, %v; want true", persists, err)
+	}
+	if persists, err := WritesToDisk(bg, newClient(t)); persists || err != nil {
+		t.Fatalf("WritesToDisk on the tests' Redis: %v, %v; want false", persists, err)
+	}
 	s, err := New(c, WithPrefix(freshPrefix()), WithManualHeartbeat(), WithPersistenceAllowed())
 	if err != nil {
 		t.Fatalf("with WithPersistenceAllowed: %v", err)

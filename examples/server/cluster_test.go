@@ -118,7 +118,7 @@ func TestRedisDiskWarning(t *testing.T) {
 			name:    "snapshots",
 			redis:   []string{"--save", "3600 1"},
 			refused: "writes its data to disk",
-			warn:    "snapshots=true appendonly=false",
+			warn:    "Redis writes to disk, so rooms",
 		},
 		{
 			name:    "CONFIG refused",
